@@ -1,0 +1,370 @@
+"""Shared validation, masking and reduction helpers for :mod:`losses`.
+
+Everything here runs at trace time (shapes and dtypes are static under
+``jax.jit``) except :func:`check_label_values`, which looks at label *values*
+and therefore only acts when the labels are concrete (not traced).
+"""
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+# A finite stand-in for log(0) used where -inf would poison gradients
+# (CTC's impossible paths). exp(-1e5) underflows to 0 in every float dtype.
+LOG_ZERO = -1e5
+
+
+# ----------------------------------------------------------------------------
+# Validation (trace time).
+# ----------------------------------------------------------------------------
+def _shape(x):
+  return tuple(jnp.shape(x))
+
+
+def check_floating(x, name: str, fn: str):
+  """Raises ValueError unless ``x`` has a floating dtype."""
+  dtype = jnp.result_type(x)
+  if not jnp.issubdtype(dtype, jnp.floating):
+    raise ValueError(
+        f"{fn}: {name} must be floating point, got dtype {dtype} "
+        f"with shape {_shape(x)}.")
+
+
+def check_integer(x, name: str, fn: str):
+  """Raises ValueError unless ``x`` has an integer dtype."""
+  dtype = jnp.result_type(x)
+  if not jnp.issubdtype(dtype, jnp.integer):
+    raise ValueError(
+        f"{fn}: {name} must be integer class indices, got dtype {dtype} "
+        f"with shape {_shape(x)}.")
+
+
+def check_real(x, name: str, fn: str):
+  """Accepts bool, integer or floating ``x``; rejects complex and others."""
+  dtype = jnp.result_type(x)
+  if not (jnp.issubdtype(dtype, jnp.floating)
+          or jnp.issubdtype(dtype, jnp.integer) or dtype == jnp.bool_):
+    raise ValueError(f"{fn}: {name} must be real, got dtype {dtype}.")
+
+
+def check_same_shape(a, b, name_a: str, name_b: str, fn: str):
+  """Raises ValueError naming both shapes unless they are equal (no broadcast)."""
+  sa, sb = _shape(a), _shape(b)
+  if sa != sb:
+    raise ValueError(
+        f"{fn}: {name_a} shape {sa} and {name_b} shape {sb} must be equal "
+        "(no implicit broadcasting).")
+
+
+def check_min_rank(x, rank: int, name: str, fn: str):
+  if jnp.ndim(x) < rank:
+    raise ValueError(
+        f"{fn}: {name} must have rank >= {rank}, got shape {_shape(x)}.")
+
+
+def normalize_axis(axis: int, ndim: int, fn: str) -> int:
+  if not isinstance(axis, (int, np.integer)):
+    raise ValueError(f"{fn}: axis must be a single int, got {axis!r}.")
+  if not -ndim <= axis < ndim:
+    raise ValueError(f"{fn}: axis {axis} out of range for rank {ndim}.")
+  return int(axis) % ndim
+
+
+def check_label_shape(logits, labels, axis: int, fn: str,
+                      names=("logits", "labels")) -> int:
+  """Checks labels.shape == logits.shape without ``axis``; returns the axis."""
+  check_min_rank(logits, 1, names[0], fn)
+  ax = normalize_axis(axis, jnp.ndim(logits), fn)
+  expected = _shape(logits)[:ax] + _shape(logits)[ax + 1:]
+  if _shape(labels) != expected:
+    raise ValueError(
+        f"{fn}: {names[0]} shape {_shape(logits)} and {names[1]} shape "
+        f"{_shape(labels)} are incompatible: {names[1]} must have shape "
+        f"{expected} ({names[0]} without axis {axis}).")
+  return ax
+
+
+def check_broadcast_to(x, shape, name: str, fn: str):
+  """``where``/``weights`` may broadcast *to* the loss shape, never enlarge it."""
+  if x is None:
+    return
+  sx = _shape(x)
+  try:
+    out = np.broadcast_shapes(sx, tuple(shape))
+  except ValueError:
+    out = None
+  if out != tuple(shape):
+    raise ValueError(
+        f"{fn}: {name} shape {sx} does not broadcast to the per-example loss "
+        f"shape {tuple(shape)}.")
+
+
+def is_concrete(x) -> bool:
+  return not isinstance(x, jax.core.Tracer)
+
+
+def check_label_values(labels, num_classes: int, fn: str, name="labels"):
+  """Eager guard: labels >= num_classes raise ValueError when concrete.
+
+  Under ``jax.jit`` the labels are traced and this check cannot run; the
+  loss then returns NaN for the offending examples instead (never a
+  plausible wrong number). Negative labels mean "ignore".
+  """
+  if labels is None or not is_concrete(labels):
+    return
+  arr = np.asarray(labels)
+  if arr.size and arr.max() >= num_classes:
+    raise ValueError(
+        f"{fn}: {name} contain {int(arr.max())} but there are only "
+        f"{num_classes} classes (valid labels are 0..{num_classes - 1}; "
+        "negative labels mean 'ignore').")
+
+
+# ----------------------------------------------------------------------------
+# dtype handling.
+# ----------------------------------------------------------------------------
+def compute_dtype(*xs):
+  """(compute dtype, output dtype): half precision is computed in float32."""
+  floats = [jnp.result_type(x) for x in xs
+            if x is not None and jnp.issubdtype(jnp.result_type(x), jnp.floating)]
+  out = jnp.result_type(*floats) if floats else jnp.result_type(float)
+  return jnp.promote_types(out, jnp.float32), out
+
+
+def cast(x, dtype):
+  return None if x is None else jnp.asarray(x).astype(dtype)
+
+
+# ----------------------------------------------------------------------------
+# Masking (the double-`where` pattern) and per-example weights.
+# ----------------------------------------------------------------------------
+def as_mask(where, shape):
+  """Boolean mask broadcast to ``shape`` (None stays None)."""
+  if where is None:
+    return None
+  return jnp.broadcast_to(jnp.asarray(where).astype(bool), shape)
+
+
+def safe(x, mask, fill=0.0):
+  """Inner ``where``: masked inputs replaced by a harmless value."""
+  if mask is None or x is None:
+    return x
+  return jnp.where(mask, x, jnp.asarray(fill, jnp.result_type(x)))
+
+
+def finish(values, mask, weights, out_dtype):
+  """Outer ``where``: masked outputs are exactly 0; then weights; then cast."""
+  if mask is not None:
+    values = jnp.where(mask, values, jnp.zeros((), values.dtype))
+  if weights is not None:
+    values = values * jnp.asarray(weights).astype(values.dtype)
+  return values.astype(out_dtype)
+
+
+def elementwise(fn, core, predictions, targets, where, weights, hypers=(),
+                names=("predictions", "targets"), fills=(0.0, 0.0),
+                targets_float=False):
+  """Shared driver for losses of two same-shape inputs, elementwise output."""
+  check_floating(predictions, names[0], fn)
+  if targets_float:
+    check_floating(targets, names[1], fn)
+  else:
+    check_real(targets, names[1], fn)
+  check_same_shape(predictions, targets, names[0], names[1], fn)
+  shape = jnp.shape(predictions)
+  check_broadcast_to(where, shape, "where", fn)
+  check_broadcast_to(weights, shape, "weights", fn)
+  cdt, odt = compute_dtype(predictions, targets)
+  mask = as_mask(where, shape)
+  p = safe(cast(predictions, cdt), mask, fills[0])
+  t = safe(cast(targets, cdt), mask, fills[1])
+  values = core(p, t, *[hyper(h, cdt) for h in hypers])
+  return finish(values, mask, weights, odt)
+
+
+def expand_mask(mask, ndim_extra: int = 1):
+  """Per-example mask -> mask broadcastable against the unreduced input."""
+  if mask is None:
+    return None
+  return mask.reshape(mask.shape + (1,) * ndim_extra)
+
+
+def hyper(x, dtype):
+  """A hyperparameter: a traced scalar (no recompiles) with zero gradient."""
+  return jax.lax.stop_gradient(jnp.asarray(x, dtype))
+
+
+# ----------------------------------------------------------------------------
+# Numerics.
+# ----------------------------------------------------------------------------
+def logsumexp_excluding_each(x, axis=-1):
+  """For every k along ``axis``: log sum_{j != k} exp(x_j), in O(C), stably.
+
+  For k that is not the (first) argmax, sum_{j!=k} e^{x_j - m} >= 1, so the
+  subtraction S - e^{x_k - m} cannot cancel catastrophically; for the argmax
+  the excluded sum is accumulated directly.
+  """
+  m = jnp.max(x, axis=axis, keepdims=True)
+  m = jnp.where(jnp.isfinite(m), m, 0.0)
+  e = jnp.exp(x - m)
+  total = jnp.sum(e, axis=axis, keepdims=True)
+  idx = jax.lax.broadcasted_iota(jnp.int32, x.shape, axis % x.ndim)
+  is_top = idx == jnp.argmax(x, axis=axis, keepdims=True)
+  rest = jnp.sum(jnp.where(is_top, 0.0, e), axis=axis, keepdims=True)
+  excl = jnp.where(is_top, rest, total - e)
+  return jnp.log(excl) + m
+
+
+def safe_norm(x, ord_p=2):
+  """(p-norm over the last axis, its gradient d||x||/dx); gradient 0 at x = 0.
+
+  The norm is not differentiable at 0; we return the zero subgradient there
+  instead of NaN (the double-``where`` pattern), e.g. for identical embeddings.
+  """
+  if ord_p == 1:
+    return jnp.sum(jnp.abs(x), axis=-1), jnp.sign(x)
+  if ord_p == 2:
+    s = jnp.sum(x * x, axis=-1, keepdims=True)
+    pos = s > 0
+    n = jnp.sqrt(jnp.where(pos, s, 1.0))
+    return jnp.where(pos, n, 0.0)[..., 0], jnp.where(pos, x / n, 0.0)
+  ax = jnp.abs(x)
+  s = jnp.sum(ax ** ord_p, axis=-1, keepdims=True)
+  pos = s > 0
+  n = jnp.where(pos, s, 1.0) ** (1.0 / ord_p)
+  direction = jnp.where(pos, jnp.sign(x) * (ax / n) ** (ord_p - 1), 0.0)
+  return jnp.where(pos, n, 0.0)[..., 0], direction
+
+
+# ----------------------------------------------------------------------------
+# Batch reduction.
+# ----------------------------------------------------------------------------
+_HOWS = ("mean", "sum", "weighted_mean")
+
+
+@functools.partial(jax.jit, static_argnames=("how",))
+def reduce(values, *, where=None, weights=None, how="mean"):
+  """Reduces per-example losses to a scalar.
+
+  * ``how="sum"``: ``sum(m * w * v)``
+  * ``how="mean"``: ``sum(m * w * v) / sum(m)`` (weights scale, count divides)
+  * ``how="weighted_mean"``: ``sum(m * w * v) / sum(m * w)``
+
+  ``m`` is ``where`` (default all True) and ``w`` is ``weights`` (default 1),
+  both broadcastable to ``values.shape``. Masked entries contribute exactly 0
+  to the value and the gradient even if they hold NaN/inf (double ``where``);
+  NaNs in unmasked entries propagate (they are genuine). An all-masked (or
+  zero-total-weight) mean is 0 with zero gradient.
+  """
+  if how not in _HOWS:
+    raise ValueError(f"reduce: how must be one of {_HOWS}, got {how!r}.")
+  values = jnp.asarray(values)
+  if not jnp.issubdtype(values.dtype, jnp.floating):
+    values = values.astype(jnp.result_type(float))
+  shape = values.shape
+  check_broadcast_to(where, shape, "where", "reduce")
+  check_broadcast_to(weights, shape, "weights", "reduce")
+  mask = as_mask(where, shape)
+  v = values if mask is None else jnp.where(mask, values, 0.0)
+  if weights is not None:
+    w = jnp.broadcast_to(jnp.asarray(weights).astype(values.dtype), shape)
+    if mask is not None:
+      w = jnp.where(mask, w, 0.0)
+    total = jnp.sum(v * w)
+  else:
+    w = None
+    total = jnp.sum(v)
+  if how == "sum":
+    return total
+  if how == "weighted_mean" and w is not None:
+    denom = jnp.sum(w)
+  elif mask is not None:
+    denom = jnp.sum(mask).astype(values.dtype)
+  else:
+    denom = jnp.asarray(values.size, values.dtype)
+  nonzero = denom != 0
+  return jnp.where(nonzero, total / jnp.where(nonzero, denom, 1.0), 0.0)
+
+
+# ----------------------------------------------------------------------------
+# Setup for losses reduced over a class/feature axis.
+# ----------------------------------------------------------------------------
+def axis_setup(fn, predictions, targets, axis, where, weights,
+               names=("logits", "targets")):
+  """Two same-shape inputs reduced over ``axis``.
+
+  Returns (x, t, mask, out_dtype) with ``axis`` moved last, inputs cast to
+  the compute dtype and masked examples replaced by zeros (inner ``where``).
+  """
+  check_floating(predictions, names[0], fn)
+  check_real(targets, names[1], fn)
+  check_same_shape(predictions, targets, names[0], names[1], fn)
+  check_min_rank(predictions, 1, names[0], fn)
+  ax = normalize_axis(axis, jnp.ndim(predictions), fn)
+  x = jnp.moveaxis(jnp.asarray(predictions), ax, -1)
+  t = jnp.moveaxis(jnp.asarray(targets), ax, -1)
+  out_shape = x.shape[:-1]
+  check_broadcast_to(where, out_shape, "where", fn)
+  check_broadcast_to(weights, out_shape, "weights", fn)
+  cdt, odt = compute_dtype(x, t)
+  mask = as_mask(where, out_shape)
+  m = expand_mask(mask)
+  return safe(x.astype(cdt), m), safe(t.astype(cdt), m), mask, odt
+
+
+def label_setup(fn, logits, labels, axis, where, weights,
+                names=("logits", "labels")):
+  """Float logits + integer labels (logits.shape without ``axis``).
+
+  Returns (z, labels, mask, out_dtype): ``axis`` moved last, masked examples
+  get label -1 (ignored) and zero logits (inner ``where``).
+  """
+  check_floating(logits, names[0], fn)
+  check_integer(labels, names[1], fn)
+  ax = check_label_shape(logits, labels, axis, fn, names)
+  z = jnp.moveaxis(jnp.asarray(logits), ax, -1)
+  out_shape = z.shape[:-1]
+  check_broadcast_to(where, out_shape, "where", fn)
+  check_broadcast_to(weights, out_shape, "weights", fn)
+  cdt, odt = compute_dtype(z)
+  mask = as_mask(where, out_shape)
+  labels = jnp.asarray(labels).astype(jnp.int32)
+  if mask is not None:
+    labels = jnp.where(mask, labels, -1)
+  return safe(z.astype(cdt), expand_mask(mask)), labels, mask, odt
+
+
+def eager_label_check(fn, logits, labels, axis, names=("logits", "labels")):
+  """Outside-jit checks for integer-label losses (dtype, shape, range)."""
+  check_floating(logits, names[0], fn)
+  check_integer(labels, names[1], fn)
+  ax = check_label_shape(logits, labels, axis, fn, names)
+  check_label_values(labels, jnp.shape(logits)[ax], fn, names[1])
+
+
+def label_status(labels, num_classes):
+  """(safe labels, ignored, out_of_range) for integer labels."""
+  ignore = labels < 0
+  bad = labels >= num_classes
+  return jnp.where(ignore | bad, 0, labels), ignore, bad
+
+
+def one_hot_like(z, labels):
+  """One-hot of ``labels`` over z's last axis, built by a fused compare."""
+  iota = jax.lax.broadcasted_iota(jnp.int32, z.shape, z.ndim - 1)
+  return (iota == labels[..., None]).astype(z.dtype)
+
+
+def is_zero(x) -> bool:
+  """True only for a concrete scalar zero (lets us skip work statically)."""
+  if x is None:
+    return True
+  if not is_concrete(x):
+    return False
+  try:
+    return bool(np.all(np.asarray(x) == 0))
+  except Exception:  # pylint: disable=broad-except
+    return False

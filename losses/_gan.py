@@ -1,0 +1,109 @@
+"""GAN losses on discriminator logits (note 000 "Generative Networks"; the
+standard minimax objective of Goodfellow et al.).
+
+``D(x) = sigma(logit)``. All are elementwise (one value per logit).
+"""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from losses import _common as C
+
+
+def _sp(z):
+  return jnp.maximum(z, 0.0) + jnp.log1p(jnp.exp(-jnp.abs(z)))
+
+
+def _single(fn, core, logits, where, weights, name="fake_logits"):
+  C.check_floating(logits, name, fn)
+  shape = jnp.shape(logits)
+  C.check_broadcast_to(where, shape, "where", fn)
+  C.check_broadcast_to(weights, shape, "weights", fn)
+  cdt, odt = C.compute_dtype(logits)
+  mask = C.as_mask(where, shape)
+  z = C.safe(jnp.asarray(logits).astype(cdt), mask)
+  return C.finish(core(z), mask, weights, odt)
+
+
+@jax.custom_vjp
+def _disc(r, f):
+  return _sp(-r) + _sp(f)
+
+
+def _disc_fwd(r, f):
+  return _sp(-r) + _sp(f), (r, f)
+
+
+def _disc_bwd(res, g):
+  r, f = res
+  return g * (jax.nn.sigmoid(r) - 1.0), g * jax.nn.sigmoid(f)
+
+
+_disc.defvjp(_disc_fwd, _disc_bwd)
+
+
+@jax.jit
+def gan_discriminator(real_logits, fake_logits, *, where=None, weights=None):
+  """Discriminator loss ``-log D(x) - log(1 - D(G(z)))`` =
+  ``softplus(-real) + softplus(fake)`` (BCE with targets 1 and 0).
+
+  Gradients: ``sigma(real) - 1`` and ``sigma(fake)`` (note 003's sigma - t).
+  ``real_logits`` and ``fake_logits`` must have the same shape.
+  """
+  return C.elementwise("gan_discriminator", _disc, real_logits, fake_logits,
+                       where, weights, names=("real_logits", "fake_logits"),
+                       targets_float=True)
+
+
+@jax.custom_vjp
+def _gen_ns(f):
+  return _sp(-f)
+
+
+def _gen_ns_fwd(f):
+  return _sp(-f), f
+
+
+def _gen_ns_bwd(f, g):
+  return (g * (jax.nn.sigmoid(f) - 1.0),)
+
+
+_gen_ns.defvjp(_gen_ns_fwd, _gen_ns_bwd)
+
+
+@jax.jit
+def gan_generator_nonsaturating(fake_logits, *, where=None, weights=None):
+  """Non-saturating generator loss ``-log D(G(z)) = softplus(-fake)``.
+
+  Gradient ``sigma(fake) - 1``: strong when the discriminator wins (fake
+  logits very negative), unlike the minimax form.
+  """
+  return _single("gan_generator_nonsaturating", _gen_ns, fake_logits, where,
+                 weights)
+
+
+@jax.custom_vjp
+def _gen_mm(f):
+  return -_sp(f)
+
+
+def _gen_mm_fwd(f):
+  return -_sp(f), f
+
+
+def _gen_mm_bwd(f, g):
+  return (-g * jax.nn.sigmoid(f),)
+
+
+_gen_mm.defvjp(_gen_mm_fwd, _gen_mm_bwd)
+
+
+@jax.jit
+def gan_generator_minimax(fake_logits, *, where=None, weights=None):
+  """Minimax generator loss ``log(1 - D(G(z))) = -softplus(fake)`` (to be
+  minimised). Gradient ``-sigma(fake)``, which vanishes when the
+  discriminator confidently rejects the fakes (the saturation problem).
+  """
+  return _single("gan_generator_minimax", _gen_mm, fake_logits, where,
+                 weights)

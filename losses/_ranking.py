@@ -1,0 +1,149 @@
+"""Learning-to-rank losses (note 000 "Learning to Rank").
+
+Note 000 prints ``L(z1, z2) = max(0, M - z2 - z1)`` — a typo for
+``max(0, M - (z2 - z1))`` where image 2 should score higher; that is what
+``pairwise_margin_ranking(z_better=z2, z_worse=z1)`` computes.
+"""
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+
+from losses import _common as C
+
+
+def _sp(z):
+  return jnp.maximum(z, 0.0) + jnp.log1p(jnp.exp(-jnp.abs(z)))
+
+
+# --- pairwise margin ------------------------------------------------------------
+@jax.custom_vjp
+def _pmr(zb, zw, margin):
+  return jnp.maximum(0.0, margin - (zb - zw))
+
+
+def _pmr_fwd(zb, zw, margin):
+  m = margin - (zb - zw)
+  return jnp.maximum(0.0, m), m > 0
+
+
+def _pmr_bwd(active, g):
+  ga = jnp.where(active, g, 0.0)
+  return -ga, ga, None
+
+
+_pmr.defvjp(_pmr_fwd, _pmr_bwd)
+
+
+@jax.jit
+def pairwise_margin_ranking(z_better, z_worse, *, where=None, weights=None,
+                            margin=1.0):
+  """``max(0, M - (z_better - z_worse))`` elementwise (note 000, typo fixed).
+
+  Gradient: ``-1`` for z_better and ``+1`` for z_worse while the pair is
+  inside the margin. Same as torch's ``margin_ranking_loss(z_better,
+  z_worse, y=1, margin)`` before its mean.
+  """
+  return C.elementwise("pairwise_margin_ranking", _pmr, z_better, z_worse,
+                       where, weights, hypers=(margin,),
+                       names=("z_better", "z_worse"), targets_float=True)
+
+
+# --- pairwise logistic (RankNet) -------------------------------------------------
+@jax.custom_vjp
+def _plog(zb, zw):
+  return _sp(zw - zb)
+
+
+def _plog_fwd(zb, zw):
+  d = zw - zb
+  return _sp(d), d
+
+
+def _plog_bwd(d, g):
+  gs = g * jax.nn.sigmoid(d)
+  return -gs, gs
+
+
+_plog.defvjp(_plog_fwd, _plog_bwd)
+
+
+@jax.jit
+def pairwise_logistic(z_better, z_worse, *, where=None, weights=None):
+  """RankNet's ``log(1 + exp(-(z_better - z_worse)))``, elementwise: the
+  sigmoid-BCE that "better beats worse". Gradient ``-sigma(z_worse -
+  z_better)`` for z_better and the negative of that for z_worse.
+  """
+  return C.elementwise("pairwise_logistic", _plog, z_better, z_worse, where,
+                       weights, names=("z_better", "z_worse"),
+                       targets_float=True)
+
+
+# --- all pairs of a list -------------------------------------------------------
+@functools.partial(jax.custom_vjp, nondiff_argnums=(4,))
+def _lp(s, rel, item_mask, margin, kind):
+  return _lp_fwd(s, rel, item_mask, margin, kind)[0]
+
+
+def _lp_fwd(s, rel, item_mask, margin, kind):
+  diff = s[..., :, None] - s[..., None, :]          # s_i - s_j
+  valid = rel[..., :, None] > rel[..., None, :]     # i should beat j
+  if item_mask is not None:
+    valid = valid & item_mask[..., :, None] & item_mask[..., None, :]
+  if kind == "margin":
+    m = margin - diff
+    pair, dpair = jnp.maximum(m, 0.0), -(m > 0).astype(s.dtype)
+  else:
+    pair, dpair = _sp(-diff), -jax.nn.sigmoid(-diff)
+  n = jnp.sum(valid, axis=(-2, -1)).astype(s.dtype)
+  inv = jnp.where(n > 0, 1.0 / jnp.where(n > 0, n, 1.0), 0.0)
+  v = jnp.sum(jnp.where(valid, pair, 0.0), axis=(-2, -1)) * inv
+  return v, (jnp.where(valid, dpair, 0.0), inv)
+
+
+def _lp_bwd(kind, res, g):
+  a, inv = res   # a_ij = dL_ij / d(s_i - s_j) on valid pairs
+  c = (g * inv)[..., None]
+  gs = c * (jnp.sum(a, axis=-1) - jnp.sum(a, axis=-2))
+  return gs, None, None, None
+
+
+_lp.defvjp(_lp_fwd, _lp_bwd)
+
+
+@functools.partial(jax.jit, static_argnames=("axis", "pair_loss"))
+def listwise_pairs(scores, relevance, *, where=None, weights=None, axis=-1,
+                   margin=1.0, pair_loss="margin"):
+  """Every ordered pair (i, j) of a list with ``relevance_i > relevance_j``,
+  scored by the pairwise margin (``pair_loss="margin"``) or logistic
+  (``"logistic"``) loss and averaged over the valid pairs of each list.
+
+  ``where`` here masks *items* (same shape as ``scores``): a pair is valid
+  only when both items are unmasked (padding in ragged lists). ``weights``
+  are per list (scores.shape without ``axis``). A list with no valid pair has
+  loss 0 and gradient 0. Gradient: ``(sum_j a_kj - sum_i a_ik) / n_pairs``
+  with ``a_ij`` the pair derivative (-1[active] or -sigma(s_j - s_i)).
+  Memory is O(list length^2) per list.
+  """
+  fn = "listwise_pairs"
+  if pair_loss not in ("margin", "logistic"):
+    raise ValueError(f"{fn}: pair_loss must be 'margin' or 'logistic', got "
+                     f"{pair_loss!r}.")
+  C.check_floating(scores, "scores", fn)
+  C.check_real(relevance, "relevance", fn)
+  C.check_same_shape(scores, relevance, "scores", "relevance", fn)
+  C.check_min_rank(scores, 1, "scores", fn)
+  C.check_broadcast_to(where, jnp.shape(scores), "where", fn)
+  ax = C.normalize_axis(axis, jnp.ndim(scores), fn)
+  s = jnp.moveaxis(jnp.asarray(scores), ax, -1)
+  rel = jnp.moveaxis(jnp.asarray(relevance), ax, -1)
+  C.check_broadcast_to(weights, s.shape[:-1], "weights", fn)
+  cdt, odt = C.compute_dtype(s)
+  mask = None
+  if where is not None:
+    mask = jnp.moveaxis(C.as_mask(where, jnp.shape(scores)), ax, -1)
+  s = C.safe(s.astype(cdt), mask)
+  v = _lp(s, rel, mask, C.hyper(margin, cdt), pair_loss)
+  return C.finish(v, None, weights, odt)

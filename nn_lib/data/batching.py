@@ -1,0 +1,62 @@
+"""Host-side batching with numpy.
+
+Every training batch is a pure function of (seed, step): epoch e is shuffled by
+`default_rng([seed, e])`. A run resumed at step s therefore sees exactly the batches
+the uninterrupted run saw, with no iterator state to checkpoint.
+"""
+from __future__ import annotations
+
+from typing import Iterator
+
+import numpy as np
+
+from nn_lib.data.sources import Split
+
+
+def _split_len(split: Split) -> int:
+  return len(next(iter(split.values())))
+
+
+class TrainBatches:
+  """`batches(step)` -> this process's slice of global batch number `step`."""
+
+  def __init__(self, split: Split, batch_size: int, seed: int,
+               process_index: int = 0, process_count: int = 1):
+    self.split = split
+    self.num_examples = _split_len(split)
+    if batch_size > self.num_examples:
+      raise ValueError(f"batch_size {batch_size} is larger than the training split "
+                       f"({self.num_examples} examples); lower config.batch_size.")
+    self.batch_size = batch_size
+    self.steps_per_epoch = self.num_examples // batch_size  # drops the remainder
+    self.seed = seed
+    self.local_size = batch_size // process_count
+    self.local_offset = process_index * self.local_size
+    self._cached_epoch, self._cached_order = -1, None
+
+  def order(self, epoch: int) -> np.ndarray:
+    if epoch != self._cached_epoch:
+      self._cached_order = np.random.default_rng([self.seed, epoch]).permutation(
+          self.num_examples)
+      self._cached_epoch = epoch
+    return self._cached_order
+
+  def __call__(self, step: int) -> Split:
+    epoch, index = divmod(step, self.steps_per_epoch)
+    start = index * self.batch_size + self.local_offset
+    rows = self.order(epoch)[start:start + self.local_size]
+    return {k: v[rows] for k, v in self.split.items()}
+
+
+def eval_batches(split: Split, batch_size: int, process_index: int = 0,
+                 process_count: int = 1) -> Iterator[Split]:
+  """The whole split in order, the last batch padded; `mask` marks real rows."""
+  n = _split_len(split)
+  local = batch_size // process_count
+  for start in range(0, n, batch_size):
+    rows = np.arange(start + process_index * local, start + (process_index + 1) * local)
+    mask = rows < n
+    rows = np.where(mask, rows, 0)
+    batch = {k: v[rows] for k, v in split.items()}
+    batch["mask"] = mask
+    yield batch

@@ -1,0 +1,127 @@
+"""Building blocks by the notes' names (notes 004): initializers and activations
+over jax.nn, batch norm / inverted dropout with train and eval modes, and the
+convolution arithmetic (output size, multiplication counts)."""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+Initializer = Callable[..., jax.Array]
+
+# Xavier/Glorot keeps activation variance constant for tanh (variance 1/n_avg);
+# He doubles it for ReLU (2/n_in); LeCun is 1/n_in. "zeros" is the notes'
+# symmetry counter-example: every hidden unit then computes the same function.
+INITIALIZERS: dict[str, Initializer] = {
+    "xavier": jax.nn.initializers.glorot_normal(),
+    "xavier_normal": jax.nn.initializers.glorot_normal(),
+    "xavier_uniform": jax.nn.initializers.glorot_uniform(),
+    "he": jax.nn.initializers.he_normal(),
+    "he_normal": jax.nn.initializers.he_normal(),
+    "he_uniform": jax.nn.initializers.he_uniform(),
+    "lecun": jax.nn.initializers.lecun_normal(),
+    "lecun_normal": jax.nn.initializers.lecun_normal(),
+    "lecun_uniform": jax.nn.initializers.lecun_uniform(),
+    "zeros": jax.nn.initializers.zeros,
+    # The notes' first attempt, np.random.randn(shape) * 0.01.
+    "normal": jax.nn.initializers.normal(0.01),
+}
+
+
+def initializer(name: str) -> Initializer:
+  if name not in INITIALIZERS:
+    raise ValueError(
+        f"unknown initializer {name!r}; valid: {', '.join(sorted(INITIALIZERS))}")
+  return INITIALIZERS[name]
+
+
+def _leaky_relu(alpha: float) -> Callable[[jax.Array], jax.Array]:
+  return lambda x: jax.nn.leaky_relu(x, negative_slope=alpha)
+
+
+ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
+    "sigmoid": jax.nn.sigmoid,
+    "tanh": jnp.tanh,
+    "relu": jax.nn.relu,
+    "leaky_relu": _leaky_relu(0.01),
+    "gelu": jax.nn.gelu,
+    "softplus": jax.nn.softplus,
+    "softmax": jax.nn.softmax,
+    "identity": lambda x: x,
+}
+
+
+def activation(name: str) -> Callable[[jax.Array], jax.Array]:
+  """`name` or `leaky_relu(alpha)`, e.g. "leaky_relu(0.2)"."""
+  if name.startswith("leaky_relu(") and name.endswith(")"):
+    return _leaky_relu(float(name[len("leaky_relu("):-1]))
+  if name not in ACTIVATIONS:
+    raise ValueError(
+        f"unknown activation {name!r}; valid: {', '.join(sorted(ACTIVATIONS))}"
+        " or leaky_relu(alpha)")
+  return ACTIVATIONS[name]
+
+
+# ----------------------------------------------------------------------------
+# Normalisation and regularisation with explicit train/eval modes (notes 004).
+# ----------------------------------------------------------------------------
+
+# Running statistics are the notes' exponentially weighted averages across
+# mini-batches: mu_run <- m * mu_run + (1 - m) * mu_batch (same for sigma^2).
+BN_MOMENTUM = 0.9
+
+
+def batch_norm(train: bool, **kwargs) -> nn.BatchNorm:
+  """flax BatchNorm in the notes' convention: z_norm = (z - mu) / sqrt(sigma^2 + eps),
+  z~ = gamma * z_norm + beta. Train mode normalises with the mini-batch's mu,
+  sigma^2 and updates the `batch_stats` collection; eval mode uses the running
+  averages and leaves them untouched."""
+  kwargs.setdefault("momentum", BN_MOMENTUM)
+  return nn.BatchNorm(use_running_average=not train, **kwargs)
+
+
+def dropout(rate: float, train: bool) -> nn.Module | Callable[[jax.Array], jax.Array]:
+  """Inverted dropout (notes 004): keep each unit with probability 1 - rate and
+  divide the survivors by 1 - rate, so eval mode is the identity. Draws from the
+  `dropout` RNG stream."""
+  if rate <= 0.0:
+    return lambda x: x
+  return nn.Dropout(rate, deterministic=not train)
+
+
+# ----------------------------------------------------------------------------
+# Convolution arithmetic (notes 004, "Padding", "Strided convolution", MobileNet).
+# ----------------------------------------------------------------------------
+
+
+def conv_output_size(n: int, f: int, p: int = 0, s: int = 1) -> int:
+  """floor((n + 2p - f) / s) + 1: the output side of an n x n input convolved
+  (or pooled) with an f x f window, padding p and stride s. "Valid" is p = 0,
+  "same" is p = (f - 1) / 2 for odd f."""
+  return (n + 2 * p - f) // s + 1
+
+
+def conv_cost(n_out: int, f: int, n_c: int, n_filters: int) -> int:
+  """Multiplications of a standard convolution: (#filter params f*f*n_c) x
+  (#filter positions n_out^2) x (#filters)."""
+  return f * f * n_c * n_out * n_out * n_filters
+
+
+def depthwise_separable_cost(n_out: int, f: int, n_c: int, n_filters: int) -> int:
+  """Depthwise (one f x f filter per input channel: f*f * n_out^2 * n_c) plus
+  pointwise (n_filters 1x1xn_c filters: n_c * n_out^2 * n_filters). Divided by
+  `conv_cost` this is 1/n_filters + 1/f^2 (the notes' 1/n_c' + 1/f^2)."""
+  return f * f * n_out * n_out * n_c + n_c * n_out * n_out * n_filters
+
+
+def count_params(tree) -> int:
+  """Number of scalars in a pytree of arrays (or of jax.ShapeDtypeStruct)."""
+  return int(sum(math.prod(leaf.shape) for leaf in jax.tree_util.tree_leaves(tree)))
+
+
+def as_images(x: jax.Array) -> jax.Array:
+  """B x H x W greyscale batches get a channel axis: B x H x W x 1."""
+  return x[..., None] if x.ndim == 3 else x

@@ -1,0 +1,71 @@
+"""The linear classifier f = Wx + b (notes 001/002) and the MLP (notes 004)."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import flax.linen as nn
+import jax
+
+from nn_lib.models import layers
+from nn_lib.models.registry import register
+
+
+@register("linear")
+class Linear(nn.Module):
+  """f(x) = W x + b over the flattened input: one score per output (notes 001
+  "linear classifier", 002 "linear classifier viewpoints").
+
+  Input x_Bx... (flattened per example); output B x num_outputs scores/logits.
+  """
+
+  num_outputs: int
+  kernel_init: str = "lecun"
+
+  @nn.compact
+  def __call__(self, x_BxD: jax.Array, *, train: bool = False) -> jax.Array:
+    del train
+    x_BxD = x_BxD.reshape(x_BxD.shape[0], -1)
+    return nn.Dense(self.num_outputs, kernel_init=layers.initializer(self.kernel_init))(x_BxD)
+
+
+@register("mlp")
+class MLP(nn.Module):
+  """Deep network of notes 004: per hidden layer l,
+  z[l] = W[l] a[l-1] (+ b[l]), [batch norm z -> z~], a[l] = g(z~), [inverted dropout];
+  the output layer is linear (logits; the loss applies sigmoid/softmax).
+
+  Sizes: `hidden` lists the widths; `depth` and `width`, when given, override it
+  with `depth` layers of `width` units. With batch norm the bias b[l] is dropped
+  (the notes: BN's mean subtraction cancels it; beta takes its role).
+
+  Input x_Bx... (flattened per example); output B x num_outputs.
+  """
+
+  num_outputs: int
+  hidden: Sequence[int] = (128,)
+  activation: str = "relu"
+  dropout: float = 0.0
+  batch_norm: bool = False
+  kernel_init: str = "he"
+  depth: int | None = None
+  width: int | None = None
+
+  def widths(self) -> tuple[int, ...]:
+    if self.depth is None and self.width is None:
+      return tuple(self.hidden)
+    depth = len(self.hidden) if self.depth is None else self.depth
+    width = (self.hidden[0] if self.hidden else 128) if self.width is None else self.width
+    return (width,) * depth
+
+  @nn.compact
+  def __call__(self, x_BxD: jax.Array, *, train: bool = False) -> jax.Array:
+    act = layers.activation(self.activation)
+    init_fn = layers.initializer(self.kernel_init)
+    h = x_BxD.reshape(x_BxD.shape[0], -1)
+    for width in self.widths():
+      h = nn.Dense(width, kernel_init=init_fn, use_bias=not self.batch_norm)(h)
+      if self.batch_norm:
+        h = layers.batch_norm(train)(h)
+      h = act(h)
+      h = layers.dropout(self.dropout, train)(h)
+    return nn.Dense(self.num_outputs, kernel_init=init_fn)(h)

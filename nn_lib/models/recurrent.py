@@ -1,0 +1,138 @@
+"""Recurrent sequence models of notes 004 ("Sequence models"): the basic RNN,
+GRU and LSTM, optionally bidirectional and stacked, with a per-step output head
+for sequence labelling and language modelling. The recursions run through
+flax's nn.RNN (a lax.scan) over flax cells; only the notes' GRU variant, which
+flax does not ship, is written here as a cell."""
+from __future__ import annotations
+
+import functools
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from nn_lib.models import layers
+from nn_lib.models.registry import register
+
+
+class NotesGRUCell(nn.RNNCellBase):
+  """The notes' full GRU (Cho et al. 2014 as taught in notes 004), c = a:
+
+      Gamma_r = sigma(W_r [c<t-1>, x<t>] + b_r)
+      Gamma_u = sigma(W_u [c<t-1>, x<t>] + b_u)
+      c~<t>   = tanh(W_c [Gamma_r * c<t-1>, x<t>] + b_c)
+      c<t>    = Gamma_u * c~<t> + (1 - Gamma_u) * c<t-1>
+
+  (the notes omit the Gamma_r line; it is the gate above). Each W_g [c, x] is
+  stored as two dense layers: "h<g>" on c (no bias) and "i<g>" on x (with b_g),
+  so W_g = [h<g>.kernel; i<g>.kernel] in the notes' stacked form. flax's
+  GRUCell differs: it applies the reset gate after the recurrent matmul,
+  r * (W_hn c + b_hn), and its update gate z plays the role of 1 - Gamma_u.
+  """
+
+  features: int
+  kernel_init: nn.initializers.Initializer = nn.initializers.lecun_normal()
+  recurrent_kernel_init: nn.initializers.Initializer = nn.initializers.orthogonal()
+
+  @nn.compact
+  def __call__(self, c_BxH: jax.Array, x_BxD: jax.Array) -> tuple[jax.Array, jax.Array]:
+    dense_x = functools.partial(nn.Dense, self.features, kernel_init=self.kernel_init)
+    dense_c = functools.partial(nn.Dense, self.features, use_bias=False,
+                                kernel_init=self.recurrent_kernel_init)
+    gamma_r = nn.sigmoid(dense_x(name="ir")(x_BxD) + dense_c(name="hr")(c_BxH))
+    gamma_u = nn.sigmoid(dense_x(name="iu")(x_BxD) + dense_c(name="hu")(c_BxH))
+    c_tilde = jnp.tanh(dense_x(name="ic")(x_BxD) + dense_c(name="hc")(gamma_r * c_BxH))
+    c_new = gamma_u * c_tilde + (1.0 - gamma_u) * c_BxH
+    return c_new, c_new
+
+  @nn.nowrap
+  def initialize_carry(self, rng: jax.Array, input_shape: tuple[int, ...]) -> jax.Array:
+    del rng
+    return jnp.zeros(input_shape[:-1] + (self.features,), jnp.float32)
+
+  @property
+  def num_feature_axes(self) -> int:
+    return 1
+
+
+class _Recurrent(nn.Module):
+  """Shared body: [embedding] -> num_layers x (uni- or bidirectional RNN ->
+  inverted dropout) -> per-step dense head y^<t> = W_y a<t> + b_y (logits; the
+  loss applies g). Bidirectional layers concatenate [a->, a<-] (notes 004
+  "Bidirectional RNN"); do not use them for language modelling, where the
+  backward direction sees the future.
+
+  Input: float features x_BxTxD, or integer tokens x_BxT when vocab_size is set
+  (embedded by an nn.Embed of embed_dim). Output: B x T x num_outputs. Cell
+  parameters are named cell<layer> (cell<layer>_fwd / _bwd if bidirectional). All
+  sequences in a batch run the full T steps (pad and mask in the loss).
+  """
+
+  num_outputs: int
+  hidden: int = 64
+  num_layers: int = 1
+  bidirectional: bool = False
+  vocab_size: int | None = None
+  embed_dim: int = 32
+  dropout: float = 0.0
+
+  def make_cell(self, name: str) -> nn.RNNCellBase:
+    raise NotImplementedError
+
+  @nn.compact
+  def __call__(self, x_BxTxD: jax.Array, *, train: bool = False) -> jax.Array:
+    if self.vocab_size is not None:
+      if jnp.issubdtype(x_BxTxD.dtype, jnp.floating):
+        raise TypeError("with vocab_size set the input must be integer tokens B x T")
+      h = nn.Embed(self.vocab_size, self.embed_dim, name="embed")(x_BxTxD)
+    else:
+      h = x_BxTxD
+    for layer in range(self.num_layers):
+      if self.bidirectional:
+        h = nn.Bidirectional(nn.RNN(self.make_cell(f"cell{layer}_fwd")),
+                             nn.RNN(self.make_cell(f"cell{layer}_bwd")),
+                             name=f"birnn{layer}")(h)
+      else:
+        h = nn.RNN(self.make_cell(f"cell{layer}"), name=f"rnn{layer}")(h)
+      h = layers.dropout(self.dropout, train)(h)
+    return nn.Dense(self.num_outputs, name="head")(h)
+
+
+@register("rnn")
+class SimpleRNN(_Recurrent):
+  """Basic RNN (notes 004): a<0> = 0, a<t> = g(W_aa a<t-1> + W_ax x<t> + b_a),
+  y^<t> = W_ya a<t> + b_y, via nn.SimpleCell (W_ax = "i", W_aa = "h").
+  `activation` is g (tanh or relu)."""
+
+  activation: str = "tanh"
+
+  def make_cell(self, name: str) -> nn.RNNCellBase:
+    return nn.SimpleCell(self.hidden, activation_fn=layers.activation(self.activation),
+                         name=name)
+
+
+@register("gru")
+class GRU(_Recurrent):
+  """GRU (notes 004 "Full GRU"). reset_after=False (default) is the notes'
+  formulation (NotesGRUCell, reset gate inside the matmul);
+  reset_after=True uses flax's nn.GRUCell (reset gate after the matmul, the
+  cuDNN/PyTorch variant)."""
+
+  reset_after: bool = False
+
+  def make_cell(self, name: str) -> nn.RNNCellBase:
+    cell = nn.GRUCell if self.reset_after else NotesGRUCell
+    return cell(self.hidden, name=name)
+
+
+@register("lstm")
+class LSTM(_Recurrent):
+  """LSTM (notes 004), via nn.OptimizedLSTMCell:
+  c~<t> = tanh(W_c[a<t-1>, x<t>] + b_c); Gamma_u, Gamma_f, Gamma_o =
+  sigma(W_{u,f,o}[a<t-1>, x<t>] + b); c<t> = Gamma_u * c~<t> + Gamma_f * c<t-1>;
+  a<t> = Gamma_o * tanh(c<t>). (The notes drop the sigma on Gamma_u; it is a
+  sigmoid gate like the others.) flax names: u = "i", f = "f", o = "o", c~ = "g";
+  "i*" act on x<t>, "h*" (with the bias) on a<t-1>."""
+
+  def make_cell(self, name: str) -> nn.RNNCellBase:
+    return nn.OptimizedLSTMCell(self.hidden, name=name)

@@ -1,0 +1,195 @@
+"""The training run: config -> data -> model -> jitted steps -> metrics/checkpoints.
+
+Re-running with the same workdir resumes from the latest good checkpoint; a
+resumed run ends bit-identical to an uninterrupted one (batches and dropout are
+functions of (seed, step)).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+from absl import logging
+
+from nn_lib import config as config_lib
+from nn_lib import data as data_lib
+from nn_lib import metrics as metrics_lib
+from nn_lib import models, plots, writers
+from nn_lib.training import mesh as mesh_lib
+from nn_lib.training import optim, step as step_lib
+from nn_lib.training.checkpoint import Checkpointer
+
+
+class NonFiniteLossError(FloatingPointError):
+  """The training loss became NaN or Inf; the run stops before saving that state."""
+
+
+# ---------------------------------------------------------------------------
+# Workdir and config
+# ---------------------------------------------------------------------------
+
+def _write_json_atomic(path: Path, text: str) -> None:
+  tmp = path.with_suffix(path.suffix + ".tmp")
+  tmp.write_text(text)
+  os.replace(tmp, path)
+
+
+def _prepare_workdir(cfg, workdir: Path) -> None:
+  workdir.mkdir(parents=True, exist_ok=True)
+  cfg_json = cfg.to_json_best_effort(indent=2, sort_keys=True)
+  saved = workdir / "config.json"
+  if saved.exists() and (workdir / "checkpoints").exists():
+    config_lib.check_resumable(saved.read_text(), cfg_json, workdir)
+  if jax.process_index() == 0:
+    _write_json_atomic(saved, cfg_json)
+
+
+# ---------------------------------------------------------------------------
+# Evaluation
+# ---------------------------------------------------------------------------
+
+def evaluate(eval_step, state, split: data_lib.Split, batch_size: int, mesh) -> dict:
+  totals: dict[str, list[float]] = {}
+  for batch in data_lib.eval_batches(split, batch_size, jax.process_index(),
+                                     jax.process_count()):
+    sums = jax.device_get(eval_step(state, mesh_lib.put_batch(batch, mesh)))
+    for name, (num, den) in sums.items():
+      acc = totals.setdefault(name, [0.0, 0.0])
+      acc[0] += float(num)
+      acc[1] += float(den)
+  return {name: num / den if den else float("nan") for name, (num, den) in totals.items()}
+
+
+# ---------------------------------------------------------------------------
+# The run
+# ---------------------------------------------------------------------------
+
+def _flush(pending: list, writer, window_start: tuple[int, float]) -> tuple[int, float]:
+  """Fetches the queued train metrics, stops on a non-finite loss, logs the mean."""
+  fetched = jax.device_get([m for _, m in pending])
+  for (step, _), m in zip(pending, fetched):
+    if not math.isfinite(float(m["loss"])):
+      raise NonFiniteLossError(
+          f"training loss is {float(m['loss'])} at step {step}; stopping without "
+          "saving this state. Lower the learning rate, clip gradients "
+          "(config.optimizer.clip_norm) or check the inputs for NaN/Inf.")
+  last_step, now = pending[-1][0], time.time()
+  rate = (last_step - window_start[0]) / max(now - window_start[1], 1e-9)
+  means = {k: float(np.mean([m[k] for m in fetched])) for k in fetched[-1]}
+  writer.write(last_step, "train", means, steps_per_sec=rate)
+  pending.clear()
+  return last_step, now
+
+
+def run(cfg: Any, workdir: str | Path, hooks: Any = None) -> dict:
+  """Trains `cfg` in `workdir`; returns the final state (a plain dict pytree).
+
+  `hooks` may provide `loss_fn(outputs, targets) -> per-example losses` to replace
+  the config's loss, and `after_training(state, model, splits, workdir)` for an
+  experiment's own plots.
+  """
+  config_lib.validate(cfg)
+  writers.quiet_library_logs()
+  workdir = Path(workdir)
+  _prepare_workdir(cfg, workdir)
+
+  # Model, loss, optimizer: built before any data is read, so a bad name fails fast.
+  try:
+    model = models.get(**cfg.model)
+    loss_fn = getattr(hooks, "loss_fn", None) or step_lib.loss_from_config(cfg.loss)
+    tx, schedule = optim.make_optimizer(cfg)
+    metric_names = tuple(cfg.metrics)
+    for name in metric_names:
+      metrics_lib.get(name)
+  except (ValueError, TypeError) as e:
+    raise config_lib.ConfigError(str(e)) from e
+
+  # Data.
+  splits = data_lib.load(cfg.data)
+  train_batches = data_lib.TrainBatches(splits["train"], cfg.batch_size, cfg.seed,
+                                        jax.process_index(), jax.process_count())
+  mesh = mesh_lib.make_mesh()
+
+  # State: fresh, then replaced by the latest good checkpoint if there is one.
+  replicated = mesh_lib.replicated(mesh)
+  sample = train_batches(0)["inputs"][:1]
+  state = jax.jit(lambda s: step_lib.init_state(model, tx, cfg.seed, s),
+                  out_shardings=replicated)(sample)
+  checkpointer = Checkpointer(workdir, cfg.keep_checkpoints)
+  restored = checkpointer.restore_latest(state)
+  if restored is not None:
+    state = restored
+  start = int(jax.device_get(state["step"]))
+  num_params = sum(int(np.prod(x.shape)) for x in jax.tree.leaves(state["params"]))
+  logging.info("model %s: %d parameters; %d device(s); starting at step %d of %d",
+               cfg.model.name, num_params, jax.device_count(), start, cfg.num_steps)
+
+  # Steps: the state is donated, so XLA updates it in place.
+  batch_sharding = mesh_lib.batch_sharded(mesh)
+  train_step = jax.jit(
+      step_lib.make_train_step(model, tx, loss_fn, schedule, metric_names),
+      in_shardings=(replicated, batch_sharding), out_shardings=(replicated, replicated),
+      donate_argnums=0)
+  eval_step = jax.jit(step_lib.make_eval_step(model, loss_fn, metric_names),
+                      in_shardings=(replicated, batch_sharding), out_shardings=replicated)
+
+  writer = writers.MetricWriter(workdir, num_steps=cfg.num_steps, start_step=start,
+                                enabled=jax.process_index() == 0)
+  block_each_step = mesh_lib.must_block_each_step()
+  pending: list = []
+  window = (start, time.time())
+  t0, first_window_end = time.time(), None
+  try:
+    for step in range(start, cfg.num_steps):
+      batch = mesh_lib.put_batch(train_batches(step), mesh)
+      state, metrics = train_step(state, batch)
+      if block_each_step:
+        jax.block_until_ready(metrics["loss"])
+      done = step + 1
+      pending.append((done, metrics))
+      is_last = done == cfg.num_steps
+      evaluate_now = done % cfg.eval_every == 0 or is_last
+      save_now = done % cfg.checkpoint_every == 0 or is_last
+      if done % cfg.log_every == 0 or evaluate_now or save_now:
+        window = _flush(pending, writer, window)
+        first_window_end = first_window_end or window
+      if evaluate_now:
+        for split in cfg.eval_splits:
+          writer.write(done, split, evaluate(eval_step, state, splits[split],
+                                             cfg.eval_batch_size, mesh))
+      if save_now:
+        checkpointer.save(done, state)
+      writer.advance(done)
+    checkpointer.wait()
+  finally:
+    checkpointer.close()
+    writer.close()
+
+  _finish(cfg, workdir, start, t0, first_window_end, num_params)
+  if hooks is not None and hasattr(hooks, "after_training"):
+    hooks.after_training(state, model, splits, workdir)
+  return state
+
+
+def _finish(cfg, workdir: Path, start: int, t0: float, first_window_end, num_params: int):
+  """summary.json (final metrics, speed) and the curves plot."""
+  if jax.process_index() != 0:
+    return
+  rows = writers.read_metrics(workdir / "metrics.jsonl")
+  final = {f"{r['split']}/{r['name']}": r["value"] for r in rows}
+  now = time.time()
+  steady = None  # steps/s after the first logging window, which includes compilation
+  if first_window_end and cfg.num_steps > first_window_end[0]:
+    steady = (cfg.num_steps - first_window_end[0]) / max(now - first_window_end[1], 1e-9)
+  summary = {"experiment_steps": cfg.num_steps, "resumed_from_step": start,
+             "wall_time_s": now - t0, "steps_per_sec": steady,
+             "num_params": num_params, "devices": jax.device_count(),
+             "backend": jax.default_backend(), "final": final}
+  _write_json_atomic(workdir / "summary.json", json.dumps(summary, indent=2))
+  plots.training_curves(rows, workdir / "plots" / "curves.png")

@@ -1,0 +1,77 @@
+"""train.py end to end in a subprocess, and its flag and config errors."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from nn_lib.training.checkpoint import read_latest
+from tests.conftest import run_train
+
+
+@pytest.mark.slow
+def test_linreg_seed_reaches_the_notes_optimum(tmp_path):
+  run_train("--experiment=linreg_seed", f"--workdir={tmp_path}")
+  step, state = read_latest(tmp_path)
+  dense = state["params"]["Dense_0"]
+  assert step == 3000
+  np.testing.assert_allclose(np.ravel(dense["kernel"]), [0.5], atol=1e-3)
+  np.testing.assert_allclose(np.ravel(dense["bias"]), [2.0], atol=1e-3)
+
+
+@pytest.mark.slow
+def test_digits_mlp_smoke_writes_every_output(tmp_path):
+  run_train("--experiment=digits_mlp:smoke", f"--workdir={tmp_path}")
+  config = json.loads((tmp_path / "config.json").read_text())
+  assert config["num_steps"] == 6 and config["model"]["name"] == "mlp"
+  rows = [json.loads(l) for l in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+  assert {r["split"] for r in rows} == {"train", "test"}
+  assert {"step", "split", "name", "value", "wall_time", "steps_per_sec"} <= set(rows[0])
+  assert max(r["step"] for r in rows) == 6
+  assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
+  assert (tmp_path / "plots" / "curves.png").stat().st_size > 1000
+  assert read_latest(tmp_path)[0] == 6
+
+
+def test_config_override_takes_effect(tmp_path):
+  run_train("--experiment=digits_mlp:smoke", f"--workdir={tmp_path}",
+            "--config.optimizer.learning_rate=0.0123", "--config.num_steps=2")
+  config = json.loads((tmp_path / "config.json").read_text())
+  assert config["optimizer"]["learning_rate"] == 0.0123
+  assert read_latest(tmp_path)[0] == 2
+
+
+def test_list_describes_every_experiment():
+  out = run_train("--list").stdout
+  for name in ("digits_mlp", "linreg_seed", "mnist10k_lenet"):
+    line = next(l for l in out.splitlines() if l.startswith(name))
+    assert len(line.split(maxsplit=1)[1]) > 20
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--experiment=digits_mpl"],
+     "unknown experiment 'digits_mpl'; valid experiments: digits_mlp, linreg_seed"),
+    (["--config.optimizer.learnin_rate=0.1"],
+     "config.optimizer has no key 'learnin_rate'. Did you mean \"learning_rate\""),
+    (["--config.batch_size=-4"], "config.batch_size must be a positive integer, got -4"),
+    (["--config.optimizer.learning_rate=0"],
+     "config.optimizer.learning_rate must be a positive number, got 0"),
+    (["--config.model.name=mlpp"], "unknown model 'mlpp'; valid names:"),
+    (["--config.data.name=npz:/nonexistent/x.npz"],
+     "npz data file '/nonexistent/x.npz' does not exist"),
+])
+def test_bad_flags_fail_with_a_clear_message(args, message, tmp_path):
+  proc = run_train(*args, f"--workdir={tmp_path}", check=False)
+  assert proc.returncode != 0
+  assert message in proc.stderr
+  assert "Traceback" not in proc.stderr
+
+
+def test_batch_not_divisible_by_devices_fails_before_compiling(tmp_path):
+  proc = run_train("--experiment=digits_mlp:smoke", "--config.batch_size=12",
+                   f"--workdir={tmp_path}", devices=8, check=False)
+  assert proc.returncode != 0
+  assert ("config.batch_size=12 is not divisible by the 8 devices of the data mesh"
+          in proc.stderr)
+  assert not (tmp_path / "checkpoints").exists()
