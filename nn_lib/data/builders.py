@@ -188,6 +188,7 @@ def prepare(name: str, data_dir: str | Path | None = None) -> Path:
       builder = EMBEDDED[name](data_dir=str(data_dir), file_format=_FILE_FORMAT)
       if not builder.is_prepared():
         start = time.time()
+        tfds.disable_progress_bar()  # a second of preparation needs no bars
         with contextlib.redirect_stdout(io.StringIO()):  # TFDS prints banners
           builder.download_and_prepare(
               download_config=tfds.download.DownloadConfig(try_download_gcs=False))

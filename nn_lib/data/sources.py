@@ -32,7 +32,11 @@ def _read_tfds(name: str, split: str, data_dir: str, input_key: str, target_key:
                input_max: float | None) -> Split:
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
   source = tfds.data_source(name, split=split, data_dir=data_dir, download=False)
-  rows = source.__getitems__(list(range(len(source))))
+  keys = list(range(len(source)))
+  try:
+    rows = source.__getitems__(keys)  # one batched read: about 2x faster
+  except TypeError:  # tfds.testing.mock_data's sources only read one at a time
+    rows = [source[k] for k in keys]
   missing = {input_key, target_key} - set(rows[0]) if rows else set()
   if missing:
     raise DataError(f"dataset {name!r} has no feature(s) {sorted(missing)}; its "
@@ -71,17 +75,18 @@ def _prepared_tfds(name: str, splits: Mapping[str, str], cfg) -> dict[str, Split
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
   data_dir = _tfds_data_dir(cfg)
   try:
-    builder = tfds.builder(name, data_dir=data_dir, file_format="array_record")
+    return {alias: _read_tfds(name, split, data_dir, cfg.get("input_key", "image"),
+                              cfg.get("target_key", "label"), cfg.get("input_max"))
+            for alias, split in splits.items()}
   except tfds.core.registered.DatasetNotFoundError as e:
     raise DataError(f"unknown dataset {name!r}: it is neither embedded "
                     f"({', '.join(builders.EMBEDDED)}), 'npz:PATH', 'inline', nor a "
                     f"TFDS dataset name.") from e
-  if not builder.is_prepared():
-    raise DataError(f"TFDS dataset {name!r} is not prepared in {data_dir} (looked "
-                    f"for {builder.data_dir}).\n" + _prepare_hint(name, data_dir))
-  return {alias: _read_tfds(name, split, data_dir, cfg.get("input_key", "image"),
-                            cfg.get("target_key", "label"), cfg.get("input_max"))
-          for alias, split in splits.items()}
+  except (NotImplementedError, AssertionError, FileNotFoundError) as e:
+    # TFDS says "random access ... not supported" when no array_record files exist.
+    raise DataError(f"TFDS dataset {name!r} is not prepared as array_record in "
+                    f"{data_dir} (TFDS: {str(e).splitlines()[0]})\n"
+                    + _prepare_hint(name, data_dir)) from e
 
 
 def _npz(path: str, splits: Mapping[str, str], cfg) -> dict[str, Split]:

@@ -72,13 +72,20 @@ class Checkpointer:
 
 
 def read_latest(workdir: str | Path) -> tuple[int, Any]:
-  """(step, state) of the newest checkpoint in a workdir, as saved (host arrays).
-
-  For inspection and tests; training restores through `Checkpointer`.
-  """
+  """(step, state) of the newest checkpoint in a workdir, on this process's first
+  device whatever mesh saved it. For inspection and tests; training restores
+  through `Checkpointer`."""
   directory = Path(workdir).absolute() / "checkpoints"
   with ocp.CheckpointManager(directory) as manager:
     step = manager.latest_step()
-    if step is None:
-      raise FileNotFoundError(f"no checkpoint in {directory}")
-    return step, manager.restore(step, args=ocp.args.StandardRestore())
+  if step is None:
+    raise FileNotFoundError(f"no checkpoint in {directory}")
+  item = directory / str(step) / "default"
+  checkpointer = ocp.StandardCheckpointer()
+  metadata = checkpointer.metadata(item)
+  tree = getattr(metadata, "item_metadata", metadata)
+  tree = getattr(tree, "tree", tree)
+  device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+  target = jax.tree.map(
+      lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=device), tree)
+  return step, checkpointer.restore(item, target)

@@ -74,7 +74,7 @@ def make_train_step(model: nn.Module, tx: optax.GradientTransformation,
                  "params": optax.apply_updates(state["params"], updates),
                  "opt_state": opt_state, "model_state": dict(new_model_state),
                  "rng": state["rng"]}
-    metrics = {"loss": loss, "grad_norm": optax.global_norm(grads),
+    metrics = {"loss": loss, "grad_norm": optax.tree.norm(grads),
                "learning_rate": jnp.asarray(schedule(state["step"]), jnp.float32)}
     ones = jnp.ones(batch["inputs"].shape[:1], bool)
     for name in metric_names:
