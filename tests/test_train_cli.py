@@ -58,6 +58,10 @@ def test_list_describes_every_experiment():
     (["--config.optimizer.learning_rate=0"],
      "config.optimizer.learning_rate must be a positive number, got 0"),
     (["--config.model.name=mlpp"], "unknown model 'mlpp'; valid names:"),
+    (["--config.model.num_outputs=3"],
+     "the model emits 3 outputs per example but the labels go up to 9"),
+    (["--config.loss.name=softmax_xent"], "unknown loss 'softmax_xent'; valid:"),
+    (["--config.optimizer.name=adamm"], "unknown optimizer 'adamm'"),
     (["--config.data.name=npz:/nonexistent/x.npz"],
      "npz data file '/nonexistent/x.npz' does not exist"),
 ])

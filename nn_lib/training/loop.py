@@ -44,7 +44,8 @@ def _prepare_workdir(cfg, workdir: Path) -> None:
   workdir.mkdir(parents=True, exist_ok=True)
   cfg_json = cfg.to_json_best_effort(indent=2, sort_keys=True)
   saved = workdir / "config.json"
-  if saved.exists() and (workdir / "checkpoints").exists():
+  has_checkpoints = any((workdir / "checkpoints").glob("[0-9]*"))
+  if saved.exists() and has_checkpoints:
     config_lib.check_resumable(saved.read_text(), cfg_json, workdir)
   if jax.process_index() == 0:
     _write_json_atomic(saved, cfg_json)
@@ -69,6 +70,20 @@ def evaluate(eval_step, state, split: data_lib.Split, batch_size: int, mesh) -> 
 # ---------------------------------------------------------------------------
 # The run
 # ---------------------------------------------------------------------------
+
+def _check_outputs_fit_labels(model, state, sample, targets: np.ndarray) -> None:
+  """Integer class labels need at least max(label) + 1 model outputs; otherwise the
+  loss would be NaN (or, in other libraries, silently wrong)."""
+  if not np.issubdtype(targets.dtype, np.integer) or targets.ndim != 1:
+    return
+  variables = {"params": state["params"], **state["model_state"]}
+  out = jax.eval_shape(lambda: model.apply(variables, sample, train=False))
+  if len(out.shape) == 2 and out.shape[-1] > 1 and targets.max() >= out.shape[-1]:
+    raise config_lib.ConfigError(
+        f"the model emits {out.shape[-1]} outputs per example but the labels go up "
+        f"to {targets.max()}; set the model's number of outputs/classes to "
+        f"{targets.max() + 1} (e.g. --config.model.num_outputs={targets.max() + 1}).")
+
 
 def _flush(pending: list, writer, window_start: tuple[int, float]) -> tuple[int, float]:
   """Fetches the queued train metrics, stops on a non-finite loss, logs the mean."""
@@ -121,6 +136,7 @@ def run(cfg: Any, workdir: str | Path, hooks: Any = None) -> dict:
   sample = train_batches(0)["inputs"][:1]
   state = jax.jit(lambda s: step_lib.init_state(model, tx, cfg.seed, s),
                   out_shardings=replicated)(sample)
+  _check_outputs_fit_labels(model, state, sample, splits["train"]["targets"])
   checkpointer = Checkpointer(workdir, cfg.keep_checkpoints)
   restored = checkpointer.restore_latest(state)
   if restored is not None:
@@ -144,7 +160,7 @@ def run(cfg: Any, workdir: str | Path, hooks: Any = None) -> dict:
   block_each_step = mesh_lib.must_block_each_step()
   pending: list = []
   window = (start, time.time())
-  t0, first_window_end = time.time(), None
+  t0 = time.time()
   try:
     for step in range(start, cfg.num_steps):
       batch = mesh_lib.put_batch(train_batches(step), mesh)
@@ -158,7 +174,6 @@ def run(cfg: Any, workdir: str | Path, hooks: Any = None) -> dict:
       save_now = done % cfg.checkpoint_every == 0 or is_last
       if done % cfg.log_every == 0 or evaluate_now or save_now:
         window = _flush(pending, writer, window)
-        first_window_end = first_window_end or window
       if evaluate_now:
         for split in cfg.eval_splits:
           writer.write(done, split, evaluate(eval_step, state, splits[split],
@@ -171,24 +186,25 @@ def run(cfg: Any, workdir: str | Path, hooks: Any = None) -> dict:
     checkpointer.close()
     writer.close()
 
-  _finish(cfg, workdir, start, t0, first_window_end, num_params)
+  _finish(cfg, workdir, start, t0, num_params)
   if hooks is not None and hasattr(hooks, "after_training"):
     hooks.after_training(state, model, splits, workdir)
   return state
 
 
-def _finish(cfg, workdir: Path, start: int, t0: float, first_window_end, num_params: int):
+def _finish(cfg, workdir: Path, start: int, t0: float, num_params: int) -> None:
   """summary.json (final metrics, speed) and the curves plot."""
   if jax.process_index() != 0:
     return
   rows = writers.read_metrics(workdir / "metrics.jsonl")
   final = {f"{r['split']}/{r['name']}": r["value"] for r in rows}
-  now = time.time()
-  steady = None  # steps/s after the first logging window, which includes compilation
-  if first_window_end and cfg.num_steps > first_window_end[0]:
-    steady = (cfg.num_steps - first_window_end[0]) / max(now - first_window_end[1], 1e-9)
-  summary = {"experiment_steps": cfg.num_steps, "resumed_from_step": start,
-             "wall_time_s": now - t0, "steps_per_sec": steady,
+  # Training speed: the median logging window after the first (which includes
+  # compilation); evaluation and checkpoint pauses fall between windows.
+  rates = [r["steps_per_sec"] for r in rows
+           if r["split"] == "train" and r["name"] == "loss" and r["step"] > start]
+  summary = {"num_steps": cfg.num_steps, "resumed_from_step": start,
+             "wall_time_s": time.time() - t0,
+             "steps_per_sec": float(np.median(rates[1:])) if len(rates) > 1 else None,
              "num_params": num_params, "devices": jax.device_count(),
              "backend": jax.default_backend(), "final": final}
   _write_json_atomic(workdir / "summary.json", json.dumps(summary, indent=2))

@@ -1,0 +1,77 @@
+"""Overhead of nn_lib's training loop against a bare jit+optax loop, same process.
+
+Both train the `digits_mlp` model on the same host batches; the bare loop has no
+checkpoints, logging, metrics or sharding. Prints steps/s and the ratio.
+
+  python bench/train_loop.py [--steps 1500]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import jax  # noqa: E402
+import optax  # noqa: E402
+
+import experiments  # noqa: E402
+import losses  # noqa: E402
+from nn_lib import data, models  # noqa: E402
+from nn_lib.training import run  # noqa: E402
+from nn_lib.training.optim import make_optimizer  # noqa: E402
+
+
+def bare_loop(cfg, steps: int) -> float:
+  splits = data.load(cfg.data)
+  batches = data.TrainBatches(splits["train"], cfg.batch_size, cfg.seed)
+  model = models.get(**cfg.model)
+  tx, _ = make_optimizer(cfg)
+  params = model.init(jax.random.PRNGKey(0), batches(0)["inputs"])["params"]
+  opt_state = tx.init(params)
+
+  @jax.jit
+  def step(params, opt_state, x, y, key):
+    def objective(p):
+      logits = model.apply({"params": p}, x, train=True, rngs={"dropout": key})
+      return losses.reduce(losses.softmax_cross_entropy_with_integer_labels(logits, y))
+    grads = jax.grad(objective)(params)
+    updates, opt_state = tx.update(grads, opt_state, params)
+    return optax.apply_updates(params, updates), opt_state
+
+  key = jax.random.PRNGKey(1)
+  b = batches(0)
+  jax.block_until_ready(step(params, opt_state, b["inputs"], b["targets"], key))
+  start = time.perf_counter()
+  for s in range(steps):
+    b = batches(s)
+    params, opt_state = step(params, opt_state, b["inputs"], b["targets"],
+                             jax.random.fold_in(key, s))
+  jax.block_until_ready(params)
+  return steps / (time.perf_counter() - start)
+
+
+def main() -> None:
+  parser = argparse.ArgumentParser()
+  parser.add_argument("--steps", type=int, default=1500)
+  args = parser.parse_args()
+  _, cfg = experiments.get_config("digits_mlp")
+  cfg.num_steps = args.steps
+  cfg.eval_every = cfg.checkpoint_every = args.steps
+  bare = bare_loop(cfg, args.steps)
+  with tempfile.TemporaryDirectory() as workdir:
+    run(cfg, workdir)
+    ours = json.loads((Path(workdir) / "summary.json").read_text())["steps_per_sec"]
+  print(f"{'loop':<28}{'steps/s':>10}")
+  print(f"{'bare jit + optax':<28}{bare:>10.0f}")
+  print(f"{'nn_lib.training.run':<28}{ours:>10.0f}")
+  print(f"ratio nn_lib / bare: {ours / bare:.2f} "
+        f"(digits_mlp, batch {cfg.batch_size}, {jax.device_count()} {jax.default_backend()} device(s))")
+
+
+if __name__ == "__main__":
+  main()
