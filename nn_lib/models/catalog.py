@@ -2,7 +2,8 @@
 
 Used by docs/models.md (parameter counts are computed here, never typed in),
 bench/models.py (throughput at the typical input size) and the tests (every
-registered model has an entry). `python -m nn_lib.models.catalog` prints the
+registered model has an entry; `random_variables` builds variables without
+compiling the initializers). `python -m nn_lib.models.catalog` prints the
 markdown table of docs/models.md.
 """
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from nn_lib.models import layers, registry
 
@@ -57,8 +59,9 @@ CATALOG: dict[str, Entry] = {e.name: e for e in [
        "B x H x W x C", "B x num_classes logits"),
     _e("mobilenet", "004", "MobileNet v1: 13 depthwise-separable blocks (alpha = 1)", {},
        (32, 32, 3), "B x H x W x C", "B x num_classes logits"),
-    _e("inception_block", "004", "Inception module (GoogLeNet 3a): 1x1, 1x1-3x3, 1x1-5x5, pool-1x1 branches",
-       {}, (28, 28, 192), "B x H x W x C", "B x H x W x 256 (or B x num_classes)", batch=16),
+    _e("inception_block", "004",
+       "Inception module (GoogLeNet 3a): 1x1, 1x1-3x3, 1x1-5x5, pool-1x1 branches", {},
+       (28, 28, 192), "B x H x W x C", "B x H x W x 256 (or B x num_classes)", batch=16),
     _e("mlp_autoencoder", "000", "dense autoencoder 784-256-128-32-128-256-784", {}, (28, 28),
        "B x 28 x 28", "same shape (logits)", batch=256),
     _e("conv_autoencoder", "000, 004", "strided-conv encoder, transposed-conv decoder, latent 32",
@@ -120,3 +123,29 @@ def markdown_table() -> str:
 
 if __name__ == "__main__":
   print(markdown_table())
+
+
+def random_variables(model: nn.Module, x: jax.Array, seed: int = 0, bias_scale: float = 0.0):
+  """Variables with the structure `model.init` gives, filled on the host with
+  numpy: kernels ~ N(0, 1/fan_in), biases ~ N(0, bias_scale^2), BN scales and
+  running variances one, running means zero. Only `jax.eval_shape(model.init)`
+  runs, so nothing is compiled: XLA's CPU compile of the initializers'
+  random-number generation takes tens of seconds for the larger models, which
+  tests and benchmarks do not need to pay."""
+  key = jax.random.key(0)
+  shapes = jax.eval_shape(
+      lambda x: model.init({"params": key, "dropout": key}, x, train=False), x)
+  rng = np.random.default_rng(seed)
+
+  def fill(path, leaf):
+    name = str(getattr(path[-1], "key", path[-1]))
+    if name == "bias":
+      return (bias_scale * rng.standard_normal(leaf.shape)).astype(np.float32)
+    if name == "mean":
+      return np.zeros(leaf.shape, np.float32)
+    if name in ("scale", "var"):
+      return np.ones(leaf.shape, np.float32)
+    fan_in = int(np.prod(leaf.shape[:-1])) if len(leaf.shape) > 1 else 1
+    return (rng.standard_normal(leaf.shape) / np.sqrt(fan_in)).astype(np.float32)
+
+  return jax.tree_util.tree_map_with_path(fill, shapes)

@@ -41,4 +41,12 @@ def get(name: str, **kwargs: Any) -> nn.Module:
     valid = [p for p in params if p not in ("parent", "name")]
     raise ValueError(
         f"model {name!r} has no hyperparameter(s) {unknown}; valid: {valid}")
-  return cls(**kwargs)
+  return cls(**{k: _hashable(v) for k, v in kwargs.items()})
+
+
+def _hashable(value: Any) -> Any:
+  """Lists (from JSON/YAML configs or flags) become tuples, recursively, so the
+  module stays hashable (flax needs that under jit/remat and as a static arg)."""
+  if isinstance(value, (list, tuple)):
+    return tuple(_hashable(v) for v in value)
+  return value

@@ -124,7 +124,8 @@ class ResNet(nn.Module):
       if getattr(self, field) is not None:
         cfg[field] = getattr(self, field)
     if len(cfg["stage_sizes"]) != len(cfg["widths"]):
-      raise ValueError(f"stage_sizes {cfg['stage_sizes']} and widths {cfg['widths']} differ in length")
+      raise ValueError(
+          f"stage_sizes {cfg['stage_sizes']} and widths {cfg['widths']} differ in length")
     return cfg
 
   @nn.compact
@@ -136,7 +137,8 @@ class ResNet(nn.Module):
       h = nn.Conv(cfg["widths"][0], (3, 3), padding=1, use_bias=False, kernel_init=init_fn)(h)
       h = nn.relu(layers.batch_norm(train)(h))
     elif cfg["stem"] == "imagenet":
-      h = nn.Conv(cfg["widths"][0], (7, 7), (2, 2), padding=3, use_bias=False, kernel_init=init_fn)(h)
+      h = nn.Conv(cfg["widths"][0], (7, 7), (2, 2), padding=3, use_bias=False,
+                  kernel_init=init_fn)(h)
       h = nn.relu(layers.batch_norm(train)(h))
       h = nn.max_pool(h, (3, 3), strides=(2, 2), padding="SAME")
     else:
