@@ -3,7 +3,8 @@
 Each module's docstring starts with a one-line description and defines
 `get_config(arg: str | None) -> ml_collections.ConfigDict`. `arg` selects a variant:
 "smoke" (a few steps on a tiny batch, for tests) exists for every experiment.
-Optional module-level hooks (`loss_fn`, `after_training`) are passed to the run.
+Optional module-level hooks (`loss_fn`, `after_training`, `run`; see
+`nn_lib.training.run`) are passed to the run.
 Looked up with importlib, so adding a module is all it takes to add an experiment.
 """
 from __future__ import annotations

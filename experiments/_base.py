@@ -21,11 +21,17 @@ def base_config() -> ml_collections.ConfigDict:
       input_key="image",
       target_key="label",
       input_max=config_dict.placeholder(float),   # inputs are divided by it
+      # None, "is_class:K" (binary 0/1 float targets), "pm1_is_class:K" (+1/-1,
+      # for the binary hinge), "one_hot", or "inputs" (autoencoders).
+      target_transform=config_dict.placeholder(str),
   ))
   c.model = ml_collections.ConfigDict(dict(name="mlp", num_outputs=10))
   c.loss = ml_collections.ConfigDict(dict(name="softmax_cross_entropy_with_integer_labels"))
   c.optimizer = ml_collections.ConfigDict(dict(name="adam", learning_rate=1e-3))
   c.schedule = ml_collections.ConfigDict(dict(name="constant"))
+  # Penalties on weight matrices/kernels (not biases): loss + l2 sum W^2 + l1 sum |W|;
+  # max_norm > 0 projects each unit's incoming weights to norm <= max_norm.
+  c.regularizer = ml_collections.ConfigDict(dict(l2=0.0, l1=0.0, max_norm=0.0))
   c.num_steps = 1000
   c.batch_size = 128
   c.eval_batch_size = 512

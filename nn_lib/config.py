@@ -61,6 +61,9 @@ def validate(cfg: Any) -> None:
   if "dev" in cfg.eval_splits and not cfg.data.get("dev_fraction"):
     raise ConfigError("config.eval_splits asks for 'dev' but config.data.dev_fraction "
                       "is 0; set a fraction of the training split to hold out.")
+  for key, value in (cfg.get("regularizer") or {}).items():
+    if not isinstance(value, (int, float)) or value < 0:
+      raise ConfigError(f"config.regularizer.{key} must be a number >= 0, got {value!r}")
   frac = cfg.data.get("dev_fraction", 0.0)
   if not 0.0 <= frac < 1.0:
     raise ConfigError(f"config.data.dev_fraction must be in [0, 1), got {frac!r}")

@@ -42,6 +42,7 @@ class _ArrayBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
   # Largest input value, so that the loader scales inputs to [0, 1].
   INPUT_MAX: float = 1.0
   INPUT_KEY = "image"
+  TARGET_KEY = "label"
   DESCRIPTION = ""
 
   def _features(self) -> dict:
@@ -56,7 +57,7 @@ class _ArrayBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
         builder=self,
         description=self.DESCRIPTION,
         features=tfds.features.FeaturesDict(self._features()),
-        supervised_keys=(self.INPUT_KEY, "label"),
+        supervised_keys=(self.INPUT_KEY, self.TARGET_KEY),
     )
 
   def _split_generators(self, dl_manager):
@@ -66,7 +67,7 @@ class _ArrayBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
 
   def _generate_examples(self, inputs, labels):
     for i, (x, y) in enumerate(zip(inputs, labels)):
-      yield i, {self.INPUT_KEY: x, "label": int(y)}
+      yield i, {self.INPUT_KEY: x, self.TARGET_KEY: y}
 
 
 class Digits(_ArrayBuilder):
@@ -158,10 +159,24 @@ class Mnist10k(_ArrayBuilder):
             "test": (images[test], labels[test])}
 
 
-EMBEDDED: dict[str, type[_ArrayBuilder]] = {
-    "digits": Digits, "moons": Moons, "circles": Circles, "blobs": Blobs,
-    "mnist10k": Mnist10k,
-}
+EMBEDDED: dict[str, type[_ArrayBuilder]] = {}
+
+
+def register_embedded(name: str):
+  """Class decorator: makes a builder usable as `config.data.name = name`."""
+
+  def wrap(cls):
+    if name in EMBEDDED:
+      raise ValueError(f"embedded dataset {name!r} is registered twice")
+    EMBEDDED[name] = cls
+    return cls
+
+  return wrap
+
+
+for _name, _cls in (("digits", Digits), ("moons", Moons), ("circles", Circles),
+                    ("blobs", Blobs), ("mnist10k", Mnist10k)):
+  register_embedded(_name)(_cls)
 
 
 @contextlib.contextmanager

@@ -50,8 +50,8 @@ def _read_tfds(name: str, split: str, data_dir: str, input_key: str, target_key:
 def _embedded(name: str, splits: Mapping[str, str], cfg) -> dict[str, Split]:
   builder_cls = builders.EMBEDDED[name]
   data_dir = builders.prepare(name, cfg.get("embedded_dir"))
-  return {alias: _read_tfds(name, split, str(data_dir), builder_cls.INPUT_KEY, "label",
-                            builder_cls.INPUT_MAX)
+  return {alias: _read_tfds(name, split, str(data_dir), builder_cls.INPUT_KEY,
+                            builder_cls.TARGET_KEY, builder_cls.INPUT_MAX)
           for alias, split in splits.items()}
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import jax
 import numpy as np
 from absl import logging
+from jax.experimental import multihost_utils
 
 from nn_lib import config as config_lib
 from nn_lib import data as data_lib
@@ -55,16 +56,29 @@ def _prepare_workdir(cfg, workdir: Path) -> None:
 # Evaluation
 # ---------------------------------------------------------------------------
 
-def evaluate(eval_step, state, split: data_lib.Split, batch_size: int, mesh) -> dict:
-  totals: dict[str, list[float]] = {}
+def predict(predict_step, state, split: data_lib.Split, batch_size: int,
+            mesh) -> tuple[np.ndarray, np.ndarray]:
+  """Model outputs and per-example losses for a whole split, in order, on the host."""
+  outputs, per_row = [], []
   for batch in data_lib.eval_batches(split, batch_size, jax.process_index(),
                                      jax.process_count()):
-    sums = jax.device_get(eval_step(state, mesh_lib.put_batch(batch, mesh)))
-    for name, (num, den) in sums.items():
-      acc = totals.setdefault(name, [0.0, 0.0])
-      acc[0] += float(num)
-      acc[1] += float(den)
-  return {name: num / den if den else float("nan") for name, (num, den) in totals.items()}
+    out, loss = predict_step(state, mesh_lib.put_batch(batch, mesh))
+    if jax.process_count() > 1:
+      out, loss = multihost_utils.process_allgather((out, loss), tiled=True)
+    outputs.append(np.asarray(out))
+    per_row.append(np.asarray(loss))
+  n = len(split["targets"])  # drops the final batch's padding
+  return np.concatenate(outputs)[:n], np.concatenate(per_row)[:n]
+
+
+def evaluate(predict_step, state, split: data_lib.Split, batch_size: int, mesh,
+             metric_names=()) -> dict[str, float]:
+  """Mean loss and every metric over a whole split."""
+  outputs, per_row = predict(predict_step, state, split, batch_size, mesh)
+  values = {"loss": float(per_row.mean())}
+  for name in metric_names:
+    values[name] = float(metrics_lib.get(name)(outputs, split["targets"]))
+  return values
 
 
 # ---------------------------------------------------------------------------
@@ -105,14 +119,19 @@ def _flush(pending: list, writer, window_start: tuple[int, float]) -> tuple[int,
 def run(cfg: Any, workdir: str | Path, hooks: Any = None) -> dict:
   """Trains `cfg` in `workdir`; returns the final state (a plain dict pytree).
 
-  `hooks` may provide `loss_fn(outputs, targets) -> per-example losses` to replace
-  the config's loss, and `after_training(state, model, splits, workdir)` for an
-  experiment's own plots.
+  `hooks` (an experiment module) may provide:
+    - `loss_fn(outputs, targets) -> per-example losses`, replacing the config's loss
+      (for objectives that are not one `losses` function of outputs and targets);
+    - `after_training(state, model, splits, workdir)`, for the experiment's plots;
+    - `run(cfg, workdir)`, replacing this loop for training that is different in
+      kind (kNN has no gradient step; a sweep trains several models).
   """
   config_lib.validate(cfg)
   writers.quiet_library_logs()
   workdir = Path(workdir)
   _prepare_workdir(cfg, workdir)
+  if hasattr(hooks, "run"):
+    return hooks.run(cfg, workdir)
 
   # Model, loss, optimizer: built before any data is read, so a bad name fails fast.
   try:
@@ -149,11 +168,13 @@ def run(cfg: Any, workdir: str | Path, hooks: Any = None) -> dict:
   # Steps: the state is donated, so XLA updates it in place.
   batch_sharding = mesh_lib.batch_sharded(mesh)
   train_step = jax.jit(
-      step_lib.make_train_step(model, tx, loss_fn, schedule, metric_names),
+      step_lib.make_train_step(model, tx, loss_fn, schedule, metric_names,
+                               cfg.get("regularizer")),
       in_shardings=(replicated, batch_sharding), out_shardings=(replicated, replicated),
       donate_argnums=0)
-  eval_step = jax.jit(step_lib.make_eval_step(model, loss_fn, metric_names),
-                      in_shardings=(replicated, batch_sharding), out_shardings=replicated)
+  predict_step = jax.jit(step_lib.make_predict_step(model, loss_fn),
+                         in_shardings=(replicated, batch_sharding),
+                         out_shardings=replicated)
 
   writer = writers.MetricWriter(workdir, num_steps=cfg.num_steps, start_step=start,
                                 enabled=jax.process_index() == 0)
@@ -176,8 +197,8 @@ def run(cfg: Any, workdir: str | Path, hooks: Any = None) -> dict:
         window = _flush(pending, writer, window)
       if evaluate_now:
         for split in cfg.eval_splits:
-          writer.write(done, split, evaluate(eval_step, state, splits[split],
-                                             cfg.eval_batch_size, mesh))
+          writer.write(done, split, evaluate(predict_step, state, splits[split],
+                                             cfg.eval_batch_size, mesh, metric_names))
       if save_now:
         checkpointer.save(done, state)
       writer.advance(done)

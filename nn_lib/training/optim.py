@@ -6,6 +6,8 @@ from typing import Any, Callable
 
 import optax
 
+import losses
+
 Schedule = Callable[[Any], Any]
 
 
@@ -75,4 +77,7 @@ def make_optimizer(cfg: Any) -> tuple[optax.GradientTransformation, Schedule]:
                      f"{sorted(kw)}: {e}") from e
   if clip_norm:
     tx = optax.chain(optax.clip_by_global_norm(clip_norm), tx)
+  max_norm = cfg.get("regularizer", {}).get("max_norm", 0.0)
+  if max_norm:  # notes 001: project every unit's weights back to ||w|| <= c
+    tx = optax.chain(tx, losses.max_norm(max_norm))
   return tx, schedule

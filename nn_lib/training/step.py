@@ -49,9 +49,31 @@ def _per_row(values: jax.Array, batch_size: int) -> jax.Array:
   return values.reshape(batch_size, -1).mean(axis=-1)
 
 
+def _kernels(params) -> Any:
+  """Regularize weight matrices and conv kernels, not biases or norm scales."""
+  return jax.tree.map(lambda x: x.ndim >= 2, params)
+
+
+def regularization(params, cfg_reg: Any) -> jax.Array:
+  """lambda_2 R_L2(W) + lambda_1 R_L1(W) over the kernels (notes 001, 004)."""
+  total = jnp.zeros((), jnp.float32)
+  if cfg_reg is None:
+    return total
+  if cfg_reg.get("l2", 0.0):
+    total += cfg_reg.l2 * losses.l2_penalty(params, mask=_kernels)
+  if cfg_reg.get("l1", 0.0):
+    total += cfg_reg.l1 * losses.l1_penalty(params, mask=_kernels)
+  return total
+
+
 def make_train_step(model: nn.Module, tx: optax.GradientTransformation,
-                    loss_fn: LossFn, schedule: Callable, metric_names=()):
-  """train_step(state, batch) -> (state, metrics); pure, so it can be jitted."""
+                    loss_fn: LossFn, schedule: Callable, metric_names=(),
+                    cfg_regularizer: Any = None):
+  """train_step(state, batch) -> (state, metrics); pure, so it can be jitted.
+
+  The objective is the mean per-example loss plus the config's regularization;
+  the logged `loss` is the data loss alone, `regularization` the penalty.
+  """
 
   def train_step(state: State, batch: Batch) -> tuple[State, dict[str, jax.Array]]:
     # Folding the step into the key makes dropout a function of (seed, step), so a
@@ -65,9 +87,10 @@ def make_train_step(model: nn.Module, tx: optax.GradientTransformation,
           variables, batch["inputs"], train=True, rngs={"dropout": dropout_rng},
           mutable=mutable)
       loss = losses.reduce(loss_fn(outputs, batch["targets"]))
-      return loss, (outputs, new_model_state)
+      penalty = regularization(params, cfg_regularizer)
+      return loss + penalty, (loss, penalty, outputs, new_model_state)
 
-    (loss, (outputs, new_model_state)), grads = jax.value_and_grad(
+    (_, (loss, penalty, outputs, new_model_state)), grads = jax.value_and_grad(
         objective, has_aux=True)(state["params"])
     updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
     new_state = {"step": state["step"] + 1,
@@ -75,29 +98,23 @@ def make_train_step(model: nn.Module, tx: optax.GradientTransformation,
                  "opt_state": opt_state, "model_state": dict(new_model_state),
                  "rng": state["rng"]}
     metrics = {"loss": loss, "grad_norm": optax.tree.norm(grads),
+               "regularization": penalty,
                "learning_rate": jnp.asarray(schedule(state["step"]), jnp.float32)}
-    ones = jnp.ones(batch["inputs"].shape[:1], bool)
     for name in metric_names:
-      num, den = metrics_lib.get(name)(outputs, batch["targets"], ones)
-      metrics[name] = num / den
+      metrics[name] = metrics_lib.get(name)(outputs, batch["targets"])
     return new_state, metrics
 
   return train_step
 
 
-def make_eval_step(model: nn.Module, loss_fn: LossFn, metric_names=()):
-  """eval_step(state, batch) -> {name: (numerator, denominator)} summed over rows."""
+def make_predict_step(model: nn.Module, loss_fn: LossFn):
+  """predict_step(state, batch) -> (outputs, per-row loss); padded rows get loss 0."""
 
-  def eval_step(state: State, batch: Batch) -> dict[str, tuple[jax.Array, jax.Array]]:
+  def predict_step(state: State, batch: Batch) -> tuple[jax.Array, jax.Array]:
     variables = {"params": state["params"], **state["model_state"]}
     outputs = model.apply(variables, batch["inputs"], train=False)
-    mask = batch["mask"].astype(jnp.float32)
-    per_row = _per_row(loss_fn(outputs, batch["targets"]), mask.shape[0])
+    per_row = _per_row(loss_fn(outputs, batch["targets"]), batch["mask"].shape[0])
     # Double where: padded rows may hold values whose loss is not finite.
-    per_row = jnp.where(mask > 0, per_row, 0.0)
-    sums = {"loss": (jnp.sum(per_row * mask), jnp.sum(mask))}
-    for name in metric_names:
-      sums[name] = metrics_lib.get(name)(outputs, batch["targets"], batch["mask"])
-    return sums
+    return outputs, jnp.where(batch["mask"], per_row, 0.0)
 
-  return eval_step
+  return predict_step

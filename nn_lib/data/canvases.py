@@ -1,0 +1,1 @@
+"""Embedded canvas datasets built from mnist10k: filled in by the experiment catalogue."""

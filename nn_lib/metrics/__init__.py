@@ -1,0 +1,15 @@
+"""Evaluation metrics: `metric(outputs, targets) -> scalar` over a batch or a split.
+
+Written with jax.numpy, so the same function runs on device inside the jitted train
+step (on the training batch) and on the host over a whole evaluation split, whose
+outputs the loop gathers first (padding removed). Metrics that are not averages
+over examples (F1, Kendall tau, ...) are therefore exact, not batch-averaged.
+Experiments name them in `config.metrics`; `get(name)` looks them up.
+"""
+from nn_lib.metrics import basic, classification  # noqa: F401  (modules register)
+from nn_lib.metrics.basic import accuracy, binary_accuracy, mae, mse
+from nn_lib.metrics.classification import confusion_matrix, f1_score
+from nn_lib.metrics.registry import METRICS, get, register
+
+__all__ = ["METRICS", "accuracy", "binary_accuracy", "confusion_matrix", "f1_score", "get",
+           "mae", "mse", "register"]
