@@ -6,6 +6,11 @@ X = [[2.0], [4.0], [6.0], [8.0]]
 Y = [[3.0], [4.0], [5.0], [6.0]]
 
 
+REPORT = dict(task="1-D regression (notes 001)", output="identity", loss="squared error",
+              model="linear f = wx + b", data="4 points of notes 001",
+              metric="test/mse", bar="<= 1e-6")
+
+
 def get_config(variant=None):
   c = _base.base_config()
   c.data.name = "inline"

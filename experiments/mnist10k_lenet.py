@@ -2,6 +2,11 @@
 from experiments import _base
 
 
+REPORT = dict(task="multiclass classification", output="softmax",
+              loss="softmax cross-entropy", model="LeNet-5", data="mnist10k (28x28)",
+              metric="test/accuracy", bar=">= 0.97")
+
+
 def get_config(variant=None):
   c = _base.base_config()
   c.data.name = "mnist10k"

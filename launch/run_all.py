@@ -1,0 +1,123 @@
+"""Runs every experiment with its full configuration and writes docs/experiments.md.
+
+Each experiment module declares a `REPORT` dict (task, output, loss, model, data,
+metric = the summary.json key to show, bar = its quality bar such as ">= 0.97").
+Every run gets a fresh workdir under --base, so nothing is resumed or overwritten.
+
+  python launch/run_all.py                      # all experiments -> docs/experiments.md
+  python launch/run_all.py --only toy2d_moons,digits_mlp --out /tmp/report.md
+  python launch/run_all.py --variant smoke      # checks the script itself, quickly
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import experiments  # noqa: E402  pylint: disable=wrong-import-position
+
+_BAR = re.compile(r"^\s*(>=|≥|<=|≤|>|<)\s*([-+0-9.eE]+)")
+
+
+def meets(value: float | None, bar: str) -> str:
+  """'yes'/'no' for bars of the form '>= x' or '<= x'; '' when not numeric."""
+  match = _BAR.match(bar or "")
+  if value is None or not match:
+    return ""
+  op, threshold = match.group(1), float(match.group(2))
+  ok = {">=": value >= threshold, "≥": value >= threshold, ">": value > threshold,
+        "<=": value <= threshold, "≤": value <= threshold, "<": value < threshold}[op]
+  return "yes" if ok else "**no**"
+
+
+def run_one(name: str, variant: str | None, base: Path, timeout: float) -> dict:
+  spec = f"{name}:{variant}" if variant else name
+  workdir = base / spec.replace(":", "_")
+  command = [sys.executable, "train.py", f"--experiment={spec}", f"--workdir={workdir}"]
+  start = time.time()
+  proc = subprocess.run(command, cwd=REPO, capture_output=True, text=True,
+                        timeout=timeout, env={**os.environ, "JAX_PLATFORMS": "cpu"})
+  wall = time.time() - start
+  result = {"name": name, "wall_s": wall, "returncode": proc.returncode,
+            "command": f"python train.py --experiment={spec}"}
+  if proc.returncode != 0:
+    result["error"] = (proc.stderr.strip().splitlines() or ["?"])[-1]
+    return result
+  summary = json.loads((workdir / "summary.json").read_text())
+  result["final"] = summary.get("final", {})
+  return result
+
+
+def row(report: dict, result: dict) -> str:
+  metric = report.get("metric", "")
+  value = result.get("final", {}).get(metric)
+  shown = (f"{value:.4g}" if isinstance(value, (int, float)) else
+           f"failed: {result.get('error', 'metric missing')}")
+  cells = [f"`{result['name']}`", report.get("task", ""), report.get("output", ""),
+           report.get("loss", ""), report.get("model", ""), report.get("data", ""),
+           f"{metric} {report.get('bar', '')}".strip(), shown,
+           meets(value if isinstance(value, (int, float)) else None, report.get("bar", "")),
+           f"{result['wall_s']:.0f} s", f"`{result['command']}`"]
+  return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+
+def main() -> None:
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--only", default="", help="comma-separated experiment names")
+  parser.add_argument("--variant", default=None, help="e.g. smoke")
+  parser.add_argument("--base", default=f"runs/report-{time.strftime('%Y%m%d-%H%M%S')}")
+  parser.add_argument("--out", default=str(REPO / "docs" / "experiments.md"))
+  parser.add_argument("--timeout", type=float, default=1800)
+  args = parser.parse_args()
+
+  names = [n for n in experiments.names() if hasattr(experiments.load(n), "REPORT")]
+  if args.only:
+    wanted = args.only.split(",")
+    unknown = sorted(set(wanted) - set(names))
+    if unknown:
+      sys.exit(f"error: no REPORT-carrying experiment(s) {unknown}; valid: {names}")
+    names = wanted
+  base = (REPO / args.base) if not Path(args.base).is_absolute() else Path(args.base)
+  rows, total = [], time.time()
+  for name in names:
+    report = experiments.load(name).REPORT
+    if report.get("needs_data"):
+      rows.append(f"| `{name}` | {report.get('task', '')} | | | {report.get('model', '')} "
+                  f"| {report.get('data', '')} | | not run: needs prepared TFDS data "
+                  f"| | | `python train.py --experiment={name} --config.data.data_dir=DIR` |")
+      continue
+    print(f"running {name} ...", flush=True)
+    result = run_one(name, args.variant, base, args.timeout)
+    print(f"  {row(report, result)}", flush=True)
+    rows.append(row(report, result))
+  import jax  # pylint: disable=g-import-not-at-top  (only for the machine line)
+  machine = (f"{platform.machine()} {os.cpu_count()} CPU cores, {platform.system()}, "
+             f"jax {jax.__version__} on {jax.default_backend()}")
+  header = ["experiment", "task", "output", "loss", "model", "data", "metric and bar",
+            "result", "bar met", "wall time", "command"]
+  text = [
+      "# Experiments: measured results",
+      "",
+      f"Generated by `python launch/run_all.py{' --variant ' + args.variant if args.variant else ''}`"
+      f" on {time.strftime('%Y-%m-%d')}: every experiment with its full configuration "
+      f"on {machine}; total {time.time() - total:.0f} s. Wall time includes start-up, "
+      "data preparation and compilation. Do not edit by hand: re-run the script.",
+      "",
+      "| " + " | ".join(header) + " |",
+      "|" + "---|" * len(header),
+      *rows, ""]
+  Path(args.out).write_text("\n".join(text))
+  print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+  main()
