@@ -1,69 +1,123 @@
-"""Loss catalogue (provisional bootstrap; full implementation in progress).
+"""``losses``: the course's loss catalogue as jitted pure JAX functions.
 
-Convention: elementwise losses (squared_error, sigmoid_binary_cross_entropy, ...)
-return values with the same shape as their inputs; losses that are naturally
-vector-valued (softmax cross-entropy) reduce over ``axis`` only. Nothing is
-reduced over the batch: use ``losses.reduce``.
+Every loss has a hand-derived gradient (``jax.custom_vjp``) from the course
+notes (``../shared/seeds``, files 000-004) and a plain reference formula in
+``losses.reference`` that serves as the autodiff oracle in the tests.
+``import losses`` imports only jax, jax.numpy, chex and numpy.
+
+Conventions (one for every loss)
+--------------------------------
+``name(predictions_or_logits, targets, *, where=None, weights=None, axis=-1,
+**hyperparameters)`` returns **per-example** losses, never reduced over the
+batch. Per-example shape:
+
+* elementwise losses (squared/absolute error, huber, smooth L1, log-cosh,
+  sigmoid BCE, BCE, sigmoid squared error, sigmoid focal, binary hinge,
+  pairwise ranking, GAN losses) return the **input shape** (like optax); their
+  ``axis`` argument, where present, is unused;
+* vector-valued losses reduce over ``axis`` only: softmax CE and friends,
+  the multiclass hinges and ``nll`` over the class axis, ``euclidean_error``,
+  triplet/contrastive over the embedding axis, detection over its 5
+  components, ``listwise_pairs`` over the list; dense losses (dice, jaccard,
+  tversky, dice_cross_entropy) over the class axis and ``spatial_dims``
+  spatial axes; ``ctc`` over time and labels.
+
+``losses.reduce(values, where=, weights=, how="mean"|"sum"|"weighted_mean")``
+turns them into a scalar; an all-masked mean is 0 with zero gradient and
+genuine NaNs are kept.
+
+* ``where`` (bool, broadcastable to the per-example output, never enlarging
+  it): masked entries contribute exactly 0 to the value and 0 to the gradient,
+  never NaN (inputs are replaced by safe values before the loss and the output
+  is zeroed after it: the double-``where`` pattern). ``listwise_pairs`` is the
+  one exception: its ``where`` masks items of the list.
+* ``weights`` (broadcastable to the output) multiply the per-example values.
+* Shapes must match exactly (``ValueError`` naming both shapes at trace time;
+  no silent broadcasting). Predictions/logits must be floating point.
+* Integer-label losses require integer labels; a negative label means
+  "ignore" (loss 0, gradient 0 — pass ``where=labels >= 0`` to ``reduce`` to
+  drop it from the mean); a label >= the number of classes raises
+  ``ValueError`` when the labels are concrete and gives NaN (value and
+  gradient) under ``jax.jit``.
+* Float hyperparameters (margin, delta, gamma, alpha, label_smoothing, ...)
+  are traced: changing them does not recompile; they get zero gradient.
+  Shape/branch hyperparameters (axis, mode, p, squared, ...) are static.
+* float16/bfloat16 inputs are computed in float32 and returned in the input
+  dtype.
+
+Typos in the notes that are implemented in their correct form: note 000's
+``AE = y - y^`` (means ``|y - y^|``), its ranking loss ``max(0, M - z2 - z1)``
+(means ``max(0, M - (z2 - z1))``), and its BCE/MSE gradients printed as
+``t - sigma`` (the derivative of the loss is ``sigma - t``; for MSE on a
+sigmoid ``2 (sigma - t) sigma (1 - sigma)``, as note 003 has it).
 """
-import jax
-import jax.numpy as jnp
+from losses._classification import binary_cross_entropy
+from losses._classification import sigmoid_binary_cross_entropy
+from losses._classification import sigmoid_squared_error
+from losses._common import reduce
+from losses._dense import dice
+from losses._dense import dice_cross_entropy
+from losses._dense import jaccard
+from losses._dense import sigmoid_focal
+from losses._dense import softmax_focal
+from losses._dense import tversky
+from losses._detection import single_object_detection
+from losses._gan import gan_discriminator
+from losses._gan import gan_generator_minimax
+from losses._gan import gan_generator_nonsaturating
+from losses._hinge import binary_hinge
+from losses._hinge import crammer_singer_hinge
+from losses._hinge import multiclass_hinge
+from losses._metric_learning import batch_hard_triplet
+from losses._metric_learning import contrastive
+from losses._metric_learning import triplet_margin
+from losses._multiclass import kl_divergence
+from losses._multiclass import nll
+from losses._multiclass import softmax_binary_cross_entropy
+from losses._multiclass import softmax_cross_entropy
+from losses._multiclass import softmax_cross_entropy_with_integer_labels
+from losses._ranking import listwise_pairs
+from losses._ranking import pairwise_logistic
+from losses._ranking import pairwise_margin_ranking
+from losses._regression import absolute_error
+from losses._regression import euclidean_error
+from losses._regression import huber
+from losses._regression import log_cosh
+from losses._regression import smooth_l1
+from losses._regression import squared_error
+from losses._regularizers import elastic_net
+from losses._regularizers import l1_penalty
+from losses._regularizers import l2_penalty
+from losses._regularizers import max_norm
+from losses._regularizers import max_norm_project
+from losses._regularizers import MaxNormState
+from losses._sequence import ctc
+from losses._sequence import glove
+from losses._sequence import negative_sampling
 
-
-def _mask(values, where):
-  if where is None:
-    return values
-  where = jnp.broadcast_to(where, values.shape)
-  return jnp.where(where, values, 0.0)
-
-
-def reduce(values, *, where=None, weights=None, how="mean"):
-  values = jnp.asarray(values)
-  w = jnp.ones(values.shape, values.dtype)
-  if where is not None:
-    w = jnp.where(jnp.broadcast_to(where, values.shape), w, 0.0)
-  if weights is not None:
-    w = w * jnp.broadcast_to(weights, values.shape)
-  safe = jnp.where(w != 0, values, 0.0)
-  total = jnp.sum(safe * w)
-  if how == "sum":
-    return total
-  denom = jnp.sum(w) if how == "weighted_mean" else jnp.sum(w != 0).astype(values.dtype)
-  if how == "mean" and weights is not None:
-    denom = jnp.sum(w != 0).astype(values.dtype)
-  return jnp.where(denom > 0, total / jnp.where(denom > 0, denom, 1.0), 0.0)
-
-
-def squared_error(predictions, targets, *, where=None, weights=None, axis=-1):
-  del axis
-  v = jnp.square(predictions - targets)
-  if weights is not None:
-    v = v * weights
-  return _mask(v, where)
-
-
-def sigmoid_binary_cross_entropy(logits, labels, *, where=None, weights=None,
-                                 pos_weight=None, label_smoothing=0.0):
-  labels = labels * (1.0 - label_smoothing) + 0.5 * label_smoothing
-  log_p = jax.nn.log_sigmoid(logits)
-  log_not_p = jax.nn.log_sigmoid(-logits)
-  pw = 1.0 if pos_weight is None else pos_weight
-  v = -(pw * labels * log_p + (1.0 - labels) * log_not_p)
-  if weights is not None:
-    v = v * weights
-  return _mask(v, where)
-
-
-def softmax_cross_entropy_with_integer_labels(logits, labels, *, where=None,
-                                              weights=None, axis=-1,
-                                              label_smoothing=0.0):
-  logits = jnp.moveaxis(logits, axis, -1)
-  n = logits.shape[-1]
-  lse = jax.nn.logsumexp(logits, axis=-1)
-  ignore = labels < 0
-  safe_labels = jnp.where(ignore, 0, labels)
-  picked = jnp.take_along_axis(logits, safe_labels[..., None], axis=-1)[..., 0]
-  v = lse - (1 - label_smoothing) * picked - label_smoothing * jnp.mean(logits, axis=-1)
-  v = jnp.where(ignore, 0.0, v)
-  if weights is not None:
-    v = v * weights
-  return _mask(v, where)
+__all__ = [
+    # regression (notes 000, 001)
+    "squared_error", "absolute_error", "euclidean_error", "huber",
+    "smooth_l1", "log_cosh",
+    # binary / multi-label (notes 000, 003)
+    "sigmoid_binary_cross_entropy", "binary_cross_entropy",
+    "sigmoid_squared_error",
+    # multiclass (notes 000-003)
+    "softmax_cross_entropy", "softmax_cross_entropy_with_integer_labels",
+    "nll", "softmax_binary_cross_entropy", "kl_divergence",
+    # hinge (notes 001, 002)
+    "binary_hinge", "multiclass_hinge", "crammer_singer_hinge",
+    # detection, ranking, GANs (note 000)
+    "single_object_detection", "pairwise_margin_ranking",
+    "pairwise_logistic", "listwise_pairs", "gan_discriminator",
+    "gan_generator_nonsaturating", "gan_generator_minimax",
+    # metric learning, dense, sequences (note 004)
+    "triplet_margin", "batch_hard_triplet", "contrastive", "dice", "jaccard",
+    "tversky", "sigmoid_focal", "softmax_focal", "dice_cross_entropy", "ctc",
+    "negative_sampling", "glove",
+    # regularizers (notes 001, 002, 004)
+    "l2_penalty", "l1_penalty", "elastic_net", "max_norm",
+    "max_norm_project", "MaxNormState",
+    # reduction
+    "reduce",
+]

@@ -7,7 +7,6 @@ multi-label head (independent sigmoids, note 000) gets one loss per label.
 """
 from __future__ import annotations
 
-import functools
 
 import jax
 import jax.numpy as jnp
@@ -15,9 +14,7 @@ import jax.numpy as jnp
 from losses import _common as C
 
 
-def _softplus_parts(z):
-  """softplus(z) computed once; softplus(-z) = softplus(z) - z."""
-  return jnp.maximum(z, 0.0) + jnp.log1p(jnp.exp(-jnp.abs(z)))
+_softplus_parts = C.softplus
 
 
 # --- sigmoid + BCE -------------------------------------------------------------
@@ -28,10 +25,10 @@ def _sbce(z, t, pos_weight, smoothing):
 
 def _sbce_fwd(z, t, pos_weight, smoothing):
   ts = t * (1.0 - smoothing) + 0.5 * smoothing
-  sp = _softplus_parts(z)            # -log(1 - sigma(z))
   if pos_weight is None:
-    v = sp - ts * z                  # = ts*softplus(-z) + (1-ts)*softplus(z)
+    v, sp = C.bce_logits(z, ts)      # = ts*softplus(-z) + (1-ts)*softplus(z)
   else:
+    sp = _softplus_parts(z)          # -log(1 - sigma(z))
     v = pos_weight * ts * (sp - z) + (1.0 - ts) * sp
   return v, (z, ts, sp, pos_weight, smoothing)
 
@@ -84,12 +81,18 @@ def _bce(p, t, eps):
 def _bce_fwd(p, t, eps):
   pc = jnp.clip(p, eps, 1.0 - eps)
   lp, l1p = jnp.log(pc), jnp.log1p(-pc)
-  return -(t * lp + (1.0 - t) * l1p), (pc, t, lp, l1p)
+  # 0 log 0 = 0: a term whose coefficient is 0 contributes 0 (eps = 0 safe)
+  v = -(jnp.where(t != 0, t * lp, 0.0) + jnp.where(t != 1, (1.0 - t) * l1p,
+                                                   0.0))
+  return v, (pc, t, lp, l1p)
 
 
 def _bce_bwd(res, g):
   pc, t, lp, l1p = res
-  return g * (pc - t) / (pc * (1.0 - pc)), -g * (lp - l1p), None
+  # note 001: dL/dp = -t/p + (1 - t)/(1 - p)  (= (p - t) / (p (1 - p)))
+  gp = (jnp.where(t != 0, -t / pc, 0.0)
+        + jnp.where(t != 1, (1.0 - t) / (1.0 - pc), 0.0))
+  return g * gp, -g * (lp - l1p), None
 
 
 _bce.defvjp(_bce_fwd, _bce_bwd)
@@ -102,7 +105,7 @@ def binary_cross_entropy(probs, labels, *, where=None, weights=None,
   "check there are no log(0)").
 
   ``-t log p - (1 - t) log(1 - p)`` with p clamped to ``[eps, 1 - eps]``.
-  Gradient: ``(p - t) / (p (1 - p))`` evaluated at the clamped p and passed
+  Gradient (note 001): ``-t/p + (1 - t)/(1 - p)`` evaluated at the clamped p and passed
   straight through the clamp, so a saturated p = 0 with t = 1 still gets a
   large finite push (like torch) instead of a dead zero gradient.
   Prefer ``sigmoid_binary_cross_entropy`` on logits when you have them.

@@ -1,9 +1,7 @@
-"""Shared validation, masking and reduction helpers for :mod:`losses`.
-
-Everything here runs at trace time (shapes and dtypes are static under
-``jax.jit``) except :func:`check_label_values`, which looks at label *values*
-and therefore only acts when the labels are concrete (not traced).
-"""
+"""Shared helpers for :mod:`losses`: dtype handling, masking (the
+double-``where`` pattern), input setup for the common layouts, numerics
+(stable log-sum-exp variants, safe norms, softplus) and ``reduce``.
+Validation lives in :mod:`losses._validation` and is re-exported here."""
 from __future__ import annotations
 
 import functools
@@ -12,120 +10,41 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from losses._validation import (  # noqa: F401  (used as C.<name> elsewhere)
+    check_broadcast_to, check_floating, check_integer, check_label_shape,
+    check_label_values, check_min_rank, check_real, check_same_shape,
+    is_concrete, normalize_axis)
+
 # A finite stand-in for log(0) used where -inf would poison gradients
-# (CTC's impossible paths). exp(-1e5) underflows to 0 in every float dtype.
-LOG_ZERO = -1e5
-
-
-# ----------------------------------------------------------------------------
-# Validation (trace time).
-# ----------------------------------------------------------------------------
-def _shape(x):
-  return tuple(jnp.shape(x))
-
-
-def check_floating(x, name: str, fn: str):
-  """Raises ValueError unless ``x`` has a floating dtype."""
-  dtype = jnp.result_type(x)
-  if not jnp.issubdtype(dtype, jnp.floating):
-    raise ValueError(
-        f"{fn}: {name} must be floating point, got dtype {dtype} "
-        f"with shape {_shape(x)}.")
-
-
-def check_integer(x, name: str, fn: str):
-  """Raises ValueError unless ``x`` has an integer dtype."""
-  dtype = jnp.result_type(x)
-  if not jnp.issubdtype(dtype, jnp.integer):
-    raise ValueError(
-        f"{fn}: {name} must be integer class indices, got dtype {dtype} "
-        f"with shape {_shape(x)}.")
-
-
-def check_real(x, name: str, fn: str):
-  """Accepts bool, integer or floating ``x``; rejects complex and others."""
-  dtype = jnp.result_type(x)
-  if not (jnp.issubdtype(dtype, jnp.floating)
-          or jnp.issubdtype(dtype, jnp.integer) or dtype == jnp.bool_):
-    raise ValueError(f"{fn}: {name} must be real, got dtype {dtype}.")
-
-
-def check_same_shape(a, b, name_a: str, name_b: str, fn: str):
-  """Raises ValueError naming both shapes unless they are equal (no broadcast)."""
-  sa, sb = _shape(a), _shape(b)
-  if sa != sb:
-    raise ValueError(
-        f"{fn}: {name_a} shape {sa} and {name_b} shape {sb} must be equal "
-        "(no implicit broadcasting).")
-
-
-def check_min_rank(x, rank: int, name: str, fn: str):
-  if jnp.ndim(x) < rank:
-    raise ValueError(
-        f"{fn}: {name} must have rank >= {rank}, got shape {_shape(x)}.")
-
-
-def normalize_axis(axis: int, ndim: int, fn: str) -> int:
-  if not isinstance(axis, (int, np.integer)):
-    raise ValueError(f"{fn}: axis must be a single int, got {axis!r}.")
-  if not -ndim <= axis < ndim:
-    raise ValueError(f"{fn}: axis {axis} out of range for rank {ndim}.")
-  return int(axis) % ndim
-
-
-def check_label_shape(logits, labels, axis: int, fn: str,
-                      names=("logits", "labels")) -> int:
-  """Checks labels.shape == logits.shape without ``axis``; returns the axis."""
-  check_min_rank(logits, 1, names[0], fn)
-  ax = normalize_axis(axis, jnp.ndim(logits), fn)
-  expected = _shape(logits)[:ax] + _shape(logits)[ax + 1:]
-  if _shape(labels) != expected:
-    raise ValueError(
-        f"{fn}: {names[0]} shape {_shape(logits)} and {names[1]} shape "
-        f"{_shape(labels)} are incompatible: {names[1]} must have shape "
-        f"{expected} ({names[0]} without axis {axis}).")
-  return ax
-
-
-def check_broadcast_to(x, shape, name: str, fn: str):
-  """``where``/``weights`` may broadcast *to* the loss shape, never enlarge it."""
-  if x is None:
-    return
-  sx = _shape(x)
-  try:
-    out = np.broadcast_shapes(sx, tuple(shape))
-  except ValueError:
-    out = None
-  if out != tuple(shape):
-    raise ValueError(
-        f"{fn}: {name} shape {sx} does not broadcast to the per-example loss "
-        f"shape {tuple(shape)}.")
-
-
-def is_concrete(x) -> bool:
-  return not isinstance(x, jax.core.Tracer)
-
-
-def check_label_values(labels, num_classes: int, fn: str, name="labels"):
-  """Eager guard: labels >= num_classes raise ValueError when concrete.
-
-  Under ``jax.jit`` the labels are traced and this check cannot run; the
-  loss then returns NaN for the offending examples instead (never a
-  plausible wrong number). Negative labels mean "ignore".
-  """
-  if labels is None or not is_concrete(labels):
-    return
-  arr = np.asarray(labels)
-  if arr.size and arr.max() >= num_classes:
-    raise ValueError(
-        f"{fn}: {name} contain {int(arr.max())} but there are only "
-        f"{num_classes} classes (valid labels are 0..{num_classes - 1}; "
-        "negative labels mean 'ignore').")
+# (CTC's impossible paths). It absorbs any finite log-probability added to it
+# (-1e30 + x == -1e30) and exp of it is 0; CTC runs in >= float32.
+LOG_ZERO = -1e30
 
 
 # ----------------------------------------------------------------------------
 # dtype handling.
 # ----------------------------------------------------------------------------
+def softplus(z):
+  """log(1 + e^z) without overflow."""
+  return jnp.maximum(z, 0.0) + jnp.log1p(jnp.exp(-jnp.abs(z)))
+
+
+def relu(x):
+  """max(x, 0) written as a select: XLA:CPU fuses it better than ``maximum``
+  (which it pulls into the reduction with a materialised broadcast of 0), and
+  a NaN stays NaN."""
+  return jnp.where(x < 0, jnp.zeros((), x.dtype), x)
+
+
+def bce_logits(z, t):
+  """-t log sigma(z) - (1 - t) log(1 - sigma(z)) = softplus(z) - t z, with
+  z = +-inf handled (0 when the label agrees, inf otherwise, never NaN)."""
+  sp = softplus(z)
+  v = sp - t * z
+  inf_v = jnp.where(jnp.where(z > 0, t == 1, t == 0), 0.0, jnp.inf)
+  return jnp.where(jnp.isinf(z), inf_v.astype(v.dtype), v), sp
+
+
 def compute_dtype(*xs):
   """(compute dtype, output dtype): half precision is computed in float32."""
   floats = [jnp.result_type(x) for x in xs
@@ -203,9 +122,10 @@ def hyper(x, dtype):
 def logsumexp_excluding_each(x, axis=-1):
   """For every k along ``axis``: log sum_{j != k} exp(x_j), in O(C), stably.
 
-  For k that is not the (first) argmax, sum_{j!=k} e^{x_j - m} >= 1, so the
-  subtraction S - e^{x_k - m} cannot cancel catastrophically; for the argmax
-  the excluded sum is accumulated directly.
+  For k other than the (first) argmax the excluded sum still holds the
+  maximum term, so ``S - e^{x_k - m} >= 1`` cannot cancel catastrophically;
+  for the argmax the sum is accumulated around the second-largest value, so
+  it stays exact even when it is e^-20000 smaller than the total.
   """
   m = jnp.max(x, axis=axis, keepdims=True)
   m = jnp.where(jnp.isfinite(m), m, 0.0)
@@ -213,9 +133,11 @@ def logsumexp_excluding_each(x, axis=-1):
   total = jnp.sum(e, axis=axis, keepdims=True)
   idx = jax.lax.broadcasted_iota(jnp.int32, x.shape, axis % x.ndim)
   is_top = idx == jnp.argmax(x, axis=axis, keepdims=True)
-  rest = jnp.sum(jnp.where(is_top, 0.0, e), axis=axis, keepdims=True)
-  excl = jnp.where(is_top, rest, total - e)
-  return jnp.log(excl) + m
+  others = jnp.where(is_top, -jnp.inf, x)
+  m2 = jnp.max(others, axis=axis, keepdims=True)
+  m2 = jnp.where(jnp.isfinite(m2), m2, 0.0)
+  rest = jnp.log(jnp.sum(jnp.exp(others - m2), axis=axis, keepdims=True)) + m2
+  return jnp.where(is_top, rest, jnp.log(total - e) + m)
 
 
 def safe_norm(x, ord_p=2):

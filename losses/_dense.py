@@ -19,7 +19,9 @@ import math
 import jax
 import jax.numpy as jnp
 
+from losses import _classification
 from losses import _common as C
+from losses import _multiclass
 
 _MODES = ("binary", "multiclass", "multilabel")
 
@@ -73,16 +75,19 @@ def _ratio_fwd(z, t, coef, smooth, softmax):
   num = coef[0] * i + smooth
   den = coef[1] * i + coef[2] * sp + coef[3] * st + smooth
   v = 1.0 - jnp.mean(num / den, axis=-1)
-  return v, (p, t, coef, num, den)
+  return v, (z, t, coef, num, den)
 
 
 def _ratio_bwd(softmax, res, g):
-  p, t, coef, num, den = res
-  scale = (-g[..., None] / p.shape[-1] / (den * den))[..., None, :]
-  n_, d_ = num[..., None, :], den[..., None, :]
-  # quotient rule: dR/dp = (nI t D - N (dI t + dP)) / D^2
-  gp = scale * (coef[0] * t * d_ - n_ * (coef[1] * t + coef[2]))
-  gt = scale * (coef[0] * p * d_ - n_ * (coef[1] * p + coef[3]))
+  z, t, coef, num, den = res
+  p = _activate(z, softmax)   # recomputed: cheaper than storing p
+  # quotient rule: dR/dp = (nI t D - N (dI t + dP)) / D^2 = a t + b per class
+  scale = -g[..., None] / p.shape[-1] / (den * den)
+  a = (scale * (coef[0] * den - coef[1] * num))[..., None, :]
+  b_p = (-scale * num * coef[2])[..., None, :]
+  b_t = (-scale * num * coef[3])[..., None, :]
+  gp = a * t + b_p
+  gt = a * p + b_t
   return _activation_vjp(p, gp, softmax), gt, None, None
 
 
@@ -152,8 +157,7 @@ def _sfocal(z, t, gamma, alpha, use_alpha):
 
 
 def _sfocal_fwd(z, t, gamma, alpha, use_alpha):
-  sp = jnp.maximum(z, 0.0) + jnp.log1p(jnp.exp(-jnp.abs(z)))
-  ce = sp - t * z                        # BCE on logits
+  ce, _ = C.bce_logits(z, t)             # BCE on logits
   s, sm = jax.nn.sigmoid(z), jax.nn.sigmoid(-z)
   q = t * sm + (1.0 - t) * s             # 1 - p_t, without cancellation
   at = alpha * t + (1.0 - alpha) * (1.0 - t) if use_alpha else 1.0
@@ -246,7 +250,6 @@ def dice_cross_entropy(logits, targets, *, where=None, weights=None, axis=-1,
   (binary/multilabel), averaged over the example. Its gradient is the sum of
   the two hand-derived gradients (quotient rule + ``p - t``).
   """
-  from losses import _classification, _multiclass  # pylint: disable=g-import-not-at-top
   fn = "dice_cross_entropy"
   z, t, mask, odt = _layout(fn, logits, targets, axis, mode, spatial_dims,
                             where, weights)

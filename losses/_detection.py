@@ -19,8 +19,7 @@ import jax.numpy as jnp
 from losses import _common as C
 
 
-def _sp(z):
-  return jnp.maximum(z, 0.0) + jnp.log1p(jnp.exp(-jnp.abs(z)))
+_sp = C.softplus
 
 
 @jax.custom_vjp
@@ -32,21 +31,24 @@ def _det_fwd(pred, target, lam):
   zp, zx, zy, lw, lh = (pred[..., k] for k in range(5))
   i, x, y, w, h = (target[..., k] for k in range(5))
   present = i != 0
-  lw_t = jnp.log(jnp.where(present, w, 1.0))    # double-where: w may be 0
+  # double-where: an absent object's box is undefined (0, NaN, ...)
+  x, y = jnp.where(present, x, 0.5), jnp.where(present, y, 0.5)
+  lw_t = jnp.log(jnp.where(present, w, 1.0))
   lh_t = jnp.log(jnp.where(present, h, 1.0))
   dw, dh = lw - lw_t, lh - lh_t
   bce_x = _sp(zx) - x * zx
   bce_y = _sp(zy) - y * zy
   inner = (lam[1] * bce_x + lam[2] * bce_y + lam[3] * dw * dw
            + lam[4] * dh * dh)
+  inner = jnp.where(present, inner, 0.0)
   v = lam[0] * (_sp(zp) - i * zp) + i * inner
-  return v, (pred, target, lam, dw, dh, inner, present)
+  return v, (pred, target, lam, x, y, dw, dh, inner, present)
 
 
 def _det_bwd(res, g):
-  pred, target, lam, dw, dh, inner, present = res
+  pred, target, lam, x, y, dw, dh, inner, present = res
   zp, zx, zy = pred[..., 0], pred[..., 1], pred[..., 2]
-  i, x, y, w, h = (target[..., k] for k in range(5))
+  i, w, h = target[..., 0], target[..., 3], target[..., 4]
   s = jax.nn.sigmoid
   gi = g * i
   g_pred = jnp.stack([
@@ -88,9 +90,6 @@ def single_object_detection(pred, target, *, where=None, weights=None,
     raise ValueError(
         f"{fn}: pred shape {jnp.shape(pred)} and target shape "
         f"{jnp.shape(target)} need size 5 (p, x, y, w, h) along axis {axis}.")
-  if mask is not None:   # masked boxes: absent object, unit size
-    t = jnp.where(C.expand_mask(mask), t,
-                  jnp.asarray([0.0, 0.0, 0.0, 1.0, 1.0], t.dtype))
   lam = (jnp.ones((5,), x.dtype) if component_weights is None
          else C.hyper(component_weights, x.dtype))
   if lam.shape != (5,):

@@ -11,8 +11,7 @@ import jax.numpy as jnp
 from losses import _common as C
 
 
-def _sp(z):
-  return jnp.maximum(z, 0.0) + jnp.log1p(jnp.exp(-jnp.abs(z)))
+_sp = C.softplus
 
 
 def _single(fn, core, logits, where, weights, name="fake_logits"):

@@ -19,17 +19,18 @@ _NAN = float("nan")
 # --- binary hinge -----------------------------------------------------------------
 @jax.custom_vjp
 def _bhinge(s, y, margin):
-  return jnp.maximum(0.0, margin - y * s)
+  return C.relu(margin - y * s)
 
 
 def _bhinge_fwd(s, y, margin):
-  m = margin - y * s
-  return jnp.maximum(0.0, m), (s, y, m > 0)
+  # residuals are the inputs: recomputing the indicator in the backward pass
+  # is cheaper than writing and re-reading a mask array
+  return C.relu(margin - y * s), (s, y, margin)
 
 
 def _bhinge_bwd(res, g):
-  s, y, active = res
-  ga = jnp.where(active, -g, 0.0)
+  s, y, margin = res
+  ga = jnp.where(margin - y * s > 0, -g, 0.0)
   return ga * y, ga * s, None      # note 001: dL/ds = -y if 1 - y s > 0
 
 
@@ -69,7 +70,7 @@ def _mhinge_fwd(s, labels, margin, squared):
   lab, ignore, bad = C.label_status(labels, s.shape[-1])
   onehot = C.one_hot_like(s, lab)
   m = s - _pick(s, lab) + margin
-  h = jnp.where(onehot > 0, 0.0, jnp.maximum(m, 0.0))
+  h = jnp.where(onehot > 0, 0.0, C.relu(m))
   v = jnp.sum(h * h if squared else h, axis=-1)
   return _finish_labels(v, ignore, bad), (h, onehot, ignore, bad)
 
@@ -120,17 +121,19 @@ def _cs(s, labels, margin):
 def _cs_fwd(s, labels, margin):
   lab, ignore, bad = C.label_status(labels, s.shape[-1])
   onehot = C.one_hot_like(s, lab)
-  others = jnp.where(onehot > 0, -jnp.inf, s)
-  j = jnp.argmax(others, axis=-1)
-  m = margin + jnp.max(others, axis=-1) - _pick(s, lab)[..., 0]
-  v = jnp.maximum(m, 0.0)
-  return _finish_labels(v, ignore, bad), (onehot, j, m > 0, ignore, bad)
+  # max_j (s_j + margin [j != y]) - s_y = max(0, margin + max_{j!=y} s_j - s_y)
+  a = s + margin * (1.0 - onehot)
+  m = jnp.max(a, axis=-1)
+  v = m - _pick(s, lab)[..., 0]
+  return _finish_labels(v, ignore, bad), (s, lab, margin, m, ignore, bad)
 
 
 def _cs_bwd(res, g):
-  onehot, j, active, ignore, bad = res
-  gs = (C.one_hot_like(onehot, j) - onehot) * active[..., None]
-  return _coef(g, ignore, bad) * gs, None, None
+  s, lab, margin, m, ignore, bad = res
+  onehot = C.one_hot_like(s, lab)
+  top = (s + margin * (1.0 - onehot) == m[..., None]).astype(s.dtype)
+  top = top / jnp.sum(top, axis=-1, keepdims=True)   # ties share, like max
+  return _coef(g, ignore, bad) * (top - onehot), None, None
 
 
 _cs.defvjp(_cs_fwd, _cs_bwd)
@@ -148,7 +151,8 @@ def crammer_singer_hinge(scores, labels, *, where=None, weights=None, axis=-1,
   """Crammer-Singer multiclass hinge: ``max(0, margin + max_{j != y} s_j -
   s_y)`` — only the most-violating class counts (Weston-Watkins sums all).
 
-  Gradient: +1 at the (first) highest wrong class, -1 at y, when active.
+  Gradient: +1 at the highest wrong class, -1 at y, when active (ties share
+  the +1, as for ``jnp.max``).
   Equals ``optax.multiclass_hinge_loss`` for margin 1.
   """
   C.eager_label_check("crammer_singer_hinge", scores, labels, axis,

@@ -32,7 +32,7 @@ def _triplet_fwd(a, pos, neg, margin, p, squared):
   dap, uap = _dist(a - pos, p, squared)
   dan, uan = _dist(a - neg, p, squared)
   m = dap - dan + margin
-  return jnp.maximum(m, 0.0), (uap, uan, m > 0)
+  return C.relu(m), (uap, uan, m > 0)
 
 
 def _triplet_bwd(p, squared, res, g):
@@ -92,7 +92,7 @@ def _bh_fwd(e, labels, valid, margin, squared):
   hp = jnp.where(has, jnp.max(dp, -1), 0.0)
   hn = jnp.where(has, jnp.min(dn, -1), 0.0)
   m = hp - hn + margin
-  v = jnp.where(has, jnp.maximum(m, 0.0), 0.0)
+  v = jnp.where(has, C.relu(m), 0.0)
   return v, (e, d, jp, jn, has & (m > 0))
 
 
@@ -155,7 +155,7 @@ def _contrastive(a, b, y, margin):
 
 def _contrastive_fwd(a, b, y, margin):
   d, u = C.safe_norm(a - b)
-  gap = jnp.maximum(margin - d, 0.0)
+  gap = C.relu(margin - d)
   v = 0.5 * (y * d * d + (1.0 - y) * gap * gap)
   return v, (a - b, u, d, gap, y)
 

@@ -40,17 +40,30 @@ def _sce(z, t):
   return _sce_fwd(z, t)[0]
 
 
+def _exp_shifted(z):
+  """(z - m, exp(z - m), sum exp(z - m)) with m = max z: log-sum-exp is
+  ``log(sum) + m``. exp is kept as a residual: on CPU recomputing it in the
+  backward pass costs more than storing it."""
+  m = jnp.max(z, axis=-1, keepdims=True)
+  m = jnp.where(jnp.isfinite(m), m, 0.0)
+  zs = z - m
+  e = jnp.exp(zs)
+  return zs, e, jnp.sum(e, axis=-1)
+
+
 def _sce_fwd(z, t):
-  lp = z - _lse(z)[..., None]
-  tlp = jnp.where(t != 0, t * lp, 0.0)   # 0 * log 0 = 0 for -inf logits
-  return -jnp.sum(tlp, axis=-1), (lp, t)
+  # -sum t (z - lse) = sum(t) log(s) - sum t (z - m): differences of nearby
+  # numbers only, so exact even for logits of 1e4
+  zs, e, s = _exp_shifted(z)
+  st = jnp.sum(t, axis=-1)
+  tz = jnp.sum(jnp.where(t != 0, t * zs, 0.0), axis=-1)  # 0 * -inf = 0
+  return st * jnp.log(s) - tz, (zs, e, s, t, st)
 
 
 def _sce_bwd(res, g):
-  lp, t = res
-  p = jnp.exp(lp)
-  gz = p * jnp.sum(t, axis=-1, keepdims=True) - t   # notes 000/003: p - t
-  return g[..., None] * gz, -g[..., None] * lp
+  zs, e, s, t, st = res
+  gz = e * (st / s)[..., None] - t                 # notes 000/003: p - t
+  return g[..., None] * gz, -g[..., None] * (zs - jnp.log(s)[..., None])
 
 
 _sce.defvjp(_sce_fwd, _sce_bwd)
@@ -79,21 +92,22 @@ def _sce_int(z, labels, smoothing, smooth):
 
 def _sce_int_fwd(z, labels, smoothing, smooth):
   lab, ignore, bad = C.label_status(labels, z.shape[-1])
-  lse = _lse(z)
-  zy = jnp.take_along_axis(z, lab[..., None], axis=-1)[..., 0]
+  zs, e, s = _exp_shifted(z)
+  lse0 = jnp.log(s)
+  zy = jnp.take_along_axis(zs, lab[..., None], axis=-1)[..., 0]
   if smooth:
-    v = lse - (1.0 - smoothing) * zy - smoothing * jnp.mean(z, axis=-1)
+    v = lse0 - (1.0 - smoothing) * zy - smoothing * jnp.mean(zs, axis=-1)
   else:
-    v = lse - zy
-  return _ignore_bad(v, ignore, bad), (z, lse, lab, ignore, bad, smoothing)
+    v = lse0 - zy
+  return _ignore_bad(v, ignore, bad), (e, s, lab, ignore, bad, smoothing)
 
 
 def _sce_int_bwd(smooth, res, g):
-  z, lse, lab, ignore, bad, smoothing = res
-  gz = jnp.exp(z - lse[..., None])
-  onehot = C.one_hot_like(z, lab)
+  e, s, lab, ignore, bad, smoothing = res
+  gz = e * (1.0 / s)[..., None]                       # softmax
+  onehot = C.one_hot_like(gz, lab)
   if smooth:
-    gz = gz - (1.0 - smoothing) * onehot - smoothing / z.shape[-1]
+    gz = gz - (1.0 - smoothing) * onehot - smoothing / gz.shape[-1]
   else:
     gz = gz - onehot
   return _coef(g, ignore, bad) * gz, None, None
@@ -238,17 +252,20 @@ def _kl(z, t):
 
 
 def _kl_fwd(z, t):
-  lp = z - _lse(z)[..., None]
+  zs, e, s = _exp_shifted(z)
   pos = t > 0
   lt = jnp.log(jnp.where(pos, t, 1.0))
-  v = jnp.sum(jnp.where(pos, t * (lt - lp), 0.0), axis=-1)
-  return v, (lp, t, lt)
+  st = jnp.sum(t, axis=-1)
+  v = jnp.sum(jnp.where(pos, t * (lt - zs), 0.0), axis=-1) + st * jnp.log(s)
+  return v, (zs, e, s, t, st)
 
 
 def _kl_bwd(res, g):
-  lp, t, lt = res
-  gz = jnp.exp(lp) * jnp.sum(t, axis=-1, keepdims=True) - t
-  gt = jnp.where(t > 0, lt + 1.0 - lp, 0.0)
+  zs, e, s, t, st = res
+  gz = e * (st / s)[..., None] - t
+  lp = zs - jnp.log(s)[..., None]
+  pos = t > 0
+  gt = jnp.where(pos, jnp.log(jnp.where(pos, t, 1.0)) + 1.0 - lp, 0.0)
   return g[..., None] * gz, g[..., None] * gt
 
 

@@ -14,19 +14,18 @@ import jax.numpy as jnp
 from losses import _common as C
 
 
-def _sp(z):
-  return jnp.maximum(z, 0.0) + jnp.log1p(jnp.exp(-jnp.abs(z)))
+_sp = C.softplus
 
 
 # --- pairwise margin ------------------------------------------------------------
 @jax.custom_vjp
 def _pmr(zb, zw, margin):
-  return jnp.maximum(0.0, margin - (zb - zw))
+  return C.relu(margin - (zb - zw))
 
 
 def _pmr_fwd(zb, zw, margin):
   m = margin - (zb - zw)
-  return jnp.maximum(0.0, m), m > 0
+  return C.relu(m), m > 0
 
 
 def _pmr_bwd(active, g):
@@ -94,7 +93,7 @@ def _lp_fwd(s, rel, item_mask, margin, kind):
     valid = valid & item_mask[..., :, None] & item_mask[..., None, :]
   if kind == "margin":
     m = margin - diff
-    pair, dpair = jnp.maximum(m, 0.0), -(m > 0).astype(s.dtype)
+    pair, dpair = C.relu(m), -(m > 0).astype(s.dtype)
   else:
     pair, dpair = _sp(-diff), -jax.nn.sigmoid(-diff)
   n = jnp.sum(valid, axis=(-2, -1)).astype(s.dtype)

@@ -1,0 +1,116 @@
+"""Input validation for :mod:`losses` (trace time: shapes and dtypes are
+static under ``jax.jit``), plus the one eager check that looks at label
+*values* (:func:`check_label_values`), which only acts on concrete labels.
+
+Every error is a ``ValueError`` that names the function and the shapes.
+"""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+def _shape(x):
+  return tuple(jnp.shape(x))
+
+
+def check_floating(x, name: str, fn: str):
+  """Raises ValueError unless ``x`` has a floating dtype."""
+  dtype = jnp.result_type(x)
+  if not jnp.issubdtype(dtype, jnp.floating):
+    raise ValueError(
+        f"{fn}: {name} must be floating point, got dtype {dtype} "
+        f"with shape {_shape(x)}.")
+
+
+def check_integer(x, name: str, fn: str):
+  """Raises ValueError unless ``x`` has an integer dtype."""
+  dtype = jnp.result_type(x)
+  if not jnp.issubdtype(dtype, jnp.integer):
+    raise ValueError(
+        f"{fn}: {name} must be integer class indices, got dtype {dtype} "
+        f"with shape {_shape(x)}.")
+
+
+def check_real(x, name: str, fn: str):
+  """Accepts bool, integer or floating ``x``; rejects complex and others."""
+  dtype = jnp.result_type(x)
+  if not (jnp.issubdtype(dtype, jnp.floating)
+          or jnp.issubdtype(dtype, jnp.integer) or dtype == jnp.bool_):
+    raise ValueError(f"{fn}: {name} must be real, got dtype {dtype}.")
+
+
+def check_same_shape(a, b, name_a: str, name_b: str, fn: str):
+  """Raises ValueError naming both shapes unless they are equal (no broadcast)."""
+  sa, sb = _shape(a), _shape(b)
+  if sa != sb:
+    raise ValueError(
+        f"{fn}: {name_a} shape {sa} and {name_b} shape {sb} must be equal "
+        "(no implicit broadcasting).")
+
+
+def check_min_rank(x, rank: int, name: str, fn: str):
+  if jnp.ndim(x) < rank:
+    raise ValueError(
+        f"{fn}: {name} must have rank >= {rank}, got shape {_shape(x)}.")
+
+
+def normalize_axis(axis: int, ndim: int, fn: str) -> int:
+  if not isinstance(axis, (int, np.integer)):
+    raise ValueError(f"{fn}: axis must be a single int, got {axis!r}.")
+  if not -ndim <= axis < ndim:
+    raise ValueError(f"{fn}: axis {axis} out of range for rank {ndim}.")
+  return int(axis) % ndim
+
+
+def check_label_shape(logits, labels, axis: int, fn: str,
+                      names=("logits", "labels")) -> int:
+  """Checks labels.shape == logits.shape without ``axis``; returns the axis."""
+  check_min_rank(logits, 1, names[0], fn)
+  ax = normalize_axis(axis, jnp.ndim(logits), fn)
+  expected = _shape(logits)[:ax] + _shape(logits)[ax + 1:]
+  if _shape(labels) != expected:
+    raise ValueError(
+        f"{fn}: {names[0]} shape {_shape(logits)} and {names[1]} shape "
+        f"{_shape(labels)} are incompatible: {names[1]} must have shape "
+        f"{expected} ({names[0]} without axis {axis}).")
+  return ax
+
+
+def check_broadcast_to(x, shape, name: str, fn: str):
+  """``where``/``weights`` may broadcast *to* the loss shape, never enlarge it."""
+  if x is None:
+    return
+  sx = _shape(x)
+  try:
+    out = np.broadcast_shapes(sx, tuple(shape))
+  except ValueError:
+    out = None
+  if out != tuple(shape):
+    raise ValueError(
+        f"{fn}: {name} shape {sx} does not broadcast to the per-example loss "
+        f"shape {tuple(shape)}.")
+
+
+def is_concrete(x) -> bool:
+  return not isinstance(x, jax.core.Tracer)
+
+
+def check_label_values(labels, num_classes: int, fn: str, name="labels"):
+  """Eager guard: labels >= num_classes raise ValueError when concrete.
+
+  Under ``jax.jit`` the labels are traced and this check cannot run; the
+  loss then returns NaN for the offending examples instead (never a
+  plausible wrong number). Negative labels mean "ignore".
+  """
+  if labels is None or not is_concrete(labels):
+    return
+  arr = np.asarray(labels)
+  if arr.size and arr.max() >= num_classes:
+    raise ValueError(
+        f"{fn}: {name} contain {int(arr.max())} but there are only "
+        f"{num_classes} classes (valid labels are 0..{num_classes - 1}; "
+        "negative labels mean 'ignore').")
+
+
