@@ -36,6 +36,21 @@ def quiet_library_logs() -> None:
     pass
 
 
+def _summary_writer_class():
+  """tensorboardX.SummaryWriter, imported without torch: tensorboardX imports torch
+  (about 2 s) only to accept torch tensors, which a JAX run never passes."""
+  import sys  # pylint: disable=g-import-not-at-top
+  if "torch" in sys.modules:
+    from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
+    return SummaryWriter
+  sys.modules["torch"] = None  # makes `import torch` raise ImportError
+  try:
+    from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
+  finally:
+    del sys.modules["torch"]
+  return SummaryWriter
+
+
 def read_metrics(path: str | Path) -> list[dict]:
   path = Path(path)
   if not path.exists():
@@ -57,7 +72,7 @@ class MetricWriter:
     if not enabled:
       return
     self._drop_after(start_step)
-    from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
+    SummaryWriter = _summary_writer_class()  # pylint: disable=invalid-name
     # purge_step hides events a killed run wrote past the step we resume from.
     self._tb = SummaryWriter(str(Path(workdir) / "tensorboard"),
                              purge_step=start_step or None)

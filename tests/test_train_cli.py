@@ -51,7 +51,7 @@ def test_list_describes_every_experiment():
 
 @pytest.mark.parametrize("args, message", [
     (["--experiment=digits_mpl"],
-     "unknown experiment 'digits_mpl'; valid experiments: digits_mlp, linreg_seed"),
+     "unknown experiment 'digits_mpl'; valid experiments: autoencoder_bce,"),
     (["--config.optimizer.learnin_rate=0.1"],
      "config.optimizer has no key 'learnin_rate'. Did you mean \"learning_rate\""),
     (["--config.batch_size=-4"], "config.batch_size must be a positive integer, got -4"),

@@ -48,6 +48,8 @@ def _e(name, note, summary, kwargs, input_shape, input_desc, output_desc, **kw) 
 CATALOG: dict[str, Entry] = {e.name: e for e in [
     _e("linear", "001, 002", "linear classifier f = Wx + b", dict(num_outputs=10), (28, 28),
        "B x ... (flattened)", "B x num_outputs scores", batch=256),
+    _e("polynomial", "001", "polynomial regression y = b + sum_k w_k P_k(x), order 12",
+       dict(order=12), (1,), "B x 1 scalar in [-1, 1]", "B x 1", batch=256),
     _e("mlp", "004", "deep MLP: dense -> [BN] -> g -> [dropout] per layer",
        dict(num_outputs=10, hidden=(128,)), (28, 28), "B x ... (flattened)",
        "B x num_outputs logits", batch=256),

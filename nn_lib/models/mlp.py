@@ -16,16 +16,21 @@ class Linear(nn.Module):
   "linear classifier", 002 "linear classifier viewpoints").
 
   Input x_Bx... (flattened per example); output B x num_outputs scores/logits.
+  `init_std`, when set, draws W ~ N(0, init_std^2) instead of `kernel_init`: a
+  large value starts a sigmoid output saturated (notes 003's MSE "paralysis").
   """
 
   num_outputs: int
   kernel_init: str = "lecun"
+  init_std: float | None = None
 
   @nn.compact
   def __call__(self, x_BxD: jax.Array, *, train: bool = False) -> jax.Array:
     del train
     x_BxD = x_BxD.reshape(x_BxD.shape[0], -1)
-    return nn.Dense(self.num_outputs, kernel_init=layers.initializer(self.kernel_init))(x_BxD)
+    init = (layers.initializer(self.kernel_init) if self.init_std is None
+            else nn.initializers.normal(self.init_std))
+    return nn.Dense(self.num_outputs, kernel_init=init)(x_BxD)
 
 
 @register("mlp")

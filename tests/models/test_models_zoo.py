@@ -15,7 +15,7 @@ from nn_lib.models import catalog, layers
 
 # The issue's list: every name must be registered, and nothing else.
 ISSUE_MODELS = {
-    "linear", "mlp", "lenet5", "vgg", "resnet", "mobilenet", "inception_block",
+    "linear", "polynomial", "mlp", "lenet5", "vgg", "resnet", "mobilenet", "inception_block",
     "mlp_autoencoder", "conv_autoencoder", "unet", "dcgan_generator", "dcgan_discriminator",
     "rnn", "gru", "lstm", "transformer_encoder", "transformer_lm", "nerf_mlp",
     "single_object_detector", "grid_detector", "embedding_net",
@@ -26,6 +26,7 @@ B = 2
 # model keeps batch-norm statistics.
 EXPECTED: dict[str, tuple[tuple[int, ...], bool]] = {
     "linear": ((B, 10), False),
+    "polynomial": ((B, 1), False),
     "mlp": ((B, 10), False),
     "lenet5": ((B, 10), False),
     "vgg": ((B, 10), False),
