@@ -1,8 +1,8 @@
-"""Trains one experiment: flags -> config -> nn_lib.training.run.
+"""Trains one experiment: flags -> config -> its trainer (or study) -> Result.
 
   python train.py                                  # the default experiment
   python train.py --experiment=mnist10k_lenet --config.optimizer.learning_rate=3e-3
-  python train.py --experiment=digits_mlp:smoke --workdir=/tmp/smoke
+  python train.py --experiment=multilabel_digits:softmax,smoke --workdir=/tmp/smoke
   python train.py --list
 """
 from __future__ import annotations
@@ -17,11 +17,15 @@ import experiments
 DEFAULT_EXPERIMENT = "digits_mlp"
 
 flags.DEFINE_string("experiment", DEFAULT_EXPERIMENT,
-                    "Experiment name (a module in experiments/), optionally NAME:VARIANT.")
+                    "Experiment name (a module in experiments/), optionally "
+                    "NAME:VARIANT[,VARIANT...].")
 flags.DEFINE_string("workdir", None, "Output directory; default runs/<experiment>. "
                     "Re-running with the same workdir resumes from its checkpoints.")
 flags.DEFINE_bool("list", False, "Print every experiment with its description and exit.")
 FLAGS = flags.FLAGS
+
+# Every model names its output width num_outputs; num_classes is accepted for it.
+_ALIASES = {"model.num_classes": "model.num_outputs"}
 
 
 def _print_experiments() -> None:
@@ -31,56 +35,70 @@ def _print_experiments() -> None:
     print(f"{name:<{width}}  {experiments.describe(name)}")
 
 
-def _check_override_keys(config, argv: list[str]) -> None:
-  """Names a mistyped `--config.a.b` key clearly instead of a flag-parser traceback."""
-  for arg in argv[1:]:
-    if not arg.startswith("--config."):
-      continue
-    path = arg[len("--config."):].split("=", 1)[0]
-    node = config
-    for i, key in enumerate(path.split(".")):
-      try:
-        node = node[key]
-      except (KeyError, TypeError) as e:
-        hint = str(e).strip("'\"").split("\\n")[-1].replace("\\", "")
-        where = ".".join(["config"] + path.split(".")[:i])
-        sys.exit(f"error: unknown config key --config.{path}: {where} has no key "
-                 f"{key!r}. {hint if 'Did you mean' in hint else ''}".rstrip())
+def _config_key(config, path: str) -> str:
+  """`path` itself if the config has it, else its alias; exits with a clear message
+  naming a mistyped `--config.a.b` key instead of a flag-parser traceback."""
+  if path in _ALIASES and not _has_key(config, path) and _has_key(config, _ALIASES[path]):
+    return _ALIASES[path]
+  node = config
+  for i, key in enumerate(path.split(".")):
+    try:
+      node = node[key]
+    except (KeyError, TypeError) as e:
+      hint = str(e).strip("'\"").split("\\n")[-1].replace("\\", "")
+      where = ".".join(["config"] + path.split(".")[:i])
+      sys.exit(f"error: unknown config key --config.{path}: {where} has no key "
+               f"{key!r}. {hint if 'Did you mean' in hint else ''}".rstrip())
+  return path
 
 
-def _define_config_flag(argv: list[str]):
+def _has_key(config, path: str) -> bool:
+  node = config
+  for key in path.split("."):
+    if not hasattr(node, "keys") or key not in node:
+      return False
+    node = node[key]
+  return True
+
+
+def _define_config_flag(argv: list[str]) -> tuple[list[str], config_flags.FlagHolder]:
   """Loads the chosen experiment's config so `--config.a.b=v` can override it."""
   FLAGS(argv, known_only=True)  # reads --experiment before the config exists
   if FLAGS.list:
     _print_experiments()
     sys.exit(0)
   try:
-    hooks, config = experiments.get_config(FLAGS.experiment)
+    config = experiments.get_config(FLAGS.experiment)
   except ValueError as e:
     sys.exit(f"error: {e}")
-  _check_override_keys(config, argv)
+  for i, arg in enumerate(argv[1:], start=1):
+    if arg.startswith("--config."):
+      path, sep, value = arg[len("--config."):].partition("=")
+      argv[i] = f"--config.{_config_key(config, path)}{sep}{value}"
   FLAGS.unparse_flags()
-  return hooks, config_flags.DEFINE_config_dict("config", config, lock_config=True)
+  return argv, config_flags.DEFINE_config_dict("config", config, lock_config=True)
 
 
-def main(argv, hooks, config_flag) -> None:
+def main(argv, config_flag) -> None:
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  from nn_lib import training  # pylint: disable=g-import-not-at-top  (after flag errors)
-  from nn_lib.config import ConfigError  # pylint: disable=g-import-not-at-top
-  from nn_lib.data import DataError  # pylint: disable=g-import-not-at-top
+  # pylint: disable=g-import-not-at-top  (after flag errors, which need no JAX)
+  import studies
+  from nn_lib.data import DataError
+  from nn_lib.registry import ConfigError
+  from nn_lib.training import NonFiniteLossError
 
-  name = FLAGS.experiment.replace(":", "_")
-  workdir = FLAGS.workdir or f"runs/{name}"
+  workdir = FLAGS.workdir or f"runs/{FLAGS.experiment.replace(':', '_').replace(',', '_')}"
   logging.info("experiment %s -> %s", FLAGS.experiment, workdir)
   try:
-    training.run(config_flag.value, workdir, hooks=hooks)
-  except (ConfigError, DataError) as e:
+    result = studies.run(config_flag.value, workdir)
+  except (ConfigError, DataError, NonFiniteLossError) as e:
     sys.exit(f"error: {e}")
-  except training.NonFiniteLossError as e:
-    sys.exit(f"error: {e}")
+  logging.info("done in %.0f s: %s", result.wall_time_s,
+               ", ".join(f"{k}={v:.4g}" for k, v in result.final.items()
+                         if k.startswith("test/")) or "see summary.json")
 
 
 if __name__ == "__main__":
-  _hooks, _config_flag = _define_config_flag(sys.argv)
-  app.run(lambda argv: main(argv, _hooks, _config_flag))
+  _argv, _config_flag = _define_config_flag(sys.argv)
+  app.run(lambda argv: main(argv, _config_flag), argv=_argv)

@@ -8,7 +8,6 @@ checkpoints, logging, metrics or sharding. Prints steps/s and the ratio.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -22,7 +21,7 @@ import optax  # noqa: E402
 import experiments  # noqa: E402
 import losses  # noqa: E402
 from nn_lib import data, models  # noqa: E402
-from nn_lib.training import run  # noqa: E402
+from nn_lib.training import train_and_evaluate  # noqa: E402
 from nn_lib.training.optim import make_optimizer  # noqa: E402
 
 
@@ -59,16 +58,15 @@ def main() -> None:
   parser = argparse.ArgumentParser()
   parser.add_argument("--steps", type=int, default=1500)
   args = parser.parse_args()
-  _, cfg = experiments.get_config("digits_mlp")
+  cfg = experiments.get_config("digits_mlp")
   cfg.num_steps = args.steps
   cfg.eval_every = cfg.checkpoint_every = args.steps
   bare = bare_loop(cfg, args.steps)
   with tempfile.TemporaryDirectory() as workdir:
-    run(cfg, workdir)
-    ours = json.loads((Path(workdir) / "summary.json").read_text())["steps_per_sec"]
+    ours = train_and_evaluate(cfg, workdir).steps_per_sec
   print(f"{'loop':<28}{'steps/s':>10}")
   print(f"{'bare jit + optax':<28}{bare:>10.0f}")
-  print(f"{'nn_lib.training.run':<28}{ours:>10.0f}")
+  print(f"{'train_and_evaluate':<28}{ours:>10.0f}")
   print(f"ratio nn_lib / bare: {ours / bare:.2f} "
         f"(digits_mlp, batch {cfg.batch_size}, {jax.device_count()} {jax.default_backend()} device(s))")
 

@@ -5,12 +5,15 @@ import ml_collections
 from ml_collections import config_dict
 
 
-def base_config() -> ml_collections.ConfigDict:
-  """Every key a run reads, with defaults; experiments override what they vary."""
+def common_config(trainer: str) -> ml_collections.ConfigDict:
+  """The keys every trainer reads: seed, data, what to evaluate and plot."""
   c = ml_collections.ConfigDict()
   c.seed = 0
+  c.trainer = trainer  # nn_lib.trainers.TRAINERS: "supervised", "knn"
   c.data = ml_collections.ConfigDict(dict(
-      name="digits",
+      source="embedded",     # "embedded", "tfds" (prepared data_dir), "npz", "inline"
+      name="digits",         # embedded or TFDS dataset name
+      path=config_dict.placeholder(str),          # the .npz file (source="npz")
       train_split="train",
       test_split="test",
       dev_fraction=0.0,      # held out of train for a dev set (0 = none)
@@ -21,10 +24,19 @@ def base_config() -> ml_collections.ConfigDict:
       input_key="image",
       target_key="label",
       input_max=config_dict.placeholder(float),   # inputs are divided by it
-      # None, "is_class:K" (binary 0/1 float targets), "pm1_is_class:K" (+1/-1,
-      # for the binary hinge), "one_hot", or "inputs" (autoencoders).
-      target_transform=config_dict.placeholder(str),
+      # nn_lib.data.TARGET_TRANSFORMS: {"name": "is_class", "label": 3} (float 0/1
+      # targets; "negative": -1.0 for the hinge), "one_hot", "inputs", "normalize".
+      target_transform=ml_collections.ConfigDict(dict(name="none")),
   ))
+  c.metrics = ("accuracy",)  # nn_lib.metrics.METRICS
+  c.eval_splits = ("test",)
+  c.plots = ()               # nn_lib.plots.PLOTS, drawn after training
+  return c
+
+
+def base_config() -> ml_collections.ConfigDict:
+  """Every key the supervised trainer reads, with defaults."""
+  c = common_config("supervised")
   c.model = ml_collections.ConfigDict(dict(name="mlp", num_outputs=10))
   c.loss = ml_collections.ConfigDict(dict(name="softmax_cross_entropy_with_integer_labels"))
   c.optimizer = ml_collections.ConfigDict(dict(name="adam", learning_rate=1e-3))
@@ -39,23 +51,21 @@ def base_config() -> ml_collections.ConfigDict:
   c.eval_every = 500
   c.checkpoint_every = 500
   c.keep_checkpoints = 3
-  c.metrics = ("accuracy",)
-  c.eval_splits = ("test",)
+  # Logs the training split's loss at the initial parameters as "initial/loss"
+  # (notes 002's sanity check: about ln C for softmax, C - 1 for the SVM).
+  c.check_initial_loss = False
   return c
 
 
-def apply_variant(c: ml_collections.ConfigDict, variant: str | None) -> ml_collections.ConfigDict:
-  """Applies a named variant; "smoke" is a few steps on a tiny batch."""
-  if variant in (None, ""):
-    return c
-  if variant == "smoke":
-    c.num_steps = 6
-    c.batch_size = min(c.batch_size, 16)
-    c.eval_batch_size = min(c.eval_batch_size, 64)
-    c.log_every = 2
-    c.eval_every = 6
-    c.checkpoint_every = 3
-    if c.schedule.get("warmup_steps"):
-      c.schedule.warmup_steps = 1
-    return c
-  raise ValueError(f"unknown variant {variant!r}; valid: smoke")
+def smoke(c: ml_collections.ConfigDict) -> None:
+  """The `smoke` variant of every experiment: a few steps on a tiny batch."""
+  if "num_steps" not in c:
+    return
+  c.num_steps = 6
+  c.batch_size = min(c.batch_size, 16)
+  c.eval_batch_size = min(c.eval_batch_size, 64)
+  c.log_every = 2
+  c.eval_every = 6
+  c.checkpoint_every = 3
+  if c.schedule.get("warmup_steps"):
+    c.schedule.warmup_steps = 1

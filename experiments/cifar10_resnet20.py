@@ -7,23 +7,22 @@ SGD with momentum 0.9, learning rate 0.1, weight decay 1e-4 on the kernels
 steps (~164 epochs), with a cosine decay in place of the paper's steps at 32k/48k
 and per-pixel standardization in place of mean subtraction. The loop has no data
 augmentation (the paper's crops and flips), so expect a few points below its 91.25%.
-About 70 examples/s on a 2-core CPU: a GPU run. The smoke variant runs on TFDS
-mock data (experiments/_real_data.py).
+About 70 examples/s on a 2-core CPU: a GPU run.
 """
-from experiments import _base, _real_data
+from experiments import _base
 
 REPORT = dict(task="multiclass classification (real data)", output="softmax",
               loss="softmax_cross_entropy_with_integer_labels", model="resnet (resnet20)",
               data="TFDS cifar10 (prepared, 50k/10k)", metric="test/accuracy",
               bar="≥ 0.85 (no augmentation)", needs_data="cifar10")
-run = _real_data.run
 
 
-def get_config(variant=None):
+def get_config():
   c = _base.base_config()
+  c.data.source = "tfds"
   c.data.name = "cifar10"
   c.data.standardize = True
-  c.model = dict(name="resnet", num_classes=10, arch="resnet20")
+  c.model = dict(name="resnet", num_outputs=10, arch="resnet20")
   c.loss = dict(name="softmax_cross_entropy_with_integer_labels")
   c.optimizer = dict(name="sgd", learning_rate=0.1, momentum=0.9)
   c.schedule = dict(name="cosine", warmup_steps=400)
@@ -35,4 +34,4 @@ def get_config(variant=None):
   c.eval_every = 4000
   c.checkpoint_every = 4000
   c.metrics = ("accuracy", "f1_macro")
-  return _real_data.finish(c, variant)
+  return c

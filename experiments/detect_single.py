@@ -9,16 +9,7 @@ x, y and log-sizes; the loss is exactly the notes'
 fractions; 20% of the canvases are empty (I = 0), where only the presence term
 counts. The plot shows predicted (red) against true (green) boxes on test canvases.
 """
-from __future__ import annotations
-
-import functools
-from pathlib import Path
-
-import numpy as np
-
-from experiments import _base, _sweep
-from nn_lib import metrics
-from nn_lib.plots import images
+from experiments import _base
 
 REPORT = dict(task="single-object detection (presence + box)",
               output="sigmoid (p, x, y) + log-size (w, h)", loss="single_object_detection",
@@ -26,7 +17,7 @@ REPORT = dict(task="single-object detection (presence + box)",
               metric="test/mean_box_iou", bar="≥ 0.7 (and test/presence_accuracy ≥ 0.95)")
 
 
-def get_config(variant=None):
+def get_config():
   c = _base.base_config()
   c.data.name = "mnist_detect"
   c.model = dict(name="single_object_detector", num_classes=0, widths=(16, 32, 64),
@@ -41,23 +32,6 @@ def get_config(variant=None):
   c.eval_every = 500
   c.checkpoint_every = 500
   c.metrics = ("presence_accuracy", "mean_box_iou")
-  return _base.apply_variant(c, variant)
+  c.plots = ("detection_boxes",)
+  return c
 
-
-def run(cfg, workdir):
-  return _sweep.run_with_hooks(cfg, workdir,
-                                 after_training=functools.partial(after_training, cfg))
-
-
-def after_training(cfg, state, model, splits, workdir: Path) -> None:
-  test = splits["test"]
-  n = 24
-  outputs = _sweep.predict(model, state, test["inputs"][:n], cfg.eval_batch_size)
-  p, pred_boxes = (np.asarray(a) for a in metrics.decode_boxes(outputs))
-  true = test["targets"][:n]
-  iou = np.asarray(metrics.box_iou(pred_boxes, true[:, 1:]))
-  titles = [f"p={pk:.2f} I={int(tk[0])}" + (f" IoU={ik:.2f}" if tk[0] > 0.5 else "")
-            for pk, tk, ik in zip(p, true, iou)]
-  images.boxes_grid(test["inputs"][:n], true[:, 1:], pred_boxes,
-                    Path(workdir) / "plots" / "boxes.png", true_present_N=true[:, 0] > 0.5,
-                    pred_present_N=p > 0.5, titles=titles, ncols=8)

@@ -1,13 +1,12 @@
 """MLP + softmax cross-entropy on scikit-learn's 8x8 digits (the default experiment)."""
 from experiments import _base
 
-
 REPORT = dict(task="multiclass classification", output="softmax",
               loss="softmax cross-entropy", model="MLP 64-256-256-10, dropout 0.1",
               data="digits (8x8)", metric="test/accuracy", bar=">= 0.97")
 
 
-def get_config(variant=None):
+def get_config():
   c = _base.base_config()
   c.data.name = "digits"
   c.data.standardize = True
@@ -22,4 +21,4 @@ def get_config(variant=None):
   c.log_every = 100
   c.eval_every = 500
   c.checkpoint_every = 500
-  return _base.apply_variant(c, variant)
+  return c

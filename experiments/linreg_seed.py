@@ -5,15 +5,15 @@ from experiments import _base
 X = [[2.0], [4.0], [6.0], [8.0]]
 Y = [[3.0], [4.0], [5.0], [6.0]]
 
-
 REPORT = dict(task="1-D regression (notes 001)", output="identity", loss="squared error",
               model="linear f = wx + b", data="4 points of notes 001",
               metric="test/mse", bar="<= 1e-6")
 
 
-def get_config(variant=None):
+def get_config():
   c = _base.base_config()
-  c.data.name = "inline"
+  c.data.source = "inline"
+  c.data.name = "notes001_points"
   c.data.inline = dict(train=dict(inputs=X, targets=Y), test=dict(inputs=X, targets=Y))
   c.model = dict(name="linear", num_outputs=1)
   c.loss = dict(name="squared_error")
@@ -28,7 +28,4 @@ def get_config(variant=None):
   c.eval_every = 1000
   c.checkpoint_every = 1000
   c.metrics = ("mse",)
-  c = _base.apply_variant(c, variant)
-  if variant == "smoke":
-    c.batch_size = c.eval_batch_size = 4
   return c

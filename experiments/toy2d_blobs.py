@@ -1,12 +1,13 @@
 """MLP (2-32-32-C, ReLU) + softmax cross-entropy on the 2-D blobs (three Gaussian blobs; notes 003 homework)."""
-from experiments import _toy2d
+from experiments import toy2d_moons
 
 REPORT = dict(task="3-class classification (2-D)", output="softmax", loss="softmax cross-entropy",
               model="MLP 2-32-32-C (ReLU)", data="blobs (800 train / 200 test)",
               metric="test/accuracy", bar=">= 0.97")
 
-after_training = _toy2d.after_training  # plots/decision_boundary.png
 
-
-def get_config(variant=None):
-  return _toy2d.config("blobs", variant)
+def get_config():
+  c = toy2d_moons.get_config()
+  c.data.name = "blobs"
+  c.model.num_outputs = 3
+  return c

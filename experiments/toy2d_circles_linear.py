@@ -1,5 +1,5 @@
 """Linear classifier (f = Wx + b) + softmax CE on the 2-D circles: fails, near chance (notes 001/003)."""
-from experiments import _toy2d
+from experiments import toy2d_circles
 
 # A linear classifier's regions are half-planes (notes 002's geometric viewpoint);
 # concentric circles need a feature-space transformation (notes 001), e.g. an MLP.
@@ -8,8 +8,8 @@ REPORT = dict(task="binary classification (2-D)", output="softmax",
               data="circles (800 train / 200 test)", metric="test/accuracy",
               bar="about 0.5 (chance): no line separates concentric circles")
 
-after_training = _toy2d.after_training  # plots/decision_boundary.png
 
-
-def get_config(variant=None):
-  return _toy2d.config("circles", variant, linear=True)
+def get_config():
+  c = toy2d_circles.get_config()
+  c.model = dict(name="linear", num_outputs=2)
+  return c

@@ -2,6 +2,8 @@
 
 Each experiment module declares a `REPORT` dict (task, output, loss, model, data,
 metric = the summary.json key to show, bar = its quality bar such as ">= 0.97").
+Each run is a `train.py` subprocess; its numbers are read from the summary.json it
+leaves, as a user would.
 Every run gets a fresh workdir under --base, so nothing is resumed or overwritten.
 
   python launch/run_all.py                      # all experiments -> docs/experiments.md
@@ -45,7 +47,7 @@ def run_one(name: str, variant: str | None, base: Path, timeout: float) -> dict:
   command = [sys.executable, "train.py", f"--experiment={spec}", f"--workdir={workdir}"]
   start = time.time()
   proc = subprocess.run(command, cwd=REPO, capture_output=True, text=True,
-                        timeout=timeout, env={**os.environ, "JAX_PLATFORMS": "cpu"})
+                        timeout=timeout)
   wall = time.time() - start
   result = {"name": name, "wall_s": wall, "returncode": proc.returncode,
             "command": f"python train.py --experiment={spec}"}
@@ -79,17 +81,17 @@ def main() -> None:
   parser.add_argument("--timeout", type=float, default=1800)
   args = parser.parse_args()
 
-  names = [n for n in experiments.names() if hasattr(experiments.load(n), "REPORT")]
+  names = experiments.names()
   if args.only:
     wanted = args.only.split(",")
     unknown = sorted(set(wanted) - set(names))
     if unknown:
-      sys.exit(f"error: no REPORT-carrying experiment(s) {unknown}; valid: {names}")
+      sys.exit(f"error: unknown experiment(s) {unknown}; valid: {names}")
     names = wanted
   base = (REPO / args.base) if not Path(args.base).is_absolute() else Path(args.base)
   rows, total = [], time.time()
   for name in names:
-    report = experiments.load(name).REPORT
+    report = experiments.report(name)
     if report.get("needs_data"):
       rows.append(f"| `{name}` | {report.get('task', '')} | | | {report.get('model', '')} "
                   f"| {report.get('data', '')} | | not run: needs prepared TFDS data "

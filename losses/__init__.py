@@ -3,7 +3,11 @@
 Every loss has a hand-derived gradient (``jax.custom_vjp``) from the course
 notes (``../shared/seeds``, files 000-004) and a plain reference formula in
 ``losses.reference`` that serves as the autodiff oracle in the tests.
-``import losses`` imports only jax, jax.numpy, chex and numpy.
+``import losses`` imports only jax and numpy.
+
+``LOSSES`` is the public table of losses by name (what a config's ``loss.name``
+can say); penalties (``l2_penalty``, ``max_norm``, ...) and ``reduce`` are not
+losses and are not in it.
 
 Conventions (one for every loss)
 --------------------------------
@@ -51,6 +55,8 @@ Typos in the notes that are implemented in their correct form: note 000's
 ``t - sigma`` (the derivative of the loss is ``sigma - t``; for MSE on a
 sigmoid ``2 (sigma - t) sigma (1 - sigma)``, as note 003 has it).
 """
+import types
+
 from losses._classification import binary_cross_entropy
 from losses._classification import sigmoid_binary_cross_entropy
 from losses._classification import sigmoid_squared_error
@@ -95,7 +101,27 @@ from losses._sequence import ctc
 from losses._sequence import glove
 from losses._sequence import negative_sampling
 
+LOSSES = types.MappingProxyType({fn.__name__: fn for fn in (
+    # regression (notes 000, 001)
+    squared_error, absolute_error, euclidean_error, huber, smooth_l1, log_cosh,
+    # binary / multi-label (notes 000, 003)
+    sigmoid_binary_cross_entropy, binary_cross_entropy, sigmoid_squared_error,
+    # multiclass (notes 000-003)
+    softmax_cross_entropy, softmax_cross_entropy_with_integer_labels, nll,
+    softmax_binary_cross_entropy, kl_divergence,
+    # hinge (notes 001, 002)
+    binary_hinge, multiclass_hinge, crammer_singer_hinge,
+    # detection, ranking, GANs (note 000)
+    single_object_detection, pairwise_margin_ranking, pairwise_logistic,
+    listwise_pairs, gan_discriminator, gan_generator_nonsaturating,
+    gan_generator_minimax,
+    # metric learning, dense, sequences (note 004)
+    triplet_margin, batch_hard_triplet, contrastive, dice, jaccard, tversky,
+    sigmoid_focal, softmax_focal, dice_cross_entropy, ctc, negative_sampling, glove,
+)})
+
 __all__ = [
+    "LOSSES",
     # regression (notes 000, 001)
     "squared_error", "absolute_error", "euclidean_error", "huber",
     "smooth_l1", "log_cosh",

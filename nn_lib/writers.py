@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 from absl import logging
 
 
@@ -59,19 +60,63 @@ def read_metrics(path: str | Path) -> list[dict]:
     return [json.loads(line) for line in f if line.strip()]
 
 
+class History:
+  """Every logged value as (step, split, name, value, steps_per_sec) rows, in order.
+
+  A resumed run starts from the rows its earlier attempt logged up to the restored
+  step, so the history is that of one uninterrupted run.
+  """
+
+  def __init__(self, rows: list[dict] | None = None):
+    self.rows: list[dict] = list(rows or [])
+
+  def add(self, step: int, split: str, values: dict[str, float],
+          steps_per_sec: float | None = None, wall_time: float | None = None) -> list[dict]:
+    new = [{"step": int(step), "split": split, "name": name, "value": float(value),
+            "wall_time": wall_time, "steps_per_sec": steps_per_sec}
+           for name, value in values.items()]
+    self.rows.extend(new)
+    return new
+
+  def curve(self, split: str, name: str) -> tuple[list[int], list[float]]:
+    """(steps, values) of one logged quantity; a later row for a step wins."""
+    points = {r["step"]: r["value"] for r in self.rows
+              if r["split"] == split and r["name"] == name}
+    steps = sorted(points)
+    return steps, [points[s] for s in steps]
+
+  def final(self) -> dict[str, float]:
+    """The last value of every quantity, keyed "split/name"."""
+    return {f"{r['split']}/{r['name']}": r["value"] for r in self.rows}
+
+  def median_steps_per_sec(self, after_step: int = 0) -> float | None:
+    """Training speed: the median logging window after the first one past
+    `after_step` (that one includes compilation); evaluation and checkpoint pauses
+    fall between windows, so they do not count."""
+    rates = [r["steps_per_sec"] for r in self.rows
+             if r["split"] == "train" and r["name"] == "loss" and r["step"] > after_step
+             and r["steps_per_sec"] is not None]
+    return float(np.median(rates[1:])) if len(rates) > 1 else None
+
+
 class MetricWriter:
-  """Appends one JSON object per value to `<workdir>/metrics.jsonl`, mirrors it to
-  TensorBoard, and keeps a progress bar (terminal) or log lines (otherwise)."""
+  """Keeps every logged value in `history` (on every process) and, on process 0,
+  appends it to `<workdir>/metrics.jsonl`, mirrors it to TensorBoard and shows a
+  progress bar (terminal) or log lines (otherwise)."""
 
   def __init__(self, workdir: str | Path, *, num_steps: int, start_step: int,
                enabled: bool = True):
     self.enabled = enabled
     self.path = Path(workdir) / "metrics.jsonl"
+    # A resumed run recomputes the steps after its checkpoint: the rows an earlier
+    # attempt logged past it are dropped; a fresh run starts an empty file.
+    kept = [r for r in read_metrics(self.path) if r["step"] <= start_step] if start_step else []
+    self.history = History(kept)
     self._tb = None
     self._bar = None
     if not enabled:
       return
-    self._drop_after(start_step)
+    self._rewrite(kept)
     SummaryWriter = _summary_writer_class()  # pylint: disable=invalid-name
     # purge_step hides events a killed run wrote past the step we resume from.
     self._tb = SummaryWriter(str(Path(workdir) / "tensorboard"),
@@ -81,27 +126,24 @@ class MetricWriter:
       self._bar = tqdm(total=num_steps, initial=start_step, unit="step",
                        dynamic_ncols=True)
 
-  def _drop_after(self, step: int) -> None:
-    """A resumed run recomputes steps after its checkpoint; drop their old rows."""
-    rows = read_metrics(self.path)
-    kept = [r for r in rows if r["step"] <= step]
-    if len(kept) != len(rows):
-      tmp = self.path.with_suffix(".jsonl.tmp")
-      with open(tmp, "w") as f:
-        f.writelines(json.dumps(r) + "\n" for r in kept)
-      os.replace(tmp, self.path)
+  def _rewrite(self, rows: list[dict]) -> None:
+    if not self.path.exists() and not rows:
+      return
+    tmp = self.path.with_suffix(".jsonl.tmp")
+    with open(tmp, "w") as f:
+      f.writelines(json.dumps(r) + "\n" for r in rows)
+    os.replace(tmp, self.path)
 
   def write(self, step: int, split: str, values: dict[str, float],
             steps_per_sec: float | None = None) -> None:
+    rows = self.history.add(step, split, values, steps_per_sec, wall_time=time.time())
     if not self.enabled:
       return
-    now = time.time()
     with open(self.path, "a") as f:
-      for name, value in values.items():
-        f.write(json.dumps({"step": step, "split": split, "name": name,
-                            "value": float(value), "wall_time": now,
-                            "steps_per_sec": steps_per_sec}) + "\n")
-        self._tb.add_scalar(f"{split}/{name}", float(value), step, walltime=now)
+      for row in rows:
+        f.write(json.dumps(row) + "\n")
+        self._tb.add_scalar(f"{split}/{row['name']}", row["value"], step,
+                            walltime=row["wall_time"])
     self._tb.flush()
     text = " ".join(f"{k}={float(v):.4g}" for k, v in values.items())
     rate = f" ({steps_per_sec:.1f} steps/s)" if steps_per_sec else ""

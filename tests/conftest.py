@@ -1,6 +1,12 @@
-"""Shared fixtures: a private embedded-data dir and a `train.py` subprocess runner."""
+"""Shared fixtures: a private embedded-data dir, in-process experiment runs, and a
+`train.py` subprocess runner.
+
+The backend follows the environment: CPU here, the accelerator where there is one.
+Only tests that simulate several devices force the CPU (forced host devices).
+"""
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -22,24 +28,62 @@ def _embedded_env(embedded_dir, monkeypatch):
   monkeypatch.setenv("NN_LIB_DATA_DIR", str(embedded_dir))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _compilation_cache(tmp_path_factory):
+  """One XLA compilation cache for the whole session, its workers and the train.py
+  subprocesses: many tests train the same small configs, and on 2 CPU cores
+  compiling is most of what a smoke run costs."""
+  import jax  # pylint: disable=g-import-not-at-top
+  cache = str(tmp_path_factory.getbasetemp().parent / "jax_cache")
+  os.environ["JAX_COMPILATION_CACHE_DIR"] = cache
+  os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0.2"
+  jax.config.update("jax_compilation_cache_dir", cache)
+  jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
+
+
+def run_experiment(spec: str, workdir: Path, **overrides):
+  """Runs experiment `spec` in-process (as train.py would) and returns its Result.
+
+  Experiments that read a prepared TFDS dataset run on `tfds.testing.mock_data`
+  (random examples generated from the dataset's real feature spec, read through
+  the same `tfds.data_source` path), so the suite needs no downloaded data.
+  """
+  import experiments  # pylint: disable=g-import-not-at-top
+  import studies  # pylint: disable=g-import-not-at-top
+  cfg = experiments.get_config(spec)
+  for key, value in overrides.items():
+    cfg[key] = value
+  mock = contextlib.nullcontext()
+  if cfg.data.source == "tfds":
+    import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+    cfg.data.data_dir = str(workdir / "no_tfds_data")
+    mock = tfds.testing.mock_data(num_examples=64, policy=tfds.testing.MockPolicy.USE_CODE)
+  with mock:
+    return studies.run(cfg, workdir)
+
+
 def subprocess_env(devices: int = 1, **extra: str) -> dict[str, str]:
   env = dict(os.environ)
-  env.update(JAX_PLATFORMS="cpu", PYTHONPATH=str(REPO), **extra)
+  env.update(extra)
+  env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
   flags = [f for f in env.get("XLA_FLAGS", "").split() if "device_count" not in f]
   if devices > 1:
-    # A deadlocked collective aborts after 60 s instead of hanging the suite.
+    # Several devices are simulated on the host: CPU only. A deadlocked collective
+    # aborts after 60 s instead of hanging the suite.
+    env["JAX_PLATFORMS"] = "cpu"
     flags += [f"--xla_force_host_platform_device_count={devices}",
               "--xla_cpu_collective_call_terminate_timeout_seconds=60"]
   env["XLA_FLAGS"] = " ".join(flags)
   return env
 
 
-def run_train(*args: str, devices: int = 1, timeout: float = 300,
-              check: bool = True) -> subprocess.CompletedProcess:
-  """Runs `python train.py ARGS` and returns the completed process (text output)."""
+def run_train(*args: str, devices: int = 1, timeout: float = 300, check: bool = True,
+              **env: str) -> subprocess.CompletedProcess:
+  """Runs `python train.py ARGS` (with `env` added to the environment) and returns
+  the completed process (text output)."""
   proc = subprocess.run([sys.executable, str(REPO / "train.py"), *args], cwd=REPO,
-                        env=subprocess_env(devices), capture_output=True, text=True,
-                        timeout=timeout)
+                        env=subprocess_env(devices, **env), capture_output=True,
+                        text=True, timeout=timeout)
   if check and proc.returncode != 0:
     raise AssertionError(f"train.py {' '.join(args)} failed ({proc.returncode}):\n"
                          f"{proc.stderr[-4000:]}")

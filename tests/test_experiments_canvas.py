@@ -1,30 +1,28 @@
-"""The catalogue's canvas datasets (multi-label, detection, ranking), the hooks and
-plots of their experiments, and the real-data configs on TFDS mock data.
+"""The catalogue's canvas datasets (multi-label, detection, ranking), the losses,
+metrics and plots their experiments name, and the real-data configs on TFDS mock data.
 
 The experiments' smoke variants run in tests/test_experiments.py; their full configs
 are run by the report script, not here.
 """
 from __future__ import annotations
 
-import json
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-import tensorflow_datasets as tfds
 from PIL import Image
 
 import experiments
-from experiments import multilabel_digits, rank_likes
+import losses
+import studies
 from nn_lib import data, metrics
 from nn_lib.data import canvases
 from nn_lib.plots import images
-from nn_lib.training import run
+from tests.conftest import run_experiment
 
 
 def _data_config(name: str):
-  cfg = experiments.get_config("digits_mlp")[1].data
+  cfg = experiments.get_config("digits_mlp").data
   cfg.name, cfg.standardize = name, False
   return cfg
 
@@ -130,42 +128,43 @@ def test_canvas_builders_read_through_tfds(name, n_train, shape, target_shape):
     assert np.mean(test["targets"][:, 0] == 0) == pytest.approx(0.2)
 
 
-# --- experiment hooks ----------------------------------------------------------------
+# --- what the experiments name ------------------------------------------------------
 
-def test_all_pairs_ranking_loss_by_hand():
-  loss = lambda z, t: rank_likes.all_pairs_loss(jnp.array(z)[:, None], jnp.array(t)[:, None],
-                                                margin=1.0)
-  # Equal scores: each of the 3 ordered pairs costs M = 1. Row i carries its pairs
-  # as the better item, scaled by B / n_pairs = 1, so rows are (2, 0, 1), mean 1.
-  np.testing.assert_allclose(loss([0.0, 0.0, 0.0], [3.0, 1.0, 2.0]), [2.0, 0.0, 1.0])
+def test_listwise_pairs_over_the_batch_is_the_all_pairs_ranking_loss_by_hand():
+  """rank_likes trains on every ordered pair of the batch: listwise_pairs over axis 0
+  of B x 1 scores is the mean over pairs with likes_i > likes_j of max(0, M - (z_i - z_j))."""
+  cfg = experiments.get_config("rank_likes").loss
+  loss = lambda z, t: losses.reduce(losses.listwise_pairs(
+      jnp.array(z)[:, None], jnp.array(t)[:, None], axis=cfg.axis, margin=cfg.margin))
+  # Equal scores: each of the 3 ordered pairs costs M = 1.
+  np.testing.assert_allclose(loss([0.0, 0.0, 0.0], [3.0, 1.0, 2.0]), 1.0)
   # Every pair ordered with a margin >= 1: loss 0.
-  np.testing.assert_allclose(loss([2.0, 0.0, 1.0], [3.0, 1.0, 2.0]), [0.0, 0.0, 0.0])
+  np.testing.assert_allclose(loss([2.0, 0.0, 1.0], [3.0, 1.0, 2.0]), 0.0)
   # Equal likes make no pair: (0, 2) is left out; (0 > 1) costs 1 - 0.5, (2 > 1) 0.
-  np.testing.assert_allclose(loss([0.5, 0.0, 9.0], [2.0, 1.0, 2.0]).mean(), 0.25)
-  grad = jax.grad(lambda z: loss(z, [3.0, 1.0, 2.0]).mean())(jnp.zeros(3))
-  # d/dz of mean over 3 active pairs: better items -1/3 each time, worse +1/3.
+  np.testing.assert_allclose(loss([0.5, 0.0, 9.0], [2.0, 1.0, 2.0]), 0.25)
+  grad = jax.grad(lambda z: loss(z, [3.0, 1.0, 2.0]))(jnp.zeros(3))
+  # d/dz of the mean over 3 active pairs: better items -1/3 each time, worse +1/3.
   np.testing.assert_allclose(grad, [-2 / 3, 2 / 3, 0.0], atol=1e-6)
-  with pytest.raises(ValueError, match="all_pairs_loss: needs scores and likes of shape B x 1"):
-    rank_likes.all_pairs_loss(jnp.zeros(3), jnp.zeros(3), margin=1.0)
 
 
 def test_softmax_head_f1_thresholds_probabilities():
   presence = np.array([[1, 1, 0], [1, 0, 0]], np.float32)
   logits = np.log(np.array([[0.45, 0.45, 0.1], [0.8, 0.1, 0.1]]))
   # p > 0.5: only (1, 0) -> TP 1, FN 2: P 1, R 1/3, F1 1/2; p > 0.4 finds all three.
-  assert multilabel_digits.softmax_f1(logits, presence, 0.5) == pytest.approx(0.5)
-  assert multilabel_digits.softmax_f1(logits, presence, 0.4) == pytest.approx(1.0)
-  loss = multilabel_digits._softmax_loss(jnp.zeros((2, 3)), jnp.asarray(presence))  # pylint: disable=protected-access
-  np.testing.assert_allclose(loss, [np.log(3.0), np.log(3.0)], rtol=1e-6)
+  assert metrics.softmax_multilabel_f1_micro(logits, presence, 0.5) == pytest.approx(0.5)
+  assert metrics.softmax_multilabel_f1_micro(logits, presence, 0.4) == pytest.approx(1.0)
+  # The softmax variant trains on t / sum t; presence is still "target > 0".
+  normalized = data.TARGET_TRANSFORMS.get("normalize")(presence, None)
+  assert metrics.get("softmax_f1_micro_p50")(logits, normalized) == pytest.approx(0.5)
+  np.testing.assert_allclose(losses.softmax_cross_entropy(jnp.zeros((2, 3)), normalized),
+                             [np.log(3.0), np.log(3.0)], rtol=1e-6)
 
 
-def test_every_catalogue_experiment_has_a_report_entry():
+def test_every_catalogue_experiment_reports_a_metric_it_computes():
   for name in ("multilabel_digits", "detect_single", "rank_likes", "autoencoder_mse",
                "autoencoder_bce", "autoencoder_latent2d", "mnist_lenet",
                "cifar10_resnet20", "cifar10_linear_svm"):
-    module, cfg = experiments.get_config(name)
-    report = module.REPORT
-    assert {"task", "output", "loss", "model", "data", "metric", "bar"} <= set(report)
+    cfg, report = experiments.get_config(name), experiments.report(name)
     split, _, metric = report["metric"].partition("/")
     assert split == "test" and metric in cfg.metrics
     metrics.get(metric)
@@ -175,26 +174,22 @@ def test_every_catalogue_experiment_has_a_report_entry():
 
 @pytest.mark.parametrize("name", ["mnist_lenet", "cifar10_linear_svm"])
 def test_real_data_config_trains_on_tfds_mock_data(name, tmp_path):
-  hooks, cfg = experiments.get_config(name)   # the full config, but 2 tiny steps
-  assert cfg.data.name in ("mnist", "cifar10") and cfg.data.mock_examples == 0
-  cfg.data.data_dir = str(tmp_path / "tfds")
-  cfg.batch_size, cfg.eval_batch_size, cfg.num_steps = 8, 16, 2
-  cfg.log_every = cfg.eval_every = cfg.checkpoint_every = 2
-  cfg.schedule.warmup_steps = 1
-  with tfds.testing.mock_data(num_examples=24, policy=tfds.testing.MockPolicy.USE_CODE):
-    run(cfg, tmp_path / "run", hooks=hooks)
-  summary = json.loads((tmp_path / "run" / "summary.json").read_text())
-  assert 0.0 <= summary["final"]["test/accuracy"] <= 1.0
-  assert (tmp_path / "run" / "plots" / "curves.png").exists()
+  cfg = experiments.get_config(name)   # the full config, but 2 tiny steps
+  assert cfg.data.source == "tfds" and cfg.data.name in ("mnist", "cifar10")
+  result = run_experiment(name, tmp_path, batch_size=8, eval_batch_size=16, num_steps=2,
+                          log_every=2, eval_every=2, checkpoint_every=2,
+                          schedule=dict(name="cosine", warmup_steps=1))
+  assert 0.0 <= result.final["test/accuracy"] <= 1.0
+  assert (tmp_path / "plots" / "curves.png").exists()
   if name == "cifar10_linear_svm":
-    assert (tmp_path / "run" / "plots" / "templates.png").exists()
+    assert (tmp_path / "plots" / "weight_templates.png").exists()
 
 
 def test_real_data_config_without_the_data_says_how_to_prepare_it(tmp_path):
-  hooks, cfg = experiments.get_config("cifar10_linear_svm")
+  cfg = experiments.get_config("cifar10_linear_svm")
   cfg.data.data_dir = str(tmp_path / "empty")
   with pytest.raises(data.DataError, match="tfds build cifar10 --file_format=array_record"):
-    run(cfg, tmp_path / "run", hooks=hooks)
+    studies.run(cfg, tmp_path / "run")
 
 
 # --- plots ---------------------------------------------------------------------------

@@ -2,10 +2,15 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
 
+import experiments
+import studies
+from nn_lib import config as config_lib
+from nn_lib.registry import ConfigError
 from nn_lib.training.checkpoint import read_latest
 from tests.conftest import run_train
 
@@ -49,20 +54,19 @@ def test_list_describes_every_experiment():
     assert len(line.split(maxsplit=1)[1]) > 20
 
 
+# What train.py itself handles (flags, the experiment name, config keys and their
+# alias) and one error of each kind the library raises, as a user sees them.
 @pytest.mark.parametrize("args, message", [
     (["--experiment=digits_mpl"],
      "unknown experiment 'digits_mpl'; valid experiments: autoencoder_bce,"),
+    (["--experiment=multilabel_digits:sotfmax"],
+     "unknown variant 'sotfmax' of multilabel_digits; valid: smoke, softmax"),
     (["--config.optimizer.learnin_rate=0.1"],
      "config.optimizer has no key 'learnin_rate'. Did you mean \"learning_rate\""),
-    (["--config.batch_size=-4"], "config.batch_size must be a positive integer, got -4"),
-    (["--config.optimizer.learning_rate=0"],
-     "config.optimizer.learning_rate must be a positive number, got 0"),
-    (["--config.model.name=mlpp"], "unknown model 'mlpp'; valid names:"),
-    (["--config.model.num_outputs=3"],
+    (["--config.model.num_classes=3"],  # accepted for num_outputs
      "the model emits 3 outputs per example but the labels go up to 9"),
-    (["--config.loss.name=softmax_xent"], "unknown loss 'softmax_xent'; valid:"),
-    (["--config.optimizer.name=adamm"], "unknown optimizer 'adamm'"),
-    (["--config.data.name=npz:/nonexistent/x.npz"],
+    (["--config.batch_size=-4"], "config.batch_size must be a positive integer, got -4"),
+    (["--config.data.source=npz", "--config.data.path=/nonexistent/x.npz"],
      "npz data file '/nonexistent/x.npz' does not exist"),
 ])
 def test_bad_flags_fail_with_a_clear_message(args, message, tmp_path):
@@ -70,6 +74,31 @@ def test_bad_flags_fail_with_a_clear_message(args, message, tmp_path):
   assert proc.returncode != 0
   assert message in proc.stderr
   assert "Traceback" not in proc.stderr
+
+
+# The library's config errors, in-process: each is a ConfigError (which train.py
+# prints as one line) raised before anything is trained.
+@pytest.mark.parametrize("overrides, message", [
+    ({"optimizer.learning_rate": 0},
+     "config.optimizer.learning_rate must be a positive number, got 0"),
+    ({"model.name": "mlpp"}, "unknown model 'mlpp'; valid: "),
+    ({"model.num_outputs": 3},
+     "the model emits 3 outputs per example but the labels go up to 9"),
+    ({"loss.name": "softmax_xent"}, "unknown loss 'softmax_xent'; valid:"),
+    ({"optimizer.name": "adamm"}, "unknown optimizer 'adamm'"),
+    ({"loss.name": "squared_error"},   # B x 10 scores against B labels
+     "config.loss {'name': 'squared_error'} does not fit this model and data"),
+    ({"data.source": "csv"}, "unknown data source 'csv'; valid: embedded, inline"),
+    ({"trainer": "knm"}, "unknown trainer 'knm'; valid: knn, supervised"),
+    ({"plots": ("confusion",)}, "unknown plot 'confusion'; valid: "),
+    ({"batch_size": 4096}, "batch_size 4096 is larger than the training split (1437"),
+])
+def test_bad_configs_are_config_errors(overrides, message, tmp_path):
+  cfg = experiments.get_config("digits_mlp:smoke")
+  cfg = config_lib.derive(cfg, **overrides)
+  with pytest.raises(ConfigError, match=re.escape(message)):
+    studies.run(cfg, tmp_path)
+  assert not list(tmp_path.glob("checkpoints/[0-9]*"))
 
 
 def test_batch_not_divisible_by_devices_fails_before_compiling(tmp_path):

@@ -1,6 +1,7 @@
-"""Data: sources (embedded TFDS builders, TFDS data_dir, npz, inline) -> numpy splits
--> host-side batches. `load(config.data)` gives the splits an experiment trains and
-evaluates on; `TrainBatches` and `eval_batches` cut them into batches."""
+"""Data: sources (embedded TFDS builders, TFDS data_dir, npz, inline) -> target
+transform -> numpy splits -> host-side batches. `load(config.data)` gives the splits
+an experiment trains and evaluates on; `TrainBatches` and `eval_batches` cut them
+into batches."""
 from __future__ import annotations
 
 from typing import Any
@@ -8,12 +9,14 @@ from typing import Any
 import numpy as np
 
 from nn_lib.data import canvases, regression  # noqa: F401  (register their builders)
+from nn_lib.data import transforms
 from nn_lib.data.batching import TrainBatches, eval_batches
 from nn_lib.data.builders import EMBEDDED, prepare
-from nn_lib.data.sources import DataError, Split, load_splits
+from nn_lib.data.sources import SOURCES, DataError, Split, load_splits
+from nn_lib.data.transforms import TARGET_TRANSFORMS
 
-__all__ = ["DataError", "EMBEDDED", "Split", "TrainBatches", "eval_batches", "load",
-           "prepare"]
+__all__ = ["DataError", "EMBEDDED", "SOURCES", "Split", "TARGET_TRANSFORMS",
+           "TrainBatches", "eval_batches", "load", "prepare"]
 
 
 def _carve_dev(train: Split, fraction: float, seed: int) -> tuple[Split, Split]:
@@ -38,31 +41,10 @@ def _standardize(splits: dict[str, Split]) -> None:
     split["inputs"] = ((split["inputs"] - mean) / std).astype(np.float32)
 
 
-def _transform_targets(splits: dict[str, Split], how: str) -> None:
-  """Re-targets a dataset: a binary task from a class ("is it a 3?"), one-hot
-  targets, or the inputs themselves (autoencoders)."""
-  name, _, arg = how.partition(":")
-  num_classes = int(splits["train"]["targets"].max()) + 1
-  for split in splits.values():
-    labels = split["targets"]
-    if name == "inputs":
-      split["targets"] = split["inputs"].copy()
-    elif name in ("is_class", "pm1_is_class") and arg.lstrip("-").isdigit():
-      hit = (labels == int(arg))[:, None]
-      split["targets"] = (np.where(hit, 1.0, -1.0) if name == "pm1_is_class"
-                          else hit).astype(np.float32)
-    elif name == "one_hot" and not arg:
-      split["targets"] = np.eye(num_classes, dtype=np.float32)[labels]
-    else:
-      raise DataError(f"unknown data.target_transform {how!r}; valid: 'is_class:K', "
-                      "'pm1_is_class:K', 'one_hot', 'inputs'")
-
-
 def load(cfg: Any) -> dict[str, Split]:
   """Returns {"train": ..., "dev": ... (if dev_fraction > 0), "test": ...}."""
   splits = load_splits(cfg, {"train": cfg.train_split, "test": cfg.test_split})
-  if cfg.get("target_transform"):
-    _transform_targets(splits, cfg.target_transform)
+  transforms.apply(splits, cfg.get("target_transform"))
   if cfg.get("dev_fraction", 0.0):
     splits["train"], splits["dev"] = _carve_dev(
         splits["train"], cfg.dev_fraction, cfg.get("split_seed", 0))

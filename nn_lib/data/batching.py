@@ -11,6 +11,7 @@ from typing import Iterator
 import numpy as np
 
 from nn_lib.data.sources import Split
+from nn_lib.registry import ConfigError
 
 
 def _split_len(split: Split) -> int:
@@ -18,14 +19,15 @@ def _split_len(split: Split) -> int:
 
 
 class TrainBatches:
-  """`batches(step)` -> this process's slice of global batch number `step`."""
+  """`batches(step)` -> this process's slice of global batch number `step`: the
+  split's `inputs` and `targets` (other arrays, such as `labels`, stay on the host)."""
 
   def __init__(self, split: Split, batch_size: int, seed: int,
                process_index: int = 0, process_count: int = 1):
     self.split = split
     self.num_examples = _split_len(split)
     if batch_size > self.num_examples:
-      raise ValueError(f"batch_size {batch_size} is larger than the training split "
+      raise ConfigError(f"batch_size {batch_size} is larger than the training split "
                        f"({self.num_examples} examples); lower config.batch_size.")
     self.batch_size = batch_size
     self.steps_per_epoch = self.num_examples // batch_size  # drops the remainder
@@ -45,7 +47,7 @@ class TrainBatches:
     epoch, index = divmod(step, self.steps_per_epoch)
     start = index * self.batch_size + self.local_offset
     rows = self.order(epoch)[start:start + self.local_size]
-    return {k: v[rows] for k, v in self.split.items()}
+    return {k: self.split[k][rows] for k in ("inputs", "targets") if k in self.split}
 
 
 def eval_batches(split: Split, batch_size: int, process_index: int = 0,

@@ -17,6 +17,8 @@ import numpy as np
 import tensorflow_datasets as tfds
 from absl import logging
 
+from nn_lib.registry import Registry
+
 ASSETS = Path(__file__).parent / "assets"
 _FILE_FORMAT = "array_record"
 
@@ -159,24 +161,10 @@ class Mnist10k(_ArrayBuilder):
             "test": (images[test], labels[test])}
 
 
-EMBEDDED: dict[str, type[_ArrayBuilder]] = {}
-
-
-def register_embedded(name: str):
-  """Class decorator: makes a builder usable as `config.data.name = name`."""
-
-  def wrap(cls):
-    if name in EMBEDDED:
-      raise ValueError(f"embedded dataset {name!r} is registered twice")
-    EMBEDDED[name] = cls
-    return cls
-
-  return wrap
-
-
-for _name, _cls in (("digits", Digits), ("moons", Moons), ("circles", Circles),
-                    ("blobs", Blobs), ("mnist10k", Mnist10k)):
-  register_embedded(_name)(_cls)
+EMBEDDED: Registry[type[_ArrayBuilder]] = Registry("embedded dataset", {
+    "digits": Digits, "moons": Moons, "circles": Circles, "blobs": Blobs,
+    "mnist10k": Mnist10k})
+register_embedded = EMBEDDED.register  # class decorator for builders in other modules
 
 
 @contextlib.contextmanager
@@ -197,10 +185,11 @@ def prepare(name: str, data_dir: str | Path | None = None) -> Path:
   one run) prepare it once instead of racing on the same files.
   """
   data_dir = Path(data_dir) if data_dir else default_data_dir()
-  builder = EMBEDDED[name](data_dir=str(data_dir), file_format=_FILE_FORMAT)
+  builder_cls = EMBEDDED.get(name)
+  builder = builder_cls(data_dir=str(data_dir), file_format=_FILE_FORMAT)
   if not builder.is_prepared():
     with _file_lock(data_dir / f".{name}.lock"):
-      builder = EMBEDDED[name](data_dir=str(data_dir), file_format=_FILE_FORMAT)
+      builder = builder_cls(data_dir=str(data_dir), file_format=_FILE_FORMAT)
       if not builder.is_prepared():
         start = time.time()
         tfds.disable_progress_bar()  # a second of preparation needs no bars

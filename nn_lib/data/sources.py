@@ -1,4 +1,6 @@
-"""Where examples come from: embedded TFDS builders, a prepared TFDS data_dir, npz, inline.
+"""Where examples come from, chosen by `data.source`: "embedded" (the project's TFDS
+builders, `data.name`), "tfds" (a TFDS dataset prepared in a data_dir, `data.name`),
+"npz" (a file, `data.path`) or "inline" (arrays in the config, `data.inline`).
 
 Every source returns, per split, numpy arrays `inputs` (float32, scaled) and
 `targets` (as stored: integer class labels or float regression targets). The
@@ -9,17 +11,23 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
 from nn_lib.data import builders
+from nn_lib.registry import Registry
 
 Split = dict[str, np.ndarray]
 
 
 class DataError(ValueError):
   """The configured data cannot be found or read; the message says how to fix it."""
+
+
+# (cfg.data, {alias: split name in the source}) -> {alias: Split}
+SOURCES: Registry[Callable[[Any, Mapping[str, str]], dict[str, Split]]] = Registry(
+    "data source")
 
 
 def _scale_inputs(x: np.ndarray, input_max: float | None) -> np.ndarray:
@@ -47,8 +55,14 @@ def _read_tfds(name: str, split: str, data_dir: str, input_key: str, target_key:
   return {"inputs": _scale_inputs(inputs, input_max), "targets": targets}
 
 
-def _embedded(name: str, splits: Mapping[str, str], cfg) -> dict[str, Split]:
-  builder_cls = builders.EMBEDDED[name]
+@SOURCES.register("embedded")
+def _embedded(cfg, splits: Mapping[str, str]) -> dict[str, Split]:
+  name = cfg.name
+  if name not in builders.EMBEDDED:
+    raise DataError(f"{name!r} is not an embedded dataset (those are "
+                    f"{', '.join(builders.EMBEDDED)}); for a TFDS dataset prepared as "
+                    "array_record set --config.data.source=tfds.")
+  builder_cls = builders.EMBEDDED.get(name)
   data_dir = builders.prepare(name, cfg.get("embedded_dir"))
   return {alias: _read_tfds(name, split, str(data_dir), builder_cls.INPUT_KEY,
                             builder_cls.TARGET_KEY, builder_cls.INPUT_MAX)
@@ -71,17 +85,17 @@ def _tfds_data_dir(cfg) -> str:
                   or Path.home() / "tensorflow_datasets").expanduser())
 
 
-def _prepared_tfds(name: str, splits: Mapping[str, str], cfg) -> dict[str, Split]:
+@SOURCES.register("tfds")
+def _prepared_tfds(cfg, splits: Mapping[str, str]) -> dict[str, Split]:
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
-  data_dir = _tfds_data_dir(cfg)
+  name, data_dir = cfg.name, _tfds_data_dir(cfg)
   try:
     return {alias: _read_tfds(name, split, data_dir, cfg.get("input_key", "image"),
                               cfg.get("target_key", "label"), cfg.get("input_max"))
             for alias, split in splits.items()}
   except tfds.core.registered.DatasetNotFoundError as e:
-    raise DataError(f"unknown dataset {name!r}: it is neither embedded "
-                    f"({', '.join(builders.EMBEDDED)}), 'npz:PATH', 'inline', nor a "
-                    f"TFDS dataset name.") from e
+    raise DataError(f"unknown TFDS dataset {name!r}; the embedded datasets (data."
+                    f"source=embedded) are {', '.join(builders.EMBEDDED)}.") from e
   except (NotImplementedError, AssertionError, FileNotFoundError) as e:
     # TFDS says "random access ... not supported" when no array_record files exist.
     raise DataError(f"TFDS dataset {name!r} is not prepared as array_record in "
@@ -89,11 +103,15 @@ def _prepared_tfds(name: str, splits: Mapping[str, str], cfg) -> dict[str, Split
                     + _prepare_hint(name, data_dir)) from e
 
 
-def _npz(path: str, splits: Mapping[str, str], cfg) -> dict[str, Split]:
-  file = Path(path).expanduser()
+@SOURCES.register("npz")
+def _npz(cfg, splits: Mapping[str, str]) -> dict[str, Split]:
+  if not cfg.get("path"):
+    raise DataError("data.source=npz needs --config.data.path=/path/file.npz holding "
+                    "arrays x_train, y_train, x_test, y_test.")
+  file = Path(cfg.path).expanduser()
   if not file.is_file():
-    raise DataError(f"npz data file {str(file)!r} does not exist. Give "
-                    "data.name='npz:/absolute/path/file.npz' holding arrays x_train, "
+    raise DataError(f"npz data file {str(file)!r} does not exist. Set "
+                    "--config.data.path to a .npz file holding arrays x_train, "
                     "y_train, x_test, y_test.")
   with np.load(file) as npz:
     arrays = {k: npz[k] for k in npz.files}
@@ -111,7 +129,8 @@ def _npz(path: str, splits: Mapping[str, str], cfg) -> dict[str, Split]:
   return out
 
 
-def _inline(splits: Mapping[str, str], cfg) -> dict[str, Split]:
+@SOURCES.register("inline")
+def _inline(cfg, splits: Mapping[str, str]) -> dict[str, Split]:
   out = {}
   for alias, split in splits.items():
     if split not in cfg.inline:
@@ -122,12 +141,8 @@ def _inline(splits: Mapping[str, str], cfg) -> dict[str, Split]:
 
 
 def load_splits(cfg: Any, splits: Mapping[str, str]) -> dict[str, Split]:
-  """Reads `splits` (alias -> source split name) of the dataset `cfg.name`."""
-  name = cfg.name
-  if name in builders.EMBEDDED:
-    return _embedded(name, splits, cfg)
-  if name.startswith("npz:"):
-    return _npz(name[len("npz:"):], splits, cfg)
-  if name == "inline":
-    return _inline(splits, cfg)
-  return _prepared_tfds(name, splits, cfg)
+  """Reads `splits` (alias -> source split name) of the configured dataset."""
+  if str(cfg.get("name", "")).startswith("npz:"):
+    raise DataError(f"data.name={cfg.name!r} is the old form; use "
+                    f"--config.data.source=npz --config.data.path={cfg.name[4:]}")
+  return SOURCES.get(cfg.get("source", "embedded"))(cfg, splits)

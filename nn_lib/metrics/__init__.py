@@ -8,13 +8,17 @@ Experiments name them in `config.metrics`; `get(name)` looks them up.
 """
 from nn_lib.metrics import (  # noqa: F401  (modules register)
     basic, classification, detection, ranking, reconstruction)
-from nn_lib.metrics.basic import accuracy, binary_accuracy, mae, mse
-from nn_lib.metrics.classification import confusion_matrix, f1_score
+from nn_lib.metrics.basic import (accuracy, binary_accuracy, euclidean, mae, mse,
+                                  squared_euclidean)
+from nn_lib.metrics.classification import (confusion_matrix, f1_score,
+                                           softmax_multilabel_f1_micro)
 from nn_lib.metrics.detection import box_iou, decode_boxes, mean_box_iou, presence_accuracy
 from nn_lib.metrics.ranking import kendall_tau, pairwise_accuracy
 from nn_lib.metrics.reconstruction import reconstruction_mse
 from nn_lib.metrics.registry import METRICS, get, register
 
 __all__ = ["METRICS", "accuracy", "binary_accuracy", "box_iou", "confusion_matrix",
-           "decode_boxes", "f1_score", "get", "kendall_tau", "mae", "mean_box_iou", "mse",
-           "pairwise_accuracy", "presence_accuracy", "reconstruction_mse", "register"]
+           "decode_boxes", "euclidean", "f1_score", "get", "kendall_tau", "mae",
+           "mean_box_iou", "mse", "pairwise_accuracy", "presence_accuracy",
+           "reconstruction_mse", "register", "softmax_multilabel_f1_micro",
+           "squared_euclidean"]

@@ -29,3 +29,20 @@ def mse(predictions: jax.Array, targets: jax.Array) -> jax.Array:
 def mae(predictions: jax.Array, targets: jax.Array) -> jax.Array:
   """Mean absolute error over every predicted value."""
   return jnp.mean(jnp.abs(predictions - targets.astype(predictions.dtype)))
+
+
+def _row_distance(predictions_BxN: jax.Array, targets_BxN: jax.Array) -> jax.Array:
+  diff = predictions_BxN - targets_BxN.astype(predictions_BxN.dtype)
+  return jnp.sum(jnp.square(diff.reshape(diff.shape[0], -1)), axis=-1)
+
+
+@register("euclidean")
+def euclidean(predictions_BxN: jax.Array, targets_BxN: jax.Array) -> jax.Array:
+  """Notes 000's vector absolute error, mean over rows of ||y - y^||_2."""
+  return jnp.mean(jnp.sqrt(_row_distance(predictions_BxN, targets_BxN)))
+
+
+@register("squared_euclidean")
+def squared_euclidean(predictions_BxN: jax.Array, targets_BxN: jax.Array) -> jax.Array:
+  """Notes 000's vector squared error, mean over rows of ||y - y^||_2^2."""
+  return jnp.mean(_row_distance(predictions_BxN, targets_BxN))

@@ -107,3 +107,18 @@ def multilabel_f1_macro(logits_BxC, targets_BxC):
 def exact_match(logits_BxC, targets_BxC):
   """Fraction of examples whose whole label set is predicted exactly."""
   return jnp.mean(jnp.all((logits_BxC > 0) == (targets_BxC > 0.5), axis=-1))
+
+
+def softmax_multilabel_f1_micro(logits_BxC, targets_BxC, threshold: float) -> jax.Array:
+  """Micro-F1 of a softmax head read as several labels: class c is predicted where
+  p_c > threshold, and present where its target is > 0 (a 0/1 presence vector or
+  that vector normalised to a distribution). Notes 000: the p_c sum to 1, so at
+  threshold 0.5 at most one label per example can be predicted."""
+  predicted = jax.nn.softmax(jnp.asarray(logits_BxC, jnp.float32), axis=-1) > threshold
+  present = jnp.asarray(targets_BxC) > 0
+  return _micro(_counts(present.astype(jnp.float32), predicted.astype(jnp.float32)), "f1")
+
+
+@register("softmax_f1_micro_p50")
+def softmax_f1_micro_p50(logits_BxC, targets_BxC):
+  return softmax_multilabel_f1_micro(logits_BxC, targets_BxC, 0.5)

@@ -11,8 +11,8 @@ from nn_lib.models import (  # noqa: F401  (importing registers the models)
     resnet, transformer)
 from nn_lib.models.layers import count_params
 from nn_lib.models.nerf import Rendered, nerf_positional_encoding, volume_render
-from nn_lib.models.registry import get, names, register
+from nn_lib.models.registry import MODELS, get, names, register
 from nn_lib.models.transformer import sinusoidal_positional_encoding
 
-__all__ = ["get", "names", "register", "count_params", "volume_render", "Rendered",
+__all__ = ["MODELS", "get", "names", "register", "count_params", "volume_render", "Rendered",
            "nerf_positional_encoding", "sinusoidal_positional_encoding"]

@@ -112,10 +112,10 @@ class UNet(nn.Module):
   global features with local ones) and two 3x3 convs follow; a 1x1 conv
   predicts per-pixel class logits.
 
-  Input x_BxHxWxC with H, W divisible by 2^depth; output B x H x W x num_classes.
+  Input x_BxHxWxC with H, W divisible by 2^depth; output B x H x W x num_outputs.
   """
 
-  num_classes: int = 2
+  num_outputs: int = 2
   depth: int = 3
   width: int = 16
   batch_norm: bool = True
@@ -146,4 +146,4 @@ class UNet(nn.Module):
       h = nn.ConvTranspose(self.width * 2 ** level, (2, 2), (2, 2))(h)
       h = jnp.concatenate([skips[level], h], axis=-1)
       h = self._double_conv(h, self.width * 2 ** level, train)
-    return nn.Conv(self.num_classes, (1, 1))(h)
+    return nn.Conv(self.num_outputs, (1, 1))(h)

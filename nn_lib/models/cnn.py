@@ -20,10 +20,10 @@ class LeNet5(nn.Module):
   convolution's padding (p = 2), giving 61,706 parameters for 10 classes (the
   notes' "60k parameters").
 
-  Input x_BxHxWxC (or B x H x W greyscale); output B x num_classes logits.
+  Input x_BxHxWxC (or B x H x W greyscale); output B x num_outputs logits.
   """
 
-  num_classes: int = 10
+  num_outputs: int = 10
   activation: str = "relu"
   pooling: str = "max"  # the paper used average pooling; max trains faster
 
@@ -41,7 +41,7 @@ class LeNet5(nn.Module):
     h = h.reshape(h.shape[0], -1)
     h = act(nn.Dense(120)(h))
     h = act(nn.Dense(84)(h))
-    return nn.Dense(self.num_classes)(h)
+    return nn.Dense(self.num_outputs)(h)
 
 
 @register("vgg")
@@ -55,10 +55,10 @@ class VGG(nn.Module):
   256). VGG-16 is widths=(64, 128, 256, 512, 512), convs_per_stage=(2, 2, 3, 3, 3),
   fc=(4096, 4096).
 
-  Input x_BxHxWxC with H, W divisible by 2^len(widths); output B x num_classes.
+  Input x_BxHxWxC with H, W divisible by 2^len(widths); output B x num_outputs.
   """
 
-  num_classes: int = 10
+  num_outputs: int = 10
   widths: Sequence[int] = (32, 64, 128)
   convs_per_stage: int | Sequence[int] = 2
   fc: Sequence[int] = (256,)
@@ -89,7 +89,7 @@ class VGG(nn.Module):
     for width in self.fc:
       h = act(nn.Dense(width, kernel_init=init_fn)(h))
       h = layers.dropout(self.dropout, train)(h)
-    return nn.Dense(self.num_classes)(h)
+    return nn.Dense(self.num_outputs)(h)
 
 
 @register("inception_block")
@@ -105,9 +105,9 @@ class InceptionBlock(nn.Module):
   (r3, r5) cut the cost of the 3x3 and 5x5 branches roughly tenfold. Defaults
   are GoogLeNet's block 3a: 28x28x192 -> 28x28x256.
 
-  With `num_classes` set, global average pooling and a dense classifier follow
+  With `num_outputs` set, global average pooling and a dense classifier follow
   (a one-block Inception network that the generic training step can fit).
-  Input x_BxHxWxC; output B x H x W x 256 features, or B x num_classes logits.
+  Input x_BxHxWxC; output B x H x W x 256 features, or B x num_outputs logits.
   """
 
   c1: int = 64
@@ -116,7 +116,7 @@ class InceptionBlock(nn.Module):
   r5: int = 16
   c5: int = 32
   pool_proj: int = 32
-  num_classes: int | None = None
+  num_outputs: int | None = None
   batch_norm: bool = False
   kernel_init: str = "he"
 
@@ -137,6 +137,6 @@ class InceptionBlock(nn.Module):
     pooled = nn.max_pool(x, (3, 3), strides=(1, 1), padding="SAME")
     bp = self._conv(pooled, self.pool_proj, 1, train)
     h_BxHxWxF = jnp.concatenate([b1, b3, b5, bp], axis=-1)
-    if self.num_classes is None:
+    if self.num_outputs is None:
       return h_BxHxWxF
-    return nn.Dense(self.num_classes)(h_BxHxWxF.mean(axis=(1, 2)))
+    return nn.Dense(self.num_outputs)(h_BxHxWxF.mean(axis=(1, 2)))

@@ -50,10 +50,10 @@ class MobileNet(nn.Module):
   channels. For 32x32 CIFAR inputs use stem_stride=1 (the default); ImageNet
   uses 2.
 
-  Input x_BxHxWxC; output B x num_classes logits.
+  Input x_BxHxWxC; output B x num_outputs logits.
   """
 
-  num_classes: int = 10
+  num_outputs: int = 10
   width_multiplier: float = 1.0
   blocks: Sequence[Sequence[int]] = V1_BLOCKS
   stem_stride: int = 1
@@ -74,4 +74,4 @@ class MobileNet(nn.Module):
       h = DepthwiseSeparableConv(self._width(features), strides, kernel_init=self.kernel_init,
                                  name=f"dwsep{i + 1}")(h, train)
     h = layers.dropout(self.dropout, train)(h.mean(axis=(1, 2)))
-    return nn.Dense(self.num_classes)(h)
+    return nn.Dense(self.num_outputs)(h)

@@ -1,4 +1,4 @@
-"""Name -> model constructor registry, so experiments pick models from config.
+"""The model registry, so experiments pick models from config.
 
 Every model is a Flax Linen module called as `model.apply(variables, x, train=...)`.
 Mutable collections (e.g. `batch_stats`) are the model's state; dropout draws from
@@ -11,35 +11,21 @@ from typing import Any, Callable
 
 import flax.linen as nn
 
-_MODELS: dict[str, Callable[..., nn.Module]] = {}
+from nn_lib.registry import ConfigError, Registry
 
-
-def register(name: str):
-  """Class decorator adding a model to the registry under `name`."""
-
-  def wrap(cls):
-    if name in _MODELS:
-      raise ValueError(f"model name {name!r} is registered twice")
-    _MODELS[name] = cls
-    return cls
-
-  return wrap
-
-
-def names() -> list[str]:
-  return sorted(_MODELS)
+MODELS: Registry[Callable[..., nn.Module]] = Registry("model")
+register = MODELS.register
+names = MODELS.names
 
 
 def get(name: str, **kwargs: Any) -> nn.Module:
   """Builds the model registered as `name` with keyword hyperparameters."""
-  if name not in _MODELS:
-    raise ValueError(f"unknown model {name!r}; valid names: {', '.join(names())}")
-  cls = _MODELS[name]
+  cls = MODELS.get(name)
   params = inspect.signature(cls).parameters
   unknown = sorted(set(kwargs) - set(params) - {"parent", "name"})
   if unknown:
     valid = [p for p in params if p not in ("parent", "name")]
-    raise ValueError(
+    raise ConfigError(
         f"model {name!r} has no hyperparameter(s) {unknown}; valid: {valid}")
   return cls(**{k: _hashable(v) for k, v in kwargs.items()})
 

@@ -104,10 +104,10 @@ class ResNet(nn.Module):
   conv + BN + ReLU + 3x3 stride-2 max pool. CIFAR ResNet-20 has 0.27M parameters,
   ResNet-18 (10 classes) 11.2M.
 
-  Input x_BxHxWxC; output B x num_classes logits.
+  Input x_BxHxWxC; output B x num_outputs logits.
   """
 
-  num_classes: int = 10
+  num_outputs: int = 10
   arch: str = "resnet20"
   block: str | None = None
   stage_sizes: Sequence[int] | None = None
@@ -149,4 +149,4 @@ class ResNet(nn.Module):
         strides = 2 if stage > 0 and i == 0 else 1
         h = block_cls(width, strides, cfg["shortcut"], self.kernel_init,
                       name=f"stage{stage + 1}_block{i + 1}")(h, train)
-    return nn.Dense(self.num_classes)(h.mean(axis=(1, 2)))
+    return nn.Dense(self.num_outputs)(h.mean(axis=(1, 2)))

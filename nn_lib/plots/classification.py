@@ -10,22 +10,13 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-position
-import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
+from nn_lib.plots.figure import save
 
 # (x values, y values) of one line.
 Series = tuple[Sequence[float], Sequence[float]]
-
-
-def _save(fig, path: str | Path) -> Path:
-  path = Path(path)
-  path.parent.mkdir(parents=True, exist_ok=True)
-  fig.tight_layout()
-  fig.savefig(path, dpi=100)
-  plt.close(fig)
-  return path
 
 
 def _check_ndim(name: str, array: np.ndarray, ndim: int, what: str) -> np.ndarray:
@@ -76,7 +67,7 @@ def decision_boundary(xx_GxG: np.ndarray, yy_GxG: np.ndarray, classes_GxG: np.nd
   ax.set_title(title)
   ax.set_xlabel("x1")
   ax.set_ylabel("x2")
-  return _save(fig, path)
+  return save(fig, path)
 
 
 def weight_templates(templates_KxHxW: np.ndarray, path: str | Path,
@@ -102,7 +93,7 @@ def weight_templates(templates_KxHxW: np.ndarray, path: str | Path,
       ax.set_title(titles[i], fontsize=9)
   if suptitle:
     fig.suptitle(suptitle)
-  return _save(fig, path)
+  return save(fig, path)
 
 
 def confusion_matrix(counts_CxC: np.ndarray, path: str | Path,
@@ -128,7 +119,7 @@ def confusion_matrix(counts_CxC: np.ndarray, path: str | Path,
   ax.set_xlabel("predicted")
   ax.set_ylabel("true")
   ax.set_title(title)
-  return _save(fig, path)
+  return save(fig, path)
 
 
 def curve_comparison(panels: Mapping[str, Mapping[str, Series]], path: str | Path,
@@ -154,7 +145,7 @@ def curve_comparison(panels: Mapping[str, Mapping[str, Series]], path: str | Pat
     ax.legend()
   if suptitle:
     fig.suptitle(suptitle)
-  return _save(fig, path)
+  return save(fig, path)
 
 
 def polyfit(x_train_N: np.ndarray, y_train_N: np.ndarray, x_curve_M: np.ndarray,
@@ -194,4 +185,4 @@ def polyfit(x_train_N: np.ndarray, y_train_N: np.ndarray, x_curve_M: np.ndarray,
   right.set_title("error by order")
   right.grid(alpha=0.3)
   right.legend()
-  return _save(fig, path)
+  return save(fig, path)

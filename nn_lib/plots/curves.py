@@ -4,10 +4,9 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-position
+from nn_lib.plots.figure import save
 
 
 def training_curves(rows: list[dict], path: str | Path,
@@ -32,9 +31,4 @@ def training_curves(rows: list[dict], path: str | Path,
       ax.set_yscale("log")
     ax.grid(alpha=0.3)
     ax.legend()
-  fig.tight_layout()
-  path = Path(path)
-  path.parent.mkdir(parents=True, exist_ok=True)
-  fig.savefig(path, dpi=100)
-  plt.close(fig)
-  return path
+  return save(fig, path)

@@ -11,20 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib import patches
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-position
-import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
-from matplotlib import patches  # pylint: disable=g-import-not-at-top,wrong-import-position
-
-
-def _save(fig, path: str | Path) -> Path:
-  path = Path(path)
-  path.parent.mkdir(parents=True, exist_ok=True)
-  fig.savefig(path, dpi=100)
-  plt.close(fig)
-  return path
+from nn_lib.plots.figure import save
 
 
 def _show(ax, image: np.ndarray) -> None:
@@ -60,8 +51,7 @@ def image_grid(images_NxHxW: np.ndarray, path: str | Path, *,
       ax.axis("off")
   if suptitle:
     fig.suptitle(suptitle)
-  fig.tight_layout()
-  return _save(fig, path)
+  return save(fig, path)
 
 
 def reconstruction_grid(originals_NxHxW: np.ndarray, reconstructions_NxHxW: np.ndarray,
@@ -89,8 +79,7 @@ def reconstruction_grid(originals_NxHxW: np.ndarray, reconstructions_NxHxW: np.n
     axes[2 * r + 1, 0].set_ylabel("output", fontsize=8)
   if title:
     fig.suptitle(title)
-  fig.tight_layout()
-  return _save(fig, path)
+  return save(fig, path)
 
 
 def latent_scatter(z_Nx2: np.ndarray, labels_N: np.ndarray, path: str | Path, *,
@@ -111,8 +100,7 @@ def latent_scatter(z_Nx2: np.ndarray, labels_N: np.ndarray, path: str | Path, *,
   ax.legend(markerscale=3, fontsize=8, title="class", loc="best")
   ax.set_title(title or "latent codes")
   ax.grid(alpha=0.3)
-  fig.tight_layout()
-  return _save(fig, path)
+  return save(fig, path)
 
 
 def _draw_box(ax, box_xywh: np.ndarray, side_hw: tuple[int, int], color: str,
@@ -154,8 +142,7 @@ def boxes_grid(images_NxHxW: np.ndarray, true_boxes_Nx4: np.ndarray,
     if titles is not None:
       ax.set_title(titles[k], fontsize=7)
   fig.suptitle("true box (green) vs predicted box (red, dashed)", fontsize=9)
-  fig.tight_layout()
-  return _save(fig, path)
+  return save(fig, path)
 
 
 def score_scatter(scores_N: np.ndarray, relevance_N: np.ndarray, path: str | Path, *,
@@ -172,5 +159,4 @@ def score_scatter(scores_N: np.ndarray, relevance_N: np.ndarray, path: str | Pat
   ax.set_ylabel(ylabel)
   ax.set_title(title or "scores vs relevance")
   ax.grid(alpha=0.3)
-  fig.tight_layout()
-  return _save(fig, path)
+  return save(fig, path)

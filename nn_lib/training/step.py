@@ -1,4 +1,4 @@
-"""Train state and the pure, jitted supervised train and eval steps.
+"""Train state and the pure supervised train step (jitted by the trainer).
 
 State is one plain dict pytree: {step, params, opt_state, model_state, rng}.
 `model_state` holds the model's mutable collections (batch-norm statistics).
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+import chex
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -14,23 +15,10 @@ import optax
 
 import losses
 from nn_lib import metrics as metrics_lib
+from nn_lib.training.objective import LossFn
 
 State = dict[str, Any]
 Batch = dict[str, jax.Array]
-# (outputs, targets) -> per-example loss values (not reduced over the batch).
-LossFn = Callable[[jax.Array, jax.Array], jax.Array]
-
-
-def loss_from_config(cfg_loss: Any) -> LossFn:
-  """`losses.<loss.name>` with the remaining `loss.*` keys as hyperparameters."""
-  kw = dict(cfg_loss)
-  name = kw.pop("name")
-  fn = getattr(losses, name, None)
-  if fn is None or name == "reduce" or name.startswith("_") or not callable(fn):
-    valid = sorted(n for n in dir(losses) if not n.startswith("_")
-                   and callable(getattr(losses, n)) and n != "reduce")
-    raise ValueError(f"unknown loss {name!r}; valid: {', '.join(valid)}")
-  return lambda outputs, targets: fn(outputs, targets, **kw)
 
 
 def init_state(model: nn.Module, tx: optax.GradientTransformation, seed: int,
@@ -42,11 +30,6 @@ def init_state(model: nn.Module, tx: optax.GradientTransformation, seed: int,
   params = variables.pop("params")
   return {"step": jnp.zeros((), jnp.int32), "params": params,
           "opt_state": tx.init(params), "model_state": variables, "rng": state_rng}
-
-
-def _per_row(values: jax.Array, batch_size: int) -> jax.Array:
-  """Per-example loss as one number per row (mean over any trailing axes)."""
-  return values.reshape(batch_size, -1).mean(axis=-1)
 
 
 def _kernels(params) -> Any:
@@ -76,6 +59,7 @@ def make_train_step(model: nn.Module, tx: optax.GradientTransformation,
   """
 
   def train_step(state: State, batch: Batch) -> tuple[State, dict[str, jax.Array]]:
+    chex.assert_equal_shape_prefix((batch["inputs"], batch["targets"]), 1)
     # Folding the step into the key makes dropout a function of (seed, step), so a
     # resumed run draws exactly the masks the uninterrupted run drew.
     dropout_rng = jax.random.fold_in(state["rng"], state["step"])
@@ -105,16 +89,3 @@ def make_train_step(model: nn.Module, tx: optax.GradientTransformation,
     return new_state, metrics
 
   return train_step
-
-
-def make_predict_step(model: nn.Module, loss_fn: LossFn):
-  """predict_step(state, batch) -> (outputs, per-row loss); padded rows get loss 0."""
-
-  def predict_step(state: State, batch: Batch) -> tuple[jax.Array, jax.Array]:
-    variables = {"params": state["params"], **state["model_state"]}
-    outputs = model.apply(variables, batch["inputs"], train=False)
-    per_row = _per_row(loss_fn(outputs, batch["targets"]), batch["mask"].shape[0])
-    # Double where: padded rows may hold values whose loss is not finite.
-    return outputs, jnp.where(batch["mask"], per_row, 0.0)
-
-  return predict_step

@@ -10,12 +10,13 @@ from ml_collections import ConfigDict
 import experiments
 from nn_lib import data
 from nn_lib.data import builders
-from nn_lib.training import run
+from nn_lib.registry import ConfigError
+from nn_lib.training import train_and_evaluate
 from nn_lib.training.checkpoint import read_latest
 
 
 def data_config(name: str, **overrides) -> ConfigDict:
-  cfg = experiments.get_config("digits_mlp")[1].data
+  cfg = experiments.get_config("digits_mlp").data
   cfg.name, cfg.standardize = name, False
   cfg.update(overrides)
   return cfg
@@ -111,7 +112,7 @@ def test_npz_user_data(tmp_path):
   np.savez(path, x_train=x_train, y_train=np.arange(20) % 3,
            x_test=rng.integers(0, 256, (6, 4, 4, 1), dtype=np.uint8),
            y_test=np.arange(6) % 3)
-  splits = data.load(data_config(f"npz:{path}"))
+  splits = data.load(data_config("mine", source="npz", path=str(path)))
   np.testing.assert_allclose(splits["train"]["inputs"], x_train / 255.0, rtol=1e-6)
   assert splits["test"]["targets"].tolist() == [0, 1, 2, 0, 1, 2]
 
@@ -120,27 +121,59 @@ def test_npz_with_missing_arrays_says_what_it_holds(tmp_path):
   path = tmp_path / "bad.npz"
   np.savez(path, x_train=np.zeros((3, 2)), y_train=np.zeros(3))
   with pytest.raises(data.DataError, match=r"no arrays 'x_test'/'y_test'.*holds \['x_train', 'y_train'\]"):
-    data.load(data_config(f"npz:{path}"))
+    data.load(data_config("bad", source="npz", path=str(path)))
+
+
+def test_npz_without_a_path_and_the_old_npz_name_say_what_to_set(tmp_path):
+  with pytest.raises(data.DataError, match="data.source=npz needs --config.data.path="):
+    data.load(data_config("mine", source="npz"))
+  with pytest.raises(data.DataError, match=r"old form; use --config.data.source=npz "
+                     r"--config.data.path=/x/y.npz"):
+    data.load(data_config("npz:/x/y.npz"))
 
 
 def test_absent_tfds_dataset_explains_how_to_prepare_it(tmp_path):
   with pytest.raises(data.DataError) as err:
-    data.load(data_config("mnist", data_dir=str(tmp_path)))
+    data.load(data_config("mnist", source="tfds", data_dir=str(tmp_path)))
   message = str(err.value)
   assert f"not prepared as array_record in {tmp_path}" in message
   assert f"tfds build mnist --file_format=array_record --data_dir={tmp_path}" in message
   assert not list(tmp_path.rglob("*incomplete*")) and not (tmp_path / "downloads").exists()
 
 
-def test_unknown_dataset_name_lists_the_sources():
-  with pytest.raises(data.DataError, match="unknown dataset 'digitz': it is neither embedded"):
+def test_unknown_dataset_names_list_what_exists():
+  with pytest.raises(data.DataError, match="'digitz' is not an embedded dataset "
+                     r"\(those are .*digits.*\); for a TFDS dataset prepared as "
+                     "array_record set --config.data.source=tfds"):
     data.load(data_config("digitz"))
+  with pytest.raises(data.DataError, match="unknown TFDS dataset 'digitz'"):
+    data.load(data_config("digitz", source="tfds"))
+  with pytest.raises(ConfigError, match="unknown data source 'cvs'; valid: embedded, "
+                     "inline, npz, tfds"):
+    data.load(data_config("digits", source="cvs"))
+
+
+def test_target_transforms_keep_the_labels():
+  splits = data.load(data_config("digits", target_transform=dict(name="is_class", label=3,
+                                                                 negative=-1.0)))
+  train = splits["train"]
+  assert train["targets"].shape == (1437, 1) and train["targets"].dtype == np.float32
+  np.testing.assert_array_equal(train["targets"][:, 0], np.where(train["labels"] == 3, 1, -1))
+  presence = np.array([[1, 0, 1], [0, 1, 0]], np.float32)
+  np.testing.assert_allclose(data.TARGET_TRANSFORMS.get("normalize")(presence, None),
+                             [[0.5, 0, 0.5], [0, 1, 0]])
+  with pytest.raises(ConfigError, match="unknown target transform 'is_clas'; valid: "
+                     "inputs, is_class, normalize, one_hot"):
+    data.load(data_config("digits", target_transform=dict(name="is_clas")))
+  with pytest.raises(ConfigError, match="missing 1 required keyword-only argument: 'label'"):
+    data.load(data_config("digits", target_transform=dict(name="is_class")))
 
 
 def test_real_mnist_path_trains_on_tfds_mock_data(tmp_path):
-  _, cfg = experiments.get_config("mnist10k_lenet:smoke")
-  cfg.data.name, cfg.data.data_dir = "mnist", str(tmp_path / "tfds")
+  cfg = experiments.get_config("mnist10k_lenet:smoke")
+  cfg.data.source, cfg.data.name = "tfds", "mnist"
+  cfg.data.data_dir = str(tmp_path / "tfds")
   cfg.batch_size, cfg.eval_batch_size, cfg.num_steps = 8, 16, 3
   with tfds.testing.mock_data(num_examples=24, policy=tfds.testing.MockPolicy.USE_CODE):
-    run(cfg, tmp_path / "run")
+    train_and_evaluate(cfg, tmp_path / "run")
   assert read_latest(tmp_path / "run")[0] == 3

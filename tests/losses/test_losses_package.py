@@ -51,6 +51,15 @@ def test_catalogue_is_public_documented_and_has_a_reference():
     assert "weights" in params, name
 
 
+def test_loss_table_names_every_loss_and_nothing_else():
+  penalties_and_reducers = {"l2_penalty", "l1_penalty", "elastic_net", "max_norm", "reduce"}
+  assert set(losses.LOSSES) == set(CATALOGUE) - penalties_and_reducers
+  for name, fn in losses.LOSSES.items():
+    assert fn is getattr(losses, name), name
+  with pytest.raises(TypeError):
+    losses.LOSSES["mine"] = losses.huber  # read-only: extend it in your own code
+
+
 def test_float_hyperparameters_do_not_recompile():
   x, y = jnp.ones(4), jnp.zeros(4)
   for fn, kw in ((losses.huber, "delta"), (losses.binary_hinge, "margin"),

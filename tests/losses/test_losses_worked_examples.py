@@ -1,7 +1,9 @@
 """Item 5: the worked examples of notes 001, 002 and 003 (and the sanity
 values of note 002) reproduced with the library."""
+import functools
 import math
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -147,3 +149,36 @@ def test_regularization_preferences_note_002():
   # L2 prefers the spread-out weights, L1 does not distinguish them
   assert losses.l2_penalty(w2) < losses.l2_penalty(w1)
   np.testing.assert_allclose(losses.l1_penalty(w1), losses.l1_penalty(w2))
+
+
+class WorkedExamplesInsideAndOutsideJit(chex.TestCase):
+  """The same worked examples with the loss called directly (concrete arrays: label
+  checks run eagerly) and inside a caller's `jax.jit` (traced arrays, traced float
+  hyperparameters), value and gradient."""
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_multiclass_svm_notes_001_002(self):
+    hinge = self.variant(functools.partial(losses.multiclass_hinge, margin=1.0))
+    np.testing.assert_allclose(hinge(SCORES, LABELS), [2.9, 0.0, 12.9], atol=1e-5)
+    grad = self.variant(jax.grad(lambda s: losses.multiclass_hinge(s, 2)))
+    np.testing.assert_array_equal(grad(SCORES[2]), [1.0, 1.0, -2.0])
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_softmax_classifier_note_002(self):
+    ce = self.variant(losses.softmax_cross_entropy_with_integer_labels)
+    value = ce(SCORES, LABELS)
+    chex.assert_shape(value, (3,))
+    np.testing.assert_allclose(value[0], 2.04, atol=5e-3)   # -ln(0.13)
+    grad = self.variant(jax.grad(lambda s: losses.softmax_cross_entropy_with_integer_labels(
+        s, 0)))
+    np.testing.assert_allclose(grad(SCORES[0]) + jnp.array([1.0, 0, 0]),
+                               [0.13, 0.87, 0.00], atol=5e-3)
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_sigmoid_bce_vs_mse_note_003(self):
+    z, t = jnp.array([-10.0, 0.0, 3.0]), jnp.array([1.0, 1.0, 0.0])
+    s = jax.nn.sigmoid(z)
+    g_bce = self.variant(jax.grad(lambda z: losses.sigmoid_binary_cross_entropy(z, t).sum()))
+    g_mse = self.variant(jax.grad(lambda z: losses.sigmoid_squared_error(z, t).sum()))
+    np.testing.assert_allclose(g_bce(z), s - t, rtol=1e-6)
+    np.testing.assert_allclose(g_mse(z), 2 * (s - t) * s * (1 - s), rtol=1e-5)

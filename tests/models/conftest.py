@@ -1,4 +1,4 @@
-"""Shared fixture for the model-zoo tests.
+"""Shared fixtures for the model-zoo tests.
 
 XLA's CPU compile of random-number generation is slow (tens of seconds for a
 U-Net's worth of initializers on a loaded 2-core machine), so most tests build
@@ -7,9 +7,19 @@ only) filled with host-side numpy values. `test_init_*` exercises `model.init`.
 """
 from __future__ import annotations
 
+import jax
 import pytest
 
 from nn_lib.models.catalog import random_variables
+
+
+@pytest.fixture(autouse=True)
+def _float32_matmuls():
+  """GPUs multiply float32 matrices in TF32 by default (about 3 significant
+  digits); these tests compare models with float64 references to float32
+  accuracy, so every matrix product here runs in full float32."""
+  with jax.default_matmul_precision("float32"):
+    yield
 
 
 @pytest.fixture

@@ -124,10 +124,10 @@ def test_parameter_counts_against_known_figures():
   # ImageNet figures (1000 classes, 224x224): torchvision's ResNet-18 / ResNet-50,
   # MobileNet v1's 4.2M (Keras: 4,231,976 trainable), VGG-16's 138M.
   img = (1, 224, 224, 3)
-  assert _count("resnet", img, num_classes=1000, arch="resnet18") == 11_689_512
-  assert _count("resnet", img, num_classes=1000, arch="resnet50") == 25_557_032
-  assert _count("mobilenet", img, num_classes=1000, stem_stride=2) == 4_231_976
-  assert _count("vgg", img, num_classes=1000, widths=(64, 128, 256, 512, 512),
+  assert _count("resnet", img, num_outputs=1000, arch="resnet18") == 11_689_512
+  assert _count("resnet", img, num_outputs=1000, arch="resnet50") == 25_557_032
+  assert _count("mobilenet", img, num_outputs=1000, stem_stride=2) == 4_231_976
+  assert _count("vgg", img, num_outputs=1000, widths=(64, 128, 256, 512, 512),
                 convs_per_stage=(2, 2, 3, 3, 3), fc=(4096, 4096)) == 138_357_544
 
 

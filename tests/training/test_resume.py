@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 import experiments
-from nn_lib.config import ConfigError
+from nn_lib.registry import ConfigError
 from nn_lib.data import TrainBatches
-from nn_lib.training import NonFiniteLossError, run
+from nn_lib.training import NonFiniteLossError, train_and_evaluate
 from nn_lib.training.checkpoint import read_latest
 from tests.conftest import REPO, run_train, subprocess_env
 
@@ -95,7 +95,7 @@ def test_damaged_latest_checkpoint_falls_back_to_previous(tmp_path):
 
 
 def test_nan_loss_stops_and_names_the_step(tmp_path):
-  _, cfg = experiments.get_config("linreg_seed")
+  cfg = experiments.get_config("linreg_seed")
   poisoned = 2
   inputs = [list(x) for x in cfg.data.inline.train.inputs]
   inputs[poisoned] = [float("nan")]
@@ -105,7 +105,7 @@ def test_nan_loss_stops_and_names_the_step(tmp_path):
   nan_step = next(s for s in range(20) if batches(s)["targets"][0] == poisoned) + 1
 
   with pytest.raises(NonFiniteLossError, match=f"training loss is nan at step {nan_step};"):
-    run(cfg, tmp_path)
+    train_and_evaluate(cfg, tmp_path)
   if nan_step > 1:
     assert read_latest(tmp_path)[0] == nan_step - 1
   else:
@@ -113,15 +113,19 @@ def test_nan_loss_stops_and_names_the_step(tmp_path):
 
 
 def test_resuming_with_a_different_config_is_refused(tmp_path):
-  _, cfg = experiments.get_config("digits_mlp:smoke")
+  cfg = experiments.get_config("digits_mlp:smoke")
   cfg.num_steps = 2
-  run(cfg, tmp_path)
+  first = train_and_evaluate(cfg, tmp_path)
   cfg.model.hidden = (32,)
   cfg.optimizer.learning_rate = 0.5
   with pytest.raises(ConfigError, match=r"(?s)different config.*model.hidden.*"
                      r"optimizer.learning_rate: 0.001 -> 0.5"):
-    run(cfg, tmp_path)
+    train_and_evaluate(cfg, tmp_path)
   cfg.model.hidden, cfg.optimizer.learning_rate = (256, 256), 1e-3
   cfg.num_steps = 4  # training longer is a resumable change
-  run(cfg, tmp_path)
-  assert read_latest(tmp_path)[0] == 4
+  resumed = train_and_evaluate(cfg, tmp_path)
+  assert read_latest(tmp_path)[0] == 4 and resumed.start_step == 2
+  # The returned history is the whole run's: the first attempt's rows, then the rest.
+  steps, losses_ = resumed.history.curve("train", "loss")
+  assert steps == [2, 3, 4] and losses_[0] == first.final["train/loss"]
+  assert resumed.history.curve("test", "loss")[0] == [2, 4]

@@ -1,0 +1,24 @@
+"""Trainers: how a config is trained, chosen by `config.trainer`.
+
+A trainer is a function `(cfg, workdir) -> Result` built from the shared pieces
+(data, models, losses, checkpoints, writers, plots). Training that differs in kind
+(no gradient step, two players, decoding) is a trainer of its own.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+from nn_lib.registry import Registry
+from nn_lib.trainers import knn
+from nn_lib.training import Result, train_and_evaluate
+
+Trainer = Callable[[Any, "str | Path"], Result]
+
+TRAINERS: Registry[Trainer] = Registry("trainer", {
+    "supervised": train_and_evaluate,   # gradient descent on config.loss
+    "knn": knn.train_and_evaluate,      # k nearest neighbours, k cross-validated
+})
+get = TRAINERS.get
+
+__all__ = ["TRAINERS", "Trainer", "get"]
