@@ -1,7 +1,8 @@
 """``losses``: the course's loss catalogue as jitted pure JAX functions.
 
-Every loss has a hand-derived gradient (``jax.custom_vjp``) from the course
-notes (``../shared/seeds``, files 000-004) and a plain reference formula in
+Every loss has a hand-derived derivative from the course notes
+(``../shared/seeds``, files 000-004), given as a ``jax.custom_jvp`` rule
+(forward and reverse mode, every order), and a plain reference formula in
 ``losses.reference`` that serves as the autodiff oracle in the tests.
 ``import losses`` imports only jax and numpy.
 

@@ -4,6 +4,13 @@ Binary" / "Complementary Multiclass", 001 "Analytic Gradient: Sigmoid", 003
 
 All three are elementwise: the output has the shape of the logits, so a
 multi-label head (independent sigmoids, note 000) gets one loss per label.
+
+Each core states its hand-derived partial derivatives as a ``jax.custom_jvp``
+rule. The rules return the value by calling the core itself, so the
+derivative of the value is the hand-derived one at every order; the partials
+are plain jnp code that JAX differentiates for the higher orders.
+Hyperparameters enter through ``C.hyper`` (stop_gradient), so their tangents
+are always symbolic zeros and the rules give them no term.
 """
 from __future__ import annotations
 
@@ -18,34 +25,45 @@ _softplus_parts = C.softplus
 
 
 # --- sigmoid + BCE -------------------------------------------------------------
-@jax.custom_vjp
+def _smooth(t, smoothing):
+  return t * (1.0 - smoothing) + 0.5 * smoothing
+
+
+@jax.custom_jvp
 def _sbce(z, t, pos_weight, smoothing):
-  return _sbce_fwd(z, t, pos_weight, smoothing)[0]
-
-
-def _sbce_fwd(z, t, pos_weight, smoothing):
-  ts = t * (1.0 - smoothing) + 0.5 * smoothing
+  ts = _smooth(t, smoothing)
   if pos_weight is None:
-    v, sp = C.bce_logits(z, ts)      # = ts*softplus(-z) + (1-ts)*softplus(z)
-  else:
-    sp = _softplus_parts(z)          # -log(1 - sigma(z))
-    v = pos_weight * ts * (sp - z) + (1.0 - ts) * sp
-  return v, (z, ts, sp, pos_weight, smoothing)
+    return C.bce_logits(z, ts)[0]    # = ts*softplus(-z) + (1-ts)*softplus(z)
+  sp = _softplus_parts(z)            # -log(1 - sigma(z))
+  return pos_weight * ts * (sp - z) + (1.0 - ts) * sp
 
 
-def _sbce_bwd(res, g):
-  z, ts, sp, pos_weight, smoothing = res
-  s = jax.nn.sigmoid(z)
-  if pos_weight is None:
-    gz = s - ts                      # note 003: d BCE / dz = sigma - t
-    gt = -z
-  else:
-    gz = pos_weight * ts * (s - 1.0) + (1.0 - ts) * s
-    gt = pos_weight * (sp - z) - sp
-  return g * gz, g * gt * (1.0 - smoothing), None, None
+def _sbce_jvp(primals, tangents):
+  z, t, pos_weight, smoothing = primals
+  tz, tt, _, _ = tangents
+  v = _sbce(z, t, pos_weight, smoothing)
+  ts = _smooth(t, smoothing)
+  terms = []
+  if C.has_tangent(tz):
+    s = jax.nn.sigmoid(z)
+    if pos_weight is None:
+      gz = s - ts                    # note 003: d BCE / dz = sigma - t
+    else:
+      gz = pos_weight * ts * (s - 1.0) + (1.0 - ts) * s
+    terms.append(gz * tz)
+  if C.has_tangent(tt):
+    # d/dt = -z (infinite at an infinite logit: only used when t is
+    # differentiated), times d ts / dt = 1 - smoothing
+    if pos_weight is None:
+      gt = -z
+    else:
+      sp = _softplus_parts(z)
+      gt = pos_weight * (sp - z) - sp
+    terms.append(gt * (1.0 - smoothing) * tt)
+  return v, C.tangent_sum(v, terms)
 
 
-_sbce.defvjp(_sbce_fwd, _sbce_bwd)
+_sbce.defjvp(_sbce_jvp, symbolic_zeros=True)
 
 
 @jax.jit
@@ -59,9 +77,10 @@ def sigmoid_binary_cross_entropy(logits, labels, *, where=None, weights=None,
   ``-pw t log sigma(z) - (1 - t) log(1 - sigma(z))``. ``label_smoothing``
   ``a`` replaces t by ``t (1 - a) + a / 2``.
 
-  Gradient (note 003): ``dL/dz = sigma(z) - t`` (note 000 prints
-  ``t - sigma``, the negative; the descent direction is the same). With
-  pos_weight: ``pw t (sigma - 1) + (1 - t) sigma``.
+  Gradient (note 003), given as a custom JVP: ``dL/dz = sigma(z) - t`` (note
+  000 prints ``t - sigma``, the negative; the descent direction is the same),
+  ``dL/dt = -z``. With pos_weight: ``pw t (sigma - 1) + (1 - t) sigma`` and
+  ``pw softplus(-z) - softplus(z)``.
   Labels may be soft (any real in [0, 1]); returns ``logits.shape``.
   """
   fn = "sigmoid_binary_cross_entropy"
@@ -73,29 +92,37 @@ def sigmoid_binary_cross_entropy(logits, labels, *, where=None, weights=None,
 
 
 # --- BCE on probabilities ------------------------------------------------------
-@jax.custom_vjp
+@jax.custom_jvp
 def _bce(p, t, eps):
-  return _bce_fwd(p, t, eps)[0]
-
-
-def _bce_fwd(p, t, eps):
   pc = jnp.clip(p, eps, 1.0 - eps)
   lp, l1p = jnp.log(pc), jnp.log1p(-pc)
   # 0 log 0 = 0: a term whose coefficient is 0 contributes 0 (eps = 0 safe)
-  v = -(jnp.where(t != 0, t * lp, 0.0) + jnp.where(t != 1, (1.0 - t) * l1p,
-                                                   0.0))
-  return v, (pc, t, lp, l1p)
+  return -(jnp.where(t != 0, t * lp, 0.0)
+           + jnp.where(t != 1, (1.0 - t) * l1p, 0.0))
 
 
-def _bce_bwd(res, g):
-  pc, t, lp, l1p = res
-  # note 001: dL/dp = -t/p + (1 - t)/(1 - p)  (= (p - t) / (p (1 - p)))
-  gp = (jnp.where(t != 0, -t / pc, 0.0)
-        + jnp.where(t != 1, (1.0 - t) / (1.0 - pc), 0.0))
-  return g * gp, -g * (lp - l1p), None
+def _bce_jvp(primals, tangents):
+  p, t, eps = primals
+  tp, tt, _ = tangents
+  v = _bce(p, t, eps)
+  # The clamp is passed straight through at every order: the derivatives are
+  # those of the unclamped formula evaluated at the clamped p.
+  pc = p + jax.lax.stop_gradient(jnp.clip(p, eps, 1.0 - eps) - p)
+  terms = []
+  if C.has_tangent(tp):
+    # note 001: dL/dp = -t/p + (1 - t)/(1 - p)  (= (p - t) / (p (1 - p))).
+    # Unmasked, so that its derivative in t is the true -1/p - 1/(1 - p); a
+    # zero denominator (only with eps = 0) is replaced by 1 where its
+    # numerator is 0 (the partial's limit there is 0).
+    den0 = jnp.where((pc == 0) & (t == 0), 1.0, pc)
+    den1 = jnp.where((pc == 1) & (t == 1), 1.0, 1.0 - pc)
+    terms.append((-t / den0 + (1.0 - t) / den1) * tp)
+  if C.has_tangent(tt):
+    terms.append(-(jnp.log(pc) - jnp.log1p(-pc)) * tt)
+  return v, C.tangent_sum(v, terms)
 
 
-_bce.defvjp(_bce_fwd, _bce_bwd)
+_bce.defjvp(_bce_jvp, symbolic_zeros=True)
 
 
 @jax.jit
@@ -105,9 +132,10 @@ def binary_cross_entropy(probs, labels, *, where=None, weights=None,
   "check there are no log(0)").
 
   ``-t log p - (1 - t) log(1 - p)`` with p clamped to ``[eps, 1 - eps]``.
-  Gradient (note 001): ``-t/p + (1 - t)/(1 - p)`` evaluated at the clamped p and passed
-  straight through the clamp, so a saturated p = 0 with t = 1 still gets a
-  large finite push (like torch) instead of a dead zero gradient.
+  Gradient (note 001), given as a custom JVP: ``-t/p + (1 - t)/(1 - p)``
+  evaluated at the clamped p and passed straight through the clamp, so a
+  saturated p = 0 with t = 1 still gets a large finite push (like torch)
+  instead of a dead zero gradient; ``dL/dt = log(1 - p) - log p``.
   Prefer ``sigmoid_binary_cross_entropy`` on logits when you have them.
   """
   return C.elementwise("binary_cross_entropy", _bce, probs, labels, where,
@@ -116,36 +144,36 @@ def binary_cross_entropy(probs, labels, *, where=None, weights=None,
 
 
 # --- sigmoid + squared error (the counter-example) ----------------------------
-@jax.custom_vjp
+@jax.custom_jvp
 def _sse(z, t):
   return jnp.square(jax.nn.sigmoid(z) - t)
 
 
-def _sse_fwd(z, t):
-  s = jax.nn.sigmoid(z)
-  d = s - t
-  return d * d, (z, d)
+def _sse_jvp(primals, tangents):
+  z, t = primals
+  tz, tt = tangents
+  v = _sse(z, t)
+  d2 = 2.0 * (jax.nn.sigmoid(z) - t)
+  return v, C.tangent_sum(v, [
+      d2 * (jax.nn.sigmoid(z) * jax.nn.sigmoid(-z)) * tz
+      if C.has_tangent(tz) else None,
+      -(d2 * tt) if C.has_tangent(tt) else None])
 
 
-def _sse_bwd(res, g):
-  z, d = res
-  gd = 2.0 * g * d
-  return gd * jax.nn.sigmoid(z) * jax.nn.sigmoid(-z), -gd
-
-
-_sse.defvjp(_sse_fwd, _sse_bwd)
+_sse.defjvp(_sse_jvp, symbolic_zeros=True)
 
 
 @jax.jit
 def sigmoid_squared_error(logits, targets, *, where=None, weights=None):
   """"MSE on a sigmoid": ``(sigma(z) - t)^2`` elementwise (notes 000, 003).
 
-  Gradient (note 003): ``2 (sigma - t) sigma (1 - sigma)``; it vanishes when
-  the sigmoid saturates even if the answer is wrong ("NN paralysis"), which is
-  why ``sigmoid_binary_cross_entropy`` is preferred. Note 000 prints
-  ``(t - sigma) sigma (1 - sigma)``: the sign is flipped and the factor 2 is
-  missing; the correct derivative is implemented. ``sigma (1 - sigma)`` is
-  computed as ``sigma(z) sigma(-z)`` to stay accurate when saturated.
+  Gradient (note 003), given as a custom JVP: ``2 (sigma - t) sigma (1 -
+  sigma)``; it vanishes when the sigmoid saturates even if the answer is wrong
+  ("NN paralysis"), which is why ``sigmoid_binary_cross_entropy`` is
+  preferred. Note 000 prints ``(t - sigma) sigma (1 - sigma)``: the sign is
+  flipped and the factor 2 is missing; the correct derivative is implemented.
+  ``sigma (1 - sigma)`` is computed as ``sigma(z) sigma(-z)`` to stay accurate
+  when saturated.
   """
   return C.elementwise("sigmoid_squared_error", _sse, logits, targets, where,
                        weights, names=("logits", "targets"))

@@ -5,6 +5,7 @@ Validation lives in :mod:`losses._validation` and is re-exported here."""
 from __future__ import annotations
 
 import functools
+import math
 
 import jax
 import jax.numpy as jnp
@@ -13,7 +14,7 @@ import numpy as np
 from losses._validation import (  # noqa: F401  (used as C.<name> elsewhere)
     check_broadcast_to, check_floating, check_integer, check_label_shape,
     check_label_values, check_min_rank, check_real, check_same_shape,
-    is_concrete, normalize_axis)
+    is_concrete, normalize_axes, normalize_axis)
 
 # A finite stand-in for log(0) used where -inf would poison gradients
 # (CTC's impossible paths). It absorbs any finite log-probability added to it
@@ -43,6 +44,31 @@ def bce_logits(z, t):
   v = sp - t * z
   inf_v = jnp.where(jnp.where(z > 0, t == 1, t == 0), 0.0, jnp.inf)
   return jnp.where(jnp.isinf(z), inf_v.astype(v.dtype), v), sp
+
+
+# ----------------------------------------------------------------------------
+# Custom JVPs: every loss states its hand-derived partial derivatives as a
+# `jax.custom_jvp` rule with `symbolic_zeros=True`. The rule is ordinary,
+# differentiable jnp code, so JAX can take it forward or transpose it, and
+# differentiate it again for any order (see docs/losses.md).
+# ----------------------------------------------------------------------------
+def has_tangent(tangent) -> bool:
+  """False for a symbolic-zero tangent: an input nobody differentiates (integer
+  labels, hyperparameters, a target held fixed). Skipping its term keeps an
+  infinite partial (d/dt of -t log p at p = 0) from turning into 0 * inf = NaN."""
+  return type(tangent) is not jax.custom_derivatives.SymbolicZero
+
+
+def tangent_sum(out, terms):
+  """The output tangent: the sum of the terms that exist (None = no tangent),
+  or zeros shaped like the primal output."""
+  terms = [t for t in terms if t is not None]
+  if not terms:
+    return jnp.zeros_like(out)
+  total = terms[0]
+  for t in terms[1:]:
+    total = total + t
+  return total.astype(out.dtype)
 
 
 def compute_dtype(*xs):
@@ -214,6 +240,16 @@ def reduce(values, *, where=None, weights=None, how="mean"):
 # ----------------------------------------------------------------------------
 # Setup for losses reduced over a class/feature axis.
 # ----------------------------------------------------------------------------
+def classes_last(x, axes: tuple[int, ...]):
+  """Moves the class ``axes`` last (in the order given) and flattens them into
+  one axis: a tuple ``axis`` is one class axis of prod(sizes) classes."""
+  if len(axes) == 1:
+    return jnp.moveaxis(x, axes[0], -1)
+  batch = tuple(i for i in range(x.ndim) if i not in axes)
+  x = jnp.transpose(x, batch + axes)
+  return x.reshape(x.shape[:len(batch)] + (-1,))
+
+
 def axis_setup(fn, predictions, targets, axis, where, weights,
                names=("logits", "targets")):
   """Two same-shape inputs reduced over ``axis``.
@@ -225,9 +261,9 @@ def axis_setup(fn, predictions, targets, axis, where, weights,
   check_real(targets, names[1], fn)
   check_same_shape(predictions, targets, names[0], names[1], fn)
   check_min_rank(predictions, 1, names[0], fn)
-  ax = normalize_axis(axis, jnp.ndim(predictions), fn)
-  x = jnp.moveaxis(jnp.asarray(predictions), ax, -1)
-  t = jnp.moveaxis(jnp.asarray(targets), ax, -1)
+  axes = normalize_axes(axis, jnp.ndim(predictions), fn)
+  x = classes_last(jnp.asarray(predictions), axes)
+  t = classes_last(jnp.asarray(targets), axes)
   out_shape = x.shape[:-1]
   check_broadcast_to(where, out_shape, "where", fn)
   check_broadcast_to(weights, out_shape, "weights", fn)
@@ -246,8 +282,8 @@ def label_setup(fn, logits, labels, axis, where, weights,
   """
   check_floating(logits, names[0], fn)
   check_integer(labels, names[1], fn)
-  ax = check_label_shape(logits, labels, axis, fn, names)
-  z = jnp.moveaxis(jnp.asarray(logits), ax, -1)
+  axes = check_label_shape(logits, labels, axis, fn, names)
+  z = classes_last(jnp.asarray(logits), axes)
   out_shape = z.shape[:-1]
   check_broadcast_to(where, out_shape, "where", fn)
   check_broadcast_to(weights, out_shape, "weights", fn)
@@ -263,8 +299,9 @@ def eager_label_check(fn, logits, labels, axis, names=("logits", "labels")):
   """Outside-jit checks for integer-label losses (dtype, shape, range)."""
   check_floating(logits, names[0], fn)
   check_integer(labels, names[1], fn)
-  ax = check_label_shape(logits, labels, axis, fn, names)
-  check_label_values(labels, jnp.shape(logits)[ax], fn, names[1])
+  axes = check_label_shape(logits, labels, axis, fn, names)
+  num_classes = math.prod(jnp.shape(logits)[a] for a in axes)
+  check_label_values(labels, num_classes, fn, names[1])
 
 
 def label_status(labels, num_classes):

@@ -22,53 +22,69 @@ from losses import _common as C
 _sp = C.softplus
 
 
-@jax.custom_vjp
+@jax.custom_jvp
 def _det(pred, target, lam):
-  return _det_fwd(pred, target, lam)[0]
+  return _det_parts(pred, target, lam)[0]
 
 
-def _det_fwd(pred, target, lam):
+def _det_parts(pred, target, lam):
   zp, zx, zy, lw, lh = (pred[..., k] for k in range(5))
   i, x, y, w, h = (target[..., k] for k in range(5))
   present = i != 0
   # double-where: an absent object's box is undefined (0, NaN, ...)
   x, y = jnp.where(present, x, 0.5), jnp.where(present, y, 0.5)
-  lw_t = jnp.log(jnp.where(present, w, 1.0))
-  lh_t = jnp.log(jnp.where(present, h, 1.0))
-  dw, dh = lw - lw_t, lh - lh_t
+  safe_w = jnp.where(present, w, 1.0)
+  safe_h = jnp.where(present, h, 1.0)
+  dw, dh = lw - jnp.log(safe_w), lh - jnp.log(safe_h)
+  bce_p = _sp(zp) - i * zp
   bce_x = _sp(zx) - x * zx
   bce_y = _sp(zy) - y * zy
   inner = (lam[1] * bce_x + lam[2] * bce_y + lam[3] * dw * dw
            + lam[4] * dh * dh)
   inner = jnp.where(present, inner, 0.0)
-  v = lam[0] * (_sp(zp) - i * zp) + i * inner
-  return v, (pred, target, lam, x, y, dw, dh, inner, present)
+  v = lam[0] * bce_p + i * inner
+  return v, (zp, zx, zy, i, x, y, safe_w, safe_h, dw, dh, bce_p, bce_x,
+             bce_y, inner, present)
 
 
-def _det_bwd(res, g):
-  pred, target, lam, x, y, dw, dh, inner, present = res
-  zp, zx, zy = pred[..., 0], pred[..., 1], pred[..., 2]
-  i, w, h = target[..., 0], target[..., 3], target[..., 4]
+def _dot5(partials, tangent):
+  """sum_k partials[k] * tangent[..., k]: the tangent through the 5 slots."""
+  return jnp.sum(jnp.stack(partials, axis=-1) * tangent, axis=-1)
+
+
+def _det_jvp(primals, tangents):
+  pred, target, lam = primals
+  t_pred, t_target, t_lam = tangents
+  (zp, zx, zy, i, x, y, safe_w, safe_h, dw, dh, bce_p, bce_x, bce_y, inner,
+   present) = _det_parts(pred, target, lam)[1]
+  v = _det(pred, target, lam)
   s = jax.nn.sigmoid
-  gi = g * i
-  g_pred = jnp.stack([
-      g * lam[0] * (s(zp) - i),           # note 003: sigma - t
-      gi * lam[1] * (s(zx) - x),
-      gi * lam[2] * (s(zy) - y),
-      gi * lam[3] * 2.0 * dw,             # note 001: 2 (s - y)
-      gi * lam[4] * 2.0 * dh], axis=-1)
-  safe_w = jnp.where(present, w, 1.0)
-  safe_h = jnp.where(present, h, 1.0)
-  g_target = jnp.stack([
-      g * (-lam[0] * zp + inner),
-      -gi * lam[1] * zx,
-      -gi * lam[2] * zy,
-      -gi * lam[3] * 2.0 * dw / safe_w,
-      -gi * lam[4] * 2.0 * dh / safe_h], axis=-1)
-  return g_pred, g_target, None
+  # I as the box terms see it: equal to I, but constant where I = 0, matching
+  # the value, whose box (and dL/dI = -lam_p z_p + inner) is switched off
+  # there; so the mixed second derivatives d2L/dI d(box) agree both ways.
+  ib = jnp.where(present, i, 0.0)
+  terms = []
+  if C.has_tangent(t_pred):
+    terms.append(_dot5([
+        lam[0] * (s(zp) - i),             # note 003: sigma - t
+        ib * lam[1] * (s(zx) - x),
+        ib * lam[2] * (s(zy) - y),
+        ib * lam[3] * 2.0 * dw,           # note 001: 2 (s - y)
+        ib * lam[4] * 2.0 * dh], t_pred))
+  if C.has_tangent(t_target):
+    terms.append(_dot5([
+        -lam[0] * zp + inner,
+        -ib * lam[1] * zx,
+        -ib * lam[2] * zy,
+        -ib * lam[3] * 2.0 * dw / safe_w,
+        -ib * lam[4] * 2.0 * dh / safe_h], t_target))
+  if C.has_tangent(t_lam):   # component_weights are hyperparameters
+    terms.append(_dot5([bce_p, ib * bce_x, ib * bce_y, ib * dw * dw,
+                        ib * dh * dh], t_lam))
+  return v, C.tangent_sum(v, terms)
 
 
-_det.defvjp(_det_fwd, _det_bwd)
+_det.defjvp(_det_jvp, symbolic_zeros=True)
 
 
 @functools.partial(jax.jit, static_argnames=("axis",))

@@ -3,6 +3,10 @@ Loss", note 002 "multiclass SVM" worked example and sanity questions).
 
 Integer labels: negative -> ignored (loss 0, gradient 0); >= C ->
 ValueError when concrete, NaN under jit.
+
+The hand-derived derivatives are given as custom JVPs (see docs/losses.md).
+The hinge's indicator has derivative 0 away from the kink, so the second
+derivatives of the plain hinges are 0 and the squared hinge's is 2.
 """
 from __future__ import annotations
 
@@ -17,24 +21,27 @@ _NAN = float("nan")
 
 
 # --- binary hinge -----------------------------------------------------------------
-@jax.custom_vjp
+@jax.custom_jvp
 def _bhinge(s, y, margin):
   return C.relu(margin - y * s)
 
 
-def _bhinge_fwd(s, y, margin):
-  # residuals are the inputs: recomputing the indicator in the backward pass
-  # is cheaper than writing and re-reading a mask array
-  return C.relu(margin - y * s), (s, y, margin)
+def _bhinge_jvp(primals, tangents):
+  s, y, margin = primals
+  ts, ty, tm = tangents
+  m = margin - y * s
+  v = C.relu(m)
+  active = m > 0
+  # note 001: dL/ds = -y (and dL/dy = -s, dL/dmargin = 1) if 1 - y s > 0.
+  # The partials are selects on the inputs, so in reverse mode XLA fuses them
+  # into the gradient instead of writing a residual array.
+  return v, C.tangent_sum(v, [
+      jnp.where(active, -y, 0.0) * ts if C.has_tangent(ts) else None,
+      jnp.where(active, -s, 0.0) * ty if C.has_tangent(ty) else None,
+      active.astype(v.dtype) * tm if C.has_tangent(tm) else None])
 
 
-def _bhinge_bwd(res, g):
-  s, y, margin = res
-  ga = jnp.where(margin - y * s > 0, -g, 0.0)
-  return ga * y, ga * s, None      # note 001: dL/ds = -y if 1 - y s > 0
-
-
-_bhinge.defvjp(_bhinge_fwd, _bhinge_bwd)
+_bhinge.defjvp(_bhinge_jvp, symbolic_zeros=True)
 
 
 @jax.jit
@@ -56,34 +63,46 @@ def _finish_labels(v, ignore, bad):
   return jnp.where(bad, _NAN, jnp.where(ignore, 0.0, v))
 
 
-def _coef(g, ignore, bad):
-  return jnp.where(bad, _NAN, jnp.where(ignore, 0.0, g))[..., None]
+def _row_coef(ignore, bad, dtype):
+  """Per-example factor of the partials: 0 for ignored labels, NaN for
+  out-of-range ones (as their value), else 1."""
+  return jnp.where(bad, _NAN, jnp.where(ignore, 0.0, 1.0)).astype(dtype)
 
 
 # --- Weston-Watkins multiclass hinge ------------------------------------------------
-@functools.partial(jax.custom_vjp, nondiff_argnums=(3,))
-def _mhinge(s, labels, margin, squared):
-  return _mhinge_fwd(s, labels, margin, squared)[0]
-
-
-def _mhinge_fwd(s, labels, margin, squared):
+def _mhinge_parts(s, labels, margin, squared):
   lab, ignore, bad = C.label_status(labels, s.shape[-1])
   onehot = C.one_hot_like(s, lab)
   m = s - _pick(s, lab) + margin
   h = jnp.where(onehot > 0, 0.0, C.relu(m))
   v = jnp.sum(h * h if squared else h, axis=-1)
-  return _finish_labels(v, ignore, bad), (h, onehot, ignore, bad)
+  return _finish_labels(v, ignore, bad), h, onehot, ignore, bad
 
 
-def _mhinge_bwd(squared, res, g):
-  h, onehot, ignore, bad = res
-  # note 001: dL/ds_j = 1[s_j - s_y + 1 > 0] (j != y), dL/ds_y = -sum of those.
+@functools.partial(jax.custom_jvp, nondiff_argnums=(3,))
+def _mhinge(s, labels, margin, squared):
+  return _mhinge_parts(s, labels, margin, squared)[0]
+
+
+def _mhinge_jvp(squared, primals, tangents):
+  s, labels, margin = primals
+  ts, _, tm = tangents
+  v, h, onehot, ignore, bad = _mhinge_parts(s, labels, margin, squared)
+  # note 001: dL/ds_j = 1[s_j - s_y + 1 > 0] (j != y), dL/ds_y = -sum of those;
+  # squared: 2 h_j. 2 h stays a function of s, so its derivative (the squared
+  # hinge's second derivative) is right too.
   c = 2.0 * h if squared else (h > 0).astype(h.dtype)
-  gs = c - onehot * jnp.sum(c, axis=-1, keepdims=True)
-  return _coef(g, ignore, bad) * gs, None, None
+  k = _row_coef(ignore, bad, h.dtype)
+  terms = [None, None]
+  if C.has_tangent(ts):
+    gs = c - onehot * jnp.sum(c, axis=-1, keepdims=True)
+    terms[0] = k * jnp.sum(gs * ts, axis=-1)   # k per row: cheaper transposed
+  if C.has_tangent(tm):
+    terms[1] = k * jnp.sum(c, axis=-1) * tm
+  return v, C.tangent_sum(v, terms)
 
 
-_mhinge.defvjp(_mhinge_fwd, _mhinge_bwd)
+_mhinge.defjvp(_mhinge_jvp, symbolic_zeros=True)
 
 
 @functools.partial(jax.jit, static_argnames=("axis", "squared"))
@@ -113,30 +132,39 @@ def multiclass_hinge(scores, labels, *, where=None, weights=None, axis=-1,
 
 
 # --- Crammer-Singer -------------------------------------------------------------
-@jax.custom_vjp
-def _cs(s, labels, margin):
-  return _cs_fwd(s, labels, margin)[0]
-
-
-def _cs_fwd(s, labels, margin):
+def _cs_parts(s, labels, margin):
   lab, ignore, bad = C.label_status(labels, s.shape[-1])
   onehot = C.one_hot_like(s, lab)
   # max_j (s_j + margin [j != y]) - s_y = max(0, margin + max_{j!=y} s_j - s_y)
   a = s + margin * (1.0 - onehot)
   m = jnp.max(a, axis=-1)
   v = m - _pick(s, lab)[..., 0]
-  return _finish_labels(v, ignore, bad), (s, lab, margin, m, ignore, bad)
+  return _finish_labels(v, ignore, bad), a, m, onehot, ignore, bad
 
 
-def _cs_bwd(res, g):
-  s, lab, margin, m, ignore, bad = res
-  onehot = C.one_hot_like(s, lab)
-  top = (s + margin * (1.0 - onehot) == m[..., None]).astype(s.dtype)
+@jax.custom_jvp
+def _cs(s, labels, margin):
+  return _cs_parts(s, labels, margin)[0]
+
+
+def _cs_jvp(primals, tangents):
+  s, labels, margin = primals
+  ts, _, tm = tangents
+  v, a, m, onehot, ignore, bad = _cs_parts(s, labels, margin)
+  top = (a == m[..., None]).astype(s.dtype)
   top = top / jnp.sum(top, axis=-1, keepdims=True)   # ties share, like max
-  return _coef(g, ignore, bad) * (top - onehot), None, None
+  k = _row_coef(ignore, bad, s.dtype)
+  terms = [None, None]
+  # +1 at the top wrong class, -1 at y; they cancel when y is the top (the
+  # hinge is inactive)
+  if C.has_tangent(ts):
+    terms[0] = k * jnp.sum((top - onehot) * ts, axis=-1)
+  if C.has_tangent(tm):
+    terms[1] = k * jnp.sum(top * (1.0 - onehot), axis=-1) * tm
+  return v, C.tangent_sum(v, terms)
 
 
-_cs.defvjp(_cs_fwd, _cs_bwd)
+_cs.defjvp(_cs_jvp, symbolic_zeros=True)
 
 
 @functools.partial(jax.jit, static_argnames=("axis",))

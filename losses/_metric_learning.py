@@ -3,7 +3,9 @@ anchor-positive pair find the hardest negative, ``||f(a) - f(p)||^2 <
 ||f(a) - f(n)||^2``; contrastive loss of Hadsell, Chopra & LeCun 2006).
 
 Distances have no derivative at 0 (identical embeddings); there the zero
-subgradient is used, so gradients stay finite.
+subgradient is used, so gradients stay finite. The hand-derived derivatives
+are given as custom JVPs (see docs/losses.md); their second derivatives are
+finite there too.
 """
 from __future__ import annotations
 
@@ -16,32 +18,60 @@ from losses import _common as C
 
 
 def _dist(x, p, squared):
-  """(distance over last axis, d distance / d x)."""
+  """(distance over the last axis, u = d distance / d x).
+
+  Both are differentiable again (u's derivative is the distance's second
+  derivative). At x = 0 the distance is 0 with the zero subgradient u = 0,
+  written with the double ``where`` on the primal, so that no derivative of
+  any order is NaN there.
+  """
   if squared:
     return jnp.sum(x * x, axis=-1), 2.0 * x
-  return C.safe_norm(x, p)
+  if p == 1:
+    return jnp.sum(jnp.abs(x), axis=-1), jnp.sign(x)
+  if p == 2:
+    s = jnp.sum(x * x, axis=-1, keepdims=True)
+    pos = s > 0
+    n = jnp.sqrt(jnp.where(pos, s, 1.0))
+    return jnp.where(pos, n, 0.0)[..., 0], jnp.where(pos, x / n, 0.0)
+  ax = jnp.abs(x)
+  s = jnp.sum(ax ** p, axis=-1, keepdims=True)
+  pos = s > 0
+  n = jnp.where(pos, s, 1.0) ** (1.0 / p)
+  # u = sign(x) (|x| / n)^(p - 1); the zero row is replaced by ones first,
+  # since |x|^(p - 1) has an infinite derivative at 0 when p < 2
+  ax_safe = jnp.where(pos, ax, 1.0)
+  u = jnp.where(pos, jnp.sign(x) * (ax_safe / n) ** (p - 1), 0.0)
+  return jnp.where(pos, n, 0.0)[..., 0], u
 
 
 # --- triplet margin ----------------------------------------------------------------
-@functools.partial(jax.custom_vjp, nondiff_argnums=(4, 5))
-def _triplet(a, pos, neg, margin, p, squared):
-  return _triplet_fwd(a, pos, neg, margin, p, squared)[0]
-
-
-def _triplet_fwd(a, pos, neg, margin, p, squared):
+def _triplet_parts(a, pos, neg, margin, p, squared):
   dap, uap = _dist(a - pos, p, squared)
   dan, uan = _dist(a - neg, p, squared)
   m = dap - dan + margin
-  return C.relu(m), (uap, uan, m > 0)
+  return C.relu(m), m, uap, uan
 
 
-def _triplet_bwd(p, squared, res, g):
-  uap, uan, active = res
-  h = jnp.where(active, g, 0.0)[..., None]
-  return h * (uap - uan), -h * uap, h * uan, None
+@functools.partial(jax.custom_jvp, nondiff_argnums=(4, 5))
+def _triplet(a, pos, neg, margin, p, squared):
+  return _triplet_parts(a, pos, neg, margin, p, squared)[0]
 
 
-_triplet.defvjp(_triplet_fwd, _triplet_bwd)
+def _triplet_jvp(p, squared, primals, tangents):
+  a, pos, neg, margin = primals
+  ta, tp, tn, tm = tangents
+  v, m, uap, uan = _triplet_parts(a, pos, neg, margin, p, squared)
+  h = (m > 0).astype(v.dtype)      # the hinge indicator
+  hap, han = h[..., None] * uap, h[..., None] * uan
+  return v, C.tangent_sum(v, [
+      jnp.sum((hap - han) * ta, axis=-1) if C.has_tangent(ta) else None,
+      -jnp.sum(hap * tp, axis=-1) if C.has_tangent(tp) else None,
+      jnp.sum(han * tn, axis=-1) if C.has_tangent(tn) else None,
+      h * tm if C.has_tangent(tm) else None])
+
+
+_triplet.defjvp(_triplet_jvp, symbolic_zeros=True)
 
 
 @functools.partial(jax.jit, static_argnames=("axis", "p", "squared"))
@@ -71,15 +101,10 @@ def triplet_margin(anchor, positive, negative, *, where=None, weights=None,
 
 
 # --- batch-hard triplet --------------------------------------------------------
-@functools.partial(jax.custom_vjp, nondiff_argnums=(4,))
-def _bh(e, labels, valid, margin, squared):
-  return _bh_fwd(e, labels, valid, margin, squared)[0]
-
-
-def _bh_fwd(e, labels, valid, margin, squared):
+def _bh_parts(e, labels, valid, margin, squared):
   b = e.shape[-2]
   diff = e[..., :, None, :] - e[..., None, :, :]
-  d = jnp.sum(diff * diff, -1) if squared else C.safe_norm(diff)[0]
+  d = _dist(diff, 2, squared)[0]
   same = labels[..., :, None] == labels[..., None, :]
   both = valid[..., :, None] & valid[..., None, :]
   eye = jnp.eye(b, dtype=bool)
@@ -93,23 +118,34 @@ def _bh_fwd(e, labels, valid, margin, squared):
   hn = jnp.where(has, jnp.min(dn, -1), 0.0)
   m = hp - hn + margin
   v = jnp.where(has, C.relu(m), 0.0)
-  return v, (e, d, jp, jn, has & (m > 0))
+  return v, jp, jn, has & (m > 0)
 
 
-def _bh_bwd(squared, res, g):
-  e, d, jp, jn, active = res
-  c = jnp.where(active, g, 0.0)[..., None]
-  w = c * (C.one_hot_like(d, jp) - C.one_hot_like(d, jn))  # coeff of d_ij
-  if squared:
-    a = 2.0 * w
-  else:
-    a = jnp.where(d > 0, w / jnp.where(d > 0, d, 1.0), 0.0)
-  s = a + jnp.swapaxes(a, -1, -2)
-  ge = jnp.sum(s, -1)[..., None] * e - s @ e   # sum_j s_kj (e_k - e_j)
-  return ge, None, None, None
+@functools.partial(jax.custom_jvp, nondiff_argnums=(4,))
+def _bh(e, labels, valid, margin, squared):
+  return _bh_parts(e, labels, valid, margin, squared)[0]
 
 
-_bh.defvjp(_bh_fwd, _bh_bwd)
+def _bh_jvp(squared, primals, tangents):
+  e, labels, valid, margin = primals
+  te, _, _, tm = tangents
+  v, jp, jn, active = _bh_parts(e, labels, valid, margin, squared)
+  h = active.astype(v.dtype)
+  terms = [None, None]
+  if C.has_tangent(te):
+    # the triplet derivative routed to the selected pair: for anchor i,
+    # h (u_ip . (de_i - de_p) - u_in . (de_i - de_n)), u = d d / d(e_i - e_j)
+    pick = lambda x, j: jnp.take_along_axis(x, j[..., None], axis=-2)
+    up = h[..., None] * _dist(e - pick(e, jp), 2, squared)[1]
+    un = h[..., None] * _dist(e - pick(e, jn), 2, squared)[1]
+    terms[0] = jnp.sum((up - un) * te - up * pick(te, jp) + un * pick(te, jn),
+                       axis=-1)
+  if C.has_tangent(tm):
+    terms[1] = h * tm
+  return v, C.tangent_sum(v, terms)
+
+
+_bh.defjvp(_bh_jvp, symbolic_zeros=True)
 
 
 @functools.partial(jax.jit, static_argnames=("squared",))
@@ -148,26 +184,38 @@ def batch_hard_triplet(embeddings, labels, *, where=None, weights=None,
 
 
 # --- contrastive -----------------------------------------------------------------
-@jax.custom_vjp
-def _contrastive(a, b, y, margin):
-  return _contrastive_fwd(a, b, y, margin)[0]
-
-
-def _contrastive_fwd(a, b, y, margin):
-  d, u = C.safe_norm(a - b)
+def _contrastive_parts(a, b, y, margin):
+  x = a - b
+  d, u = _dist(x, 2, False)
   gap = C.relu(margin - d)
   v = 0.5 * (y * d * d + (1.0 - y) * gap * gap)
-  return v, (a - b, u, d, gap, y)
+  return v, x, d, u, gap
 
 
-def _contrastive_bwd(res, g):
-  diff, u, d, gap, y = res
-  ga = g[..., None] * (y[..., None] * diff - ((1.0 - y) * gap)[..., None] * u)
-  gy = g * 0.5 * (d * d - gap * gap)
-  return ga, -ga, gy, None
+@jax.custom_jvp
+def _contrastive(a, b, y, margin):
+  return _contrastive_parts(a, b, y, margin)[0]
 
 
-_contrastive.defvjp(_contrastive_fwd, _contrastive_bwd)
+def _contrastive_jvp(primals, tangents):
+  a, b, y, margin = primals
+  ta, tb, ty, tm = tangents
+  v, x, d, u, gap = _contrastive_parts(a, b, y, margin)
+  terms = [None, None, None, None]
+  if C.has_tangent(ta) or C.has_tangent(tb):
+    ga = y[..., None] * x - ((1.0 - y) * gap)[..., None] * u   # dL/da = -dL/db
+    if C.has_tangent(ta):
+      terms[0] = jnp.sum(ga * ta, axis=-1)
+    if C.has_tangent(tb):
+      terms[1] = -jnp.sum(ga * tb, axis=-1)
+  if C.has_tangent(ty):
+    terms[2] = 0.5 * (d * d - gap * gap) * ty
+  if C.has_tangent(tm):
+    terms[3] = (1.0 - y) * gap * tm
+  return v, C.tangent_sum(v, terms)
+
+
+_contrastive.defjvp(_contrastive_jvp, symbolic_zeros=True)
 
 
 @functools.partial(jax.jit, static_argnames=("axis",))

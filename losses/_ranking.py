@@ -3,6 +3,8 @@
 Note 000 prints ``L(z1, z2) = max(0, M - z2 - z1)`` — a typo for
 ``max(0, M - (z2 - z1))`` where image 2 should score higher; that is what
 ``pairwise_margin_ranking(z_better=z2, z_worse=z1)`` computes.
+
+The hand-derived derivatives are given as custom JVPs (see docs/losses.md).
 """
 from __future__ import annotations
 
@@ -17,23 +19,37 @@ from losses import _common as C
 _sp = C.softplus
 
 
+@jax.custom_jvp
+def _sigmoid(x):
+  return jax.nn.sigmoid(x)
+
+
+@_sigmoid.defjvp
+def _sigmoid_jvp(primals, tangents):
+  (x,), (t,) = primals, tangents
+  # sigma' = sigma(x) sigma(-x): unlike sigma (1 - sigma) it keeps its relative
+  # accuracy (and never cancels to 0) when sigma rounds to 1
+  return _sigmoid(x), _sigmoid(x) * _sigmoid(-x) * t
+
+
 # --- pairwise margin ------------------------------------------------------------
-@jax.custom_vjp
+@jax.custom_jvp
 def _pmr(zb, zw, margin):
   return C.relu(margin - (zb - zw))
 
 
-def _pmr_fwd(zb, zw, margin):
+def _pmr_jvp(primals, tangents):
+  zb, zw, margin = primals
+  tb, tw, tm = tangents
   m = margin - (zb - zw)
-  return C.relu(m), m > 0
+  v = C.relu(m)
+  h = (m > 0).astype(v.dtype)   # the pair is inside the margin
+  return v, C.tangent_sum(v, [-h * tb if C.has_tangent(tb) else None,
+                              h * tw if C.has_tangent(tw) else None,
+                              h * tm if C.has_tangent(tm) else None])
 
 
-def _pmr_bwd(active, g):
-  ga = jnp.where(active, g, 0.0)
-  return -ga, ga, None
-
-
-_pmr.defvjp(_pmr_fwd, _pmr_bwd)
+_pmr.defjvp(_pmr_jvp, symbolic_zeros=True)
 
 
 @jax.jit
@@ -51,22 +67,22 @@ def pairwise_margin_ranking(z_better, z_worse, *, where=None, weights=None,
 
 
 # --- pairwise logistic (RankNet) -------------------------------------------------
-@jax.custom_vjp
+@jax.custom_jvp
 def _plog(zb, zw):
   return _sp(zw - zb)
 
 
-def _plog_fwd(zb, zw):
+def _plog_jvp(primals, tangents):
+  zb, zw = primals
+  tb, tw = tangents
   d = zw - zb
-  return _sp(d), d
+  v = _sp(d)
+  gs = _sigmoid(d)          # d softplus(d) / dd
+  return v, C.tangent_sum(v, [-gs * tb if C.has_tangent(tb) else None,
+                              gs * tw if C.has_tangent(tw) else None])
 
 
-def _plog_bwd(d, g):
-  gs = g * jax.nn.sigmoid(d)
-  return -gs, gs
-
-
-_plog.defvjp(_plog_fwd, _plog_bwd)
+_plog.defjvp(_plog_jvp, symbolic_zeros=True)
 
 
 @jax.jit
@@ -81,35 +97,43 @@ def pairwise_logistic(z_better, z_worse, *, where=None, weights=None):
 
 
 # --- all pairs of a list -------------------------------------------------------
-@functools.partial(jax.custom_vjp, nondiff_argnums=(4,))
-def _lp(s, rel, item_mask, margin, kind):
-  return _lp_fwd(s, rel, item_mask, margin, kind)[0]
-
-
-def _lp_fwd(s, rel, item_mask, margin, kind):
+def _lp_parts(s, rel, item_mask, margin, kind):
   diff = s[..., :, None] - s[..., None, :]          # s_i - s_j
   valid = rel[..., :, None] > rel[..., None, :]     # i should beat j
   if item_mask is not None:
     valid = valid & item_mask[..., :, None] & item_mask[..., None, :]
-  if kind == "margin":
-    m = margin - diff
-    pair, dpair = C.relu(m), -(m > 0).astype(s.dtype)
-  else:
-    pair, dpair = _sp(-diff), -jax.nn.sigmoid(-diff)
+  m = margin - diff
+  pair = C.relu(m) if kind == "margin" else _sp(-diff)
   n = jnp.sum(valid, axis=(-2, -1)).astype(s.dtype)
   inv = jnp.where(n > 0, 1.0 / jnp.where(n > 0, n, 1.0), 0.0)
   v = jnp.sum(jnp.where(valid, pair, 0.0), axis=(-2, -1)) * inv
-  return v, (jnp.where(valid, dpair, 0.0), inv)
+  return v, diff, m, valid, inv
 
 
-def _lp_bwd(kind, res, g):
-  a, inv = res   # a_ij = dL_ij / d(s_i - s_j) on valid pairs
-  c = (g * inv)[..., None]
-  gs = c * (jnp.sum(a, axis=-1) - jnp.sum(a, axis=-2))
-  return gs, None, None, None
+@functools.partial(jax.custom_jvp, nondiff_argnums=(4,))
+def _lp(s, rel, item_mask, margin, kind):
+  return _lp_parts(s, rel, item_mask, margin, kind)[0]
 
 
-_lp.defvjp(_lp_fwd, _lp_bwd)
+def _lp_jvp(kind, primals, tangents):
+  s, rel, item_mask, margin = primals
+  ts, _, _, tm = tangents
+  v, diff, m, valid, inv = _lp_parts(s, rel, item_mask, margin, kind)
+  # a_ij = dL_ij / d(s_i - s_j) on valid pairs
+  if kind == "margin":
+    a = -(valid & (m > 0)).astype(s.dtype)
+  else:
+    a = jnp.where(valid, -_sigmoid(-diff), 0.0)
+  terms = [None, None]
+  if C.has_tangent(ts):
+    gs = inv[..., None] * (jnp.sum(a, axis=-1) - jnp.sum(a, axis=-2))
+    terms[0] = jnp.sum(gs * ts, axis=-1)
+  if C.has_tangent(tm) and kind == "margin":
+    terms[1] = -inv * jnp.sum(a, axis=(-2, -1)) * tm
+  return v, C.tangent_sum(v, terms)
+
+
+_lp.defjvp(_lp_jvp, symbolic_zeros=True)
 
 
 @functools.partial(jax.jit, static_argnames=("axis", "pair_loss"))

@@ -14,6 +14,8 @@ from typing import Any, Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from losses import _common as C
+
 
 def _selected(params, mask, fn):
   leaves, treedef = jax.tree_util.tree_flatten(params)
@@ -43,21 +45,36 @@ def _total(values):
   return sum(values[1:], values[0])
 
 
-@jax.custom_vjp
+# Hand-derived derivatives as custom JVPs: d sum(x^2) = sum(2 x dx) and
+# d sum|x| = sum(sign(x) dx) (the subgradient 0 at x = 0).
+@jax.custom_jvp
 def _sumsq(x):
   return jnp.sum(x * x)
 
 
-_sumsq.defvjp(lambda x: (jnp.sum(x * x), x), lambda x, g: (2.0 * g * x,))
+def _sumsq_jvp(primals, tangents):
+  (x,), (tx,) = primals, tangents
+  v = _sumsq(x)
+  return v, C.tangent_sum(
+      v, [jnp.sum(2.0 * x * tx) if C.has_tangent(tx) else None])
 
 
-@jax.custom_vjp
+_sumsq.defjvp(_sumsq_jvp, symbolic_zeros=True)
+
+
+@jax.custom_jvp
 def _sumabs(x):
   return jnp.sum(jnp.abs(x))
 
 
-_sumabs.defvjp(lambda x: (jnp.sum(jnp.abs(x)), jnp.sign(x)),
-               lambda s, g: (g * s,))
+def _sumabs_jvp(primals, tangents):
+  (x,), (tx,) = primals, tangents
+  v = _sumabs(x)
+  return v, C.tangent_sum(
+      v, [jnp.sum(jnp.sign(x) * tx) if C.has_tangent(tx) else None])
+
+
+_sumabs.defjvp(_sumabs_jvp, symbolic_zeros=True)
 
 
 @jax.jit

@@ -34,26 +34,62 @@ def _extend(labels, blank_id):
   return ext, skip, 2 * jnp.sum(labels >= 0, axis=1) + 1
 
 
-def _ctc_alpha(lp, ext, skip, frame_ok):
-  """Forward variables alpha_t(s) (B, T, S), including the emission at t."""
-  e = jnp.take_along_axis(lp, ext[:, None, :].repeat(lp.shape[1], 1), axis=2)
+def _ctc_recursions(lp, ext, skip, ext_len, frame_ok, backward):
+  """Log-space forward variables: alpha_T(s) (B, S) at the last frame and, if
+  ``backward``, alpha_t(s) (B, T, S), including the emission at t, and the
+  backward variables beta_t(s) (B, T, S), excluding it. The two recursions
+  are independent, so they run in one ``lax.scan`` (beta from the end of
+  time): one loop of T steps costs less than two."""
   b, s = ext.shape
-  init = jnp.full((b, s), _LZ, lp.dtype).at[:, 0].set(0.0)
-
-  skip_pen = jnp.where(skip, 0.0, _LZ).astype(lp.dtype)
+  t_len = lp.shape[1]
+  e = jnp.take_along_axis(lp, ext[:, None, :].repeat(t_len, 1), axis=2)
   lz = jnp.full((b, 2), _LZ, lp.dtype)
 
-  def step(prev, xs):
-    e_t, ok = xs
+  skip_pen = jnp.where(skip, 0.0, _LZ).astype(lp.dtype)     # s - 2 -> s ?
+  def alpha_step(prev, e_t, ok):
     padded = jnp.concatenate([lz, prev], axis=1)
     new = _lse3(prev, padded[:, 1:-1], padded[:, :-2] + skip_pen) + e_t
     if ok is not None:                      # padded frames keep alpha
       new = jnp.where(ok[:, None], new, prev)
-    return new, new
+    return new
 
+  init = jnp.full((b, s), _LZ, lp.dtype).at[:, 0].set(0.0)
+  e_time = jnp.swapaxes(e, 0, 1)                              # (T, B, S)
   oks = None if frame_ok is None else frame_ok.T
-  last, alphas = jax.lax.scan(step, init, (jnp.swapaxes(e, 0, 1), oks))
-  return e, last, jnp.swapaxes(alphas, 0, 1)
+  if not backward:
+    last, _ = jax.lax.scan(lambda prev, xs: (alpha_step(prev, *xs), None),
+                           init, (e_time, oks))
+    return last, None, None
+
+  pos = jnp.arange(s)[None, :]
+  terminal = jnp.where((pos == ext_len[:, None] - 1)
+                       | ((pos == ext_len[:, None] - 2) & (ext_len[:, None] > 1)),
+                       0.0, _LZ).astype(lp.dtype)
+  skip_next = jnp.pad(skip[:, 2:], ((0, 0), (0, 2)))        # s -> s + 2 ?
+  skip_pen_next = jnp.where(skip_next, 0.0, _LZ).astype(lp.dtype)
+  last_frame = (t_len - 1 if frame_ok is None
+                else (jnp.sum(frame_ok, axis=1) - 1)[:, None])
+
+  def beta_step(nxt, e_t1, t):   # beta_t from beta_{t+1}
+    x = nxt + e_t1
+    padded = jnp.concatenate([x, lz], axis=1)
+    beta = _lse3(x, padded[:, 1:-1], padded[:, 2:] + skip_pen_next)
+    return jnp.where(t >= last_frame, terminal, beta)   # terminal at the end
+
+  # step i: alpha at frame i, beta at frame T - 1 - i (needs e at T - i)
+  e_next_rev = jnp.concatenate([jnp.full_like(e_time[:1], _LZ),
+                                e_time[:0:-1]], axis=0)
+  t_rev = jnp.arange(t_len - 1, -1, -1)
+
+  def step(carry, xs):
+    prev, nxt = carry
+    e_t, ok, e_t1, t = xs
+    new, beta = alpha_step(prev, e_t, ok), beta_step(nxt, e_t1, t)
+    return (new, beta), (new, beta)
+
+  (last, _), (alphas, betas) = jax.lax.scan(
+      step, (init, terminal), (e_time, oks, e_next_rev, t_rev))
+  return last, jnp.swapaxes(alphas, 0, 1), jnp.swapaxes(betas[::-1], 0, 1)
 
 
 def _ctc_final(last, ext_len):
@@ -63,64 +99,55 @@ def _ctc_final(last, ext_len):
   return jnp.logaddexp(a1, a2)
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(3,))
-def _ctc(z, labels, frame_ok, blank_id):
-  return _ctc_fwd(z, labels, frame_ok, blank_id)[0]
-
-
-def _ctc_fwd(z, labels, frame_ok, blank_id):
+def _ctc_forward(z, labels, frame_ok, blank_id, backward):
+  """The loss -log p(l | x) and, if ``backward``, its derivative dL/dz =
+  softmax(z)_t - gamma_t, with gamma_t(k) the posterior probability of class
+  k at frame t: the sum over s with l'_s = k of alpha_t(s) beta_t(s) /
+  p(l | x). Plain jnp and ``lax.scan``, so JAX differentiates it again for
+  the higher orders."""
   bad = jnp.any(labels >= z.shape[-1], axis=1)
   lp = jax.nn.log_softmax(z, axis=-1)
   ext, skip, ext_len = _extend(jnp.where(labels >= z.shape[-1], -1, labels),
                                blank_id)
-  e, last, alphas = _ctc_alpha(lp, ext, skip, frame_ok)
+  last, alphas, betas = _ctc_recursions(lp, ext, skip, ext_len, frame_ok,
+                                        backward)
   logp = _ctc_final(last, ext_len)
   v = jnp.where(bad, jnp.nan, -logp)
-  return v, (lp, ext, skip, ext_len, e, alphas, logp, frame_ok, bad)
-
-
-def _ctc_bwd(blank_id, res, g):
-  lp, ext, skip, ext_len, e, alphas, logp, frame_ok, bad = res
-  b, s = ext.shape
-  pos = jnp.arange(s)[None, :]
-  terminal = jnp.where((pos == ext_len[:, None] - 1)
-                       | ((pos == ext_len[:, None] - 2) & (ext_len[:, None] > 1)),
-                       0.0, _LZ).astype(lp.dtype)
-  skip_next = jnp.pad(skip[:, 2:], ((0, 0), (0, 2)))   # may s -> s + 2 ?
-  n_frames = None if frame_ok is None else jnp.sum(frame_ok, axis=1)
-  t_last = lp.shape[1] - 1
-  e_next = jnp.concatenate([e[:, 1:], jnp.full_like(e[:, :1], _LZ)], axis=1)
-
-  skip_pen = jnp.where(skip_next, 0.0, _LZ).astype(lp.dtype)
-  lz = jnp.full((b, 2), _LZ, lp.dtype)
-
-  def back(nxt, xs):   # beta_t from beta_{t+1}; beta excludes emission at t
-    e_t1, t = xs
-    x = nxt + e_t1
-    padded = jnp.concatenate([x, lz], axis=1)
-    beta = _lse3(x, padded[:, 1:-1], padded[:, 2:] + skip_pen)
-    if n_frames is None:                    # beta is terminal at the end
-      beta = jnp.where(t == t_last, terminal, beta)
-    else:
-      beta = jnp.where((t >= n_frames - 1)[:, None], terminal, beta)
-    return beta, beta
-
-  _, betas = jax.lax.scan(back, terminal,
-                          (jnp.swapaxes(e_next, 0, 1), jnp.arange(lp.shape[1])),
-                          reverse=True)
-  gamma = alphas + jnp.swapaxes(betas, 0, 1) - logp[:, None, None]
-  occ = jnp.exp(gamma)                                        # (B, T, S)
+  if not backward:
+    return v, None
+  occ = jnp.exp(alphas + betas - logp[:, None, None])         # (B, T, S)
   if frame_ok is not None:
     occ = jnp.where(frame_ok[..., None], occ, 0.0)
   onehot = jax.nn.one_hot(ext, lp.shape[-1], dtype=lp.dtype)  # (B, S, K)
-  big = occ @ onehot                                          # (B, T, K)
-  p = jnp.exp(lp)
-  gz = p * jnp.sum(big, -1, keepdims=True) - big               # p - posterior
-  gz = jnp.where(bad[:, None, None], jnp.nan, gz)
-  return g[:, None, None] * gz, None, None
+  post = occ @ onehot                                         # (B, T, K)
+  # sum_s alpha_t(s) beta_t(s) = p(l | x) at every frame, so gamma_t sums to
+  # 1: dividing by the sum normalises per frame, which cancels the float32
+  # error of alpha + beta - log p (each term ~T log K) common to a frame, e.g.
+  # all of it when the alignment is forced (one state per frame).
+  tot = jnp.sum(post, -1, keepdims=True)                      # 0: padded
+  gz = jnp.exp(lp) - post / jnp.where(tot > 0, tot, 1.0)      # p - gamma
+  if frame_ok is not None:
+    gz = jnp.where(frame_ok[..., None], gz, 0.0)
+  return v, jnp.where(bad[:, None, None], jnp.nan, gz)
 
 
-_ctc.defvjp(_ctc_fwd, _ctc_bwd)
+@functools.partial(jax.custom_jvp, nondiff_argnums=(3,))
+def _ctc(z, labels, frame_ok, blank_id):
+  return _ctc_forward(z, labels, frame_ok, blank_id, backward=False)[0]
+
+
+def _ctc_jvp(blank_id, primals, tangents):
+  z, labels, frame_ok = primals
+  dz = tangents[0]
+  if not C.has_tangent(dz):
+    v = _ctc_forward(z, labels, frame_ok, blank_id, backward=False)[0]
+    return v, jnp.zeros_like(v)
+  v, gz = _ctc_forward(z, labels, frame_ok, blank_id, backward=True)
+  terms = [jnp.sum(gz * dz, axis=(1, 2))]
+  return v, C.tangent_sum(v, terms)
+
+
+_ctc.defjvp(_ctc_jvp, symbolic_zeros=True)
 
 
 @functools.partial(jax.jit, static_argnames=("blank_id",))
@@ -168,10 +195,12 @@ def ctc(logits, labels, *, where=None, weights=None, logit_paddings=None,
   ``logit_paddings``: optional (..., T), 1 for padded frames (as in
   ``optax.ctc_loss``). Blank is ``blank_id``; labels must not contain it.
   The forward variables alpha are computed in log space with ``lax.scan``;
-  the hand-derived gradient runs the backward variables beta and gives
-  ``softmax(z)_t - sum_{s: l'_s = k} exp(alpha_t(s) + beta_t(s) - log p)``.
-  Impossible alignments use log(0) := -1e5 (as optax), so the loss is large
-  but finite. Labels >= K: ValueError (concrete) / NaN (jit).
+  the hand-derived gradient (given as a custom JVP) runs the backward
+  variables beta and gives
+  ``softmax(z)_t - sum_{s: l'_s = k} exp(alpha_t(s) + beta_t(s) - log p)``,
+  the posterior normalised to sum to 1 per frame.
+  Impossible alignments use log(0) := -1e30, so the loss is large but
+  finite. Labels >= K: ValueError (concrete) / NaN (jit).
   """
   C.check_floating(logits, "logits", "ctc")
   C.check_integer(labels, "labels", "ctc")
@@ -180,27 +209,37 @@ def ctc(logits, labels, *, where=None, weights=None, logit_paddings=None,
 
 
 # --- word2vec negative sampling ---------------------------------------------
-@jax.custom_vjp
-def _sgns(center, context, negatives):
-  return _sgns_fwd(center, context, negatives)[0]
-
-
-def _sgns_fwd(center, context, negatives):
+def _sgns_forward(center, context, negatives):
   sp = jnp.sum(center * context, -1)
   sn = jnp.einsum("...kd,...d->...k", negatives, center)
-  v = _sp(-sp) + jnp.sum(_sp(sn), -1)
-  return v, (center, context, negatives, sp, sn)
+  return _sp(-sp) + jnp.sum(_sp(sn), -1), sp, sn
 
 
-def _sgns_bwd(res, g):
-  center, context, negatives, sp, sn = res
-  gp = (g * (jax.nn.sigmoid(sp) - 1.0))[..., None]     # sigma - t, t = 1
-  gn = g[..., None] * jax.nn.sigmoid(sn)               # sigma - t, t = 0
-  g_center = gp * context + jnp.einsum("...k,...kd->...d", gn, negatives)
-  return g_center, gp * center, gn[..., None] * center[..., None, :]
+@jax.custom_jvp
+def _sgns(center, context, negatives):
+  return _sgns_forward(center, context, negatives)[0]
 
 
-_sgns.defvjp(_sgns_fwd, _sgns_bwd)
+def _sgns_jvp(primals, tangents):
+  center, context, negatives = primals
+  d_center, d_context, d_negatives = tangents
+  v, sp, sn = _sgns_forward(center, context, negatives)
+  gp = -jax.nn.sigmoid(-sp)      # sigma - t, t = 1 (no 1 - sigma rounding)
+  gn = jax.nn.sigmoid(sn)              # sigma - t, t = 0
+  terms = []
+  if C.has_tangent(d_center):
+    g_center = (gp[..., None] * context
+                + jnp.einsum("...k,...kd->...d", gn, negatives))
+    terms.append(jnp.sum(g_center * d_center, -1))
+  if C.has_tangent(d_context):
+    terms.append(gp * jnp.sum(center * d_context, -1))
+  if C.has_tangent(d_negatives):
+    terms.append(jnp.sum(gn * jnp.einsum("...kd,...d->...k", d_negatives,
+                                         center), -1))
+  return v, C.tangent_sum(v, terms)
+
+
+_sgns.defjvp(_sgns_jvp, symbolic_zeros=True)
 
 
 @jax.jit
@@ -239,26 +278,32 @@ def negative_sampling(center, context, negatives, *, where=None, weights=None):
 
 
 # --- GloVe ----------------------------------------------------------------------
-@jax.custom_vjp
-def _glove(w, c, bw, bc, x, x_max, alpha):
-  return _glove_fwd(w, c, bw, bc, x, x_max, alpha)[0]
-
-
-def _glove_fwd(w, c, bw, bc, x, x_max, alpha):
+def _glove_forward(w, c, bw, bc, x, x_max, alpha):
   pos = x > 0
   xs = jnp.where(pos, x, 1.0)                       # double-where: log 0
   f = jnp.where(pos, jnp.minimum(1.0, (xs / x_max) ** alpha), 0.0)
   err = jnp.sum(w * c, -1) + bw + bc - jnp.log(xs)
-  return f * err * err, (w, c, 2.0 * f * err)
+  return f * err * err, f, err
 
 
-def _glove_bwd(res, g):
-  w, c, two_fe = res
-  k = g * two_fe
-  return k[..., None] * c, k[..., None] * w, k, k, None, None, None
+@jax.custom_jvp
+def _glove(w, c, bw, bc, x, x_max, alpha):
+  return _glove_forward(w, c, bw, bc, x, x_max, alpha)[0]
 
 
-_glove.defvjp(_glove_fwd, _glove_bwd)
+def _glove_jvp(primals, tangents):
+  w, c, bw, bc, x, x_max, alpha = primals
+  dw, dc, dbw, dbc = tangents[:4]   # counts and hyperparameters: data
+  v, f, err = _glove_forward(w, c, bw, bc, x, x_max, alpha)
+  k = 2.0 * f * err                                 # dv/d(err)
+  terms = [jnp.sum(k[..., None] * c * dw, -1) if C.has_tangent(dw) else None,
+           jnp.sum(k[..., None] * w * dc, -1) if C.has_tangent(dc) else None,
+           k * dbw if C.has_tangent(dbw) else None,
+           k * dbc if C.has_tangent(dbc) else None]
+  return v, C.tangent_sum(v, terms)
+
+
+_glove.defjvp(_glove_jvp, symbolic_zeros=True)
 
 
 @jax.jit

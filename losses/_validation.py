@@ -64,18 +64,35 @@ def normalize_axis(axis: int, ndim: int, fn: str) -> int:
   return int(axis) % ndim
 
 
-def check_label_shape(logits, labels, axis: int, fn: str,
-                      names=("logits", "labels")) -> int:
-  """Checks labels.shape == logits.shape without ``axis``; returns the axis."""
+def normalize_axes(axis, ndim: int, fn: str) -> tuple[int, ...]:
+  """A class axis given as an int or a tuple of ints, as sorted-free indices.
+
+  A tuple names several axes that together form the class axis (flattened in
+  the order given, as ``optax`` does), e.g. ``(2, 3)`` for 12 = 3 x 4 classes.
+  """
+  if isinstance(axis, (int, np.integer)):
+    return (normalize_axis(axis, ndim, fn),)
+  if not isinstance(axis, tuple) or not axis:
+    raise ValueError(f"{fn}: axis must be an int or a non-empty tuple of ints, "
+                     f"got {axis!r}.")
+  axes = tuple(normalize_axis(a, ndim, fn) for a in axis)
+  if len(set(axes)) != len(axes):
+    raise ValueError(f"{fn}: axis {axis} names an axis twice.")
+  return axes
+
+
+def check_label_shape(logits, labels, axis, fn: str,
+                      names=("logits", "labels")) -> tuple[int, ...]:
+  """Checks labels.shape == logits.shape without ``axis``; returns the axes."""
   check_min_rank(logits, 1, names[0], fn)
-  ax = normalize_axis(axis, jnp.ndim(logits), fn)
-  expected = _shape(logits)[:ax] + _shape(logits)[ax + 1:]
+  axes = normalize_axes(axis, jnp.ndim(logits), fn)
+  expected = tuple(n for i, n in enumerate(_shape(logits)) if i not in axes)
   if _shape(labels) != expected:
     raise ValueError(
         f"{fn}: {names[0]} shape {_shape(logits)} and {names[1]} shape "
         f"{_shape(labels)} are incompatible: {names[1]} must have shape "
         f"{expected} ({names[0]} without axis {axis}).")
-  return ax
+  return axes
 
 
 def check_broadcast_to(x, shape, name: str, fn: str):

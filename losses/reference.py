@@ -4,8 +4,9 @@ Each function here mirrors the public loss of the same name (same positional
 arguments and hyperparameters, class/feature axis last, no ``where``/
 ``weights``) and is written as the formula in the notes with plain
 ``jax.numpy``, no custom gradients. The tests check that the hand-derived
-``custom_vjp`` of every public loss equals ``jax.grad`` of these (float64,
-at interior points). They are clear rather than hardened: use the public
+``custom_jvp`` rule of every public loss gives the same first and second
+derivatives, in both modes, as plain autodiff of these (float64, at interior
+points). They are clear rather than hardened: use the public
 functions for training.
 """
 from __future__ import annotations

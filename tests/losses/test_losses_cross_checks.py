@@ -199,3 +199,28 @@ def test_matches_torch(name):
   np.testing.assert_allclose(ours(jnp.asarray(x)), out.detach().numpy(),
                              rtol=1e-7, atol=tol)
   np.testing.assert_allclose(g1, xt.grad.numpy(), rtol=1e-6, atol=tol)
+
+
+@pytest.mark.parametrize("axis", [(2, 3), (3, 1), (-1,)])
+def test_a_tuple_axis_is_one_flattened_class_axis_as_in_optax(axis):
+  z = R.normal(size=(2, 3, 4, 5)) * 2
+  classes = [a % 4 for a in axis]
+  batch = tuple(i for i in range(4) if i not in classes)
+  flat = np.transpose(z, batch + tuple(classes)).reshape(
+      tuple(z.shape[i] for i in batch) + (-1,))
+  t = lc._softmax(R.normal(size=flat.shape)).reshape(
+      tuple(z.shape[i] for i in batch) + tuple(z.shape[i] for i in classes))
+  t = np.transpose(t, np.argsort(batch + tuple(classes)))
+  labels = R.integers(0, flat.shape[-1], size=flat.shape[:-1])
+  pairs = [
+      (losses.softmax_cross_entropy(z, t, axis=axis),
+       optax.losses.softmax_cross_entropy(z, t, axis=axis)),
+      (losses.kl_divergence(z, t, axis=axis),
+       optax.losses.kl_divergence(jax.nn.log_softmax(z, axis=axis), t, axis=axis)),
+      (losses.softmax_cross_entropy_with_integer_labels(z, labels, axis=axis),
+       optax.losses.softmax_cross_entropy_with_integer_labels(z, labels, axis=axis)),
+  ]
+  for ours, theirs in pairs:
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)
+  with pytest.raises(ValueError, match="names an axis twice"):
+    losses.softmax_cross_entropy(z, t, axis=(1, -3))

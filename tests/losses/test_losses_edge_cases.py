@@ -1,5 +1,6 @@
-"""Item 4 for every loss: finite values and gradients at logits of +-1e4,
-targets of exactly 0 and 1, all entries masked (even over NaN inputs),
+"""Item 4 for every loss: finite values, gradients and Hessians at logits of
++-1e4, targets of exactly 0 and 1, all entries masked (even over NaN inputs:
+exactly 0, with zero gradient and Hessian),
 float16 and bfloat16 inputs (once per loss: the half-precision path is the
 same for every hyperparameter setting); plus +-inf logits and identical
 embeddings where those are meaningful."""
@@ -18,8 +19,9 @@ def _float_args(case, args):
           if jnp.issubdtype(jnp.asarray(a).dtype, jnp.floating)]
 
 
-def _vg(case, args, **extra):
-  """value and grads w.r.t. the differentiable args (sum of the loss)."""
+def _vg(case, args, hessian=False, **extra):
+  """value and grads w.r.t. the differentiable args (sum of the loss), and the
+  leaves of its Hessian if asked."""
   def f(*xs):
     full = list(args)
     for i, x in zip(case.diff, xs):
@@ -27,7 +29,10 @@ def _vg(case, args, **extra):
     v = case.fn(*full, **case.kw, **extra)
     return jnp.sum(v.astype(jnp.float32)), v
   xs = [args[i] for i in case.diff]
-  (_, v), g = jax.value_and_grad(f, tuple(range(len(xs))), has_aux=True)(*xs)
+  argnums = tuple(range(len(xs)))
+  (_, v), g = jax.value_and_grad(f, argnums, has_aux=True)(*xs)
+  if hessian:
+    g = list(g) + jax.tree.leaves(jax.hessian(lambda *a: f(*a)[0], argnums)(*xs))
   return v, g
 
 
@@ -58,7 +63,7 @@ def test_edge_cases_are_finite(case):
     stacked = [jnp.stack(v) for v in zip(*variants)]
     where = jnp.stack([jnp.zeros(mask_shape, bool)]
                       + [jnp.ones(mask_shape, bool)] * 2)
-    v, g = jax.vmap(lambda a, w: _vg(case, a, where=w))(stacked, where)
+    v, g = jax.vmap(lambda a, w: _vg(case, a, hessian=True, where=w))(stacked, where)
     res = {"masked": (v[0], [x[0] for x in g]),
            "1e4": (v[1], [x[1] for x in g]),
            "unit targets": (v[2], [x[2] for x in g])}
@@ -75,7 +80,7 @@ def test_edge_cases_are_finite(case):
   for what, (v, g) in res.items():
     assert np.all(np.isfinite(v)), f"{case.name}: {what}: value {v}"
     for gi in g:
-      assert np.all(np.isfinite(gi)), f"{case.name}: {what}: gradient {gi}"
+      assert np.all(np.isfinite(gi)), f"{case.name}: {what}: derivative {gi}"
     if what in ("float16", "bfloat16"):
       assert v.dtype == jnp.dtype(what)
       assert all(gi.dtype == jnp.dtype(what) for gi in g)
