@@ -46,6 +46,9 @@ def _inputs(scale):
       "ctc_z": f32(r.normal(size=(int(16 * scale), 64, 32))),
   }
   d["probs"] = jax.nn.softmax(d["y"])
+  d["binary"] = f32(r.integers(0, 2, size=(b, c)))
+  d["pair_labels"] = jnp.asarray(np.repeat(np.arange(int(512 * scale)), 2)
+                                 .astype(np.int32))
   d["onehot"] = jax.nn.one_hot(r.integers(0, 4, size=d["img"].shape[:-1]), 4)
   lab = r.integers(1, 32, size=(d["ctc_z"].shape[0], 16))
   lengths = r.integers(8, 17, size=(d["ctc_z"].shape[0], 1))
@@ -100,6 +103,25 @@ def pairs(d):
           (d["onehot"],)),
       "triplet_margin": (losses.triplet_margin, OL.triplet_margin_loss,
                          d["emb"], (d["emb_p"], d["emb_n"])),
+      "poly_loss_cross_entropy": (
+          losses.poly_loss_cross_entropy, OL.poly_loss_cross_entropy, z,
+          (d["probs"],)),
+      "generalized_kl_divergence": (
+          losses.generalized_kl_divergence, OL.generalized_kl_divergence, y,
+          (u,)),
+      "multiclass_sparsemax_loss": (losses.multiclass_sparsemax_loss,
+                                    OL.multiclass_sparsemax_loss, z, (lab,)),
+      "sparsemax_loss": (losses.sparsemax_loss, OL.sparsemax_loss, z,
+                         (d["binary"],)),
+      "cosine_distance": (losses.cosine_distance, OL.cosine_distance,
+                          d["emb"], (d["emb_p"],)),
+      "ntxent (1024 embeddings, pairs)": (
+          losses.ntxent, OL.ntxent, d["emb"][:d["pair_labels"].shape[0]],
+          (d["pair_labels"],)),
+      "generalized_dice (optax vmapped per example)": (
+          lambda x, t: losses.generalized_dice(x, t, smooth=0.5),
+          jax.vmap(lambda x, t: OL.multiclass_generalized_dice_loss(
+              x[None], t[None], smooth=0.25)), d["img"], (d["onehot"],)),
       "ctc": (lambda x, l: losses.ctc(x, l),
               lambda x, l: OL.ctc_loss(x, ctc_lpad, jnp.maximum(l, 0),
                                        (l < 0).astype(jnp.float32)),

@@ -7,8 +7,12 @@ Every loss has a hand-derived derivative from the course notes
 ``import losses`` imports only jax and numpy.
 
 ``LOSSES`` is the public table of losses by name (what a config's ``loss.name``
-can say); penalties (``l2_penalty``, ``max_norm``, ...) and ``reduce`` are not
-losses and are not in it.
+can say). Besides the notes' losses it has optax's (``docs/losses-parity.md``):
+poly loss, generalized KL, cosine distance, NT-Xent, sparsemax losses and
+generalized Dice. Helpers that are not losses (``smooth_labels``,
+``cosine_similarity``, ``sparsemax``, ``make_fenchel_young_loss``,
+``ctc_with_forward_probs``), penalties (``l2_penalty``, ``max_norm``, ...)
+and ``reduce`` are not in it.
 
 Conventions (one for every loss)
 --------------------------------
@@ -18,14 +22,17 @@ batch. Per-example shape:
 
 * elementwise losses (squared/absolute error, huber, smooth L1, log-cosh,
   sigmoid BCE, BCE, sigmoid squared error, sigmoid focal, binary hinge,
-  pairwise ranking, GAN losses) return the **input shape** (like optax); their
-  ``axis`` argument, where present, is unused;
-* vector-valued losses reduce over ``axis`` only: softmax CE and friends,
-  the multiclass hinges and ``nll`` over the class axis, ``euclidean_error``,
+  binary sparsemax, pairwise ranking, GAN losses) return the **input shape**
+  (like optax); their ``axis`` argument, where present, is unused;
+* vector-valued losses reduce over ``axis`` only: softmax CE and friends
+  (poly loss, KL and generalized KL, multiclass sparsemax), the multiclass
+  hinges and ``nll`` over the class axis (an int, or a tuple of axes
+  flattened into one), ``euclidean_error``, cosine distance and
   triplet/contrastive over the embedding axis, detection over its 5
-  components, ``listwise_pairs`` over the list; dense losses (dice, jaccard,
-  tversky, dice_cross_entropy) over the class axis and ``spatial_dims``
-  spatial axes; ``ctc`` over time and labels.
+  components, ``listwise_pairs`` over the list, ``ntxent`` over the batch of
+  embeddings (one value per anchor); dense losses (dice, jaccard, tversky,
+  generalized dice, dice_cross_entropy) over the class axis and
+  ``spatial_dims`` spatial axes; ``ctc`` over time and labels.
 
 ``losses.reduce(values, where=, weights=, how="mean"|"sum"|"weighted_mean")``
 turns them into a scalar; an all-masked mean is 0 with zero gradient and
@@ -62,13 +69,18 @@ from losses._classification import binary_cross_entropy
 from losses._classification import sigmoid_binary_cross_entropy
 from losses._classification import sigmoid_squared_error
 from losses._common import reduce
+from losses._ctc import ctc
+from losses._ctc import ctc_with_forward_probs
 from losses._dense import dice
 from losses._dense import dice_cross_entropy
 from losses._dense import jaccard
-from losses._dense import sigmoid_focal
-from losses._dense import softmax_focal
 from losses._dense import tversky
 from losses._detection import single_object_detection
+from losses._divergences import generalized_kl_divergence
+from losses._divergences import poly_loss_cross_entropy
+from losses._divergences import smooth_labels
+from losses._focal import sigmoid_focal
+from losses._focal import softmax_focal
 from losses._gan import gan_discriminator
 from losses._gan import gan_generator_minimax
 from losses._gan import gan_generator_nonsaturating
@@ -98,9 +110,16 @@ from losses._regularizers import l2_penalty
 from losses._regularizers import max_norm
 from losses._regularizers import max_norm_project
 from losses._regularizers import MaxNormState
-from losses._sequence import ctc
+from losses._segmentation import generalized_dice
 from losses._sequence import glove
 from losses._sequence import negative_sampling
+from losses._similarity import cosine_distance
+from losses._similarity import cosine_similarity
+from losses._similarity import ntxent
+from losses._sparsemax import make_fenchel_young_loss
+from losses._sparsemax import multiclass_sparsemax_loss
+from losses._sparsemax import sparsemax
+from losses._sparsemax import sparsemax_loss
 
 LOSSES = types.MappingProxyType({fn.__name__: fn for fn in (
     # regression (notes 000, 001)
@@ -118,7 +137,14 @@ LOSSES = types.MappingProxyType({fn.__name__: fn for fn in (
     gan_generator_minimax,
     # metric learning, dense, sequences (note 004)
     triplet_margin, batch_hard_triplet, contrastive, dice, jaccard, tversky,
-    sigmoid_focal, softmax_focal, dice_cross_entropy, ctc, negative_sampling, glove,
+    sigmoid_focal, softmax_focal, dice_cross_entropy, generalized_dice, ctc,
+    negative_sampling, glove,
+    # divergences (optax parity)
+    poly_loss_cross_entropy, generalized_kl_divergence,
+    # similarity (optax parity; cosine_similarity is a similarity, not a loss)
+    cosine_distance, ntxent,
+    # sparsemax (optax parity)
+    sparsemax_loss, multiclass_sparsemax_loss,
 )})
 
 __all__ = [
@@ -140,8 +166,18 @@ __all__ = [
     "gan_generator_nonsaturating", "gan_generator_minimax",
     # metric learning, dense, sequences (note 004)
     "triplet_margin", "batch_hard_triplet", "contrastive", "dice", "jaccard",
-    "tversky", "sigmoid_focal", "softmax_focal", "dice_cross_entropy", "ctc",
+    "tversky", "sigmoid_focal", "softmax_focal", "dice_cross_entropy",
+    "generalized_dice", "ctc", "ctc_with_forward_probs",
     "negative_sampling", "glove",
+    # divergences and label smoothing (optax parity; smooth_labels is a
+    # target transform, not a loss)
+    "poly_loss_cross_entropy", "generalized_kl_divergence", "smooth_labels",
+    # similarity (optax parity)
+    "cosine_similarity", "cosine_distance", "ntxent",
+    # sparsemax and Fenchel-Young losses (optax parity; sparsemax is a
+    # projection and make_fenchel_young_loss a constructor, not losses)
+    "sparsemax", "sparsemax_loss", "multiclass_sparsemax_loss",
+    "make_fenchel_young_loss",
     # regularizers (notes 001, 002, 004)
     "l2_penalty", "l1_penalty", "elastic_net", "max_norm",
     "max_norm_project", "MaxNormState",

@@ -26,7 +26,9 @@ _softplus_parts = C.softplus
 
 # --- sigmoid + BCE -------------------------------------------------------------
 def _smooth(t, smoothing):
-  return t * (1.0 - smoothing) + 0.5 * smoothing
+  # a probability t of class 1 is the 2-class target (1 - t, t): smoothing
+  # over K = 2 classes (the formula shared with `losses.smooth_labels`)
+  return C.smoothed(t, smoothing, 2)
 
 
 @jax.custom_jvp

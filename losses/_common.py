@@ -12,9 +12,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from losses._validation import (  # noqa: F401  (used as C.<name> elsewhere)
-    check_broadcast_to, check_floating, check_integer, check_label_shape,
-    check_label_values, check_min_rank, check_real, check_same_shape,
-    is_concrete, normalize_axes, normalize_axis)
+    check_broadcast_to, check_embedding_labels, check_floating, check_integer,
+    check_label_shape, check_label_values, check_min_rank, check_real,
+    check_same_shape, is_concrete, normalize_axes, normalize_axis)
 
 # A finite stand-in for log(0) used where -inf would poison gradients
 # (CTC's impossible paths). It absorbs any finite log-probability added to it
@@ -273,6 +273,22 @@ def axis_setup(fn, predictions, targets, axis, where, weights,
   return safe(x.astype(cdt), m), safe(t.astype(cdt), m), mask, odt
 
 
+def embedding_batch_setup(fn, embeddings, labels, where, weights):
+  """A batch of embeddings (..., B, D) with labels (..., B) whose ``where``
+  masks items. Returns (e, labels, valid, compute dtype, output dtype): items
+  that are masked or have a negative label are invalid (as anchors and as
+  candidates) and their embeddings are replaced by zeros (inner ``where``)."""
+  shape = jnp.shape(labels)
+  check_broadcast_to(where, shape, "where", fn)
+  check_broadcast_to(weights, shape, "weights", fn)
+  cdt, odt = compute_dtype(embeddings)
+  mask = as_mask(where, shape)
+  labels = jnp.asarray(labels)
+  valid = labels >= 0 if mask is None else mask & (labels >= 0)
+  e = safe(jnp.asarray(embeddings).astype(cdt), valid[..., None])
+  return e, labels, valid, cdt, odt
+
+
 def label_setup(fn, logits, labels, axis, where, weights,
                 names=("logits", "labels")):
   """Float logits + integer labels (logits.shape without ``axis``).
@@ -327,3 +343,14 @@ def is_zero(x) -> bool:
     return bool(np.all(np.asarray(x) == 0))
   except Exception:  # pylint: disable=broad-except
     return False
+
+
+# ----------------------------------------------------------------------------
+# Label smoothing: the one formula behind `smooth_labels` and the
+# `label_smoothing` options of the sigmoid (K = 2) and integer-label softmax
+# cross-entropies.
+# ----------------------------------------------------------------------------
+def smoothed(labels, alpha, num_classes):
+  """``(1 - alpha) labels + alpha / num_classes``: the target mixed with the
+  uniform distribution over ``num_classes`` classes."""
+  return (1.0 - alpha) * labels + alpha / num_classes

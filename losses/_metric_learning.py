@@ -163,22 +163,9 @@ def batch_hard_triplet(embeddings, labels, *, where=None, weights=None,
   ``s = A + A^T``, ``A_ij = coeff_ij / d_ij``).
   """
   fn = "batch_hard_triplet"
-  C.check_floating(embeddings, "embeddings", fn)
-  C.check_integer(labels, "labels", fn)
-  C.check_min_rank(embeddings, 2, "embeddings", fn)
-  if jnp.shape(labels) != jnp.shape(embeddings)[:-1]:
-    raise ValueError(
-        f"{fn}: embeddings shape {jnp.shape(embeddings)} and labels shape "
-        f"{jnp.shape(labels)} are incompatible (labels must be "
-        f"{jnp.shape(embeddings)[:-1]}).")
-  shape = jnp.shape(labels)
-  C.check_broadcast_to(where, shape, "where", fn)
-  C.check_broadcast_to(weights, shape, "weights", fn)
-  cdt, odt = C.compute_dtype(embeddings)
-  mask = C.as_mask(where, shape)
-  labels = jnp.asarray(labels)
-  valid = labels >= 0 if mask is None else mask & (labels >= 0)
-  e = C.safe(jnp.asarray(embeddings).astype(cdt), valid[..., None])
+  C.check_embedding_labels(embeddings, labels, fn)
+  e, labels, valid, cdt, odt = C.embedding_batch_setup(
+      fn, embeddings, labels, where, weights)
   v = _bh(e, labels, valid, C.hyper(margin, cdt), squared)
   return C.finish(v, None, weights, odt)
 

@@ -167,7 +167,8 @@ def _sce_int_jvp(smooth, primals, tangents):
   gz = e * (1.0 / s)                                  # softmax
   onehot = C.one_hot_like(gz, lab)
   if smooth:
-    gz = gz - (1.0 - smoothing) * onehot - smoothing / gz.shape[-1]
+    # p - smoothed target (the formula shared with `losses.smooth_labels`)
+    gz = gz - C.smoothed(onehot, smoothing, gz.shape[-1])
   else:
     gz = gz - onehot
   return v, jnp.sum(_mask_rows(gz, ignore, bad) * tz, axis=-1)

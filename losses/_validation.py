@@ -56,6 +56,18 @@ def check_min_rank(x, rank: int, name: str, fn: str):
         f"{fn}: {name} must have rank >= {rank}, got shape {_shape(x)}.")
 
 
+def check_embedding_labels(embeddings, labels, fn: str):
+  """A batch of embeddings (..., B, D) with integer labels (..., B)."""
+  check_floating(embeddings, "embeddings", fn)
+  check_integer(labels, "labels", fn)
+  check_min_rank(embeddings, 2, "embeddings", fn)
+  if _shape(labels) != _shape(embeddings)[:-1]:
+    raise ValueError(
+        f"{fn}: embeddings shape {_shape(embeddings)} and labels shape "
+        f"{_shape(labels)} are incompatible (labels must be "
+        f"{_shape(embeddings)[:-1]}).")
+
+
 def normalize_axis(axis: int, ndim: int, fn: str) -> int:
   if not isinstance(axis, (int, np.integer)):
     raise ValueError(f"{fn}: axis must be a single int, got {axis!r}.")

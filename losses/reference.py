@@ -192,27 +192,46 @@ def _flat(z, t, mode, spatial_dims):
           t.reshape(lead + (-1, z.shape[-1])))
 
 
-def _overlaps(z, t, mode, spatial_dims):
+def _overlaps(z, t, mode, spatial_dims, from_logits=True, start=0):
   z, t = _flat(z, t, mode, spatial_dims)
-  p = _probs(z, mode)
+  p = _probs(z, mode) if from_logits else z
+  p, t = p[..., start:], t[..., start:]      # start = 1: background dropped
   return jnp.sum(p * t, -2), jnp.sum(p, -2), jnp.sum(t, -2)
 
 
-def dice(z, t, mode="multiclass", spatial_dims=2, smooth=1.0):
-  i, p, tt = _overlaps(z, t, mode, spatial_dims)
-  return 1.0 - jnp.mean((2 * i + smooth) / (p + tt + smooth), -1)
+def _class_mean(r, class_weights, start, reduce_classes):
+  # optax parity: mean_c w_c (1 - r_c) (or the per-class values)
+  loss = 1.0 - r
+  if class_weights is not None:
+    loss = loss * jnp.broadcast_to(class_weights, (start + r.shape[-1],))[start:]
+  return jnp.mean(loss, -1) if reduce_classes else loss
 
 
-def jaccard(z, t, mode="multiclass", spatial_dims=2, smooth=1.0):
-  i, p, tt = _overlaps(z, t, mode, spatial_dims)
-  return 1.0 - jnp.mean((i + smooth) / (p + tt - i + smooth), -1)
+def dice(z, t, mode="multiclass", spatial_dims=2, smooth=1.0,
+         class_weights=None, ignore_background=False, reduce_classes=True,
+         from_logits=True):
+  s = int(ignore_background)
+  i, p, tt = _overlaps(z, t, mode, spatial_dims, from_logits, s)
+  return _class_mean((2 * i + smooth) / (p + tt + smooth), class_weights, s,
+                     reduce_classes)
+
+
+def jaccard(z, t, mode="multiclass", spatial_dims=2, smooth=1.0,
+            class_weights=None, ignore_background=False, reduce_classes=True,
+            from_logits=True):
+  s = int(ignore_background)
+  i, p, tt = _overlaps(z, t, mode, spatial_dims, from_logits, s)
+  return _class_mean((i + smooth) / (p + tt - i + smooth), class_weights, s,
+                     reduce_classes)
 
 
 def tversky(z, t, mode="multiclass", spatial_dims=2, alpha=0.5, beta=0.5,
-            smooth=1.0):
-  i, p, tt = _overlaps(z, t, mode, spatial_dims)
+            smooth=1.0, class_weights=None, ignore_background=False,
+            reduce_classes=True, from_logits=True):
+  s = int(ignore_background)
+  i, p, tt = _overlaps(z, t, mode, spatial_dims, from_logits, s)
   ti = (i + smooth) / (i + alpha * (p - i) + beta * (tt - i) + smooth)
-  return 1.0 - jnp.mean(ti, -1)
+  return _class_mean(ti, class_weights, s, reduce_classes)
 
 
 def sigmoid_focal(z, t, gamma=2.0, alpha=0.25):
@@ -310,3 +329,10 @@ def max_norm_project(params, c):
     norm = jnp.sqrt(jnp.sum(w ** 2, axis=tuple(range(w.ndim - 1))))
     return w * jnp.minimum(1.0, c / norm)
   return jax.tree_util.tree_map(proj, params)
+
+
+# the formulas of the losses added for optax parity, in their own file
+from losses._reference_parity import (  # noqa: E402,F401  pylint: disable=wrong-import-position
+    cosine_distance, cosine_similarity, generalized_dice,
+    generalized_kl_divergence, multiclass_sparsemax_loss, ntxent,
+    poly_loss_cross_entropy, smooth_labels, sparsemax, sparsemax_loss)

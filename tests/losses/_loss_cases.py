@@ -41,8 +41,10 @@ def enable_x64():
 
 # Test programs are small and run once: compile them cheaply. Scoped to each
 # jax.jit call (no global XLA flags leak into other test modules).
+# (the fusion emitters off halve the compile time of these small programs)
 FAST_COMPILE = {"xla_backend_optimization_level": 0,
-                "xla_llvm_disable_expensive_passes": True}
+                "xla_llvm_disable_expensive_passes": True,
+                "xla_cpu_use_fusion_emitters": False}
 
 
 def jit(fn):
@@ -257,6 +259,16 @@ CASES += [
     Case("gan_generator_minimax", lambda r, l: [_n(r, l + F, 2.0)],
          diff=(0,), logits=True),
 ]
+
+# the losses of optax's catalogue added in issue 16, one file per group (each
+# imports Case and the input makers above from this module)
+import _cases_divergences  # noqa: E402  pylint: disable=wrong-import-position
+import _cases_sparsemax  # noqa: E402  pylint: disable=wrong-import-position
+import _cases_segmentation  # noqa: E402  pylint: disable=wrong-import-position
+import _cases_similarity  # noqa: E402  pylint: disable=wrong-import-position
+
+CASES += (_cases_divergences.CASES + _cases_similarity.CASES
+          + _cases_sparsemax.CASES + _cases_segmentation.CASES)
 
 CASE_IDS = [c.name for c in CASES]
 
