@@ -77,7 +77,7 @@ def normalize_axis(axis: int, ndim: int, fn: str) -> int:
 
 
 def normalize_axes(axis, ndim: int, fn: str) -> tuple[int, ...]:
-  """A class axis given as an int or a tuple of ints, as sorted-free indices.
+  """A class axis given as an int or a tuple of ints -> non-negative indices.
 
   A tuple names several axes that together form the class axis (flattened in
   the order given, as ``optax`` does), e.g. ``(2, 3)`` for 12 = 3 x 4 classes.
