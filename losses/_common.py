@@ -171,6 +171,8 @@ def safe_norm(x, ord_p=2):
 
   The norm is not differentiable at 0; we return the zero subgradient there
   instead of NaN (the double-``where`` pattern), e.g. for identical embeddings.
+  Both outputs are differentiable again (the direction's derivative is the
+  norm's second derivative) with no NaN of any order at 0.
   """
   if ord_p == 1:
     return jnp.sum(jnp.abs(x), axis=-1), jnp.sign(x)
@@ -183,7 +185,10 @@ def safe_norm(x, ord_p=2):
   s = jnp.sum(ax ** ord_p, axis=-1, keepdims=True)
   pos = s > 0
   n = jnp.where(pos, s, 1.0) ** (1.0 / ord_p)
-  direction = jnp.where(pos, jnp.sign(x) * (ax / n) ** (ord_p - 1), 0.0)
+  # sign(x) (|x| / n)^(p - 1); the zero row is replaced by ones first, since
+  # |x|^(p - 1) has an infinite derivative at 0 when p < 2
+  ax_safe = jnp.where(pos, ax, 1.0)
+  direction = jnp.where(pos, jnp.sign(x) * (ax_safe / n) ** (ord_p - 1), 0.0)
   return jnp.where(pos, n, 0.0)[..., 0], direction
 
 

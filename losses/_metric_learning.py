@@ -18,31 +18,11 @@ from losses import _common as C
 
 
 def _dist(x, p, squared):
-  """(distance over the last axis, u = d distance / d x).
-
-  Both are differentiable again (u's derivative is the distance's second
-  derivative). At x = 0 the distance is 0 with the zero subgradient u = 0,
-  written with the double ``where`` on the primal, so that no derivative of
-  any order is NaN there.
-  """
+  """(distance over the last axis, u = d distance / d x), both differentiable
+  again; at x = 0 the distance is 0 with the zero subgradient u = 0."""
   if squared:
     return jnp.sum(x * x, axis=-1), 2.0 * x
-  if p == 1:
-    return jnp.sum(jnp.abs(x), axis=-1), jnp.sign(x)
-  if p == 2:
-    s = jnp.sum(x * x, axis=-1, keepdims=True)
-    pos = s > 0
-    n = jnp.sqrt(jnp.where(pos, s, 1.0))
-    return jnp.where(pos, n, 0.0)[..., 0], jnp.where(pos, x / n, 0.0)
-  ax = jnp.abs(x)
-  s = jnp.sum(ax ** p, axis=-1, keepdims=True)
-  pos = s > 0
-  n = jnp.where(pos, s, 1.0) ** (1.0 / p)
-  # u = sign(x) (|x| / n)^(p - 1); the zero row is replaced by ones first,
-  # since |x|^(p - 1) has an infinite derivative at 0 when p < 2
-  ax_safe = jnp.where(pos, ax, 1.0)
-  u = jnp.where(pos, jnp.sign(x) * (ax_safe / n) ** (p - 1), 0.0)
-  return jnp.where(pos, n, 0.0)[..., 0], u
+  return C.safe_norm(x, p)
 
 
 # --- triplet margin ----------------------------------------------------------------
