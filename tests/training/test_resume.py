@@ -44,8 +44,9 @@ def test_sigkill_then_rerun_ends_bit_identical(tmp_path):
   metrics, deadline = killed / "metrics.jsonl", time.time() + 240
   try:
     while time.time() < deadline and proc.poll() is None:
-      if metrics.exists() and any(json.loads(l)["step"] >= 1150
-                                  for l in metrics.read_text().splitlines()[-5:]):
+      # complete rows only: the writer may be in the middle of the last line
+      rows = metrics.read_text().split("\n")[:-1] if metrics.exists() else []
+      if any(json.loads(l)["step"] >= 1150 for l in rows[-5:]):
         break
       time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
