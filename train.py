@@ -4,6 +4,7 @@
   python train.py --experiment=mnist10k_lenet --config.optimizer.learning_rate=3e-3
   python train.py --experiment=multilabel_digits:softmax,smoke --workdir=/tmp/smoke
   python train.py --list
+  python train.py --experiment=mnist10k_lenet --show_config   # every key, explained
 """
 from __future__ import annotations
 
@@ -22,6 +23,9 @@ flags.DEFINE_string("experiment", DEFAULT_EXPERIMENT,
 flags.DEFINE_string("workdir", None, "Output directory; default runs/<experiment>. "
                     "Re-running with the same workdir resumes from its checkpoints.")
 flags.DEFINE_bool("list", False, "Print every experiment with its description and exit.")
+flags.DEFINE_bool("show_config", False, "Print the experiment's config (with any "
+                  "--config.KEY=VALUE applied), one key per line with its value and "
+                  "meaning, and exit.")
 FLAGS = flags.FLAGS
 
 # Every model names its output width num_outputs; num_classes is accepted for it.
@@ -76,23 +80,36 @@ def _define_config_flag(argv: list[str]) -> tuple[list[str], config_flags.FlagHo
       path, sep, value = arg[len("--config."):].partition("=")
       argv[i] = f"--config.{_config_key(config, path)}{sep}{value}"
   FLAGS.unparse_flags()
-  return argv, config_flags.DEFINE_config_dict("config", config, lock_config=True)
+  return argv, config_flags.DEFINE_config_dict(
+      "config", config, lock_config=True,
+      help_string="The experiment's config; set keys with --config.KEY=VALUE. "
+                  "--show_config lists every key with its value and meaning.")
 
 
 def main(argv, config_flag) -> None:
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  if FLAGS.show_config:  # before the heavy imports below: nothing is compiled
+    from nn_lib import config as config_lib  # pylint: disable=g-import-not-at-top
+    print(f"# experiment {FLAGS.experiment}; set any key with --config.KEY=VALUE")
+    print(config_lib.describe(config_flag.value))
+    return
   # pylint: disable=g-import-not-at-top  (after flag errors, which need no JAX)
   import studies
   from nn_lib.data import DataError
   from nn_lib.registry import ConfigError
-  from nn_lib.training import NonFiniteLossError
+  from nn_lib.training import (CheckpointWriteError, Interrupted, NonFiniteLossError,
+                               WorkdirError)
 
   workdir = FLAGS.workdir or f"runs/{FLAGS.experiment.replace(':', '_').replace(',', '_')}"
   logging.info("experiment %s -> %s", FLAGS.experiment, workdir)
   try:
     result = studies.run(config_flag.value, workdir)
-  except (ConfigError, DataError, NonFiniteLossError) as e:
+  except Interrupted as e:      # SIGTERM/Ctrl-C, after saving a checkpoint
+    print(str(e), file=sys.stderr)
+    sys.exit(e.exit_code)
+  except (ConfigError, DataError, NonFiniteLossError, WorkdirError,
+          CheckpointWriteError) as e:
     sys.exit(f"error: {e}")
   logging.info("done in %.0f s: %s", result.wall_time_s,
                ", ".join(f"{k}={v:.4g}" for k, v in result.final.items()

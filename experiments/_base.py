@@ -24,6 +24,9 @@ def common_config(trainer: str) -> ml_collections.ConfigDict:
       input_key="image",
       target_key="label",
       input_max=config_dict.placeholder(float),   # inputs are divided by it
+      # A negative class label that marks examples to leave out of the loss (the
+      # losses give negative labels loss 0); None refuses every negative label.
+      ignore_label=config_dict.placeholder(int),
       # nn_lib.data.TARGET_TRANSFORMS: {"name": "is_class", "label": 3} (float 0/1
       # targets; "negative": -1.0 for the hinge), "one_hot", "inputs", "normalize".
       target_transform=ml_collections.ConfigDict(dict(name="none")),

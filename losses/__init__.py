@@ -54,6 +54,15 @@ genuine NaNs are kept.
 * Float hyperparameters (margin, delta, gamma, alpha, label_smoothing, ...)
   are traced: changing them does not recompile; they get zero gradient.
   Shape/branch hyperparameters (axis, mode, p, squared, ...) are static.
+  Out-of-range values (``margin < 0``, ``delta <= 0``, ``gamma < 0``, a
+  sigmoid focal ``alpha`` outside [0, 1], ...) raise ``ValueError`` naming
+  the loss when concrete (an eager call, or a Python number inside ``jit``);
+  a traced value (a ``jit`` argument) cannot be inspected and is unchecked.
+* Losses on probabilities (``binary_cross_entropy``, ``nll``, the targets of
+  ``kl_divergence``, dense losses with ``from_logits=False``) raise
+  ``ValueError`` for concrete values outside [0, 1] (masked entries are not
+  inspected); traced values are unchecked, so the check costs the compiled
+  loss nothing.
 * float16/bfloat16 inputs are computed in float32 and returned in the input
   dtype.
 

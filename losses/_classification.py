@@ -68,6 +68,10 @@ def _sbce_jvp(primals, tangents):
 _sbce.defjvp(_sbce_jvp, symbolic_zeros=True)
 
 
+# label_smoothing mixes the target with the uniform one, so it is a fraction
+# (as smooth_labels' alpha); a negative pos_weight would reward missed
+# positives.
+@C.with_hyperparameter_checks(pos_weight=">= 0", label_smoothing="in [0, 1]")
 @jax.jit
 def sigmoid_binary_cross_entropy(logits, labels, *, where=None, weights=None,
                                  pos_weight=None, label_smoothing=0.0):
@@ -83,7 +87,9 @@ def sigmoid_binary_cross_entropy(logits, labels, *, where=None, weights=None,
   000 prints ``t - sigma``, the negative; the descent direction is the same),
   ``dL/dt = -z``. With pos_weight: ``pw t (sigma - 1) + (1 - t) sigma`` and
   ``pw softplus(-z) - softplus(z)``.
-  Labels may be soft (any real in [0, 1]); returns ``logits.shape``.
+  Labels may be soft (any real in [0, 1]; not checked); returns
+  ``logits.shape``. ``pos_weight`` must be >= 0 and ``label_smoothing`` in
+  [0, 1] (ValueError when concrete; unchecked under ``jax.jit``).
   """
   fn = "sigmoid_binary_cross_entropy"
   cdt, _ = C.compute_dtype(logits, labels)
@@ -128,6 +134,12 @@ _bce.defjvp(_bce_jvp, symbolic_zeros=True)
 
 
 @jax.jit
+def _bce_jit(probs, labels, where, weights, eps):
+  return C.elementwise("binary_cross_entropy", _bce, probs, labels, where,
+                       weights, hypers=(eps,), names=("probs", "labels"),
+                       fills=(0.5, 0.0))
+
+
 def binary_cross_entropy(probs, labels, *, where=None, weights=None,
                          eps=1e-7):
   """BCE on probabilities, elementwise (note 000 ``BCE(p, t)``; note 003
@@ -139,10 +151,23 @@ def binary_cross_entropy(probs, labels, *, where=None, weights=None,
   saturated p = 0 with t = 1 still gets a large finite push (like torch)
   instead of a dead zero gradient; ``dL/dt = log(1 - p) - log p``.
   Prefer ``sigmoid_binary_cross_entropy`` on logits when you have them.
+  ``probs`` and ``labels`` outside [0, 1] raise ValueError when concrete
+  (masked entries are not inspected); under ``jax.jit`` they are unchecked
+  (the clamp would turn a probability of 1.5 into a plausible ~1e-7).
   """
-  return C.elementwise("binary_cross_entropy", _bce, probs, labels, where,
-                       weights, hypers=(eps,), names=("probs", "labels"),
-                       fills=(0.5, 0.0))
+  fn = "binary_cross_entropy"
+  # the trace-time checks first, so that the values are read with valid shapes
+  C.check_floating(probs, "probs", fn)
+  C.check_real(labels, "labels", fn)
+  C.check_same_shape(probs, labels, "probs", "labels", fn)
+  C.check_broadcast_to(where, jnp.shape(probs), "where", fn)
+  C.check_unit_interval(C.kept_values(probs, where), fn,
+                        "probs must be probabilities",
+                        "; pass logits to sigmoid_binary_cross_entropy "
+                        "instead")
+  C.check_unit_interval(C.kept_values(labels, where), fn,
+                        "labels must be 0/1 or soft targets")
+  return _bce_jit(probs, labels, where, weights, eps)
 
 
 # --- sigmoid + squared error (the counter-example) ----------------------------

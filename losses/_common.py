@@ -12,9 +12,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from losses._validation import (  # noqa: F401  (used as C.<name> elsewhere)
-    check_broadcast_to, check_embedding_labels, check_floating, check_integer,
-    check_label_shape, check_label_values, check_min_rank, check_real,
-    check_same_shape, is_concrete, normalize_axes, normalize_axis)
+    check_broadcast_to, check_embedding_labels, check_floating,
+    check_hyperparameter, check_integer, check_label_shape, check_label_values,
+    check_min_rank, check_real, check_same_shape, check_unit_interval,
+    is_concrete, kept_values, normalize_axes, normalize_axis,
+    with_hyperparameter_checks)
 
 # A finite stand-in for log(0) used where -inf would poison gradients
 # (CTC's impossible paths). It absorbs any finite log-probability added to it

@@ -120,11 +120,9 @@ def _check_probabilities(fn, probs, targets, axis, mode, spatial_dims, where,
     arr = arr[keep.any(-1) if per_class else keep]
   if arr.size == 0:
     return
-  if np.any(arr < 0) or np.any(arr > 1):
-    raise ValueError(
-        f"{fn}: from_logits=False expects probabilities in [0, 1], got values "
-        f"in [{np.nanmin(arr):.6g}, {np.nanmax(arr):.6g}]; pass logits with "
-        "from_logits=True (the default) instead.")
+  C.check_unit_interval(arr, fn, "from_logits=False expects probabilities",
+                        "; pass logits with from_logits=True (the default) "
+                        "instead")
   if mode == "multiclass":
     sums = arr.sum(-1)
     # a sum of C float roundings: 4 C ulp, but never tighter than 1e-5
@@ -261,6 +259,10 @@ def _region_jit(fn, coef, logits, targets, where, weights, class_weights,
 def _region(fn, coef, logits, targets, where, weights, axis, mode,
             spatial_dims, smooth, class_weights, ignore_background,
             reduce_classes, from_logits):
+  # a negative smoothing term can zero the denominator, and a negative class
+  # weight turns that class's loss into a reward
+  C.check_hyperparameter(smooth, "smooth", fn, ">= 0")
+  C.check_hyperparameter(class_weights, "class_weights", fn, ">= 0")
   if not from_logits:
     _check_probabilities(fn, logits, targets, axis, mode, spatial_dims, where,
                          not reduce_classes, ignore_background)
@@ -280,7 +282,8 @@ _OPTIONS_DOC = """
   the last axis is the reduced loss; ``where``/``weights`` then broadcast to
   that shape. ``from_logits=False``: the inputs are probabilities and the
   activation is skipped; concrete inputs outside [0, 1] (multiclass: rows not
-  summing to 1) raise ``ValueError``.
+  summing to 1) raise ``ValueError``. ``smooth`` and ``class_weights`` must
+  be >= 0 (``ValueError`` when concrete; unchecked under ``jax.jit``).
 """
 
 
@@ -321,6 +324,9 @@ def tversky(logits, targets, *, where=None, weights=None, axis=-1,
             mode="multiclass", spatial_dims=2, alpha=0.5, beta=0.5,
             smooth=1.0, class_weights=None, ignore_background=False,
             reduce_classes=True, from_logits=True):
+  # the weights of the false positives and negatives in the denominator
+  C.check_hyperparameter(alpha, "alpha", "tversky", ">= 0")
+  C.check_hyperparameter(beta, "beta", "tversky", ">= 0")
   coef = (1.0, 1.0 - alpha - beta, alpha, beta)
   return _region("tversky", coef, logits, targets, where, weights, axis, mode,
                  spatial_dims, smooth, class_weights, ignore_background,
@@ -330,11 +336,14 @@ def tversky(logits, targets, *, where=None, weights=None, axis=-1,
 tversky.__doc__ = """Tversky loss ``1 - mean_c (I + s) / (I + alpha FP + beta
   FN + s)`` with ``FP = P - I``, ``FN = T - I`` (note 004). alpha = beta = 0.5
   is Dice with smoothing 2s; alpha = beta = 1 is Jaccard. Same as
-  ``optax.dice_loss(..., alpha, beta)``.
+  ``optax.dice_loss(..., alpha, beta)``. ``alpha`` and ``beta`` must be >= 0
+  (``ValueError`` when concrete; unchecked under ``jax.jit``).
 """ + _OPTIONS_DOC
 
 
 # --- Dice + CE --------------------------------------------------------------------
+@C.with_hyperparameter_checks(smooth=">= 0", dice_weight=">= 0",
+                              ce_weight=">= 0")
 @functools.partial(jax.jit, static_argnames=_STATIC)
 def dice_cross_entropy(logits, targets, *, where=None, weights=None, axis=-1,
                        mode="multiclass", spatial_dims=2, smooth=1.0,
@@ -344,7 +353,9 @@ def dice_cross_entropy(logits, targets, *, where=None, weights=None, axis=-1,
   CE is softmax CE per pixel (multiclass) or sigmoid BCE per pixel and class
   (binary/multilabel), averaged over the example. Its derivative is the sum
   of the two hand-derived custom JVPs (quotient rule + ``p - t``; w.r.t. the
-  targets ``-log p``, at every class).
+  targets ``-log p``, at every class). ``smooth``, ``dice_weight`` and
+  ``ce_weight`` must be >= 0 (ValueError when concrete; unchecked under
+  ``jax.jit``).
   """
   fn = "dice_cross_entropy"
   z, t, mask, odt, _ = _layout(fn, logits, targets, axis, mode, spatial_dims,

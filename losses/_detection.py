@@ -87,6 +87,7 @@ def _det_jvp(primals, tangents):
 _det.defjvp(_det_jvp, symbolic_zeros=True)
 
 
+@C.with_hyperparameter_checks(component_weights=">= 0")
 @functools.partial(jax.jit, static_argnames=("axis",))
 def single_object_detection(pred, target, *, where=None, weights=None,
                             axis=-1, component_weights=None):
@@ -97,7 +98,8 @@ def single_object_detection(pred, target, *, where=None, weights=None,
   and ``2 I (log h - log h^)`` for the log-sizes. When ``I = 0`` the box terms
   vanish and a zero/garbage target box is harmless (double ``where``).
   ``weights`` are per-example as everywhere; ``component_weights`` (shape
-  (5,)) weight the five terms (presence, x, y, w, h), e.g. YOLO's lambdas.
+  (5,)) weight the five terms (presence, x, y, w, h), e.g. YOLO's lambdas;
+  they must be >= 0 (ValueError when concrete; unchecked under ``jax.jit``).
   """
   fn = "single_object_detection"
   x, t, mask, odt = C.axis_setup(fn, pred, target, axis, where, weights,

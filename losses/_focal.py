@@ -150,6 +150,17 @@ def _sfocal_jvp(use_alpha, primals, tangents):
 _sfocal.defjvp(_sfocal_jvp, symbolic_zeros=True)
 
 
+# gamma < 0 would up-weight the well-classified examples (the opposite of
+# focusing) and is undefined at p_t = 1; gamma = 0 is (alpha-weighted) BCE.
+_GAMMA = (">= 0", " (0 gives plain cross-entropy)")
+
+
+# alpha weights the positives and 1 - alpha the negatives, so it is a
+# fraction: outside [0, 1] one of the two weights turns negative
+@C.with_hyperparameter_checks(
+    gamma=_GAMMA,
+    alpha=("in [0, 1]", " (it weights positives and 1 - alpha negatives; "
+           "alpha=None turns the weighting off)"))
 @jax.jit
 def sigmoid_focal(logits, labels, *, where=None, weights=None, gamma=2.0,
                   alpha=0.25):
@@ -162,7 +173,8 @@ def sigmoid_focal(logits, labels, *, where=None, weights=None, gamma=2.0,
   (1-p_t)^(gamma-1) (1-2p) BCE - (1-p_t)^gamma z] + (2 alpha - 1)
   (1-p_t)^gamma BCE``. Computed in log space, so that it and its derivatives
   stay finite for gamma < 1 at confident predictions. Same as
-  ``optax.sigmoid_focal_loss``.
+  ``optax.sigmoid_focal_loss``. ``gamma`` must be >= 0 and ``alpha`` in
+  [0, 1] (ValueError when concrete; unchecked under ``jax.jit``).
   """
   def core(z, t, gamma_, alpha_):
     return _sfocal(z, t, gamma_, alpha_, alpha is not None)
@@ -239,6 +251,11 @@ def _mfocal_jvp(use_alpha, primals, tangents):
 _mfocal.defjvp(_mfocal_jvp, symbolic_zeros=True)
 
 
+# Here alpha is a per-class weight with no 1 - alpha counterpart, so values
+# above 1 are legitimate (e.g. inverse class frequencies); only a negative
+# weight, which would reward the loss of that class, is refused.
+@C.with_hyperparameter_checks(
+    gamma=_GAMMA, alpha=(">= 0", " (per-class weights)"))
 @functools.partial(jax.jit, static_argnames=("axis",))
 def softmax_focal(logits, target_probs, *, where=None, weights=None, axis=-1,
                   gamma=2.0, alpha=None):
@@ -249,7 +266,10 @@ def softmax_focal(logits, target_probs, *, where=None, weights=None, axis=-1,
   Gradient, given as a custom JVP: with ``u_c = alpha_c t_c [gamma
   (1-p_c)^(gamma-1) p_c log p_c - (1-p_c)^gamma]``, ``dL/dz = u - p sum_c
   u_c`` (softmax Jacobian, note 001); ``dL/dt_c = -alpha_c (1-p_c)^gamma log
-  p_c``. gamma = 0, alpha = None is ``softmax_cross_entropy``.
+  p_c``. gamma = 0, alpha = None is ``softmax_cross_entropy``. ``gamma`` and
+  ``alpha`` must be >= 0 (ValueError when concrete; unchecked under
+  ``jax.jit``); unlike ``sigmoid_focal``'s, this alpha is a class weight and
+  may exceed 1.
   """
   z, t, mask, odt = C.axis_setup("softmax_focal", logits, target_probs, axis,
                                  where, weights, ("logits", "target_probs"))

@@ -4,6 +4,11 @@ Loss", note 002 "multiclass SVM" worked example and sanity questions).
 Integer labels: negative -> ignored (loss 0, gradient 0); >= C ->
 ValueError when concrete, NaN under jit.
 
+``margin`` must be >= 0 (ValueError when concrete; unchecked under jit):
+margin 0 is the plain perceptron-style hinge ("score the right class above
+the others at all"), a legitimate choice, while a negative margin tolerates
+misclassified examples within |margin| and has no common use.
+
 The hand-derived derivatives are given as custom JVPs (see docs/losses.md).
 The hinge's indicator has derivative 0 away from the kink, so the second
 derivatives of the plain hinges are 0 and the squared hinge's is 2.
@@ -44,6 +49,10 @@ def _bhinge_jvp(primals, tangents):
 _bhinge.defjvp(_bhinge_jvp, symbolic_zeros=True)
 
 
+_MARGIN = (">= 0", " (0 for no margin)")
+
+
+@C.with_hyperparameter_checks(margin=_MARGIN)
 @jax.jit
 def binary_hinge(scores, labels_pm1, *, where=None, weights=None, margin=1.0):
   """Binary SVM loss (note 001): ``max(0, margin - y s)`` with y in {-1, +1},
@@ -128,6 +137,7 @@ def multiclass_hinge(scores, labels, *, where=None, weights=None, axis=-1,
   """
   C.eager_label_check("multiclass_hinge", scores, labels, axis,
                       ("scores", "labels"))
+  C.check_hyperparameter(margin, "margin", "multiclass_hinge", *_MARGIN)
   return _mhinge_jit(scores, labels, where, weights, axis, margin, squared)
 
 
@@ -185,4 +195,5 @@ def crammer_singer_hinge(scores, labels, *, where=None, weights=None, axis=-1,
   """
   C.eager_label_check("crammer_singer_hinge", scores, labels, axis,
                       ("scores", "labels"))
+  C.check_hyperparameter(margin, "margin", "crammer_singer_hinge", *_MARGIN)
   return _cs_jit(scores, labels, where, weights, axis, margin)

@@ -6,6 +6,12 @@ Distances have no derivative at 0 (identical embeddings); there the zero
 subgradient is used, so gradients stay finite. The hand-derived derivatives
 are given as custom JVPs (see docs/losses.md); their second derivatives are
 finite there too.
+
+``margin`` must be >= 0 (ValueError when concrete; unchecked under jit).
+Margin 0 is legitimate (triplets: only ask for the right order; contrastive:
+dissimilar pairs are never pushed apart); a negative margin would accept
+negatives closer than the positive, or silence every dissimilar pair, and
+has no common use.
 """
 from __future__ import annotations
 
@@ -54,6 +60,10 @@ def _triplet_jvp(p, squared, primals, tangents):
 _triplet.defjvp(_triplet_jvp, symbolic_zeros=True)
 
 
+_MARGIN = (">= 0", " (0 for no margin)")
+
+
+@C.with_hyperparameter_checks(margin=_MARGIN)
 @functools.partial(jax.jit, static_argnames=("axis", "p", "squared"))
 def triplet_margin(anchor, positive, negative, *, where=None, weights=None,
                    axis=-1, margin=1.0, p=2, squared=False):
@@ -128,6 +138,7 @@ def _bh_jvp(squared, primals, tangents):
 _bh.defjvp(_bh_jvp, symbolic_zeros=True)
 
 
+@C.with_hyperparameter_checks(margin=_MARGIN)
 @functools.partial(jax.jit, static_argnames=("squared",))
 def batch_hard_triplet(embeddings, labels, *, where=None, weights=None,
                        margin=1.0, squared=False):
@@ -185,6 +196,7 @@ def _contrastive_jvp(primals, tangents):
 _contrastive.defjvp(_contrastive_jvp, symbolic_zeros=True)
 
 
+@C.with_hyperparameter_checks(margin=_MARGIN)
 @functools.partial(jax.jit, static_argnames=("axis",))
 def contrastive(embedding_a, embedding_b, labels_similar, *, where=None,
                 weights=None, axis=-1, margin=1.0):

@@ -162,16 +162,23 @@ def _sce_int_jvp(smooth, primals, tangents):
     return v, jnp.zeros_like(v)
   lab, ignore, bad = C.label_status(labels, z.shape[-1])
   _, e, s = _softmax_parts(z)
-  # the partial is the one residual reverse mode keeps: p - onehot in a single
-  # fused pass (onehot from an iota compare, no gather or scatter)
-  gz = e * (1.0 / s)                                  # softmax
-  onehot = C.one_hot_like(gz, lab)
+  # an ignored row's logits may be garbage (padding, NaN): its partials are
+  # exactly 0, at every order
+  e = jnp.where(ignore[..., None], jnp.zeros((), e.dtype), e)
+  # p . tz - tz_y, i.e. the partial p - onehot(y). The label's term is a gather
+  # of B values, so reverse mode transposes it into a scatter of B values on
+  # top of p * ct (as optax's autodiff does) instead of a one-hot compare and
+  # selects over all B x C entries; bad/ignored rows are one per-row scale.
+  t_y = jnp.take_along_axis(tz, lab[..., None], axis=-1,
+                            mode="promise_in_bounds")[..., 0]
+  tv = jnp.sum(e * tz, axis=-1) / jnp.where(ignore, 1.0, s[..., 0])
   if smooth:
-    # p - smoothed target (the formula shared with `losses.smooth_labels`)
-    gz = gz - C.smoothed(onehot, smoothing, gz.shape[-1])
+    # p - smoothed target: (1 - a) onehot + a / C (`losses.smooth_labels`)
+    tv = tv - (1.0 - smoothing) * t_y - smoothing * jnp.mean(tz, axis=-1)
   else:
-    gz = gz - onehot
-  return v, jnp.sum(_mask_rows(gz, ignore, bad) * tz, axis=-1)
+    tv = tv - t_y
+  row_scale = jnp.where(bad, _NAN, jnp.where(ignore, 0.0, 1.0)).astype(tv.dtype)
+  return v, tv * row_scale
 
 
 _sce_int.defjvp(_sce_int_jvp, symbolic_zeros=True)
@@ -200,10 +207,13 @@ def softmax_cross_entropy_with_integer_labels(logits, labels, *, where=None,
   Worked example (note 002): scores (3.2, 5.1, -1.7), y = cat -> 2.04; at
   equal scores the loss is ``ln C`` (e.g. ln 10 = 2.3).
   Labels: negative -> ignored; >= C -> ValueError (concrete) / NaN (jit).
-  Returns logits.shape without ``axis``.
+  ``label_smoothing`` must be in [0, 1] (ValueError when concrete; unchecked
+  under jit). Returns logits.shape without ``axis``.
   """
   fn = "softmax_cross_entropy_with_integer_labels"
   C.eager_label_check(fn, logits, labels, axis)
+  # a fraction, as smooth_labels' alpha (the same formula)
+  C.check_hyperparameter(label_smoothing, "label_smoothing", fn, "in [0, 1]")
   return _sce_int_jit(logits, labels, where, weights, axis, label_smoothing,
                       not C.is_zero(label_smoothing))
 
@@ -251,8 +261,17 @@ def nll(probs, labels, *, where=None, weights=None, axis=-1, eps=1e-7):
   elsewhere. ``p_y`` is floored at ``eps`` (gradient evaluated at the floor,
   passed straight through it) so p_y = 0 stays finite.
   Labels: negative -> ignored; >= C -> ValueError (concrete) / NaN (jit).
+  ``probs`` outside [0, 1] raise ValueError when concrete (masked examples
+  are not inspected; unchecked under jit, where the floor would hide them).
   """
-  C.eager_label_check("nll", probs, labels, axis, ("probs", "labels"))
+  fn = "nll"
+  C.eager_label_check(fn, probs, labels, axis, ("probs", "labels"))
+  axes = C.normalize_axes(axis, jnp.ndim(probs), fn)
+  C.check_broadcast_to(where, jnp.shape(labels), "where", fn)
+  C.check_unit_interval(C.kept_values(probs, where, axes), fn,
+                        "probs must be probabilities",
+                        "; pass logits to "
+                        "softmax_cross_entropy_with_integer_labels instead")
   return _nll_jit(probs, labels, where, weights, axis, eps)
 
 
@@ -353,6 +372,12 @@ _kl.defjvp(_kl_jvp, symbolic_zeros=True)
 
 
 @functools.partial(jax.jit, static_argnames=("axis",))
+def _kl_jit(logits, target_probs, where, weights, axis):
+  z, t, mask, odt = C.axis_setup("kl_divergence", logits, target_probs, axis,
+                                 where, weights, ("logits", "target_probs"))
+  return C.finish(_no_classes_is_zero(_kl, z, t), mask, weights, odt)
+
+
 def kl_divergence(logits, target_probs, *, where=None, weights=None,
                   axis=-1):
   """``KL(t || softmax(z)) = sum_c t_c (log t_c - log softmax(z)_c)``
@@ -363,8 +388,19 @@ def kl_divergence(logits, target_probs, *, where=None, weights=None,
   ``0 log 0 = 0``. Gradient, given as a custom JVP: ``softmax(z) - t``
   w.r.t. logits (times sum t) and ``log t + 1 - log q`` w.r.t. the targets;
   at t = 0 exactly (where ``t log t`` has no derivative) the target gradient
-  is taken as 0.
+  is taken as 0. ``target_probs`` outside [0, 1] raise ValueError when
+  concrete (masked examples are not inspected; unchecked under jit): a
+  negative target would otherwise drop its ``t log t`` term silently.
   """
-  z, t, mask, odt = C.axis_setup("kl_divergence", logits, target_probs, axis,
-                                 where, weights, ("logits", "target_probs"))
-  return C.finish(_no_classes_is_zero(_kl, z, t), mask, weights, odt)
+  fn = "kl_divergence"
+  # the trace-time checks first, so that the values are read with valid shapes
+  C.check_floating(logits, "logits", fn)
+  C.check_real(target_probs, "target_probs", fn)
+  C.check_same_shape(logits, target_probs, "logits", "target_probs", fn)
+  C.check_min_rank(logits, 1, "logits", fn)
+  axes = C.normalize_axes(axis, jnp.ndim(logits), fn)
+  C.check_broadcast_to(where, tuple(n for i, n in enumerate(jnp.shape(logits))
+                                    if i not in axes), "where", fn)
+  C.check_unit_interval(C.kept_values(target_probs, where, axes), fn,
+                        "target_probs must be probabilities")
+  return _kl_jit(logits, target_probs, where, weights, axis)

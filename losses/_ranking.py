@@ -5,6 +5,10 @@ Note 000 prints ``L(z1, z2) = max(0, M - z2 - z1)`` — a typo for
 ``pairwise_margin_ranking(z_better=z2, z_worse=z1)`` computes.
 
 The hand-derived derivatives are given as custom JVPs (see docs/losses.md).
+
+``margin`` must be >= 0 (ValueError when concrete; unchecked under jit):
+margin 0 asks only for the right order (torch's default), while a negative
+margin would accept pairs ranked the wrong way round by up to |margin|.
 """
 from __future__ import annotations
 
@@ -52,6 +56,10 @@ def _pmr_jvp(primals, tangents):
 _pmr.defjvp(_pmr_jvp, symbolic_zeros=True)
 
 
+_MARGIN = (">= 0", " (0 asks only for the right order)")
+
+
+@C.with_hyperparameter_checks(margin=_MARGIN)
 @jax.jit
 def pairwise_margin_ranking(z_better, z_worse, *, where=None, weights=None,
                             margin=1.0):
@@ -136,6 +144,9 @@ def _lp_jvp(kind, primals, tangents):
 _lp.defjvp(_lp_jvp, symbolic_zeros=True)
 
 
+# margin is checked for pair_loss="logistic" too, where it is unused: a
+# negative value is a mistake either way
+@C.with_hyperparameter_checks(margin=_MARGIN)
 @functools.partial(jax.jit, static_argnames=("axis", "pair_loss"))
 def listwise_pairs(scores, relevance, *, where=None, weights=None, axis=-1,
                    margin=1.0, pair_loss="margin"):

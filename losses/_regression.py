@@ -156,6 +156,10 @@ def _huber_jvp(primals, tangents):
 _huber.defjvp(_huber_jvp, symbolic_zeros=True)
 
 
+# delta <= 0 would silently make the loss negative (delta (|d| - delta / 2)
+# with delta < 0) or identically 0; torch also requires delta > 0.
+@C.with_hyperparameter_checks(
+    delta=("> 0", " (the |error| where the loss turns linear)"))
 @functools.partial(jax.jit, static_argnames=("axis",))
 def huber(predictions, targets, *, where=None, weights=None, axis=-1,
           delta=1.0):
@@ -164,7 +168,8 @@ def huber(predictions, targets, *, where=None, weights=None, axis=-1,
 
   Gradient: ``clip(d, -delta, delta)``. Matches ``optax.huber_loss`` but
   refuses mismatched shapes instead of broadcasting (4,) with (4, 1).
-  ``delta`` is a traced hyperparameter (no recompiles; zero gradient).
+  ``delta`` is a traced hyperparameter (no recompiles; zero gradient); it
+  must be > 0 (ValueError when concrete; unchecked under ``jax.jit``).
   """
   del axis
   return C.elementwise("huber", _huber, predictions, targets, where, weights,
@@ -201,12 +206,16 @@ def _smooth_l1_jvp(primals, tangents):
 _smooth_l1.defjvp(_smooth_l1_jvp, symbolic_zeros=True)
 
 
+# beta = 0 is plain L1 (documented, as in torch); beta < 0 would make the
+# loss |d| + |beta| / 2, a plausible but wrong number.
+@C.with_hyperparameter_checks(beta=(">= 0", " (beta = 0 is plain L1)"))
 @functools.partial(jax.jit, static_argnames=("axis",))
 def smooth_l1(predictions, targets, *, where=None, weights=None, axis=-1,
               beta=1.0):
   """Smooth L1 (as ``torch.nn.functional.smooth_l1_loss``), elementwise:
   ``d^2 / (2 beta)`` if ``|d| < beta`` else ``|d| - beta/2``; ``beta = 0`` is
-  plain L1. Equals ``huber(delta=beta) / beta``.
+  plain L1; ``beta < 0`` raises ValueError when concrete (unchecked under
+  ``jax.jit``). Equals ``huber(delta=beta) / beta``.
 
   Gradient: ``d / beta`` inside, ``sign(d)`` outside.
   """

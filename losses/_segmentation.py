@@ -78,7 +78,11 @@ def generalized_dice(logits, targets, *, where=None, weights=None, axis=-1,
   Derivative (custom JVPs): Dice's quotient rule per class, plus through the
   weights (targets only): ``dw = w mean(h) - h``, ``h_c = 2 T_c u_c w_c
   dT_c``.
+  ``smooth`` and ``eps`` must be >= 0 (ValueError when concrete; unchecked
+  under ``jax.jit``); ``eps = 0`` gives NaN for an example missing a class.
   """
+  C.check_hyperparameter(smooth, "smooth", "generalized_dice", ">= 0")
+  C.check_hyperparameter(eps, "eps", "generalized_dice", ">= 0")
   if not from_logits:
     _check_probabilities("generalized_dice", logits, targets, axis, mode,
                          spatial_dims, where, False, ignore_background)

@@ -109,6 +109,9 @@ def _glove_jvp(primals, tangents):
 _glove.defjvp(_glove_jvp, symbolic_zeros=True)
 
 
+# x_max is the count at which the weighting saturates at 1; alpha = 0 weighs
+# every observed pair 1, a negative alpha would weigh rare pairs the most
+@C.with_hyperparameter_checks(x_max="> 0", alpha=">= 0")
 @jax.jit
 def glove(word_vectors, context_vectors, word_biases, context_biases,
           cooccurrences, *, where=None, weights=None, x_max=100.0, alpha=0.75):
@@ -117,7 +120,8 @@ def glove(word_vectors, context_vectors, word_biases, context_biases,
   weighting ``f(x) = min(1, (x / x_max)^alpha)`` and ``f(0) = 0`` (pairs that
   never co-occur contribute exactly 0, no log 0). Vectors: (..., D); biases and
   counts: (...). Gradient: ``2 f err`` times the partner vector (and 1 for the
-  biases); the counts are data (no gradient).
+  biases); the counts are data (no gradient). ``x_max`` must be > 0 and
+  ``alpha`` >= 0 (ValueError when concrete; unchecked under ``jax.jit``).
   """
   fn = "glove"
   C.check_floating(word_vectors, "word_vectors", fn)

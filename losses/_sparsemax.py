@@ -97,31 +97,36 @@ def sparsemax(logits, *, axis=-1):
 
 
 # --- binary sparsemax loss ------------------------------------------------------
+def _nan_outside_unit(t):
+  """A label outside [0, 1] becomes NaN, which then reaches the value and
+  every derivative through the arithmetic (one select instead of one each)."""
+  return jnp.where((t < 0.0) | (t > 1.0), _NAN, t)
+
+
 @jax.custom_jvp
 def _bsml(z, t):
   # sparse_plus(z) - t z + t^2 - t, written per piece without cancellation
   # (each piece is a product of non-negative factors when 0 <= t <= 1), and
   # 0 * inf = 0 for an infinite logit that agrees with its label
+  t = _nan_outside_unit(t)
   mid = jnp.square(0.5 * (z + 1.0) - t)
   hi = jnp.where(t == 1.0, 0.0, (1.0 - t) * (z - t))
   lo = jnp.where(t == 0.0, 0.0, t * (t - 1.0 - z))
-  v = jnp.where(z >= 1.0, hi, jnp.where(z <= -1.0, lo, mid))
-  return jnp.where((t < 0.0) | (t > 1.0), _NAN, v)
+  return jnp.where(z >= 1.0, hi, jnp.where(z <= -1.0, lo, mid))
 
 
 def _bsml_jvp(primals, tangents):
   z, t = primals
   tz, tt = tangents
   v = _bsml(z, t)
-  bad = (t < 0.0) | (t > 1.0)
+  t = _nan_outside_unit(t)
   terms = []
   if C.has_tangent(tz):
     # prediction minus target: sparse_sigmoid(z) - t (Blondel et al. 2020)
-    gz = 0.5 * jnp.clip(z + 1.0, 0.0, 2.0) - t
-    terms.append(jnp.where(bad, _NAN, gz) * tz)
+    terms.append((0.5 * jnp.clip(z + 1.0, 0.0, 2.0) - t) * tz)
   if C.has_tangent(tt):
     # d/dt (Omega(t) - t z) = 2t - 1 - z
-    terms.append(jnp.where(bad, _NAN, 2.0 * t - 1.0 - z) * tt)
+    terms.append((2.0 * t - 1.0 - z) * tt)
   return v, C.tangent_sum(v, terms)
 
 

@@ -1,10 +1,15 @@
 """Input validation for :mod:`losses` (trace time: shapes and dtypes are
-static under ``jax.jit``), plus the one eager check that looks at label
-*values* (:func:`check_label_values`), which only acts on concrete labels.
+static under ``jax.jit``), plus the eager checks that look at *values*, which
+only act on concrete ones: label ranges (:func:`check_label_values`),
+hyperparameter ranges (:func:`check_hyperparameter`) and probabilities
+(:func:`check_unit_interval`).
 
-Every error is a ``ValueError`` that names the function and the shapes.
+Every error is a ``ValueError`` that names the function and the shapes or the
+offending values.
 """
 from __future__ import annotations
+
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -143,3 +148,87 @@ def check_label_values(labels, num_classes: int, fn: str, name="labels"):
         "negative labels mean 'ignore').")
 
 
+
+
+# ----------------------------------------------------------------------------
+# Eager value checks. Values are only known outside ``jax.jit`` (or for Python
+# constants inside it); traced values are unchecked, so these checks never add
+# work to the compiled loss.
+# ----------------------------------------------------------------------------
+# what a hyperparameter may be, in the message's words -> the test of its
+# values; the comparisons are False for NaN, so NaN is refused too
+_ALLOWED = {
+    "> 0": lambda a: a > 0,
+    ">= 0": lambda a: a >= 0,
+    "in [0, 1]": lambda a: (a >= 0) & (a <= 1),
+}
+
+
+def check_hyperparameter(value, name: str, fn: str, allowed: str,
+                         hint: str = ""):
+  """Raises ValueError when concrete ``value`` (a scalar or an array, e.g.
+  per-class weights) is not ``allowed`` (a key of ``_ALLOWED``); ``hint``
+  (e.g. " (0 is plain L1)") follows the rule in the message. None (an option
+  left off) and traced values (under ``jax.jit``) pass unchecked."""
+  if value is None or not is_concrete(value):
+    return
+  arr = np.asarray(value, dtype=np.float64)
+  bad = arr[~_ALLOWED[allowed](arr)]
+  if bad.size:
+    got = (f"{float(bad[0])}" if arr.ndim == 0 else
+           f"{float(bad[0])} ({bad.size} of its {arr.size} entries)")
+    raise ValueError(f"{fn}: {name} must be {allowed}{hint}, got {got}.")
+
+
+def with_hyperparameter_checks(**specs):
+  """Decorator for a jitted loss: every keyword of ``specs`` that a call
+  passes is checked first by :func:`check_hyperparameter` (``spec`` is
+  ``allowed`` or ``(allowed, hint)``), in Python, on concrete values only;
+  the hyperparameters stay traced arguments of the one compiled program.
+  Defaults are not checked (they are valid). The wrapper keeps the loss's
+  name, docstring, signature and ``_cache_size``."""
+  specs = {k: (v, "") if isinstance(v, str) else v for k, v in specs.items()}
+
+  def wrap(jitted):
+    fn = jitted.__name__
+
+    @functools.wraps(jitted)
+    def loss(*args, **kwargs):
+      for name, (allowed, hint) in specs.items():
+        if name in kwargs:
+          check_hyperparameter(kwargs[name], name, fn, allowed, hint)
+      return jitted(*args, **kwargs)
+
+    loss._cache_size = jitted._cache_size  # pylint: disable=protected-access
+    return loss
+  return wrap
+
+
+def kept_values(x, where=None, axes=()):
+  """The entries of concrete ``x`` that ``where`` keeps, as a numpy array of
+  >= 32-bit floats, or None when ``x`` or ``where`` is traced. ``where``
+  (already validated) has the shape of ``x`` without ``axes``: it masks whole
+  examples, whose entries may then hold anything (padding)."""
+  if not (is_concrete(x) and is_concrete(where)):
+    return None
+  arr = np.asarray(x)
+  if arr.dtype not in (np.float32, np.float64):   # half floats, ints, bools
+    arr = arr.astype(np.float32)
+  if where is None:
+    return arr
+  axes = tuple(axes)
+  arr = np.moveaxis(arr, axes, tuple(range(arr.ndim - len(axes), arr.ndim)))
+  return arr[np.broadcast_to(np.asarray(where, bool),
+                             arr.shape[:arr.ndim - len(axes)])]
+
+
+def check_unit_interval(values, fn: str, what: str, hint: str = ""):
+  """Raises ``{fn}: {what} in [0, 1], got values in [lo, hi]{hint}.`` when
+  some of ``values`` (from :func:`kept_values`; None: traced, unchecked) lie
+  outside [0, 1]. NaN is not flagged: it propagates to the loss as itself."""
+  if values is None or values.size == 0:
+    return
+  if np.any(values < 0) or np.any(values > 1):
+    raise ValueError(
+        f"{fn}: {what} in [0, 1], got values in [{np.nanmin(values):.6g}, "
+        f"{np.nanmax(values):.6g}]{hint}.")

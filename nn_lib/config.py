@@ -7,24 +7,110 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 from pathlib import Path
 from typing import Any
 
 import jax
+import numpy as np
 
 from nn_lib.registry import ConfigError
 
-__all__ = ["ConfigError", "check_resumable", "derive", "validate_common",
-           "validate_training"]
+__all__ = ["ConfigError", "KEY_HELP", "check_resumable", "derive", "describe",
+           "validate_common", "validate_training"]
 
 # Keys that may change between a run and its resumption without changing what the
 # checkpoint means (cadence, where data lives, how long to train, what is plotted).
 RESUMABLE_CHANGES = ("num_steps", "log_every", "eval_every", "checkpoint_every",
                      "keep_checkpoints", "eval_batch_size", "data.data_dir",
                      "data.embedded_dir", "plots", "check_initial_loss")
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 TRAINING_KEYS = ("model", "loss", "optimizer", "schedule", "num_steps", "batch_size",
                  "eval_batch_size", "log_every", "eval_every", "checkpoint_every",
                  "keep_checkpoints", "metrics")
+
+
+# What each config key means, for `train.py --show_config` (one place; a key not
+# listed is shown with its value only). Model, loss and optimizer keys other than
+# these are the keyword arguments of the named model, loss or optax optimizer.
+KEY_HELP: dict[str, str] = {
+    "seed": "seeds initialization, batch order and dropout",
+    "trainer": "how to train: supervised (gradient steps) or knn",
+    "study": "optional: train several variations and compare them",
+    "compare.key": "the dotted config key a comparison study varies",
+    "compare.choices": "the values the study gives compare.key, one run each",
+    "data.source": "where examples come from: embedded, tfds (prepared data_dir), npz, "
+                   "inline",
+    "data.name": "embedded or TFDS dataset name",
+    "data.path": "the .npz file (source=npz) with x_train, y_train, x_test, y_test",
+    "data.train_split": "the source's split to train on",
+    "data.test_split": "the source's split to test on",
+    "data.dev_fraction": "fraction of train held out as a dev split (0 = none)",
+    "data.split_seed": "which training rows go to the dev split",
+    "data.standardize": "zero-mean, unit-variance inputs (training statistics)",
+    "data.data_dir": "prepared TFDS data (default $TFDS_DATA_DIR)",
+    "data.embedded_dir": "where embedded datasets are prepared (default "
+                         "$NN_LIB_DATA_DIR)",
+    "data.input_key": "the TFDS feature used as input",
+    "data.target_key": "the TFDS feature used as target",
+    "data.input_max": "inputs are divided by it (default 255 for uint8, else 1)",
+    "data.ignore_label": "a negative class label whose rows are left out of training "
+                         "and evaluation (None refuses negative labels)",
+    "data.target_transform.name": "re-targets the data: none, is_class, one_hot, "
+                                  "inputs, normalize",
+    "data.target_transform.label": "the class that is positive (is_class)",
+    "data.target_transform.negative": "the target of the other classes (is_class)",
+    "data.target_transform.num_classes": "width of the one-hot targets (one_hot)",
+    "data.inline": "the examples themselves, per split (source=inline)",
+    "model.name": "the model (nn_lib.models.MODELS); other model.* keys are its "
+                  "arguments",
+    "model.num_outputs": "output width: classes (softmax), 1 (sigmoid), target size",
+    "model.hidden": "hidden layer widths, input to output",
+    "model.activation": "hidden activation (relu, tanh, sigmoid, ...)",
+    "model.dropout": "dropout rate of hidden units (0 = none)",
+    "model.batch_norm": "batch normalization after each hidden layer",
+    "model.kernel_init": "weight initialization (he, lecun, xavier, zeros, ...)",
+    "model.depth": "number of hidden layers (overrides hidden)",
+    "model.width": "units per hidden layer (overrides hidden)",
+    "model.widths": "channels (or units) per stage",
+    "model.arch": "a named architecture (e.g. resnet20)",
+    "model.latent_dim": "size of the code / latent vector",
+    "model.pooling": "pooling layer: max or avg",
+    "loss.name": "the loss (losses.LOSSES); other loss.* keys are its hyperparameters",
+    "loss.margin": "the hinge / ranking margin",
+    "optimizer.name": "any optax optimizer by name (adam, sgd, ...)",
+    "optimizer.learning_rate": "the peak step size (positive, finite in float32)",
+    "optimizer.momentum": "momentum of sgd",
+    "optimizer.clip_norm": "clips the gradient's global norm (None = no clipping)",
+    "schedule.name": "learning-rate schedule: constant, cosine, exponential, linear",
+    "schedule.warmup_steps": "steps of linear warmup before the schedule",
+    "regularizer.l2": "adds l2 * sum W^2 over weight matrices (not biases)",
+    "regularizer.l1": "adds l1 * sum |W| over weight matrices",
+    "regularizer.max_norm": "caps each unit's incoming weight norm (0 = off)",
+    "num_steps": "training steps (batches)",
+    "batch_size": "examples per training step (a multiple of the devices)",
+    "eval_batch_size": "examples per evaluation batch (padded to the devices)",
+    "log_every": "steps between logged training metrics",
+    "eval_every": "steps between evaluations of eval_splits",
+    "checkpoint_every": "steps between checkpoints",
+    "keep_checkpoints": "how many recent checkpoints to keep",
+    "check_initial_loss": "logs the loss at the initial weights (notes 002's check)",
+    "metrics": "metrics by name (nn_lib.metrics.METRICS), on every eval split",
+    "eval_splits": "splits evaluated: train, dev, test",
+    "plots": "plots drawn after training (nn_lib.plots.PLOTS)",
+    "knn.k_grid": "the k values cross-validated",
+    "knn.num_folds": "cross-validation folds",
+    "knn.distance": "the distance: l1 or l2",
+}
+
+
+def describe(cfg: Any) -> str:
+  """Every key of `cfg`, one per line: `key = value` and its meaning (KEY_HELP)."""
+  flat = _flatten(cfg.to_dict() if hasattr(cfg, "to_dict") else dict(cfg))
+  lines = [(f"{key} = {value!r}", KEY_HELP.get(key, "")) for key, value in flat.items()]
+  width = min(48, max(len(text) for text, _ in lines))
+  return "\n".join(f"{text:<{width}}  # {meaning}" if meaning else text
+                   for text, meaning in lines)
 
 
 def _require(cfg: Any, keys) -> None:
@@ -53,6 +139,12 @@ def validate_common(cfg: Any) -> None:
   _require(cfg, ("seed", "data", "eval_splits"))
   if isinstance(cfg.seed, bool) or not isinstance(cfg.seed, int):
     raise ConfigError(f"config.seed must be an integer, got {cfg.seed!r}")
+  if not cfg.eval_splits:
+    # Nothing would be evaluated: the run would end with no test metric in its
+    # Result or summary.json, which is never what a user asking for a run means.
+    raise ConfigError("config.eval_splits is empty, so no split would be evaluated "
+                      "and the run would report no metric; name at least one of train, "
+                      "dev, test, e.g. --config.eval_splits=\"('test',)\".")
   unknown_splits = set(cfg.eval_splits) - {"dev", "test", "train"}
   if unknown_splits:
     raise ConfigError(f"config.eval_splits has unknown split(s) {sorted(unknown_splits)};"
@@ -60,6 +152,11 @@ def validate_common(cfg: Any) -> None:
   frac = cfg.data.get("dev_fraction", 0.0)
   if not 0.0 <= frac < 1.0:
     raise ConfigError(f"config.data.dev_fraction must be in [0, 1), got {frac!r}")
+  split_seed = cfg.data.get("split_seed", 0)
+  if isinstance(split_seed, bool) or not isinstance(split_seed, int) or split_seed < 0:
+    # numpy's default_rng only takes non-negative seeds; refuse it here, not mid-load.
+    raise ConfigError(f"config.data.split_seed must be a non-negative integer, got "
+                      f"{split_seed!r}; set --config.data.split_seed to e.g. 0.")
   if "dev" in cfg.eval_splits and not frac:
     raise ConfigError("config.eval_splits asks for 'dev' but config.data.dev_fraction "
                       "is 0; set a fraction of the training split to hold out.")
@@ -72,18 +169,66 @@ def validate_training(cfg: Any) -> None:
   for key in ("num_steps", "batch_size", "eval_batch_size", "log_every", "eval_every",
               "checkpoint_every", "keep_checkpoints"):
     _positive_int(cfg, key)
-  for key in ("batch_size", "eval_batch_size"):
-    _divisible_by_devices(cfg, key)
+  # eval_batch_size needs no multiple: evaluation pads each batch to one (predict.py).
+  _divisible_by_devices(cfg, "batch_size")
   lr = cfg.optimizer.get("learning_rate")
-  if isinstance(lr, bool) or not isinstance(lr, (int, float)) or lr <= 0:
+  if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0:
     raise ConfigError(f"config.optimizer.learning_rate must be a positive number, "
                       f"got {lr!r}")
+  if not math.isfinite(lr) or lr > _FLOAT32_MAX:
+    # The step computes in float32: a larger rate is Inf there and every update NaN.
+    raise ConfigError(f"config.optimizer.learning_rate={lr!r} is not finite in float32 "
+                      f"(the largest float32 is {_FLOAT32_MAX:.4g}); use a learning rate "
+                      "such as 1e-3.")
   for part in ("model", "loss", "optimizer", "schedule"):
     if not cfg[part].get("name"):
       raise ConfigError(f"config.{part}.name is not set")
+  _check_optimizer_values(cfg.optimizer)
+  _check_warmup(cfg.schedule, cfg.num_steps)
   for key, value in (cfg.get("regularizer") or {}).items():
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
       raise ConfigError(f"config.regularizer.{key} must be a number >= 0, got {value!r}")
+
+
+def _is_number(value: Any) -> bool:
+  return (not isinstance(value, bool) and isinstance(value, (int, float))
+          and math.isfinite(value))
+
+
+# optax arguments that are decay factors of a running average: 1 (or more) never
+# forgets (adam's bias correction then divides by 0), a negative one oscillates.
+_DECAY_FACTORS = ("momentum", "b1", "b2")
+
+
+def _check_optimizer_values(cfg_optimizer: Any) -> None:
+  """Values optax accepts silently but that make training wrong or NaN."""
+  clip_norm = cfg_optimizer.get("clip_norm")
+  if clip_norm is not None and not (_is_number(clip_norm) and clip_norm > 0):
+    raise ConfigError(f"config.optimizer.clip_norm must be a positive number (the "
+                      f"largest gradient norm kept) or None for no clipping, got "
+                      f"{clip_norm!r}; set e.g. --config.optimizer.clip_norm=1.0.")
+  for key in _DECAY_FACTORS:
+    value = cfg_optimizer.get(key)
+    if value is not None and not (_is_number(value) and 0 <= value < 1):
+      raise ConfigError(f"config.optimizer.{key} must be in [0, 1), got {value!r} "
+                        f"(optimizer {cfg_optimizer.get('name')!r}); set e.g. "
+                        f"--config.optimizer.{key}=0.9.")
+  weight_decay = cfg_optimizer.get("weight_decay")
+  if weight_decay is not None and not (_is_number(weight_decay) and weight_decay >= 0):
+    raise ConfigError(f"config.optimizer.weight_decay must be a number >= 0 (a negative "
+                      f"one grows the weights), got {weight_decay!r}; set e.g. "
+                      f"--config.optimizer.weight_decay=1e-4.")
+
+
+def _check_warmup(cfg_schedule: Any, num_steps: int) -> None:
+  warmup = cfg_schedule.get("warmup_steps")
+  if warmup is None:
+    return
+  if (isinstance(warmup, bool) or not isinstance(warmup, int)
+      or not 0 <= warmup < num_steps):
+    raise ConfigError(f"config.schedule.warmup_steps={warmup!r} must be an integer in "
+                      f"[0, num_steps={num_steps}); set --config.schedule.warmup_steps "
+                      f"below config.num_steps (0 = no warmup).")
 
 
 def derive(cfg: Any, **updates: Any) -> Any:

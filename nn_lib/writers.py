@@ -15,6 +15,7 @@ from absl import logging
 
 
 # path fragment -> lowest level still shown (TFDS warns about folders it is creating).
+_MAX_REDRAWS = 50  # of the progress bar in one run (plus its start and end)
 _CHATTY_LIBRARIES = {"/orbax/": 30, "/tensorflow_datasets/": 40, "/etils/": 30}
 
 
@@ -123,8 +124,11 @@ class MetricWriter:
                              purge_step=start_step or None)
     if sys.stderr.isatty():
       from tqdm import tqdm  # pylint: disable=g-import-not-at-top
+      # Redraw at most ~50 times a run and twice a second: a redraw per step
+      # (600 in a 600-step run) floods logs and terminals over ssh.
       self._bar = tqdm(total=num_steps, initial=start_step, unit="step",
-                       dynamic_ncols=True)
+                       dynamic_ncols=True, mininterval=0.5,
+                       miniters=max(1, num_steps // _MAX_REDRAWS))
 
   def _rewrite(self, rows: list[dict]) -> None:
     if not self.path.exists() and not rows:
@@ -150,16 +154,15 @@ class MetricWriter:
     if self._bar is not None:
       if split == "train":
         self._bar.set_postfix_str(f"loss={float(values.get('loss', float('nan'))):.4g}"
-                                  + rate)
+                                  + rate, refresh=False)  # shown at the next redraw
       else:
         self._bar.write(f"step {step} {split}: {text}")
     else:
       logging.info("step %d %s: %s%s", step, split, text, rate)
 
   def advance(self, step: int) -> None:
-    if self._bar is not None:
-      self._bar.n = step
-      self._bar.refresh()
+    if self._bar is not None and step > self._bar.n:
+      self._bar.update(step - self._bar.n)  # redraws only as miniters/mininterval allow
 
   def close(self) -> None:
     if self._bar is not None:

@@ -13,6 +13,7 @@ from typing import Any, Callable
 from nn_lib import trainers
 from nn_lib.registry import Registry
 from nn_lib.training import Result
+from nn_lib.training import workdir as workdir_lib
 from studies import compare, polyfit
 
 STUDIES: Registry[Callable[[Any, "str | Path"], Result]] = Registry("study", {
@@ -22,7 +23,9 @@ STUDIES: Registry[Callable[[Any, "str | Path"], Result]] = Registry("study", {
 
 
 def run(cfg: Any, workdir: str | Path) -> Result:
-  """Runs `cfg`: its study if it names one (`config.study`), else its trainer."""
-  if cfg.get("study"):
-    return STUDIES.get(cfg.study)(cfg, workdir)
-  return trainers.get(cfg.trainer)(cfg, workdir)
+  """Runs `cfg`: its study if it names one (`config.study`), else its trainer,
+  holding the workdir's lock throughout."""
+  with workdir_lib.exclusive(workdir) as path:
+    if cfg.get("study"):
+      return STUDIES.get(cfg.study)(cfg, path)
+    return trainers.get(cfg.trainer)(cfg, path)

@@ -1,7 +1,8 @@
 """Data: sources (embedded TFDS builders, TFDS data_dir, npz, inline) -> target
 transform -> numpy splits -> host-side batches. `load(config.data)` gives the splits
-an experiment trains and evaluates on; `TrainBatches` and `eval_batches` cut them
-into batches."""
+an experiment trains and evaluates on, every one checked by `validate.check_splits`
+(bad user data is one `DataError` naming the file, split and array);
+`TrainBatches` and `eval_batches` cut them into batches."""
 from __future__ import annotations
 
 from typing import Any

@@ -28,7 +28,9 @@ class TrainBatches:
     self.num_examples = _split_len(split)
     if batch_size > self.num_examples:
       raise ConfigError(f"batch_size {batch_size} is larger than the training split "
-                       f"({self.num_examples} examples); lower config.batch_size.")
+                        f"({self.num_examples} examples), so not one batch fits; lower "
+                        f"--config.batch_size to at most {self.num_examples} or give "
+                        "more training data.")
     self.batch_size = batch_size
     self.steps_per_epoch = self.num_examples // batch_size  # drops the remainder
     self.seed = seed

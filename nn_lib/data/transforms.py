@@ -6,6 +6,7 @@ so plots can still colour or title examples by class.
 """
 from __future__ import annotations
 
+import numbers
 from typing import Any, Callable
 
 import numpy as np
@@ -28,8 +29,31 @@ def is_class(targets, inputs, *, label: int, negative: float = 0.0) -> np.ndarra
 
 @TARGET_TRANSFORMS.register("one_hot")
 def one_hot(targets, inputs, *, num_classes: int) -> np.ndarray:
+  """C-wide 0/1 rows from integer class labels 0..C-1."""
   del inputs
-  return np.eye(num_classes, dtype=np.float32)[targets]
+  if (isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral)
+      or num_classes <= 0):
+    raise ConfigError(f"data.target_transform.num_classes must be a positive integer, "
+                      f"got {num_classes!r}; set --config.data.target_transform."
+                      f"num_classes to the number of classes.")
+  labels = np.asarray(targets)
+  if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+    raise DataError(f"target_transform 'one_hot' needs 1-D integer class labels, got "
+                    f"dtype {labels.dtype} with shape {labels.shape}.")
+  if not labels.size:
+    return np.zeros((0, num_classes), np.float32)
+  # np.eye(C)[labels] would raise IndexError for a label >= C and, worse, give a
+  # negative label (data.ignore_label) the one-hot row of class C - 1.
+  top, low = int(labels.max()), int(labels.min())
+  if top >= num_classes:
+    raise DataError(f"target_transform 'one_hot' has num_classes={num_classes} but the "
+                    f"labels go up to {top}; num_classes must be at least {top + 1}: set "
+                    f"--config.data.target_transform.num_classes={top + 1}.")
+  if low < 0:
+    raise DataError(f"target_transform 'one_hot' cannot encode the negative label "
+                    f"{low} (one-hot rows have no 'ignore'); relabel those rows or drop "
+                    f"them, or train on the labels themselves without one_hot.")
+  return np.eye(num_classes, dtype=np.float32)[labels]
 
 
 @TARGET_TRANSFORMS.register("inputs")
@@ -57,9 +81,11 @@ def apply(splits: dict[str, Split], cfg_transform: Any) -> None:
     return
   kw = dict(cfg_transform)
   transform = TARGET_TRANSFORMS.get(kw.pop("name"))
-  for split in splits.values():
+  for name, split in splits.items():
     try:
       new = transform(split["targets"], split["inputs"], **kw)
     except TypeError as e:
       raise ConfigError(f"data.target_transform {dict(cfg_transform)}: {e}") from e
+    except DataError as e:  # the transform sees one split's targets: say which
+      raise DataError(f"split {name!r}: {e}") from None
     split["labels"], split["targets"] = split["targets"], new

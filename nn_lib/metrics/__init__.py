@@ -15,9 +15,10 @@ from nn_lib.metrics.classification import (confusion_matrix, f1_score,
 from nn_lib.metrics.detection import box_iou, decode_boxes, mean_box_iou, presence_accuracy
 from nn_lib.metrics.ranking import kendall_tau, pairwise_accuracy
 from nn_lib.metrics.reconstruction import reconstruction_mse
-from nn_lib.metrics.registry import METRICS, get, register
+from nn_lib.metrics.registry import METRICS, check_metrics_fit, get, register
 
-__all__ = ["METRICS", "accuracy", "binary_accuracy", "box_iou", "confusion_matrix",
+__all__ = ["METRICS", "accuracy", "binary_accuracy", "box_iou", "check_metrics_fit",
+           "confusion_matrix",
            "decode_boxes", "euclidean", "f1_score", "get", "kendall_tau", "mae",
            "mean_box_iou", "mse", "pairwise_accuracy", "presence_accuracy",
            "reconstruction_mse", "register", "softmax_multilabel_f1_micro",

@@ -10,6 +10,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from nn_lib.registry import ConfigError
+
 Initializer = Callable[..., jax.Array]
 
 # Xavier/Glorot keeps activation variance constant for tanh (variance 1/n_avg);
@@ -32,8 +34,10 @@ INITIALIZERS: dict[str, Initializer] = {
 
 
 def initializer(name: str) -> Initializer:
-  if name not in INITIALIZERS:
-    raise ValueError(
+  # A ConfigError (a ValueError) because the name comes from config.model.kernel_init:
+  # train.py then prints it as one line instead of a traceback.
+  if not isinstance(name, str) or name not in INITIALIZERS:
+    raise ConfigError(
         f"unknown initializer {name!r}; valid: {', '.join(sorted(INITIALIZERS))}")
   return INITIALIZERS[name]
 
@@ -55,13 +59,23 @@ ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
 
 
 def activation(name: str) -> Callable[[jax.Array], jax.Array]:
-  """`name` or `leaky_relu(alpha)`, e.g. "leaky_relu(0.2)"."""
+  """`name` or `leaky_relu(alpha)`, e.g. "leaky_relu(0.2)".
+
+  An unknown name is a ConfigError (a ValueError) listing the valid ones: the name
+  comes from config.model.activation (or *_activation)."""
+  valid = f"valid: {', '.join(sorted(ACTIVATIONS))} or leaky_relu(alpha)"
+  if not isinstance(name, str):
+    raise ConfigError(f"unknown activation {name!r} (not a name); {valid}")
   if name.startswith("leaky_relu(") and name.endswith(")"):
-    return _leaky_relu(float(name[len("leaky_relu("):-1]))
+    try:
+      alpha = float(name[len("leaky_relu("):-1])
+    except ValueError:
+      raise ConfigError(f"unknown activation {name!r}: its alpha is not a number; "
+                        f"{valid}, e.g. leaky_relu(0.2)") from None
+    return _leaky_relu(alpha)
   if name not in ACTIVATIONS:
-    raise ValueError(
-        f"unknown activation {name!r}; valid: {', '.join(sorted(ACTIVATIONS))}"
-        " or leaky_relu(alpha)")
+    raise ConfigError(
+        f"unknown activation {name!r}; {valid}")
   return ACTIVATIONS[name]
 
 

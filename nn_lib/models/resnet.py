@@ -11,6 +11,7 @@ import jax.numpy as jnp
 
 from nn_lib.models import layers
 from nn_lib.models.registry import register
+from nn_lib.registry import ConfigError
 
 
 class BasicBlock(nn.Module):
@@ -118,7 +119,9 @@ class ResNet(nn.Module):
 
   def config(self) -> dict:
     if self.arch not in PRESETS:
-      raise ValueError(f"unknown arch {self.arch!r}; valid: {', '.join(PRESETS)}")
+      # A ConfigError: the name is config.model.arch, so train.py prints one line.
+      raise ConfigError(f"config.model.arch={self.arch!r}: unknown arch; valid: "
+                        f"{', '.join(PRESETS)}")
     cfg = dict(PRESETS[self.arch])
     for field in ("block", "stage_sizes", "widths", "stem", "shortcut"):
       if getattr(self, field) is not None:

@@ -94,6 +94,7 @@ def _validate(cfg: Any) -> tuple[int, ...]:
   return k_grid
 
 
+@workdir_lib.exclusive_workdir
 def train_and_evaluate(cfg: Any, workdir: str | Path) -> Result:
   """Cross-validates k on the training split, then classifies the eval splits."""
   t0 = time.time()

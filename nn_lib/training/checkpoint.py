@@ -1,19 +1,90 @@
-"""Orbax checkpoints with auto-resume and fallback past damaged checkpoints.
+"""Orbax checkpoints: auto-resume, verified restores, fallback past damage.
 
-orbax raises on a truncated or corrupt checkpoint and does not fall back by itself;
-`restore_latest` tries the newest first, moves a damaged one aside (it is never
-deleted) and resumes from the newest one that restores.
+Every checkpoint carries a checksum of the state it holds (in orbax's step
+metadata, committed atomically with the data). `restore_latest` tries the newest
+checkpoint first and accepts it only if it restores, matches its checksum and
+is finite; otherwise it moves it aside (nothing is ever deleted) and tries the
+previous one. orbax itself neither verifies contents nor falls back.
 """
 from __future__ import annotations
 
+import contextlib
+import logging as py_logging
+import os
 import shutil
 import time
 from pathlib import Path
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import orbax.checkpoint as ocp
 from absl import logging
+
+from nn_lib.training import step as step_lib
+
+_CHECKSUM_KEY = "nn_lib_state_checksum"
+
+
+class CheckpointWriteError(OSError):
+  """A checkpoint could not be written (disk full, permissions, ...)."""
+
+
+def _words(x: jax.Array) -> jax.Array:
+  """The array's bits as a flat uint32 vector, in a fixed element order."""
+  if jnp.issubdtype(x.dtype, jax.dtypes.prng_key):
+    x = jax.random.key_data(x)
+  if x.dtype == jnp.bool_:
+    return x.astype(jnp.uint32).ravel()
+  width = {1: jnp.uint8, 2: jnp.uint16, 4: jnp.uint32, 8: jnp.uint32}[x.dtype.itemsize]
+  return jax.lax.bitcast_convert_type(x, width).astype(jnp.uint32).ravel()
+
+
+@jax.jit
+def state_checksum(state: Any) -> Any:
+  """One uint32 per leaf: sum_i w_i (2 i + 1) mod 2^32 over the leaf's 32-bit
+  words w_i. Integer sums are exact and associative, so the value is the same
+  for any sharding and device count; an odd weight per position makes every
+  change of one word, and every swap of two different words, change the sum.
+  (Written by hand: orbax and tensorstore verify no contents, and a host-side
+  hash would need the whole state on one host.) Detects damage, not tampering."""
+  def leaf_sum(x):
+    w = _words(x)
+    return jnp.sum(w * (2 * jnp.arange(w.size, dtype=jnp.uint32) + 1), dtype=jnp.uint32)
+  return jax.tree.map(leaf_sum, state)
+
+
+_all_finite = jax.jit(step_lib.all_finite)
+
+
+def all_finite(state: Any) -> bool:
+  """Whether every floating-point entry of the state is finite."""
+  return bool(_all_finite(state))
+
+
+def _checksum_list(state: Any) -> list[int]:
+  return [int(c) for c in jax.tree.leaves(jax.device_get(state_checksum(state)))]
+
+
+@contextlib.contextmanager
+def _stderr_silenced(silenced: bool):
+  """After a failed write, closing orbax makes tensorstore's callbacks print a
+  traceback each from C++ ("Event loop is closed"), past Python's logging."""
+  if not silenced:
+    yield
+    return
+  saved = os.dup(2)
+  with open(os.devnull, "w", encoding="utf-8") as devnull:
+    os.dup2(devnull.fileno(), 2)
+    try:
+      yield
+    finally:
+      os.dup2(saved, 2)
+      os.close(saved)
+
+
+class DamagedCheckpointError(ValueError):
+  """A checkpoint restored but failed verification."""
 
 
 class Checkpointer:
@@ -24,24 +95,73 @@ class Checkpointer:
     self.quarantine = Path(workdir).absolute() / "checkpoints_damaged"
     self.keep = keep
     self._manager = self._new_manager()
+    self.last_saved: int | None = None
+    self._failed = False
 
   def _new_manager(self) -> ocp.CheckpointManager:
     return ocp.CheckpointManager(
         self.directory,
-        options=ocp.CheckpointManagerOptions(max_to_keep=self.keep, create=True))
+        options=ocp.CheckpointManagerOptions(max_to_keep=self.keep, create=True),
+        # named, so that reading a step's metadata needs no guessing (and no warning)
+        item_handlers=ocp.StandardCheckpointHandler())
 
   def steps(self) -> list[int]:
     return sorted(self._manager.all_steps())
 
+  def _write_error(self, step: int, e: Exception) -> CheckpointWriteError:
+    # orbax's other write tasks fail the same way and would each log a traceback
+    # ("exception was never retrieved"): the one error below says it all
+    py_logging.getLogger("asyncio").setLevel(py_logging.CRITICAL)
+    self._failed = True
+    cause = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    return CheckpointWriteError(
+        f"could not write the checkpoint of step {step} to {self.directory} "
+        f"({type(e).__name__}: {cause}). The earlier checkpoints {self.steps()} are "
+        "intact. Free disk space (or fix the permissions) and re-run the same "
+        "command to resume from the newest of them.")
+
+  def _check_free_space(self, step: int, state: Any) -> None:
+    """A full disk is refused before orbax starts writing (which would fail in
+    background threads, each logging its own traceback)."""
+    needed = sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(state)) + 2**20
+    free = shutil.disk_usage(self.directory).free
+    if free < needed:
+      raise self._write_error(step, OSError(
+          28, f"No space left on device: {free} bytes free, the checkpoint needs "
+          f"about {needed}"))
+
   def save(self, step: int, state: Any) -> None:
-    self._manager.save(step, args=ocp.args.StandardSave(state))
+    """Saves asynchronously; the state must be finite (a non-finite state is a
+    bug upstream: the loop stops before it would save one)."""
+    if not all_finite(state):
+      raise FloatingPointError(f"refusing to checkpoint a non-finite state at step {step}")
+    self._check_free_space(step, state)
+    metadata = {_CHECKSUM_KEY: _checksum_list(state)}
+    try:
+      self._manager.save(step, args=ocp.args.StandardSave(state),
+                         custom_metadata=metadata)
+    except Exception as e:  # pylint: disable=broad-except
+      # orbax reports write failures as OSError, tensorstore or its own errors
+      raise self._write_error(step, e) from e
+    self.last_saved = step
+
+  def reached_preemption(self, step: int) -> bool:
+    """Whether the processes agreed to stop at `step` for a preemption (JAX's
+    preemption service; always False in a single process)."""
+    return self._manager.reached_preemption(step)
 
   def wait(self) -> None:
-    self._manager.wait_until_finished()
+    try:
+      self._manager.wait_until_finished()
+    except Exception as e:  # pylint: disable=broad-except
+      raise self._write_error(self.last_saved or -1, e) from e
 
   def close(self) -> None:
-    self._manager.wait_until_finished()
-    self._manager.close()
+    try:
+      self.wait()
+    finally:
+      with _stderr_silenced(self._failed):
+        self._manager.close()
 
   def _set_aside(self, step: int) -> Path:
     self.quarantine.mkdir(parents=True, exist_ok=True)
@@ -50,23 +170,39 @@ class Checkpointer:
       shutil.move(str(self.directory / str(step)), str(target))
     return target
 
+  def _restore_verified(self, step: int, abstract: Any) -> Any:
+    saved = (self._manager.metadata(step).custom_metadata or {}).get(_CHECKSUM_KEY)
+    if saved is None:
+      raise DamagedCheckpointError("it has no checksum (written by an older version, "
+                                   "or its metadata is damaged)")
+    state = self._manager.restore(step, args=ocp.args.StandardRestore(abstract))
+    restored = _checksum_list(state)
+    if restored != list(saved):
+      bad = sum(a != b for a, b in zip(restored, saved)) + abs(len(restored) - len(saved))
+      raise DamagedCheckpointError(
+          f"its contents do not match the checksum written with it ({bad} of "
+          f"{len(saved)} arrays differ)")
+    if not all_finite(state):
+      raise DamagedCheckpointError("it holds NaN or Inf values")
+    return state
+
   def restore_latest(self, like: Any) -> Any | None:
-    """The newest restorable checkpoint shaped and sharded like `like`, or None."""
+    """The newest verified checkpoint shaped and sharded like `like`, or None."""
     abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, like)
     for step in reversed(self.steps()):
       try:
-        state = self._manager.restore(step, args=ocp.args.StandardRestore(abstract))
+        state = self._restore_verified(step, abstract)
       except Exception as e:  # pylint: disable=broad-except
         # orbax surfaces damage as many exception types (ValueError, OSError,
         # tensorstore errors, JSON errors); any failure here means "unusable".
         moved = self._set_aside(step)
-        logging.warning("checkpoint at step %d cannot be restored (%s: %s); kept it "
-                        "at %s and trying the previous one.", step, type(e).__name__,
+        logging.warning("checkpoint at step %d cannot be used (%s: %s); kept it at %s "
+                        "and trying the previous one.", step, type(e).__name__,
                         str(e).splitlines()[0] if str(e) else "", moved)
         self._manager.close()
         self._manager = self._new_manager()
         continue
-      logging.info("resumed from checkpoint at step %d", step)
+      logging.info("resumed from checkpoint at step %d (checksum verified)", step)
       return state
     return None
 

@@ -26,23 +26,34 @@ from nn_lib.training import step as step_lib
 from nn_lib.training import workdir as workdir_lib
 from nn_lib.training.checkpoint import Checkpointer
 from nn_lib.training.predict import Predictor, evaluate
+from nn_lib.training.preemption import Interrupted, StopRequests
 from nn_lib.training.result import Result
 
 
 class NonFiniteLossError(FloatingPointError):
-  """The training loss became NaN or Inf; the run stops before saving that state."""
+  """The training loss or state became NaN or Inf; the run stops before saving
+  that state (the last checkpoint is the newest good one)."""
+
+
+_ADVICE = ("Lower the learning rate, clip gradients (config.optimizer.clip_norm) "
+           "or check the inputs for NaN/Inf.")
 
 
 def _flush(pending: list, writer: writers.MetricWriter,
            window_start: tuple[int, float]) -> tuple[int, float]:
-  """Fetches the queued train metrics, stops on a non-finite loss, logs the mean."""
+  """Fetches the queued train metrics, stops on a non-finite loss or state, logs
+  the mean. Runs before every evaluation and save, so no bad state is saved."""
   fetched = jax.device_get([m for _, m in pending])
   for (step, _), m in zip(pending, fetched):
     if not math.isfinite(float(m["loss"])):
       raise NonFiniteLossError(
           f"training loss is {float(m['loss'])} at step {step}; stopping without "
-          "saving this state. Lower the learning rate, clip gradients "
-          "(config.optimizer.clip_norm) or check the inputs for NaN/Inf.")
+          f"saving this state. {_ADVICE}")
+    if not m.pop(step_lib.STATE_FINITE):
+      raise NonFiniteLossError(
+          f"the parameters or optimizer state became NaN/Inf in the update of step "
+          f"{step} (its loss was finite, {float(m['loss']):.4g}); stopping without "
+          f"saving this state. {_ADVICE}")
   last_step, now = pending[-1][0], time.time()
   rate = (last_step - window_start[0]) / max(now - window_start[1], 1e-9)
   means = {k: float(np.mean([m[k] for m in fetched])) for k in fetched[-1]}
@@ -51,6 +62,7 @@ def _flush(pending: list, writer: writers.MetricWriter,
   return last_step, now
 
 
+@workdir_lib.exclusive_workdir
 def train_and_evaluate(cfg: Any, workdir: str | Path, *,
                        loss_fn: objective.LossFn | None = None) -> Result:
   """Trains `cfg` in `workdir` and returns the finished run.
@@ -90,8 +102,12 @@ def train_and_evaluate(cfg: Any, workdir: str | Path, *,
   sample = train_batches(0)
   state = jax.jit(lambda x: step_lib.init_state(model, tx, cfg.seed, x),
                   out_shardings=replicated)(sample["inputs"][:1])
-  sanity.check_outputs_fit_labels(model, state, sample, splits["train"]["targets"])
+  sanity.check_outputs_fit_labels(model, state, sample, splits)
   sanity.check_loss_fits(model, state, sample, loss_fn, cfg.loss)
+  metrics_lib.check_metrics_fit(
+      jax.eval_shape(lambda: model.apply({"params": state["params"], **state["model_state"]},
+                                         sample["inputs"], train=False)),
+      sample["targets"], metric_names)
   checkpointer = Checkpointer(workdir, cfg.keep_checkpoints)
   restored = checkpointer.restore_latest(state)
   state = state if restored is None else restored
@@ -127,23 +143,31 @@ def train_and_evaluate(cfg: Any, workdir: str | Path, *,
   pending: list = []
   window = (start, time.time())
   try:
-    for step in range(start, cfg.num_steps):
-      state, metrics = train_step(state, mesh_lib.put_batch(train_batches(step), mesh))
-      if block_each_step:
-        jax.block_until_ready(metrics["loss"])
-      done = step + 1
-      pending.append((done, metrics))
-      is_last = done == cfg.num_steps
-      evaluate_now = done % cfg.eval_every == 0 or is_last
-      save_now = done % cfg.checkpoint_every == 0 or is_last
-      if done % cfg.log_every == 0 or evaluate_now or save_now:
-        window = _flush(pending, writer, window)
-      if evaluate_now:
-        for split in cfg.eval_splits:
-          writer.write(done, split, evaluate_split(state, split))
-      if save_now:
-        checkpointer.save(done, state)
-      writer.advance(done)
+    with StopRequests() as stop:
+      for step in range(start, cfg.num_steps):
+        state, metrics = train_step(state, mesh_lib.put_batch(train_batches(step), mesh))
+        if block_each_step:
+          jax.block_until_ready(metrics["loss"])
+        done = step + 1
+        pending.append((done, metrics))
+        is_last = done == cfg.num_steps
+        evaluate_now = done % cfg.eval_every == 0 or is_last
+        save_now = done % cfg.checkpoint_every == 0 or is_last
+        if done % cfg.log_every == 0 or evaluate_now or save_now:
+          window = _flush(pending, writer, window)
+        if evaluate_now:
+          for split in cfg.eval_splits:
+            writer.write(done, split, evaluate_split(state, split))
+        if save_now:
+          checkpointer.save(done, state)
+        writer.advance(done)
+        if stop.requested(done, checkpointer.reached_preemption):
+          if pending:
+            window = _flush(pending, writer, window)
+          if not save_now:
+            checkpointer.save(done, state)
+          checkpointer.wait()
+          raise Interrupted(stop.signum, done, str(workdir))
     checkpointer.wait()
   finally:
     checkpointer.close()

@@ -5,6 +5,7 @@ method) and reused for every evaluation and plot, so nothing compiles twice.
 """
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable
 
 import chex
@@ -19,17 +20,26 @@ from nn_lib import metrics as metrics_lib
 from nn_lib.training import mesh as mesh_lib
 
 
+def padded_batch_size(batch_size: int, devices: int) -> int:
+  """`batch_size` rounded up to a multiple of the mesh's devices, so that every
+  evaluation batch shards evenly (config.eval_batch_size=500 on 8 devices: 504);
+  `eval_batches` pads the last batch to it and masks the padding."""
+  return -(-batch_size // devices) * devices
+
+
 class Predictor:
   """`predictor(state, inputs, method=None)` -> outputs for every row, on the host.
 
-  Rows are cut into batches of `batch_size` (the last padded) sharded over the data
+  Rows are cut into batches of `batch_size` rounded up to a multiple of the
+  devices (`padded_batch_size`; the last batch padded), sharded over the data
   mesh; with several processes each feeds its share and every process gets all
   outputs back. `method` names another method of the model (e.g. "encode"), which
   is called without the `train` argument.
   """
 
   def __init__(self, model: nn.Module, mesh: jax.sharding.Mesh, batch_size: int):
-    self.model, self.mesh, self.batch_size = model, mesh, batch_size
+    self.model, self.mesh = model, mesh
+    self.batch_size = padded_batch_size(batch_size, mesh.size)
     self._jitted: dict[str | None, Callable] = {}
 
   def _apply(self, method: str | None) -> Callable:
@@ -72,5 +82,12 @@ def evaluate(outputs: np.ndarray, targets: np.ndarray, loss_fn: Callable[..., An
   chex.assert_equal_shape_prefix((outputs, targets), 1)  # one output row per example
   values = {"loss": float(losses.reduce(loss_fn(outputs, targets)))}
   for name in metric_names:
-    values[name] = float(metrics_lib.get(name)(outputs, targets))
+    values[name] = float(jitted_metric(name)(outputs, targets))
   return values
+
+
+@functools.cache
+def jitted_metric(name: str) -> Callable[[Any, Any], jax.Array]:
+  """The metric as one compiled program: called eagerly, each of its jnp ops
+  would compile on its own (two dozen for a detection metric)."""
+  return jax.jit(metrics_lib.get(name))

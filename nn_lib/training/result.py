@@ -39,6 +39,13 @@ class Result:
   num_params: int | None = None
   runs: dict[str, "Result"] = dataclasses.field(default_factory=dict)
 
+  @property
+  def trained_steps(self) -> int | None:
+    """Steps trained by this call (0 when it found the run finished); None for
+    trainers and studies without steps of their own."""
+    num_steps = self.cfg.get("num_steps")
+    return None if num_steps is None or self.state is None else num_steps - self.start_step
+
   def summary(self) -> dict:
     """The content of summary.json."""
     return {"num_steps": self.cfg.get("num_steps"), "resumed_from_step": self.start_step,

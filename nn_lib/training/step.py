@@ -20,6 +20,15 @@ from nn_lib.training.objective import LossFn
 State = dict[str, Any]
 Batch = dict[str, jax.Array]
 
+STATE_FINITE = "state_finite"   # a train-step output read by the loop, not a metric
+
+
+def all_finite(*trees) -> jax.Array:
+  """True iff every floating-point entry of the trees is finite."""
+  checks = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(trees)
+            if jnp.issubdtype(x.dtype, jnp.inexact)]
+  return jnp.all(jnp.stack(checks)) if checks else jnp.array(True)
+
 
 def init_state(model: nn.Module, tx: optax.GradientTransformation, seed: int,
                sample_inputs: jax.Array) -> State:
@@ -82,6 +91,9 @@ def make_train_step(model: nn.Module, tx: optax.GradientTransformation,
                  "opt_state": opt_state, "model_state": dict(new_model_state),
                  "rng": state["rng"]}
     metrics = {"loss": loss, "grad_norm": optax.tree.norm(grads),
+               # the update itself can overflow (a huge learning rate, Adam's
+               # second moment): checked so that no such state is ever saved
+               STATE_FINITE: all_finite(new_state["params"], new_state["opt_state"]),
                "regularization": penalty,
                "learning_rate": jnp.asarray(schedule(state["step"]), jnp.float32)}
     for name in metric_names:
