@@ -37,6 +37,7 @@ def loss_before_and_after(result, n: int = 256) -> tuple[float, float]:
           evaluate(result.predict(x), t, loss_fn)["loss"])
 
 
+@pytest.mark.compile_bound   # six steps: the time is compiling
 @pytest.mark.parametrize("name", experiments.names())
 def test_smoke_variant_learns(name, tmp_path):
   result = run_experiment(f"{name}:smoke", tmp_path)

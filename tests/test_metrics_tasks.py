@@ -9,6 +9,8 @@ import scipy.stats
 
 from nn_lib import metrics
 
+pytestmark = pytest.mark.compile_bound  # small programs, each run once
+
 LOG = math.log
 
 
