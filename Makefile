@@ -17,17 +17,18 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(PY) train.py $(ARGS)
 
-# Tests marked compile_bound (the loss library, the model zoo, six-step smoke runs)
-# compile hundreds of small programs and run each briefly: they run in a session of
-# their own with XLA's cheapest compile settings (half the time); the rest, which
-# train for real, run optimized. `make test ARGS=...` runs one session as asked.
+# Most tests compile many small programs and run each briefly (the loss library,
+# the model zoo, smoke runs): they run with XLA's cheapest compile settings, which
+# halves their time. Tests marked optimized_xla train for thousands of steps and
+# run in a second session, optimized. `make test ARGS=...` runs one session as asked.
 FAST_COMPILE_XLA := --xla_backend_optimization_level=0 \
   --xla_llvm_disable_expensive_passes=true --xla_cpu_use_fusion_emitters=false
 
 test: $(STAMP)
 ifeq ($(strip $(ARGS)),)
-	XLA_FLAGS="$(FAST_COMPILE_XLA) $$XLA_FLAGS" $(PY) -m pytest -n 2 -m compile_bound
-	$(PY) -m pytest -n 2 -m "not compile_bound and not fault_trials"
+	XLA_FLAGS="$(FAST_COMPILE_XLA) $$XLA_FLAGS" $(PY) -m pytest -n 2 \
+	  -m "not optimized_xla and not fault_trials"
+	$(PY) -m pytest -n 2 -m "optimized_xla and not fault_trials"
 else
 	$(PY) -m pytest -n 2 $(ARGS)
 endif

@@ -17,18 +17,6 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
-# Directories whose tests compile many small programs and run each only briefly;
-# `make test` runs every `compile_bound` test in a session of its own with XLA's
-# cheapest compile settings (about half the time), the rest optimized.
-_COMPILE_BOUND_DIRS = ("tests/losses/", "tests/models/")
-
-
-def pytest_collection_modifyitems(items):
-  for item in items:
-    if item.nodeid.startswith(_COMPILE_BOUND_DIRS):
-      item.add_marker(pytest.mark.compile_bound)
-
-
 @pytest.fixture(scope="session")
 def embedded_dir(tmp_path_factory) -> Path:
   """Embedded datasets prepared once per test session (and worker), never in ~/.cache."""

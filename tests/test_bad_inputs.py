@@ -43,8 +43,6 @@ from nn_lib.training.checkpoint import Checkpointer, read_latest, state_checksum
 from tests.conftest import REPO, run_train
 from tests.test_data_validation import good_arrays, npz_config
 
-pytestmark = pytest.mark.compile_bound  # small programs, each run once
-
 DOC = REPO / "docs" / "bad-inputs.md"
 START, END = "<!-- table:start -->", "<!-- table:end -->"
 

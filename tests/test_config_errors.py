@@ -17,8 +17,6 @@ from nn_lib.models import layers
 from nn_lib.registry import ConfigError
 from tests.conftest import run_train
 
-pytestmark = pytest.mark.compile_bound  # small programs, each run once
-
 
 def _cfg(updates: dict[str, Any], spec: str = "digits_mlp:smoke"):
   return config_lib.derive(experiments.get_config(spec), **updates)

@@ -37,7 +37,6 @@ def loss_before_and_after(result, n: int = 256) -> tuple[float, float]:
           evaluate(result.predict(x), t, loss_fn)["loss"])
 
 
-@pytest.mark.compile_bound   # six steps: the time is compiling
 @pytest.mark.parametrize("name", experiments.names())
 def test_smoke_variant_learns(name, tmp_path):
   result = run_experiment(f"{name}:smoke", tmp_path)
@@ -78,6 +77,7 @@ def test_every_experiment_describes_itself_and_reports_a_metric():
     assert {"task", "output", "loss", "model", "data", "metric", "bar"} <= set(report), name
 
 
+@pytest.mark.optimized_xla
 def test_digits_mlp_reaches_97_percent(tmp_path):
   result = run_experiment("digits_mlp", tmp_path)
   assert result.final["test/accuracy"] >= 0.97
@@ -88,5 +88,6 @@ def test_digits_mlp_reaches_97_percent(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.optimized_xla
 def test_mnist10k_lenet_reaches_97_percent(tmp_path):
   assert run_experiment("mnist10k_lenet", tmp_path).final["test/accuracy"] >= 0.97

@@ -5,8 +5,6 @@ import pytest
 
 from nn_lib import metrics
 
-pytestmark = pytest.mark.compile_bound  # small programs, each run once
-
 
 def test_accuracy_counts_argmax_hits():
   logits = jnp.array([[2.0, 1.0, 0.0], [0.0, 3.0, 1.0], [1.0, 0.0, 5.0], [9.0, 0.0, 0.0]])

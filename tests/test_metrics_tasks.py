@@ -9,8 +9,6 @@ import scipy.stats
 
 from nn_lib import metrics
 
-pytestmark = pytest.mark.compile_bound  # small programs, each run once
-
 LOG = math.log
 
 

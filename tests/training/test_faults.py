@@ -29,6 +29,9 @@ from nn_lib.training.checkpoint import (Checkpointer, CheckpointWriteError,
 from tests.conftest import REPO, run_train, subprocess_env
 from tests.training.test_resume import assert_trees_equal
 
+# runs of 1500 steps (several per test): optimized XLA code pays for its compile
+pytestmark = pytest.mark.optimized_xla
+
 # Long enough that a signal lands mid-run; checkpoints only at the end, so a
 # checkpoint at any other step can only come from the stop request.
 RUN = ["--experiment=digits_mlp", "--config.num_steps=1500", "--config.log_every=10",
