@@ -86,6 +86,7 @@ from losses._dense import jaccard
 from losses._dense import tversky
 from losses._detection import single_object_detection
 from losses._divergences import generalized_kl_divergence
+from losses._divergences import kl_divergence
 from losses._divergences import poly_loss_cross_entropy
 from losses._divergences import smooth_labels
 from losses._focal import sigmoid_focal
@@ -99,7 +100,6 @@ from losses._hinge import multiclass_hinge
 from losses._metric_learning import batch_hard_triplet
 from losses._metric_learning import contrastive
 from losses._metric_learning import triplet_margin
-from losses._multiclass import kl_divergence
 from losses._multiclass import nll
 from losses._multiclass import softmax_binary_cross_entropy
 from losses._multiclass import softmax_cross_entropy

@@ -1,9 +1,9 @@
-"""Divergences and label smoothing from optax's loss catalogue (optax parity,
-issue 16; not from the course notes): the Poly-1 cross-entropy, the
-generalized (convex) KL divergence of unnormalized measures, and
-``smooth_labels``.
+"""Divergences and label smoothing: the KL divergence of a softmax from a
+target distribution (note 002), and from optax's loss catalogue (optax parity,
+issue 16) the Poly-1 cross-entropy, the generalized (convex) KL divergence of
+unnormalized measures, and ``smooth_labels``.
 
-The two losses reduce over the class ``axis`` (an int or a tuple, flattened
+The losses reduce over the class ``axis`` (an int or a tuple, flattened
 into one class axis) and state their hand-derived partial derivatives as
 ``jax.custom_jvp`` rules, like those of :mod:`losses._multiclass`: the rule
 returns the value by calling the core itself, so every order of derivative is
@@ -26,6 +26,75 @@ from losses import _common as C
 from losses._multiclass import _exp_shifted
 from losses._multiclass import _no_classes_is_zero
 from losses._multiclass import _softmax_parts
+
+
+# --- KL divergence -------------------------------------------------------------
+@jax.custom_jvp
+def _kl(z, t):
+  zs, _, s = _exp_shifted(z)
+  pos = t > 0
+  lt = jnp.log(jnp.where(pos, t, 1.0))
+  st = jnp.sum(t, axis=-1)
+  return (jnp.sum(jnp.where(pos, t * (lt - zs), 0.0), axis=-1)
+          + st * jnp.log(s))
+
+
+def _kl_jvp(primals, tangents):
+  z, t = primals
+  tz, tt = tangents
+  v = _kl(z, t)
+  zs, e, s = _softmax_parts(z)
+  terms = []
+  if C.has_tangent(tz):
+    st = jnp.sum(t, axis=-1, keepdims=True)
+    terms.append(jnp.sum((e * (st / s) - t) * tz, axis=-1))
+  if C.has_tangent(tt):
+    # log t + 1 - log q for t > 0. At t = 0 the one-sided derivative of
+    # t log t is -inf; the documented convention there is 0 (a constant, so
+    # its derivatives are 0 too), with log t guarded by a double `where`.
+    pos = t > 0
+    lp = zs - jnp.log(s)
+    gt = jnp.where(pos, jnp.log(jnp.where(pos, t, 1.0)) + 1.0 - lp, 0.0)
+    terms.append(jnp.sum(gt * tt, axis=-1))
+  return v, C.tangent_sum(v, terms)
+
+
+_kl.defjvp(_kl_jvp, symbolic_zeros=True)
+
+
+@functools.partial(jax.jit, static_argnames=("axis",))
+def _kl_jit(logits, target_probs, where, weights, axis):
+  z, t, mask, odt = C.axis_setup("kl_divergence", logits, target_probs, axis,
+                                 where, weights, ("logits", "target_probs"))
+  return C.finish(_no_classes_is_zero(_kl, z, t), mask, weights, odt)
+
+
+def kl_divergence(logits, target_probs, *, where=None, weights=None,
+                  axis=-1):
+  """``KL(t || softmax(z)) = sum_c t_c (log t_c - log softmax(z)_c)``
+  (note 002 compares the softmax loss with ``D_KL(P || Q)``).
+
+  Takes logits; log-probabilities are valid logits (log_softmax is idempotent)
+  so ``kl_divergence(log_q, t)`` equals ``optax.kl_divergence(log_q, t)``.
+  ``0 log 0 = 0``. Gradient, given as a custom JVP: ``softmax(z) - t``
+  w.r.t. logits (times sum t) and ``log t + 1 - log q`` w.r.t. the targets;
+  at t = 0 exactly (where ``t log t`` has no derivative) the target gradient
+  is taken as 0. ``target_probs`` outside [0, 1] raise ValueError when
+  concrete (masked examples are not inspected; unchecked under jit): a
+  negative target would otherwise drop its ``t log t`` term silently.
+  """
+  fn = "kl_divergence"
+  # the trace-time checks first, so that the values are read with valid shapes
+  C.check_floating(logits, "logits", fn)
+  C.check_real(target_probs, "target_probs", fn)
+  C.check_same_shape(logits, target_probs, "logits", "target_probs", fn)
+  C.check_min_rank(logits, 1, "logits", fn)
+  axes = C.normalize_axes(axis, jnp.ndim(logits), fn)
+  C.check_broadcast_to(where, tuple(n for i, n in enumerate(jnp.shape(logits))
+                                    if i not in axes), "where", fn)
+  C.check_unit_interval(C.kept_values(target_probs, where, axes), fn,
+                        "target_probs must be probabilities")
+  return _kl_jit(logits, target_probs, where, weights, axis)
 
 
 # --- Poly-1 cross-entropy --------------------------------------------------------
