@@ -33,8 +33,9 @@ else
 	$(PY) -m pytest -n 2 $(ARGS)
 endif
 
+# Every benchmark, written to docs/benchmarks.md (ARGS=--quick: a few minutes).
 bench: $(STAMP)
-	for f in bench/*.py; do $(PY) $$f || exit 1; done
+	$(PY) bench/report.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info

@@ -26,6 +26,16 @@ flags.DEFINE_bool("list", False, "Print every experiment with its description an
 flags.DEFINE_bool("show_config", False, "Print the experiment's config (with any "
                   "--config.KEY=VALUE applied), one key per line with its value and "
                   "meaning, and exit.")
+# Several processes (one per host or per GPU): see launch/ and the README's "Running
+# on many machines". One process needs none of these.
+flags.DEFINE_bool("distributed", False, "Join a multi-process run, letting JAX detect "
+                  "the cluster (Slurm, Cloud TPU VMs, Kubernetes/JobSet, Open MPI).")
+flags.DEFINE_string("coordinator_address", None, "HOST:PORT of process 0, for a "
+                    "multi-process run started by hand (with --num_processes, --process_id).")
+flags.DEFINE_integer("num_processes", None, "Number of processes in the run.")
+flags.DEFINE_integer("process_id", None, "This process's index, 0 .. num_processes-1.")
+flags.DEFINE_integer("heartbeat_timeout", 100, "Seconds after which the other processes "
+                     "of a multi-process run give up on one that stopped responding.")
 FLAGS = flags.FLAGS
 
 # Every model names its output width num_outputs; num_classes is accepted for it.
@@ -44,6 +54,8 @@ def _config_key(config, path: str) -> str:
   naming a mistyped `--config.a.b` key instead of a flag-parser traceback."""
   if path in _ALIASES and not _has_key(config, path) and _has_key(config, _ALIASES[path]):
     return _ALIASES[path]
+  if path.startswith("model.") and not _has_key(config, path):
+    _add_model_default(config, path.split(".", 1)[1])
   node = config
   for i, key in enumerate(path.split(".")):
     try:
@@ -54,6 +66,21 @@ def _config_key(config, path: str) -> str:
       sys.exit(f"error: unknown config key --config.{path}: {where} has no key "
                f"{key!r}. {hint if 'Did you mean' in hint else ''}".rstrip())
   return path
+
+
+def _add_model_default(config, key: str) -> None:
+  """A hyperparameter of the config's model that the experiment leaves at its
+  default (model.dtype, say) may be set too: the key is added with that default,
+  so the flag parser knows its type."""
+  import inspect  # pylint: disable=g-import-not-at-top
+  from nn_lib import models  # pylint: disable=g-import-not-at-top  (only for such keys)
+  try:
+    param = inspect.signature(models.MODELS.get(config.model.name)).parameters.get(key)
+  except ValueError:  # an unknown model name: validation reports it later
+    return
+  if param is not None and param.default not in (None, inspect.Parameter.empty):
+    with config.unlocked():
+      config.model[key] = param.default
 
 
 def _has_key(config, path: str) -> bool:
@@ -95,7 +122,14 @@ def main(argv, config_flag) -> None:
     print(config_lib.describe(config_flag.value))
     return
   # pylint: disable=g-import-not-at-top  (after flag errors, which need no JAX)
-  import studies
+  from nn_lib.training import distributed
+  try:  # before anything touches a device
+    distributed.initialize(distributed.Cluster(
+        FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id,
+        auto=FLAGS.distributed, heartbeat_timeout_s=FLAGS.heartbeat_timeout))
+  except ValueError as e:
+    sys.exit(f"error: {e}")
+  from nn_lib import studies
   from nn_lib.data import DataError
   from nn_lib.registry import ConfigError
   from nn_lib.training import (CheckpointWriteError, Interrupted, NonFiniteLossError,

@@ -20,7 +20,7 @@ from typing import Callable
 
 import ml_collections
 
-from experiments import _base
+from . import _base
 
 Variant = Callable[[ml_collections.ConfigDict], None]
 

@@ -54,6 +54,20 @@ def base_config() -> ml_collections.ConfigDict:
   c.eval_every = 500
   c.checkpoint_every = 500
   c.keep_checkpoints = 3
+  # Feeding the device (none of these changes the result, only the speed):
+  c.steps_per_call = 1        # K steps per jitted call (lax.scan): one dispatch, not K
+  c.prefetch = 2              # calls' batches built and placed ahead by a thread
+  c.data_on_device = False    # the training split on the devices; batches gathered there
+  # Scale-out (README "Many devices"): "jit" lets XLA place the collectives of a step
+  # written for the whole batch; "explicit" writes it per device (shard_map + pmean).
+  c.parallel = "jit"
+  c.accumulate_steps = 1      # micro-batches per update (batch_size is their total)
+  c.ema_decay = 0.0           # > 0: also evaluate a moving average of the parameters
+  # Parameters, optimizer state and EMA over a (data, model) mesh: "replicated",
+  # "fsdp" (large arrays split over data) or "rules" (regex on parameter paths ->
+  # per-dimension mesh axes, e.g. ((r"Dense_\d+/kernel$", (None, "model")),)).
+  c.sharding = ml_collections.ConfigDict(dict(model_axis=1, params="replicated",
+                                              rules=()))
   # Logs the training split's loss at the initial parameters as "initial/loss"
   # (notes 002's sanity check: about ln C for softmax, C - 1 for the SVM).
   c.check_initial_loss = False

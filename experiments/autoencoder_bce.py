@@ -10,7 +10,7 @@ reconstruction is sigma(z). Notes 000's two pixel losses, both on the same logit
 [0, 1] as soft targets. One metric, reconstruction_mse = mean (sigma(z) - I)^2,
 compares them. Plot: test digits and their reconstructions.
 """
-from experiments import _base
+from . import _base
 
 REPORT = dict(task="autoencoder, 32-d bottleneck", output="sigmoid (per pixel)",
               loss="sigmoid_binary_cross_entropy (pixel BCE)",

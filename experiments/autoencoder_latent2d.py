@@ -5,7 +5,7 @@ the plane: plots/latent.png scatters the test digits' codes coloured by class
 (classes form clusters although the autoencoder never saw a label), and
 plots/reconstructions.png shows what two numbers can keep of a digit.
 """
-from experiments import autoencoder_bce
+from . import autoencoder_bce
 
 REPORT = dict(task="autoencoder, 2-d bottleneck", output="sigmoid (per pixel)",
               loss="sigmoid_binary_cross_entropy (pixel BCE)",

@@ -4,7 +4,7 @@ autoencoder_bce's network and recipe with the loss sum_pix (sigma(z_pix) - I_pix
 (`losses.sigmoid_squared_error` on the logits, i.e. a sigmoid output with squared
 error). Plot: test digits and their reconstructions.
 """
-from experiments import autoencoder_bce
+from . import autoencoder_bce
 
 REPORT = dict(task="autoencoder, 32-d bottleneck", output="sigmoid (per pixel)",
               loss="sigmoid_squared_error (pixel MSE)",

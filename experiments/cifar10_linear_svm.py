@@ -6,7 +6,7 @@ on W; plots/weight_templates.png shows the ten rows of W as images (notes 002's
 "template matching" view). Reads TFDS `cifar10` prepared as array_record from
 `data.data_dir` (or $TFDS_DATA_DIR).
 """
-from experiments import _base
+from . import _base
 
 REPORT = dict(task="multiclass classification (real data)", output="scores (identity)",
               loss="multiclass_hinge (Weston-Watkins) + L2", model="linear",

@@ -9,7 +9,7 @@ and per-pixel standardization in place of mean subtraction. The loop has no data
 augmentation (the paper's crops and flips), so expect a few points below its 91.25%.
 About 70 examples/s on a 2-core CPU: a GPU run.
 """
-from experiments import _base
+from . import _base
 
 REPORT = dict(task="multiclass classification (real data)", output="softmax",
               loss="softmax_cross_entropy_with_integer_labels", model="resnet (resnet20)",

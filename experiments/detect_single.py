@@ -9,7 +9,7 @@ x, y and log-sizes; the loss is exactly the notes'
 fractions; 20% of the canvases are empty (I = 0), where only the presence term
 counts. The plot shows predicted (red) against true (green) boxes on test canvases.
 """
-from experiments import _base
+from . import _base
 
 REPORT = dict(task="single-object detection (presence + box)",
               output="sigmoid (p, x, y) + log-size (w, h)", loss="single_object_detection",

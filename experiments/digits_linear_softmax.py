@@ -1,5 +1,5 @@
 """Linear classifier f = Wx + b + softmax cross-entropy on 8x8 digits; initial-loss check, templates."""
-from experiments import _base
+from . import _base
 
 REPORT = dict(task="multiclass classification (10 digits)", output="softmax",
               loss="softmax cross-entropy", model="linear f = Wx + b (64 -> 10)",

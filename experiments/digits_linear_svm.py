@@ -1,5 +1,5 @@
 """Linear multiclass SVM (Weston-Watkins hinge + L2) on 8x8 digits; initial-loss check (C - 1 = 9), templates."""
-from experiments import digits_linear_softmax
+from . import digits_linear_softmax
 
 REPORT = dict(task="multiclass classification (10 digits)", output="identity (scores)",
               loss="Weston-Watkins multiclass hinge + L2", model="linear f = Wx + b (64 -> 10)",

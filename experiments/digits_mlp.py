@@ -1,5 +1,5 @@
 """MLP + softmax cross-entropy on scikit-learn's 8x8 digits (the default experiment)."""
-from experiments import _base
+from . import _base
 
 REPORT = dict(task="multiclass classification", output="softmax",
               loss="softmax cross-entropy", model="MLP 64-256-256-10, dropout 0.1",

@@ -1,5 +1,5 @@
 """k-nearest neighbours on 8x8 digits, k chosen by cross-validation on the training split (notes 002)."""
-from experiments import _base
+from . import _base
 
 REPORT = dict(task="multiclass classification (10 digits)", output="majority vote",
               loss="none (no training; test/loss is the 0-1 error)",

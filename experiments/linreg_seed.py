@@ -1,5 +1,5 @@
 """Notes 001's 1-D regression (x=2,4,6,8 -> y=3,4,5,6) by full-batch gradient descent."""
-from experiments import _base
+from . import _base
 
 # The notes' training data; the optimum is w = 0.5, b = 2.0.
 X = [[2.0], [4.0], [6.0], [8.0]]

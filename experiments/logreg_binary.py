@@ -1,5 +1,5 @@
 """Logistic regression (sigmoid + BCE) for "is it a 3?" on 8x8 digits, from a saturated start (notes 000, 003)."""
-from experiments import _base
+from . import _base
 
 REPORT = dict(task="binary classification (is it a 3?)", output="sigmoid",
               loss="binary cross-entropy", model="linear f = w.x + b (64 -> 1), saturated start",

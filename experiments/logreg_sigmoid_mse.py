@@ -1,5 +1,5 @@
 """Sigmoid + MSE on "is it a 3?" from a saturated start: the paralysis, next to sigmoid + BCE (notes 000, 003)."""
-from experiments import logreg_binary
+from . import logreg_binary
 
 REPORT = dict(task="binary classification (is it a 3?)", output="sigmoid",
               loss="squared error on the sigmoid (counter-example)",
@@ -16,7 +16,7 @@ def get_config():
   # where the sigmoid saturates, right or wrong (notes 003), and once with BCE.
   c = logreg_binary.get_config()
   c.loss.name = "sigmoid_squared_error"
-  c.study = "compare"  # studies/compare.py; plots/comparison.png
+  c.study = "compare"  # nn_lib/studies/compare.py; plots/comparison.png
   c.compare = dict(key="loss.name",
                    choices=("sigmoid_squared_error", "sigmoid_binary_cross_entropy"),
                    panels=("train/loss", "train/grad_norm", "test/binary_accuracy"),

@@ -1,5 +1,5 @@
 """LeNet-5 on the 10,000 embedded MNIST digits (8,000 train / 2,000 test)."""
-from experiments import _base
+from . import _base
 
 REPORT = dict(task="multiclass classification", output="softmax",
               loss="softmax cross-entropy", model="LeNet-5", data="mnist10k (28x28)",

@@ -5,7 +5,7 @@ default ~/tensorflow_datasets; the README says how to prepare it); nothing is
 downloaded. The same network and recipe as mnist10k_lenet, with 6.4 epochs of the
 full set.
 """
-from experiments import mnist10k_lenet
+from . import mnist10k_lenet
 
 REPORT = dict(task="multiclass classification (real data)", output="softmax",
               loss="softmax_cross_entropy_with_integer_labels", model="lenet5",

@@ -11,7 +11,7 @@ where p_c > 0.5 (`test/softmax_f1_micro_p50`, at most one label per canvas since
 the p_c sum to 1) and at the threshold that is best on the training canvases
 (`test/softmax_f1_micro_tuned`, with `softmax_threshold`).
 """
-from experiments import _base
+from . import _base
 
 REPORT = dict(task="multi-label classification (complementary multiclass)",
               output="sigmoid (10 independent)", loss="sigmoid_binary_cross_entropy",

@@ -1,5 +1,5 @@
 """Polynomial regression of orders 1, 2, 3, 4, 12 by gradient descent: under- vs over-fitting (notes 001)."""
-from experiments import _base
+from . import _base
 
 REPORT = dict(task="regression (scalar -> scalar)", output="identity",
               loss="squared error", model="polynomial of order 1, 2, 3, 4, 12",
@@ -11,7 +11,7 @@ REPORT = dict(task="regression (scalar -> scalar)", output="identity",
 def get_config():
   c = _base.base_config()
   c.data.name = "polyfit"
-  c.study = "polyfit_orders"  # studies/polyfit.py: one run per order, table and plot
+  c.study = "polyfit_orders"  # nn_lib/studies/polyfit.py: one run per order, table and plot
   c.orders = (1, 2, 3, 4, 12)  # model.order is set per run
   c.model = dict(name="polynomial", order=12, kernel_init="zeros")
   c.loss = dict(name="squared_error")

@@ -17,7 +17,7 @@ of B images trains on up to B(B-1)/2 pairs and the model stays a one-image score
 Evaluation takes the whole test split as one list (digits never seen in training):
 pairwise ordering accuracy and Kendall's tau over all its pairs.
 """
-from experiments import _base
+from . import _base
 
 REPORT = dict(task="learning to rank (pairs)", output="score (identity)",
               loss="listwise_pairs (margin loss over all pairs of the batch)",

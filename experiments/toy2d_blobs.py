@@ -1,5 +1,5 @@
 """MLP (2-32-32-C, ReLU) + softmax cross-entropy on the 2-D blobs (three Gaussian blobs; notes 003 homework)."""
-from experiments import toy2d_moons
+from . import toy2d_moons
 
 REPORT = dict(task="3-class classification (2-D)", output="softmax", loss="softmax cross-entropy",
               model="MLP 2-32-32-C (ReLU)", data="blobs (800 train / 200 test)",

@@ -1,5 +1,5 @@
 """Linear classifier (f = Wx + b) + softmax CE on the 2-D circles: fails, near chance (notes 001/003)."""
-from experiments import toy2d_circles
+from . import toy2d_circles
 
 # A linear classifier's regions are half-planes (notes 002's geometric viewpoint);
 # concentric circles need a feature-space transformation (notes 001), e.g. an MLP.

@@ -1,5 +1,5 @@
 """MLP (2-32-32-C, ReLU) + softmax cross-entropy on the 2-D moons (two interleaving half-moons; notes 003 homework)."""
-from experiments import _base
+from . import _base
 
 REPORT = dict(task="binary classification (2-D)", output="softmax", loss="softmax cross-entropy",
               model="MLP 2-32-32-C (ReLU)", data="moons (800 train / 200 test)",

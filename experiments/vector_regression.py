@@ -1,5 +1,5 @@
 """Vector-to-vector regression (R^8 -> R^4), squared error vs Euclidean error with glitched targets (notes 000)."""
-from experiments import _base
+from . import _base
 
 REPORT = dict(task="regression (vector -> vector)", output="identity",
               loss="squared error ||y - y^||^2 vs Euclidean error ||y - y^||",
@@ -14,7 +14,7 @@ def get_config():
   c.data.name = "vector_regression"
   c.model = dict(name="linear", num_outputs=4)
   c.loss = dict(name="squared_error")
-  # The same model trained once per loss (studies/compare.py): notes 000's squared
+  # The same model trained once per loss (nn_lib/studies/compare.py): notes 000's squared
   # error is pulled towards the glitched targets, the Euclidean error much less.
   c.study = "compare"
   c.compare = dict(key="loss.name", choices=("squared_error", "euclidean_error"),

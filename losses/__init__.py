@@ -12,7 +12,14 @@ poly loss, generalized KL, cosine distance, NT-Xent, sparsemax losses and
 generalized Dice. Helpers that are not losses (``smooth_labels``,
 ``cosine_similarity``, ``sparsemax``, ``make_fenchel_young_loss``,
 ``ctc_with_forward_probs``), penalties (``l2_penalty``, ``max_norm``, ...)
-and ``reduce`` are not in it.
+and ``reduce`` are not in it. Nor is
+``linear_softmax_cross_entropy_with_integer_labels`` (issue 11): the integer-
+label softmax CE fused with the output layer, over vocabulary chunks, so that
+the N x V logits are never built. It takes ``(hidden, weight, labels)``
+instead of logits, and its derivative is a ``custom_vjp`` that recomputes
+each chunk in the backward pass (a JVP rule's transpose would store every
+chunk's softmax): ``jax.grad`` and Hessian-vector products work, ``jax.jvp``
+of the loss itself raises.
 
 Conventions (one for every loss)
 --------------------------------
@@ -91,6 +98,7 @@ from losses._divergences import poly_loss_cross_entropy
 from losses._divergences import smooth_labels
 from losses._focal import sigmoid_focal
 from losses._focal import softmax_focal
+from losses._fused_ce import linear_softmax_cross_entropy_with_integer_labels
 from losses._gan import gan_discriminator
 from losses._gan import gan_generator_minimax
 from losses._gan import gan_generator_nonsaturating
@@ -167,6 +175,9 @@ __all__ = [
     # multiclass (notes 000-003)
     "softmax_cross_entropy", "softmax_cross_entropy_with_integer_labels",
     "nll", "softmax_binary_cross_entropy", "kl_divergence",
+    # the same CE fused with the output layer, over vocabulary chunks (issue
+    # 11; takes hidden states and weights, not logits: not in LOSSES)
+    "linear_softmax_cross_entropy_with_integer_labels",
     # hinge (notes 001, 002)
     "binary_hinge", "multiclass_hinge", "crammer_singer_hinge",
     # detection, ranking, GANs (note 000)

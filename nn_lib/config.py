@@ -23,7 +23,20 @@ __all__ = ["ConfigError", "KEY_HELP", "check_resumable", "derive", "describe",
 # checkpoint means (cadence, where data lives, how long to train, what is plotted).
 RESUMABLE_CHANGES = ("num_steps", "log_every", "eval_every", "checkpoint_every",
                      "keep_checkpoints", "eval_batch_size", "data.data_dir",
-                     "data.embedded_dir", "plots", "check_initial_loss")
+                     "data.embedded_dir", "plots", "check_initial_loss",
+                     "steps_per_call", "prefetch", "data_on_device",
+                     # where arrays live, not what they hold (restores reshard)
+                     "sharding.model_axis", "sharding.params", "sharding.rules")
+# Keys a config may lack, with the value their absence means (added after workdirs
+# were first written, or set only when given): a config without one resumes a run
+# whose config holds that value, and the other way round.
+ADDED_KEYS = {"steps_per_call": 1, "prefetch": 2, "data_on_device": False,
+              "parallel": "jit", "accumulate_steps": 1, "ema_decay": 0.0,
+              "sharding.model_axis": 1, "sharding.params": "replicated",
+              "sharding.rules": [],
+              # model hyperparameters train.py adds when set on the command line
+              "model.dtype": "float32", "model.param_dtype": "float32"}
+PARALLEL_MODES = ("jit", "explicit")
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 TRAINING_KEYS = ("model", "loss", "optimizer", "schedule", "num_steps", "batch_size",
                  "eval_batch_size", "log_every", "eval_every", "checkpoint_every",
@@ -87,6 +100,24 @@ KEY_HELP: dict[str, str] = {
     "regularizer.l2": "adds l2 * sum W^2 over weight matrices (not biases)",
     "regularizer.l1": "adds l1 * sum |W| over weight matrices",
     "regularizer.max_norm": "caps each unit's incoming weight norm (0 = off)",
+    "model.dtype": "computation dtype: float32, or bfloat16 for mixed precision "
+                   "(parameters stay float32; the loss is computed in float32)",
+    "model.param_dtype": "dtype parameters are stored in (float32)",
+    "steps_per_call": "training steps per jitted call (lax.scan over stacked batches); "
+                      "cadences stay exact, results identical",
+    "prefetch": "calls whose batches a background thread prepares ahead (0 = none)",
+    "data_on_device": "keep the training split on the devices and gather each batch "
+                      "there (for data that fits)",
+    "parallel": "jit (XLA places the collectives) or explicit (the step per device: "
+                "shard_map + pmean of the gradients)",
+    "accumulate_steps": "micro-batches per update, gradients averaged (batch_size is "
+                        "their total)",
+    "ema_decay": "> 0: keep params_ema = d*params_ema + (1-d)*params and evaluate it "
+                 "as <split>_ema",
+    "sharding.model_axis": "devices on the mesh's model axis; the rest form data",
+    "sharding.params": "replicated, fsdp (large arrays split over data) or rules",
+    "sharding.rules": "(regex on parameter path, per-dimension mesh axes) pairs; the "
+                      "first match applies (sharding.params=rules)",
     "num_steps": "training steps (batches)",
     "batch_size": "examples per training step (a multiple of the devices)",
     "eval_batch_size": "examples per evaluation batch (padded to the devices)",
@@ -171,6 +202,7 @@ def validate_training(cfg: Any) -> None:
     _positive_int(cfg, key)
   # eval_batch_size needs no multiple: evaluation pads each batch to one (predict.py).
   _divisible_by_devices(cfg, "batch_size")
+  _check_scale_out(cfg)
   lr = cfg.optimizer.get("learning_rate")
   if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0:
     raise ConfigError(f"config.optimizer.learning_rate must be a positive number, "
@@ -188,6 +220,38 @@ def validate_training(cfg: Any) -> None:
   for key, value in (cfg.get("regularizer") or {}).items():
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
       raise ConfigError(f"config.regularizer.{key} must be a number >= 0, got {value!r}")
+
+
+def _check_scale_out(cfg: Any) -> None:
+  parallel = cfg.get("parallel", "jit")
+  if parallel not in PARALLEL_MODES:
+    raise ConfigError(f"config.parallel={parallel!r} is not a parallel mode; valid: "
+                      f"{', '.join(PARALLEL_MODES)}.")
+  k = cfg.get("accumulate_steps", 1)
+  if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+    raise ConfigError(f"config.accumulate_steps must be a positive integer (1 = no "
+                      f"accumulation), got {k!r}.")
+  rows = cfg.batch_size // jax.device_count()
+  if rows % k:
+    raise ConfigError(
+        f"config.accumulate_steps={k} must divide the {rows} rows each device gets "
+        f"(batch_size={cfg.batch_size} over {jax.device_count()} devices); use a "
+        f"divisor of {rows}, or a batch_size that is a multiple of "
+        f"{k * jax.device_count()}.")
+  for key in ("steps_per_call", "prefetch"):
+    value = cfg.get(key, 1)
+    if isinstance(value, bool) or not isinstance(value, int) or value < (key == "steps_per_call"):
+      raise ConfigError(f"config.{key} must be an integer >= {int(key == 'steps_per_call')}"
+                        f", got {value!r}.")
+  decay = cfg.get("ema_decay", 0.0)
+  if not (_is_number(decay) and 0 <= decay < 1):
+    raise ConfigError(f"config.ema_decay must be in [0, 1) (0 = no moving average; "
+                      f"e.g. 0.999), got {decay!r}.")
+  params = cfg.get("sharding", {}).get("params", "replicated")
+  if parallel == "explicit" and params != "replicated":
+    raise ConfigError(f"config.parallel='explicit' replicates the parameters on every "
+                      f"device, so config.sharding.params={params!r} cannot apply; use "
+                      "parallel='jit' to shard them.")
 
 
 def _is_number(value: Any) -> bool:
@@ -263,6 +327,9 @@ def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
 def check_resumable(saved_json: str, cfg_json: str, workdir: str | Path) -> None:
   """Refuses to resume a workdir whose run had a different config."""
   saved, now = _flatten(json.loads(saved_json)), _flatten(json.loads(cfg_json))
+  for key, default in ADDED_KEYS.items():
+    saved.setdefault(key, default)
+    now.setdefault(key, default)
   diffs = [f"{k}: {saved.get(k, '<absent>')!r} -> {now.get(k, '<absent>')!r}"
            for k in sorted(set(saved) | set(now))
            if saved.get(k) != now.get(k) and k not in RESUMABLE_CHANGES]

@@ -49,7 +49,7 @@ def run_experiment(spec: str, workdir: Path, **overrides):
   the same `tfds.data_source` path), so the suite needs no downloaded data.
   """
   import experiments  # pylint: disable=g-import-not-at-top
-  import studies  # pylint: disable=g-import-not-at-top
+  from nn_lib import studies  # pylint: disable=g-import-not-at-top
   cfg = experiments.get_config(spec)
   for key, value in overrides.items():
     cfg[key] = value

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import experiments
-import studies
+from nn_lib import studies
 from nn_lib import config as config_lib
 from nn_lib import data, models, writers
 from nn_lib.registry import ConfigError
@@ -68,7 +68,8 @@ def test_eval_batch_size_need_not_divide_the_devices(monkeypatch):
 
 def test_every_eval_batch_is_padded_to_the_device_multiple():
   assert [predict.padded_batch_size(b, 8) for b in (500, 504, 1, 8)] == [504, 504, 8, 8]
-  assert predict.Predictor(None, SimpleNamespace(size=8), 500).batch_size == 504
+  mesh = SimpleNamespace(shape={"data": 8, "model": 1})  # 8 devices, as shapes only
+  assert predict.Predictor(None, mesh, 500).batch_size == 504
   batches = list(data.eval_batches({"inputs": np.arange(1001)}, 504))
   assert [len(b["inputs"]) for b in batches] == [504, 504]
   assert sum(int(b["mask"].sum()) for b in batches) == 1001
@@ -135,3 +136,13 @@ def test_show_config_prints_every_key_with_its_meaning():
   flat = config_lib.describe(experiments.get_config("mnist10k_lenet")).splitlines()
   assert len(lines) == len(flat) + 1 and all(" = " in line for line in lines[1:])
   assert "Traceback" not in proc.stderr
+
+
+def test_a_model_hyperparameter_the_experiment_leaves_at_its_default_can_be_set():
+  proc = run_train("--experiment=digits_mlp:smoke", "--config.model.dtype=bfloat16",
+                   "--show_config")
+  assert re.search(r"^model\.dtype = 'bfloat16' +# computation dtype", proc.stdout, re.M)
+  typo = run_train("--experiment=digits_mlp:smoke", "--config.model.dtyp=bfloat16",
+                   "--show_config", check=False)
+  assert typo.returncode == 1
+  assert "config.model has no key 'dtyp'" in typo.stderr

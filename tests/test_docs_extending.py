@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import experiments
-import studies
+from nn_lib import studies
 from nn_lib import trainers
 from tests.conftest import REPO, run_experiment
 
@@ -31,6 +31,7 @@ def test_there_are_three_examples():
 
 def test_adding_an_experiment(tmp_path, monkeypatch):
   module = types.ModuleType("experiments.toy2d_moons_sigmoid")
+  module.__package__ = "experiments"  # as for a file saved in experiments/
   exec(compile(BLOCKS[0], "docs/extending.md", "exec"), module.__dict__)  # pylint: disable=exec-used
   monkeypatch.setitem(sys.modules, module.__name__, module)
   monkeypatch.setattr(experiments, "names", lambda: ["toy2d_moons", "toy2d_moons_sigmoid"])

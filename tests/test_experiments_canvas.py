@@ -14,7 +14,7 @@ from PIL import Image
 
 import experiments
 import losses
-import studies
+from nn_lib import studies
 from nn_lib import data, metrics
 from nn_lib.data import canvases
 from nn_lib.plots import images

@@ -1,9 +1,15 @@
-"""The generic top-level name `losses`: a user's own module of that name must not
-silently replace the loss library under nn_lib."""
+"""Generic names: a user's own `losses` module must not silently replace the loss
+library under nn_lib, and an installed copy puts no generic `experiments` or
+`studies` package into site-packages."""
 from __future__ import annotations
 
+import os
+import re
+import shutil
 import subprocess
 import sys
+import zipfile
+from pathlib import Path
 
 from tests.conftest import REPO
 
@@ -22,3 +28,51 @@ def test_a_users_losses_module_shadowing_the_library_is_an_import_error(tmp_path
   ok = subprocess.run([sys.executable, "-c", "import nn_lib, losses; print(losses.__file__)"],
                       cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
   assert ok.returncode == 0 and ok.stdout.strip() == str(REPO / "losses" / "__init__.py")
+
+
+def _build_wheel(tmp_path: Path) -> Path:
+  """The project's wheel, built from a copy of the sources (an in-tree build/ could
+  carry modules deleted since)."""
+  src = tmp_path / "src"
+  ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+  for name in ("losses", "nn_lib", "experiments"):
+    shutil.copytree(REPO / name, src / name, ignore=ignore)
+  for name in ("pyproject.toml", "README.md"):
+    shutil.copy(REPO / name, src / name)
+  subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
+                  "--no-build-isolation", "-w", str(tmp_path / "dist"), str(src)],
+                 check=True, capture_output=True, timeout=300)
+  return next((tmp_path / "dist").glob("nn_lib-*.whl"))
+
+
+def test_the_installed_copy_holds_the_experiments_under_the_projects_name(tmp_path,
+                                                                           embedded_dir):
+  wheel = _build_wheel(tmp_path)
+  with zipfile.ZipFile(wheel) as archive:
+    files = {n for n in archive.namelist() if ".dist-info/" not in n}
+    archive.extractall(tmp_path / "site")
+  # No generic top-level names but `losses`, which other projects import by that name.
+  assert {n.split("/")[0] for n in files} == {"losses", "nn_lib", "nn_lib_experiments"}
+  sources = {str(p.relative_to(REPO)).replace("experiments/", "nn_lib_experiments/", 1)
+             for folder in ("losses", "nn_lib", "experiments")
+             for p in (REPO / folder).rglob("*.py")}
+  assert sources <= files, f"pyproject's package list misses {sorted(sources - files)}"
+  assert "nn_lib/data/assets/mnist10k.npz" in files
+
+  # The README's example, run from a user's directory holding modules of the generic
+  # names, on the installed copy alone.
+  user = tmp_path / "user"
+  user.mkdir()
+  for name in ("experiments", "studies", "train"):
+    (user / f"{name}.py").write_text("raise SystemExit('the wrong module was imported')\n")
+  readme = (REPO / "README.md").read_text()
+  example = re.search(r"## Installing\n.*?```python\n(.*?)```", readme, re.S).group(1)
+  code = example + "print(nn_lib_experiments.__file__, result.trained_steps)\n"
+  env = {"PYTHONPATH": str(tmp_path / "site"), "JAX_PLATFORMS": "cpu",
+         "NN_LIB_DATA_DIR": str(embedded_dir), "XLA_FLAGS": os.environ.get("XLA_FLAGS", "")}
+  proc = subprocess.run([sys.executable, "-c", code], cwd=user, env=env,
+                        capture_output=True, text=True, timeout=300)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert proc.stdout.split() == [
+      str(tmp_path / "site" / "nn_lib_experiments" / "__init__.py"), "6"]
+  assert (user / "runs" / "digits_mlp_smoke" / "summary.json").exists()

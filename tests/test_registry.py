@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 import losses
-import studies
+from nn_lib import studies
 from nn_lib import data, metrics, models, plots, trainers
 from nn_lib.registry import ConfigError, Registry
 from nn_lib.training import objective, optim

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import experiments
-import studies
+from nn_lib import studies
 from nn_lib import config as config_lib
 from nn_lib.registry import ConfigError
 from nn_lib.training.checkpoint import read_latest

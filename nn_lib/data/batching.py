@@ -45,10 +45,14 @@ class TrainBatches:
       self._cached_epoch = epoch
     return self._cached_order
 
-  def __call__(self, step: int) -> Split:
+  def rows(self, step: int) -> np.ndarray:
+    """The split's row numbers in this process's slice of batch `step`."""
     epoch, index = divmod(step, self.steps_per_epoch)
     start = index * self.batch_size + self.local_offset
-    rows = self.order(epoch)[start:start + self.local_size]
+    return self.order(epoch)[start:start + self.local_size]
+
+  def __call__(self, step: int) -> Split:
+    rows = self.rows(step)
     return {k: self.split[k][rows] for k in ("inputs", "targets") if k in self.split}
 
 

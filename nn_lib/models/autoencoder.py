@@ -31,11 +31,15 @@ class MLPAutoencoder(nn.Module):
   hidden: Sequence[int] = (256, 128)
   activation: str = "relu"
   output_activation: str = "identity"
+  dtype: layers.DtypeLike = "float32"
+  param_dtype: layers.DtypeLike = "float32"
 
   def setup(self):
-    self.encoder = [nn.Dense(w) for w in self.hidden] + [nn.Dense(self.latent_dim)]
-    self.decoder = ([nn.Dense(w) for w in reversed(self.hidden)]
-                    + [nn.Dense(math.prod(self.input_shape))])
+    prec = layers.precision(self)
+    self.encoder = ([nn.Dense(w, **prec) for w in self.hidden]
+                    + [nn.Dense(self.latent_dim, **prec)])
+    self.decoder = ([nn.Dense(w, **prec) for w in reversed(self.hidden)]
+                    + [nn.Dense(math.prod(self.input_shape), **prec)])
 
   def encode(self, x_BxD: jax.Array) -> jax.Array:
     act = layers.activation(self.activation)
@@ -72,18 +76,22 @@ class ConvAutoencoder(nn.Module):
   widths: Sequence[int] = (32, 64)
   latent_dim: int = 32
   output_activation: str = "identity"
+  dtype: layers.DtypeLike = "float32"
+  param_dtype: layers.DtypeLike = "float32"
 
   def setup(self):
+    prec = layers.precision(self)
     h, w, _ = self.image_shape
     k = 2 ** len(self.widths)
     if h % k or w % k:
       raise ValueError(f"image_shape {tuple(self.image_shape)} not divisible by {k}")
     self.bottom_shape = (h // k, w // k, self.widths[-1])
-    self.convs = [nn.Conv(c, (3, 3), (2, 2), padding="SAME") for c in self.widths]
-    self.to_latent = nn.Dense(self.latent_dim)
-    self.from_latent = nn.Dense(math.prod(self.bottom_shape))
+    self.convs = [nn.Conv(c, (3, 3), (2, 2), padding="SAME", **prec) for c in self.widths]
+    self.to_latent = nn.Dense(self.latent_dim, **prec)
+    self.from_latent = nn.Dense(math.prod(self.bottom_shape), **prec)
     out_channels = list(reversed(self.widths[:-1])) + [self.image_shape[-1]]
-    self.deconvs = [nn.ConvTranspose(c, (3, 3), (2, 2), padding="SAME") for c in out_channels]
+    self.deconvs = [nn.ConvTranspose(c, (3, 3), (2, 2), padding="SAME", **prec)
+                    for c in out_channels]
 
   def encode(self, x_BxHxWxC: jax.Array) -> jax.Array:
     h = layers.as_images(x_BxHxWxC)
@@ -120,13 +128,16 @@ class UNet(nn.Module):
   width: int = 16
   batch_norm: bool = True
   kernel_init: str = "he"
+  dtype: layers.DtypeLike = "float32"
+  param_dtype: layers.DtypeLike = "float32"
 
   def _double_conv(self, h: jax.Array, features: int, train: bool) -> jax.Array:
+    prec = layers.precision(self)
     for _ in range(2):
       h = nn.Conv(features, (3, 3), padding="SAME", use_bias=not self.batch_norm,
-                  kernel_init=layers.initializer(self.kernel_init))(h)
+                  kernel_init=layers.initializer(self.kernel_init), **prec)(h)
       if self.batch_norm:
-        h = layers.batch_norm(train)(h)
+        h = layers.batch_norm(train, **prec)(h)
       h = nn.relu(h)
     return h
 
@@ -143,7 +154,7 @@ class UNet(nn.Module):
       h = nn.max_pool(h, (2, 2), strides=(2, 2))
     h = self._double_conv(h, self.width * 2 ** self.depth, train)
     for level in reversed(range(self.depth)):
-      h = nn.ConvTranspose(self.width * 2 ** level, (2, 2), (2, 2))(h)
+      h = nn.ConvTranspose(self.width * 2 ** level, (2, 2), (2, 2), **layers.precision(self))(h)
       h = jnp.concatenate([skips[level], h], axis=-1)
       h = self._double_conv(h, self.width * 2 ** level, train)
-    return nn.Conv(self.num_outputs, (1, 1))(h)
+    return nn.Conv(self.num_outputs, (1, 1), **layers.precision(self))(h)

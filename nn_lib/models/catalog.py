@@ -31,8 +31,9 @@ class Entry:
   vocab_size: int = 0            # > 0: integer token inputs in [0, vocab_size)
   batch: int = 64                # typical batch for the benchmark
 
-  def build(self) -> nn.Module:
-    return registry.get(self.name, **self.kwargs)
+  def build(self, **overrides: Any) -> nn.Module:
+    """The documented configuration, with `overrides` (e.g. dtype="bfloat16")."""
+    return registry.get(self.name, **{**self.kwargs, **overrides})
 
   def example_input(self, batch: int, key: jax.Array) -> jax.Array:
     shape = (batch, *self.input_shape)
@@ -142,12 +143,15 @@ def random_variables(model: nn.Module, x: jax.Array, seed: int = 0, bias_scale: 
   def fill(path, leaf):
     name = str(getattr(path[-1], "key", path[-1]))
     if name == "bias":
-      return (bias_scale * rng.standard_normal(leaf.shape)).astype(np.float32)
-    if name == "mean":
-      return np.zeros(leaf.shape, np.float32)
-    if name in ("scale", "var"):
-      return np.ones(leaf.shape, np.float32)
-    fan_in = int(np.prod(leaf.shape[:-1])) if len(leaf.shape) > 1 else 1
-    return (rng.standard_normal(leaf.shape) / np.sqrt(fan_in)).astype(np.float32)
+      value = (bias_scale * rng.standard_normal(leaf.shape)).astype(np.float32)
+    elif name == "mean":
+      value = np.zeros(leaf.shape, np.float32)
+    elif name in ("scale", "var"):
+      value = np.ones(leaf.shape, np.float32)
+    else:
+      fan_in = int(np.prod(leaf.shape[:-1])) if len(leaf.shape) > 1 else 1
+      value = (rng.standard_normal(leaf.shape) / np.sqrt(fan_in)).astype(np.float32)
+    # The dtype `model.init` would give (param_dtype; batch statistics float32).
+    return value.astype(leaf.dtype)
 
   return jax.tree_util.tree_map_with_path(fill, shapes)

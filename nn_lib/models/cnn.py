@@ -26,6 +26,8 @@ class LeNet5(nn.Module):
   num_outputs: int = 10
   activation: str = "relu"
   pooling: str = "max"  # the paper used average pooling; max trains faster
+  dtype: layers.DtypeLike = "float32"
+  param_dtype: layers.DtypeLike = "float32"
 
   @nn.compact
   def __call__(self, x_BxHxWxC: jax.Array, *, train: bool = False) -> jax.Array:
@@ -33,15 +35,16 @@ class LeNet5(nn.Module):
     act = layers.activation(self.activation)
     pool = {"max": nn.max_pool, "avg": nn.avg_pool}[self.pooling]
     x_BxHxWxC = layers.as_images(x_BxHxWxC)
+    prec = layers.precision(self)
     pad = max(0, (32 - x_BxHxWxC.shape[1]) // 2)
-    h = act(nn.Conv(6, (5, 5), padding=pad)(x_BxHxWxC))
+    h = act(nn.Conv(6, (5, 5), padding=pad, **prec)(x_BxHxWxC))
     h = pool(h, (2, 2), strides=(2, 2))
-    h = act(nn.Conv(16, (5, 5), padding="VALID")(h))
+    h = act(nn.Conv(16, (5, 5), padding="VALID", **prec)(h))
     h = pool(h, (2, 2), strides=(2, 2))
     h = h.reshape(h.shape[0], -1)
-    h = act(nn.Dense(120)(h))
-    h = act(nn.Dense(84)(h))
-    return nn.Dense(self.num_outputs)(h)
+    h = act(nn.Dense(120, **prec)(h))
+    h = act(nn.Dense(84, **prec)(h))
+    return nn.Dense(self.num_outputs, **prec)(h)
 
 
 @register("vgg")
@@ -66,11 +69,14 @@ class VGG(nn.Module):
   batch_norm: bool = False
   activation: str = "relu"
   kernel_init: str = "he"
+  dtype: layers.DtypeLike = "float32"
+  param_dtype: layers.DtypeLike = "float32"
 
   @nn.compact
   def __call__(self, x_BxHxWxC: jax.Array, *, train: bool = False) -> jax.Array:
     act = layers.activation(self.activation)
     init_fn = layers.initializer(self.kernel_init)
+    prec = layers.precision(self)
     convs = self.convs_per_stage
     if isinstance(convs, int):
       convs = (convs,) * len(self.widths)
@@ -80,16 +86,16 @@ class VGG(nn.Module):
     for width, n in zip(self.widths, convs):
       for _ in range(n):
         h = nn.Conv(width, (3, 3), padding="SAME", kernel_init=init_fn,
-                    use_bias=not self.batch_norm)(h)
+                    use_bias=not self.batch_norm, **prec)(h)
         if self.batch_norm:
-          h = layers.batch_norm(train)(h)
+          h = layers.batch_norm(train, **prec)(h)
         h = act(h)
       h = nn.max_pool(h, (2, 2), strides=(2, 2))
     h = h.reshape(h.shape[0], -1)
     for width in self.fc:
-      h = act(nn.Dense(width, kernel_init=init_fn)(h))
+      h = act(nn.Dense(width, kernel_init=init_fn, **prec)(h))
       h = layers.dropout(self.dropout, train)(h)
-    return nn.Dense(self.num_outputs)(h)
+    return nn.Dense(self.num_outputs, **prec)(h)
 
 
 @register("inception_block")
@@ -119,13 +125,15 @@ class InceptionBlock(nn.Module):
   num_outputs: int | None = None
   batch_norm: bool = False
   kernel_init: str = "he"
+  dtype: layers.DtypeLike = "float32"
+  param_dtype: layers.DtypeLike = "float32"
 
   def _conv(self, h: jax.Array, features: int, size: int, train: bool) -> jax.Array:
     h = nn.Conv(features, (size, size), padding="SAME",
                 kernel_init=layers.initializer(self.kernel_init),
-                use_bias=not self.batch_norm)(h)
+                use_bias=not self.batch_norm, **layers.precision(self))(h)
     if self.batch_norm:
-      h = layers.batch_norm(train)(h)
+      h = layers.batch_norm(train, **layers.precision(self))(h)
     return nn.relu(h)
 
   @nn.compact
@@ -139,4 +147,4 @@ class InceptionBlock(nn.Module):
     h_BxHxWxF = jnp.concatenate([b1, b3, b5, bp], axis=-1)
     if self.num_outputs is None:
       return h_BxHxWxF
-    return nn.Dense(self.num_outputs)(h_BxHxWxF.mean(axis=(1, 2)))
+    return nn.Dense(self.num_outputs, **layers.precision(self))(h_BxHxWxF.mean(axis=(1, 2)))

@@ -20,15 +20,18 @@ class ConvTrunk(nn.Module):
   widths: Sequence[int] = (16, 32, 64)
   activation: str = "relu"
   kernel_init: str = "he"
+  dtype: layers.DtypeLike = "float32"
+  param_dtype: layers.DtypeLike = "float32"
 
   @nn.compact
   def __call__(self, x_BxHxWxC: jax.Array, train: bool) -> jax.Array:
     act = layers.activation(self.activation)
+    prec = layers.precision(self)
     h = layers.as_images(x_BxHxWxC)
     for width in self.widths:
       h = nn.Conv(width, (3, 3), padding="SAME", use_bias=False,
-                  kernel_init=layers.initializer(self.kernel_init))(h)
-      h = act(layers.batch_norm(train)(h))
+                  kernel_init=layers.initializer(self.kernel_init), **prec)(h)
+      h = act(layers.batch_norm(train, **prec)(h))
       h = nn.max_pool(h, (2, 2), strides=(2, 2))
     return h
 
@@ -52,12 +55,16 @@ class SingleObjectDetector(nn.Module):
   widths: Sequence[int] = (16, 32, 64)
   hidden: int = 128
   kernel_init: str = "he"
+  dtype: layers.DtypeLike = "float32"
+  param_dtype: layers.DtypeLike = "float32"
 
   @nn.compact
   def __call__(self, x_BxHxWxC: jax.Array, *, train: bool = False) -> jax.Array:
-    h = ConvTrunk(self.widths, kernel_init=self.kernel_init, name="trunk")(x_BxHxWxC, train)
-    h = nn.relu(nn.Dense(self.hidden)(h.reshape(h.shape[0], -1)))
-    return nn.Dense(5 + self.num_classes, name="head")(h)
+    prec = layers.precision(self)
+    h = ConvTrunk(self.widths, kernel_init=self.kernel_init, name="trunk", **prec)(x_BxHxWxC,
+                                                                                  train)
+    h = nn.relu(nn.Dense(self.hidden, **prec)(h.reshape(h.shape[0], -1)))
+    return nn.Dense(5 + self.num_classes, name="head", **prec)(h)
 
 
 @register("grid_detector")
@@ -80,16 +87,20 @@ class GridDetector(nn.Module):
   widths: Sequence[int] = (16, 32, 64, 128)
   head_width: int = 128
   kernel_init: str = "he"
+  dtype: layers.DtypeLike = "float32"
+  param_dtype: layers.DtypeLike = "float32"
 
   @nn.compact
   def __call__(self, x_BxHxWxC: jax.Array, *, train: bool = False) -> jax.Array:
-    h = ConvTrunk(self.widths, "leaky_relu(0.1)", self.kernel_init, name="trunk")(x_BxHxWxC, train)
+    prec = layers.precision(self)
+    h = ConvTrunk(self.widths, "leaky_relu(0.1)", self.kernel_init, name="trunk",
+                  **prec)(x_BxHxWxC, train)
     s = self.grid_size
     if h.shape[1] % s or h.shape[2] % s:
       raise ValueError(f"trunk output {h.shape[1:3]} cannot be pooled to a {s}x{s} grid")
     k = (h.shape[1] // s, h.shape[2] // s)
     if k != (1, 1):
       h = nn.avg_pool(h, k, strides=k)
-    h = nn.Conv(self.head_width, (3, 3), padding="SAME")(h)
+    h = nn.Conv(self.head_width, (3, 3), padding="SAME", **prec)(h)
     h = nn.leaky_relu(h, 0.1)
-    return nn.Conv(5 * self.boxes_per_cell + self.num_classes, (1, 1), name="head")(h)
+    return nn.Conv(5 * self.boxes_per_cell + self.num_classes, (1, 1), name="head", **prec)(h)

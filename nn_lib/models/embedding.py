@@ -28,14 +28,22 @@ class EmbeddingNet(nn.Module):
   widths: Sequence[int] = (32, 64)
   hidden: Sequence[int] = (256,)
   kernel_init: str = "he"
+  dtype: layers.DtypeLike = "float32"
+  param_dtype: layers.DtypeLike = "float32"
 
   @nn.compact
   def __call__(self, x_BxHxWxC: jax.Array, *, train: bool = False) -> jax.Array:
+    prec = layers.precision(self)
     h = x_BxHxWxC
     if h.ndim >= 3 and self.widths:
-      h = ConvTrunk(self.widths, kernel_init=self.kernel_init, name="trunk")(h, train)
+      h = ConvTrunk(self.widths, kernel_init=self.kernel_init, name="trunk", **prec)(h, train)
     h = h.reshape(h.shape[0], -1)
     for width in self.hidden:
-      h = nn.relu(nn.Dense(width, kernel_init=layers.initializer(self.kernel_init))(h))
-    e_BxE = nn.Dense(self.embed_dim)(h)
-    return e_BxE * jax.lax.rsqrt(jnp.sum(e_BxE * e_BxE, axis=-1, keepdims=True) + 1e-12)
+      h = nn.relu(nn.Dense(width, kernel_init=layers.initializer(self.kernel_init), **prec)(h))
+    e_BxE = nn.Dense(self.embed_dim, **prec)(h)
+    # The norm is taken in float32 (like a layer norm's statistics): a bf16 sum of
+    # squares keeps 3 digits, and distances between unit vectors are differences
+    # of nearby numbers. The result is then rounded to `dtype` like every output.
+    e_BxE32 = e_BxE.astype(jnp.float32)
+    norm_Bx1 = jax.lax.rsqrt(jnp.sum(e_BxE32 * e_BxE32, axis=-1, keepdims=True) + 1e-12)
+    return (e_BxE32 * norm_Bx1).astype(e_BxE.dtype)

@@ -29,6 +29,8 @@ class DCGANGenerator(nn.Module):
   width: int = 32
   num_upsamples: int = 2
   output_activation: str = "tanh"
+  dtype: layers.DtypeLike = "float32"
+  param_dtype: layers.DtypeLike = "float32"
 
   @nn.compact
   def __call__(self, z_BxZ: jax.Array, *, train: bool = False) -> jax.Array:
@@ -38,14 +40,15 @@ class DCGANGenerator(nn.Module):
       raise ValueError(f"image_size {self.image_size} is not divisible by 2^{n}")
     if z_BxZ.shape[-1] != self.latent_dim:
       raise ValueError(f"expected latent noise of size {self.latent_dim}, got {z_BxZ.shape}")
+    prec = layers.precision(self)
     c = self.width * 2 ** (n - 1)
-    h = nn.Dense(s * s * c, use_bias=False)(z_BxZ)
-    h = nn.relu(layers.batch_norm(train)(h)).reshape(z_BxZ.shape[0], s, s, c)
-    for i in range(n - 1):
+    h = nn.Dense(s * s * c, use_bias=False, **prec)(z_BxZ)
+    h = nn.relu(layers.batch_norm(train, **prec)(h)).reshape(z_BxZ.shape[0], s, s, c)
+    for _ in range(n - 1):
       c //= 2
-      h = nn.ConvTranspose(c, (4, 4), (2, 2), padding="SAME", use_bias=False)(h)
-      h = nn.relu(layers.batch_norm(train)(h))
-    h = nn.ConvTranspose(self.channels, (4, 4), (2, 2), padding="SAME")(h)
+      h = nn.ConvTranspose(c, (4, 4), (2, 2), padding="SAME", use_bias=False, **prec)(h)
+      h = nn.relu(layers.batch_norm(train, **prec)(h))
+    h = nn.ConvTranspose(self.channels, (4, 4), (2, 2), padding="SAME", **prec)(h)
     return layers.activation(self.output_activation)(h)
 
 
@@ -62,14 +65,17 @@ class DCGANDiscriminator(nn.Module):
   num_downsamples: int = 2
   batch_norm: bool = True
   leak: float = 0.2
+  dtype: layers.DtypeLike = "float32"
+  param_dtype: layers.DtypeLike = "float32"
 
   @nn.compact
   def __call__(self, x_BxHxWxC: jax.Array, *, train: bool = False) -> jax.Array:
+    prec = layers.precision(self)
     h = layers.as_images(x_BxHxWxC)
     for i in range(self.num_downsamples):
       h = nn.Conv(self.width * 2 ** i, (4, 4), (2, 2), padding="SAME",
-                  use_bias=not (self.batch_norm and i > 0))(h)
+                  use_bias=not (self.batch_norm and i > 0), **prec)(h)
       if self.batch_norm and i > 0:
-        h = layers.batch_norm(train)(h)
+        h = layers.batch_norm(train, **prec)(h)
       h = nn.leaky_relu(h, self.leak)
-    return nn.Dense(1)(h.reshape(h.shape[0], -1))
+    return nn.Dense(1, **prec)(h.reshape(h.shape[0], -1))

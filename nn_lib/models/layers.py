@@ -1,10 +1,11 @@
 """Building blocks by the notes' names (notes 004): initializers and activations
 over jax.nn, batch norm / inverted dropout with train and eval modes, and the
-convolution arithmetic (output size, multiplication counts)."""
+convolution arithmetic (output size, multiplication counts), and the dtype names
+of mixed precision."""
 from __future__ import annotations
 
 import math
-from typing import Callable
+from typing import Any, Callable
 
 import flax.linen as nn
 import jax
@@ -77,6 +78,45 @@ def activation(name: str) -> Callable[[jax.Array], jax.Array]:
     raise ConfigError(
         f"unknown activation {name!r}; {valid}")
   return ACTIVATIONS[name]
+
+
+# ----------------------------------------------------------------------------
+# Mixed precision: every model takes `dtype` (activations and matrix products)
+# and `param_dtype` (the stored parameters), as flax layers do.
+# ----------------------------------------------------------------------------
+
+# A name from the config ("bfloat16") or a dtype object (jnp.bfloat16). float64
+# is left out: without jax_enable_x64 JAX silently narrows it to float32.
+DtypeLike = Any
+DTYPES: dict[str, jnp.dtype] = {
+    "float32": jnp.dtype(jnp.float32),
+    "bfloat16": jnp.dtype(jnp.bfloat16),
+    "float16": jnp.dtype(jnp.float16),
+}
+
+
+def as_dtype(value: DtypeLike) -> jnp.dtype:
+  """The dtype named by `value` (a DTYPES name or a dtype object). Anything else
+  is a ConfigError listing the valid names: the value comes from
+  config.model.dtype / config.model.param_dtype."""
+  valid = f"valid: {', '.join(sorted(DTYPES))}"
+  if isinstance(value, str):
+    if value not in DTYPES:
+      raise ConfigError(f"unknown dtype {value!r}; {valid}")
+    return DTYPES[value]
+  try:
+    resolved = jnp.dtype(value)
+  except TypeError:
+    raise ConfigError(f"unknown dtype {value!r} (not a dtype); {valid}") from None
+  if resolved not in DTYPES.values():
+    raise ConfigError(f"unsupported dtype {value!r}; {valid}")
+  return resolved
+
+
+def precision(module: nn.Module) -> dict[str, jnp.dtype]:
+  """`dtype=` and `param_dtype=` for a flax layer, from a module's fields of the
+  same names: `nn.Dense(n, **layers.precision(self))`."""
+  return {"dtype": as_dtype(module.dtype), "param_dtype": as_dtype(module.param_dtype)}
 
 
 # ----------------------------------------------------------------------------

@@ -23,6 +23,8 @@ class Linear(nn.Module):
   num_outputs: int
   kernel_init: str = "lecun"
   init_std: float | None = None
+  dtype: layers.DtypeLike = "float32"
+  param_dtype: layers.DtypeLike = "float32"
 
   @nn.compact
   def __call__(self, x_BxD: jax.Array, *, train: bool = False) -> jax.Array:
@@ -30,7 +32,7 @@ class Linear(nn.Module):
     x_BxD = x_BxD.reshape(x_BxD.shape[0], -1)
     init = (layers.initializer(self.kernel_init) if self.init_std is None
             else nn.initializers.normal(self.init_std))
-    return nn.Dense(self.num_outputs, kernel_init=init)(x_BxD)
+    return nn.Dense(self.num_outputs, kernel_init=init, **layers.precision(self))(x_BxD)
 
 
 @register("mlp")
@@ -44,6 +46,8 @@ class MLP(nn.Module):
   (the notes: BN's mean subtraction cancels it; beta takes its role).
 
   Input x_Bx... (flattened per example); output B x num_outputs.
+  `dtype` / `param_dtype` (here and in every model of the zoo): the dtype of the
+  activations and matrix products, and of the stored parameters (docs/models.md).
   """
 
   num_outputs: int
@@ -54,6 +58,8 @@ class MLP(nn.Module):
   kernel_init: str = "he"
   depth: int | None = None
   width: int | None = None
+  dtype: layers.DtypeLike = "float32"
+  param_dtype: layers.DtypeLike = "float32"
 
   def widths(self) -> tuple[int, ...]:
     if self.depth is None and self.width is None:
@@ -66,11 +72,12 @@ class MLP(nn.Module):
   def __call__(self, x_BxD: jax.Array, *, train: bool = False) -> jax.Array:
     act = layers.activation(self.activation)
     init_fn = layers.initializer(self.kernel_init)
+    prec = layers.precision(self)
     h = x_BxD.reshape(x_BxD.shape[0], -1)
     for width in self.widths():
-      h = nn.Dense(width, kernel_init=init_fn, use_bias=not self.batch_norm)(h)
+      h = nn.Dense(width, kernel_init=init_fn, use_bias=not self.batch_norm, **prec)(h)
       if self.batch_norm:
-        h = layers.batch_norm(train)(h)
+        h = layers.batch_norm(train, **prec)(h)
       h = act(h)
       h = layers.dropout(self.dropout, train)(h)
-    return nn.Dense(self.num_outputs, kernel_init=init_fn)(h)
+    return nn.Dense(self.num_outputs, kernel_init=init_fn, **prec)(h)

@@ -22,18 +22,21 @@ class DepthwiseSeparableConv(nn.Module):
   strides: int = 1
   kernel_size: int = 3
   kernel_init: str = "he"
+  dtype: layers.DtypeLike = "float32"
+  param_dtype: layers.DtypeLike = "float32"
 
   @nn.compact
   def __call__(self, x_BxHxWxC: jax.Array, train: bool) -> jax.Array:
     init_fn = layers.initializer(self.kernel_init)
+    prec = layers.precision(self)
     n_c = x_BxHxWxC.shape[-1]
     k = (self.kernel_size, self.kernel_size)
     h = nn.Conv(n_c, k, (self.strides, self.strides), padding="SAME", feature_group_count=n_c,
-                use_bias=False, kernel_init=init_fn, name="depthwise")(x_BxHxWxC)
-    h = nn.relu(layers.batch_norm(train, name="depthwise_bn")(h))
+                use_bias=False, kernel_init=init_fn, name="depthwise", **prec)(x_BxHxWxC)
+    h = nn.relu(layers.batch_norm(train, name="depthwise_bn", **prec)(h))
     h = nn.Conv(self.features, (1, 1), use_bias=False, kernel_init=init_fn,
-                name="pointwise")(h)
-    return nn.relu(layers.batch_norm(train, name="pointwise_bn")(h))
+                name="pointwise", **prec)(h)
+    return nn.relu(layers.batch_norm(train, name="pointwise_bn", **prec)(h))
 
 
 # (output channels, stride) of the 13 depthwise-separable layers of MobileNet v1.
@@ -59,19 +62,23 @@ class MobileNet(nn.Module):
   stem_stride: int = 1
   dropout: float = 0.0
   kernel_init: str = "he"
+  dtype: layers.DtypeLike = "float32"
+  param_dtype: layers.DtypeLike = "float32"
 
   def _width(self, c: int) -> int:
     return max(8, int(round(c * self.width_multiplier)))
 
   @nn.compact
   def __call__(self, x_BxHxWxC: jax.Array, *, train: bool = False) -> jax.Array:
+    prec = layers.precision(self)
     h = layers.as_images(x_BxHxWxC)
     s = (self.stem_stride, self.stem_stride)
     h = nn.Conv(self._width(32), (3, 3), s, padding="SAME", use_bias=False,
-                kernel_init=layers.initializer(self.kernel_init))(h)
-    h = nn.relu(layers.batch_norm(train)(h))
+                kernel_init=layers.initializer(self.kernel_init), **prec)(h)
+    h = nn.relu(layers.batch_norm(train, **prec)(h))
     for i, (features, strides) in enumerate(self.blocks):
       h = DepthwiseSeparableConv(self._width(features), strides, kernel_init=self.kernel_init,
+                                 dtype=self.dtype, param_dtype=self.param_dtype,
                                  name=f"dwsep{i + 1}")(h, train)
     h = layers.dropout(self.dropout, train)(h.mean(axis=(1, 2)))
-    return nn.Dense(self.num_outputs)(h)
+    return nn.Dense(self.num_outputs, **prec)(h)

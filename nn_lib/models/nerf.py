@@ -47,6 +47,8 @@ class NeRFMLP(nn.Module):
   dir_freqs: int = 4
   use_viewdirs: bool = True
   density_activation: str = "relu"
+  dtype: layers.DtypeLike = "float32"
+  param_dtype: layers.DtypeLike = "float32"
 
   @nn.compact
   def __call__(self, x_Nx6: jax.Array, *, train: bool = False) -> jax.Array:
@@ -54,18 +56,22 @@ class NeRFMLP(nn.Module):
     expected = 6 if self.use_viewdirs else 3
     if x_Nx6.shape[-1] != expected:
       raise ValueError(f"nerf_mlp expects ...x{expected} inputs, got {x_Nx6.shape}")
-    gamma_x = nerf_positional_encoding(x_Nx6[..., :3], self.pos_freqs)
+    prec = layers.precision(self)
+    # The encodings are computed from the float32 input and only then rounded to
+    # `dtype`: sin(2^9 pi x) of a bf16 x (3 significant digits) would be noise.
+    gamma_x = nerf_positional_encoding(x_Nx6[..., :3], self.pos_freqs).astype(prec["dtype"])
     h = gamma_x
     for i in range(self.depth):
       if i in self.skips:
         h = jnp.concatenate([gamma_x, h], axis=-1)
-      h = nn.relu(nn.Dense(self.width, name=f"layer{i}")(h))
-    sigma = layers.activation(self.density_activation)(nn.Dense(1, name="sigma")(h))
+      h = nn.relu(nn.Dense(self.width, name=f"layer{i}", **prec)(h))
+    sigma = layers.activation(self.density_activation)(nn.Dense(1, name="sigma", **prec)(h))
     if self.use_viewdirs:
-      gamma_d = nerf_positional_encoding(x_Nx6[..., 3:], self.dir_freqs)
-      feat = nn.Dense(self.width, name="features")(h)
-      h = nn.relu(nn.Dense(self.width // 2, name="view")(jnp.concatenate([feat, gamma_d], -1)))
-    rgb = nn.sigmoid(nn.Dense(3, name="rgb")(h))
+      gamma_d = nerf_positional_encoding(x_Nx6[..., 3:], self.dir_freqs).astype(prec["dtype"])
+      feat = nn.Dense(self.width, name="features", **prec)(h)
+      h = nn.relu(nn.Dense(self.width // 2, name="view", **prec)(
+          jnp.concatenate([feat, gamma_d], -1)))
+    rgb = nn.sigmoid(nn.Dense(3, name="rgb", **prec)(h))
     return jnp.concatenate([sigma, rgb], axis=-1)
 
 
@@ -74,6 +80,11 @@ class Rendered(NamedTuple):
   depth: jax.Array     # ..., expected distance sum_i w_i t_i
   weights: jax.Array   # ... x N, w_i = T_i alpha_i
   opacity: jax.Array   # ..., sum_i w_i (1 - transmittance to the background)
+
+
+def _at_least_float32(a: jax.Array) -> jax.Array:
+  a = jnp.asarray(a)
+  return a.astype(jnp.promote_types(a.dtype, jnp.float32))
 
 
 def volume_render(sigma_BxN: jax.Array, rgb_BxNx3: jax.Array, t_BxN: jax.Array,
@@ -90,7 +101,12 @@ def volume_render(sigma_BxN: jax.Array, rgb_BxNx3: jax.Array, t_BxN: jax.Array,
   sigma_BxN: densities (>= 0) at sample distances t_BxN (increasing along the
   ray, in the units of the ray length); rgb_BxNx3: colours; background: scalar
   or 3-vector colour seen through empty space. Any leading axes.
+
+  Always computed in (at least) float32, even from a bfloat16 model's outputs:
+  the transmittance is exp of a running sum of optical depths, which bf16 would
+  accumulate with 3 significant digits, and the weights must sum to <= 1.
   """
+  sigma_BxN, rgb_BxNx3, t_BxN = map(_at_least_float32, (sigma_BxN, rgb_BxNx3, t_BxN))
   delta = jnp.diff(t_BxN, axis=-1)
   delta = jnp.concatenate([delta, jnp.full_like(t_BxN[..., :1], far_delta)], axis=-1)
   tau = sigma_BxN * delta  # optical thickness of each segment

@@ -37,6 +37,8 @@ class Polynomial(nn.Module):
 
   order: int
   kernel_init: str = "zeros"
+  dtype: layers.DtypeLike = "float32"
+  param_dtype: layers.DtypeLike = "float32"
 
   @nn.compact
   def __call__(self, x_Bx1: jax.Array, *, train: bool = False) -> jax.Array:
@@ -45,5 +47,8 @@ class Polynomial(nn.Module):
       raise ValueError(f"polynomial takes B x 1 scalar inputs, got {x_Bx1.shape}")
     if self.order < 1:
       raise ValueError(f"order must be >= 1, got {self.order}")
+    # The recursion runs in the input's float32 even with a bfloat16 `dtype`: each
+    # step reuses the last two, so bf16 rounding would compound over `order` steps.
     feats_BxK = legendre_features(x_Bx1[:, 0], self.order)
-    return nn.Dense(1, kernel_init=layers.initializer(self.kernel_init))(feats_BxK)
+    return nn.Dense(1, kernel_init=layers.initializer(self.kernel_init),
+                    **layers.precision(self))(feats_BxK)

@@ -33,26 +33,43 @@ class NotesGRUCell(nn.RNNCellBase):
   features: int
   kernel_init: nn.initializers.Initializer = nn.initializers.lecun_normal()
   recurrent_kernel_init: nn.initializers.Initializer = nn.initializers.orthogonal()
+  dtype: layers.DtypeLike = "float32"
+  param_dtype: layers.DtypeLike = "float32"
 
   @nn.compact
   def __call__(self, c_BxH: jax.Array, x_BxD: jax.Array) -> tuple[jax.Array, jax.Array]:
-    dense_x = functools.partial(nn.Dense, self.features, kernel_init=self.kernel_init)
+    prec = layers.precision(self)
+    dense_x = functools.partial(nn.Dense, self.features, kernel_init=self.kernel_init, **prec)
     dense_c = functools.partial(nn.Dense, self.features, use_bias=False,
-                                kernel_init=self.recurrent_kernel_init)
+                                kernel_init=self.recurrent_kernel_init, **prec)
     gamma_r = nn.sigmoid(dense_x(name="ir")(x_BxD) + dense_c(name="hr")(c_BxH))
     gamma_u = nn.sigmoid(dense_x(name="iu")(x_BxD) + dense_c(name="hu")(c_BxH))
     c_tilde = jnp.tanh(dense_x(name="ic")(x_BxD) + dense_c(name="hc")(gamma_r * c_BxH))
-    c_new = gamma_u * c_tilde + (1.0 - gamma_u) * c_BxH
+    c_new = (gamma_u * c_tilde + (1.0 - gamma_u) * c_BxH).astype(c_BxH.dtype)
     return c_new, c_new
 
   @nn.nowrap
   def initialize_carry(self, rng: jax.Array, input_shape: tuple[int, ...]) -> jax.Array:
-    del rng
-    return jnp.zeros(input_shape[:-1] + (self.features,), jnp.float32)
+    del rng  # the state starts in param_dtype, as in flax's cells (F32CarrySimpleCell)
+    return jnp.zeros(input_shape[:-1] + (self.features,), layers.as_dtype(self.param_dtype))
 
   @property
   def num_feature_axes(self) -> int:
     return 1
+
+
+class F32CarrySimpleCell(nn.SimpleCell):
+  """nn.SimpleCell whose hidden state keeps the carry's dtype. flax's cells start
+  the carry in param_dtype (float32) and compute in `dtype` (bfloat16 under mixed
+  precision). The LSTM and GRU cells mix the old float32 state into the new one,
+  so their carry stays float32; SimpleCell's would come back bfloat16, which
+  lax.scan refuses. Float32 is also what the state should be: rounding it to bf16
+  at each of T steps would compound along the sequence."""
+
+  def __call__(self, carry_BxH: jax.Array, x_BxD: jax.Array) -> tuple[jax.Array, jax.Array]:
+    new_BxH, _ = super().__call__(carry_BxH, x_BxD)
+    new_BxH = new_BxH.astype(carry_BxH.dtype)
+    return new_BxH, new_BxH
 
 
 class _Recurrent(nn.Module):
@@ -75,6 +92,8 @@ class _Recurrent(nn.Module):
   vocab_size: int | None = None
   embed_dim: int = 32
   dropout: float = 0.0
+  dtype: layers.DtypeLike = "float32"
+  param_dtype: layers.DtypeLike = "float32"
 
   def make_cell(self, name: str) -> nn.RNNCellBase:
     raise NotImplementedError
@@ -84,7 +103,8 @@ class _Recurrent(nn.Module):
     if self.vocab_size is not None:
       if jnp.issubdtype(x_BxTxD.dtype, jnp.floating):
         raise TypeError("with vocab_size set the input must be integer tokens B x T")
-      h = nn.Embed(self.vocab_size, self.embed_dim, name="embed")(x_BxTxD)
+      h = nn.Embed(self.vocab_size, self.embed_dim, name="embed",
+                   **layers.precision(self))(x_BxTxD)
     else:
       h = x_BxTxD
     for layer in range(self.num_layers):
@@ -95,7 +115,7 @@ class _Recurrent(nn.Module):
       else:
         h = nn.RNN(self.make_cell(f"cell{layer}"), name=f"rnn{layer}")(h)
       h = layers.dropout(self.dropout, train)(h)
-    return nn.Dense(self.num_outputs, name="head")(h)
+    return nn.Dense(self.num_outputs, name="head", **layers.precision(self))(h)
 
 
 @register("rnn")
@@ -107,8 +127,8 @@ class SimpleRNN(_Recurrent):
   activation: str = "tanh"
 
   def make_cell(self, name: str) -> nn.RNNCellBase:
-    return nn.SimpleCell(self.hidden, activation_fn=layers.activation(self.activation),
-                         name=name)
+    return F32CarrySimpleCell(self.hidden, activation_fn=layers.activation(self.activation),
+                              name=name, **layers.precision(self))
 
 
 @register("gru")
@@ -122,7 +142,7 @@ class GRU(_Recurrent):
 
   def make_cell(self, name: str) -> nn.RNNCellBase:
     cell = nn.GRUCell if self.reset_after else NotesGRUCell
-    return cell(self.hidden, name=name)
+    return cell(self.hidden, name=name, **layers.precision(self))
 
 
 @register("lstm")
@@ -135,4 +155,4 @@ class LSTM(_Recurrent):
   "i*" act on x<t>, "h*" (with the bias) on a<t-1>."""
 
   def make_cell(self, name: str) -> nn.RNNCellBase:
-    return nn.OptimizedLSTMCell(self.hidden, name=name)
+    return nn.OptimizedLSTMCell(self.hidden, name=name, **layers.precision(self))

@@ -32,6 +32,7 @@ def get(name: str, **kwargs: Any) -> nn.Module:
   for key in sorted(set(kwargs) & set(_SIZE_KEYS)):
     _check_sizes(name, key, kwargs[key])
   for key, value in sorted(kwargs.items()):
+    _check_dtype(name, key, value)
     _check_named_part(name, key, value)
     _check_rate(name, key, value)
   return cls(**{k: _hashable(v) for k, v in kwargs.items()})
@@ -71,6 +72,18 @@ def _check_named_part(model: str, key: str, value: Any) -> None:
     return
   try:
     lookup(value)
+  except ConfigError as e:
+    raise ConfigError(f"config.model.{key}={value!r} (model {model!r}): {e}; set "
+                      f"--config.model.{key} to one of them.") from None
+
+
+def _check_dtype(model: str, key: str, value: Any) -> None:
+  """`dtype` / `param_dtype` are resolved only inside the first apply, under jit;
+  a typo ("bfloat61") is refused here instead, naming the config key."""
+  if not (key == "dtype" or key.endswith("_dtype")):
+    return
+  try:
+    layers.as_dtype(value)
   except ConfigError as e:
     raise ConfigError(f"config.model.{key}={value!r} (model {model!r}): {e}; set "
                       f"--config.model.{key} to one of them.") from None

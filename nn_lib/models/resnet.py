@@ -25,16 +25,20 @@ class BasicBlock(nn.Module):
   strides: int = 1
   shortcut: str = "projection"
   kernel_init: str = "he"
+  dtype: layers.DtypeLike = "float32"
+  param_dtype: layers.DtypeLike = "float32"
   expansion = 1
 
   @nn.compact
   def __call__(self, x_BxHxWxC: jax.Array, train: bool) -> jax.Array:
     init_fn = layers.initializer(self.kernel_init)
+    prec = layers.precision(self)
     s = (self.strides, self.strides)
-    h = nn.Conv(self.features, (3, 3), s, padding=1, use_bias=False, kernel_init=init_fn)(x_BxHxWxC)
-    h = nn.relu(layers.batch_norm(train)(h))
-    h = nn.Conv(self.features, (3, 3), padding=1, use_bias=False, kernel_init=init_fn)(h)
-    h = layers.batch_norm(train)(h)
+    h = nn.Conv(self.features, (3, 3), s, padding=1, use_bias=False, kernel_init=init_fn,
+                **prec)(x_BxHxWxC)
+    h = nn.relu(layers.batch_norm(train, **prec)(h))
+    h = nn.Conv(self.features, (3, 3), padding=1, use_bias=False, kernel_init=init_fn, **prec)(h)
+    h = layers.batch_norm(train, **prec)(h)
     return nn.relu(h + _shortcut(self, x_BxHxWxC, h.shape[-1], train))
 
 
@@ -46,18 +50,22 @@ class BottleneckBlock(nn.Module):
   strides: int = 1
   shortcut: str = "projection"
   kernel_init: str = "he"
+  dtype: layers.DtypeLike = "float32"
+  param_dtype: layers.DtypeLike = "float32"
   expansion = 4
 
   @nn.compact
   def __call__(self, x_BxHxWxC: jax.Array, train: bool) -> jax.Array:
     init_fn = layers.initializer(self.kernel_init)
+    prec = layers.precision(self)
     s = (self.strides, self.strides)
-    h = nn.Conv(self.features, (1, 1), use_bias=False, kernel_init=init_fn)(x_BxHxWxC)
-    h = nn.relu(layers.batch_norm(train)(h))
-    h = nn.Conv(self.features, (3, 3), s, padding=1, use_bias=False, kernel_init=init_fn)(h)
-    h = nn.relu(layers.batch_norm(train)(h))
-    h = nn.Conv(self.features * 4, (1, 1), use_bias=False, kernel_init=init_fn)(h)
-    h = layers.batch_norm(train)(h)
+    h = nn.Conv(self.features, (1, 1), use_bias=False, kernel_init=init_fn, **prec)(x_BxHxWxC)
+    h = nn.relu(layers.batch_norm(train, **prec)(h))
+    h = nn.Conv(self.features, (3, 3), s, padding=1, use_bias=False, kernel_init=init_fn,
+                **prec)(h)
+    h = nn.relu(layers.batch_norm(train, **prec)(h))
+    h = nn.Conv(self.features * 4, (1, 1), use_bias=False, kernel_init=init_fn, **prec)(h)
+    h = layers.batch_norm(train, **prec)(h)
     return nn.relu(h + _shortcut(self, x_BxHxWxC, h.shape[-1], train))
 
 
@@ -73,9 +81,10 @@ def _shortcut(block: nn.Module, x_BxHxWxC: jax.Array, out_channels: int,
   if block.shortcut != "projection":
     raise ValueError(f"shortcut must be 'pad' or 'projection', got {block.shortcut!r}")
   s = (block.strides, block.strides)
+  prec = layers.precision(block)
   sc = nn.Conv(out_channels, (1, 1), s, use_bias=False, name="shortcut_conv",
-               kernel_init=layers.initializer(block.kernel_init))(x_BxHxWxC)
-  return layers.batch_norm(train, name="shortcut_bn")(sc)
+               kernel_init=layers.initializer(block.kernel_init), **prec)(x_BxHxWxC)
+  return layers.batch_norm(train, name="shortcut_bn", **prec)(sc)
 
 
 # 6n + 2 layers on CIFAR (3 stages of n basic blocks, 16/32/64 filters, option A
@@ -116,6 +125,8 @@ class ResNet(nn.Module):
   stem: str | None = None
   shortcut: str | None = None
   kernel_init: str = "he"
+  dtype: layers.DtypeLike = "float32"
+  param_dtype: layers.DtypeLike = "float32"
 
   def config(self) -> dict:
     if self.arch not in PRESETS:
@@ -135,14 +146,16 @@ class ResNet(nn.Module):
   def __call__(self, x_BxHxWxC: jax.Array, *, train: bool = False) -> jax.Array:
     cfg = self.config()
     init_fn = layers.initializer(self.kernel_init)
+    prec = layers.precision(self)
     h = layers.as_images(x_BxHxWxC)
     if cfg["stem"] == "cifar":
-      h = nn.Conv(cfg["widths"][0], (3, 3), padding=1, use_bias=False, kernel_init=init_fn)(h)
-      h = nn.relu(layers.batch_norm(train)(h))
+      h = nn.Conv(cfg["widths"][0], (3, 3), padding=1, use_bias=False, kernel_init=init_fn,
+                  **prec)(h)
+      h = nn.relu(layers.batch_norm(train, **prec)(h))
     elif cfg["stem"] == "imagenet":
       h = nn.Conv(cfg["widths"][0], (7, 7), (2, 2), padding=3, use_bias=False,
-                  kernel_init=init_fn)(h)
-      h = nn.relu(layers.batch_norm(train)(h))
+                  kernel_init=init_fn, **prec)(h)
+      h = nn.relu(layers.batch_norm(train, **prec)(h))
       h = nn.max_pool(h, (3, 3), strides=(2, 2), padding="SAME")
     else:
       raise ValueError(f"stem must be 'cifar' or 'imagenet', got {cfg['stem']!r}")
@@ -150,6 +163,6 @@ class ResNet(nn.Module):
     for stage, (n_blocks, width) in enumerate(zip(cfg["stage_sizes"], cfg["widths"])):
       for i in range(n_blocks):
         strides = 2 if stage > 0 and i == 0 else 1
-        h = block_cls(width, strides, cfg["shortcut"], self.kernel_init,
-                      name=f"stage{stage + 1}_block{i + 1}")(h, train)
-    return nn.Dense(self.num_outputs)(h.mean(axis=(1, 2)))
+        h = block_cls(width, strides, cfg["shortcut"], self.kernel_init, self.dtype,
+                      self.param_dtype, name=f"stage{stage + 1}_block{i + 1}")(h, train)
+    return nn.Dense(self.num_outputs, **prec)(h.mean(axis=(1, 2)))

@@ -29,6 +29,32 @@ def sinusoidal_positional_encoding(length: int, d_model: int) -> jax.Array:
   return jnp.asarray(pe, jnp.float32)
 
 
+def _scale(h_BxTxD: jax.Array, d_model: int) -> jax.Array:
+  """Embeddings times sqrt(d_model), the paper's scaling. A Python float is a weak
+  type in JAX, so a bfloat16 `h` stays bfloat16 (an np.float64 would promote it
+  to float32); for float32 it is the same product."""
+  return h_BxTxD * float(np.sqrt(d_model))
+
+
+def attention(query_BxQxHxK: jax.Array, key_BxSxHxK: jax.Array, value_BxSxHxK: jax.Array,
+              mask: jax.Array | None = None, dropout_rng: jax.Array | None = None,
+              dropout_rate: float = 0.0, broadcast_dropout: bool = True,
+              deterministic: bool = False, dtype: jnp.dtype | None = None,
+              precision: jax.lax.PrecisionLike = None) -> jax.Array:
+  """softmax(Q K^T / sqrt(d_k)) V per head, as flax's nn.dot_product_attention,
+  but mixed-precision safe: under a bfloat16 `dtype` the softmax runs in float32
+  (exp of bf16 logits and the normalising sum over S keys lose the small weights),
+  and the weights are then rounded back so that the product with V is a bf16
+  matrix product too (flax's force_fp32_for_softmax alone would leave it float32).
+  For float32 this is exactly flax's computation."""
+  weights_BxHxQxS = nn.dot_product_attention_weights(
+      query_BxQxHxK, key_BxSxHxK, mask=mask, broadcast_dropout=broadcast_dropout,
+      dropout_rng=dropout_rng, dropout_rate=dropout_rate, deterministic=deterministic,
+      dtype=dtype, precision=precision, force_fp32_for_softmax=True)
+  return jnp.einsum("...hqk,...khd->...qhd", weights_BxHxQxS.astype(value_BxSxHxK.dtype),
+                    value_BxSxHxK, precision=precision)
+
+
 class SelfAttention(nn.Module):
   """Multi-head self-attention: head_i = Attention(x W_i^Q, x W_i^K, x W_i^V),
   MultiHead = concat(head_1..head_h) W_O, with d_k = d_model / num_heads.
@@ -39,14 +65,16 @@ class SelfAttention(nn.Module):
   num_heads: int
   causal: bool = False
   dropout: float = 0.0
+  dtype: layers.DtypeLike = "float32"
+  param_dtype: layers.DtypeLike = "float32"
 
   @nn.compact
   def __call__(self, x_BxTxD: jax.Array, train: bool = False) -> jax.Array:
     mask = nn.make_causal_mask(x_BxTxD[..., 0]) if self.causal else None
     return nn.MultiHeadDotProductAttention(
         num_heads=self.num_heads, qkv_features=self.d_model, out_features=self.d_model,
-        dropout_rate=self.dropout, deterministic=not train, name="mha")(
-            x_BxTxD, mask=mask)
+        dropout_rate=self.dropout, deterministic=not train, attention_fn=attention,
+        name="mha", **layers.precision(self))(x_BxTxD, mask=mask)
 
 
 class TransformerBlock(nn.Module):
@@ -61,13 +89,19 @@ class TransformerBlock(nn.Module):
   dropout: float = 0.0
   causal: bool = False
   pre_norm: bool = False
+  dtype: layers.DtypeLike = "float32"
+  param_dtype: layers.DtypeLike = "float32"
 
   @nn.compact
   def __call__(self, x_BxTxD: jax.Array, train: bool = False) -> jax.Array:
+    prec = layers.precision(self)
     drop = layers.dropout(self.dropout, train)
-    attn = SelfAttention(self.d_model, self.num_heads, self.causal, self.dropout, name="attn")
-    ffn_in, ffn_out = nn.Dense(self.d_ff, name="ffn_in"), nn.Dense(self.d_model, name="ffn_out")
-    ln1, ln2 = nn.LayerNorm(name="ln1"), nn.LayerNorm(name="ln2")
+    attn = SelfAttention(self.d_model, self.num_heads, self.causal, self.dropout, name="attn",
+                         **prec)
+    ffn_in = nn.Dense(self.d_ff, name="ffn_in", **prec)
+    ffn_out = nn.Dense(self.d_model, name="ffn_out", **prec)
+    # flax's LayerNorm takes its mean and variance in float32 whatever `dtype` is.
+    ln1, ln2 = nn.LayerNorm(name="ln1", **prec), nn.LayerNorm(name="ln2", **prec)
     ffn = lambda h: ffn_out(nn.relu(ffn_in(h)))  # noqa: E731
     if self.pre_norm:
       h = x_BxTxD + drop(attn(ln1(x_BxTxD), train))
@@ -96,25 +130,29 @@ class TransformerEncoder(nn.Module):
   dropout: float = 0.1
   pool: str = "none"
   pre_norm: bool = False
+  dtype: layers.DtypeLike = "float32"
+  param_dtype: layers.DtypeLike = "float32"
 
   @nn.compact
   def __call__(self, x_BxT: jax.Array, *, train: bool = False) -> jax.Array:
+    prec = layers.precision(self)
     if self.vocab_size is not None:
-      h = nn.Embed(self.vocab_size, self.d_model, name="embed")(x_BxT) * np.sqrt(self.d_model)
+      h = _scale(nn.Embed(self.vocab_size, self.d_model, name="embed", **prec)(x_BxT),
+                 self.d_model)
     else:
-      h = nn.Dense(self.d_model, name="embed")(x_BxT)
-    h = h + sinusoidal_positional_encoding(h.shape[1], self.d_model)
+      h = nn.Dense(self.d_model, name="embed", **prec)(x_BxT)
+    h = h + sinusoidal_positional_encoding(h.shape[1], self.d_model).astype(h.dtype)
     h = layers.dropout(self.dropout, train)(h)
     for i in range(self.num_layers):
       h = TransformerBlock(self.d_model, self.num_heads, self.d_ff, self.dropout,
-                           causal=False, pre_norm=self.pre_norm, name=f"block{i}")(h, train)
+                           causal=False, pre_norm=self.pre_norm, name=f"block{i}", **prec)(h, train)
     if self.pre_norm:
-      h = nn.LayerNorm(name="ln_final")(h)
+      h = nn.LayerNorm(name="ln_final", **prec)(h)
     if self.pool == "mean":
       h = h.mean(axis=1)
     elif self.pool != "none":
       raise ValueError(f"pool must be 'none' or 'mean', got {self.pool!r}")
-    return nn.Dense(self.num_outputs, name="head")(h)
+    return nn.Dense(self.num_outputs, name="head", **prec)(h)
 
 
 @register("transformer_lm")
@@ -137,14 +175,17 @@ class TransformerLM(nn.Module):
   d_ff: int = 128
   dropout: float = 0.1
   pre_norm: bool = False
+  dtype: layers.DtypeLike = "float32"
+  param_dtype: layers.DtypeLike = "float32"
 
   def setup(self):
-    self.embed = nn.Embed(self.vocab_size, self.d_model)
+    prec = layers.precision(self)
+    self.embed = nn.Embed(self.vocab_size, self.d_model, **prec)
     self.blocks = [TransformerBlock(self.d_model, self.num_heads, self.d_ff, self.dropout,
-                                    causal=True, pre_norm=self.pre_norm)
+                                    causal=True, pre_norm=self.pre_norm, **prec)
                    for _ in range(self.num_layers)]
-    self.ln_final = nn.LayerNorm() if self.pre_norm else None
-    self.head = nn.Dense(self.vocab_size)
+    self.ln_final = nn.LayerNorm(**prec) if self.pre_norm else None
+    self.head = nn.Dense(self.vocab_size, **prec)
     self.embed_dropout = nn.Dropout(self.dropout)
 
   def from_embeddings(self, h_BxTxD: jax.Array, train: bool = False) -> jax.Array:
@@ -157,7 +198,7 @@ class TransformerLM(nn.Module):
   def __call__(self, x_BxT: jax.Array, *, train: bool = False) -> jax.Array:
     if jnp.issubdtype(x_BxT.dtype, jnp.floating):
       raise TypeError("transformer_lm takes integer tokens B x T")
-    h = self.embed(x_BxT) * np.sqrt(self.d_model)
-    h = h + sinusoidal_positional_encoding(x_BxT.shape[1], self.d_model)
+    h = _scale(self.embed(x_BxT), self.d_model)
+    h = h + sinusoidal_positional_encoding(x_BxT.shape[1], self.d_model).astype(h.dtype)
     h = self.embed_dropout(h, deterministic=not train or self.dropout == 0.0)
     return self.from_embeddings(h, train)

@@ -21,7 +21,9 @@ from nn_lib import data as data_lib
 from nn_lib import metrics as metrics_lib
 from nn_lib import models, plots, writers
 from nn_lib.training import mesh as mesh_lib
+from nn_lib.training import feed as feed_lib
 from nn_lib.training import objective, optim, sanity
+from nn_lib.training import sharding as sharding_lib
 from nn_lib.training import step as step_lib
 from nn_lib.training import workdir as workdir_lib
 from nn_lib.training.checkpoint import Checkpointer
@@ -43,8 +45,11 @@ def _flush(pending: list, writer: writers.MetricWriter,
            window_start: tuple[int, float]) -> tuple[int, float]:
   """Fetches the queued train metrics, stops on a non-finite loss or state, logs
   the mean. Runs before every evaluation and save, so no bad state is saved."""
-  fetched = jax.device_get([m for _, m in pending])
-  for (step, _), m in zip(pending, fetched):
+  fetched = []  # (step, metrics) per step; a call of n > 0 stacked steps has axes n
+  for (done, n, _), m in zip(pending, jax.device_get([m for *_, m in pending])):
+    fetched += ([(done, m)] if n == 0 else
+                [(done - n + 1 + i, {k: v[i] for k, v in m.items()}) for i in range(n)])
+  for step, m in fetched:
     if not math.isfinite(float(m["loss"])):
       raise NonFiniteLossError(
           f"training loss is {float(m['loss'])} at step {step}; stopping without "
@@ -56,7 +61,7 @@ def _flush(pending: list, writer: writers.MetricWriter,
           f"saving this state. {_ADVICE}")
   last_step, now = pending[-1][0], time.time()
   rate = (last_step - window_start[0]) / max(now - window_start[1], 1e-9)
-  means = {k: float(np.mean([m[k] for m in fetched])) for k in fetched[-1]}
+  means = {k: float(np.mean([m[k] for _, m in fetched])) for k in fetched[-1][1]}
   writer.write(last_step, "train", means, steps_per_sec=rate)
   pending.clear()
   return last_step, now
@@ -93,15 +98,23 @@ def train_and_evaluate(cfg: Any, workdir: str | Path, *,
   splits = data_lib.load(cfg.data)
   train_batches = data_lib.TrainBatches(splits["train"], cfg.batch_size, cfg.seed,
                                         jax.process_index(), jax.process_count())
-  mesh = mesh_lib.make_mesh()
-  replicated = mesh_lib.replicated(mesh)
+  cfg_sharding = cfg.get("sharding") or {}
+  mesh = mesh_lib.make_mesh(cfg_sharding.get("model_axis", 1))
 
   # ---------------------------------------------------------------------------
   # State: fresh, then replaced by the latest good checkpoint if there is one.
   # ---------------------------------------------------------------------------
   sample = train_batches(0)
-  state = jax.jit(lambda x: step_lib.init_state(model, tx, cfg.seed, x),
-                  out_shardings=replicated)(sample["inputs"][:1])
+  ema_decay = cfg.get("ema_decay", 0.0)
+  init = lambda x: step_lib.init_state(model, tx, cfg.seed, x, ema=bool(ema_decay))
+  abstract_state = jax.eval_shape(init, sample["inputs"][:1])
+  state_sharding = sharding_lib.state_shardings(
+      abstract_state, mesh, mode=cfg_sharding.get("params", "replicated"),
+      rules=tuple(cfg_sharding.get("rules", ())))
+  if cfg_sharding.get("params", "replicated") != "replicated":
+    logging.info("parameter sharding:\n%s",
+                 sharding_lib.describe(state_sharding, abstract_state))
+  state = jax.jit(init, out_shardings=state_sharding)(sample["inputs"][:1])
   sanity.check_outputs_fit_labels(model, state, sample, splits)
   sanity.check_loss_fits(model, state, sample, loss_fn, cfg.loss)
   metrics_lib.check_metrics_fit(
@@ -119,12 +132,20 @@ def train_and_evaluate(cfg: Any, workdir: str | Path, *,
   # ---------------------------------------------------------------------------
   # Steps: the state is donated, so XLA updates it in place.
   # ---------------------------------------------------------------------------
-  train_step = jax.jit(
-      step_lib.make_train_step(model, tx, loss_fn, schedule, metric_names,
-                               cfg.get("regularizer")),
-      in_shardings=(replicated, mesh_lib.batch_sharded(mesh)),
-      out_shardings=(replicated, replicated), donate_argnums=0)
-  predictor = Predictor(model, mesh, cfg.eval_batch_size)
+  explicit = cfg.get("parallel", "jit") == "explicit"
+  step_fn = step_lib.make_train_step(
+      model, tx, loss_fn, schedule, metric_names, cfg.get("regularizer"),
+      accumulate_steps=cfg.get("accumulate_steps", 1), ema_decay=ema_decay,
+      axis_name="data" if explicit else None)
+  if explicit:
+    step_fn = step_lib.per_device(step_fn, mesh)
+  feed = feed_lib.Feed(train_batches, mesh, (cfg.log_every, cfg.eval_every,
+                                             cfg.checkpoint_every),
+                       cfg.get("steps_per_call", 1), cfg.get("prefetch", 2),
+                       cfg.get("data_on_device", False))
+  train_call = feed.jit(step_fn, state_sharding)
+  predictor = Predictor(model, mesh, cfg.eval_batch_size,
+                        {"params": state_sharding["params"], **state_sharding["model_state"]})
 
   def evaluate_split(state, split: str) -> dict[str, float]:
     outputs = predictor(state, splits[split]["inputs"])
@@ -144,12 +165,12 @@ def train_and_evaluate(cfg: Any, workdir: str | Path, *,
   window = (start, time.time())
   try:
     with StopRequests() as stop:
-      for step in range(start, cfg.num_steps):
-        state, metrics = train_step(state, mesh_lib.put_batch(train_batches(step), mesh))
+      for first, n, batch in feed(start, cfg.num_steps):
+        state, metrics = train_call(state, batch)
         if block_each_step:
           jax.block_until_ready(metrics["loss"])
-        done = step + 1
-        pending.append((done, metrics))
+        done = first + n
+        pending.append((done, n if feed.stacked else 0, metrics))
         is_last = done == cfg.num_steps
         evaluate_now = done % cfg.eval_every == 0 or is_last
         save_now = done % cfg.checkpoint_every == 0 or is_last
@@ -158,6 +179,9 @@ def train_and_evaluate(cfg: Any, workdir: str | Path, *,
         if evaluate_now:
           for split in cfg.eval_splits:
             writer.write(done, split, evaluate_split(state, split))
+            if ema_decay:
+              writer.write(done, f"{split}_ema",
+                           evaluate_split({**state, "params": state["ema_params"]}, split))
         if save_now:
           checkpointer.save(done, state)
         writer.advance(done)

@@ -34,12 +34,16 @@ class Predictor:
   devices (`padded_batch_size`; the last batch padded), sharded over the data
   mesh; with several processes each feeds its share and every process gets all
   outputs back. `method` names another method of the model (e.g. "encode"), which
-  is called without the `train` argument.
+  is called without the `train` argument. `variables_sharding`: where the
+  variables {params, **model_state} live (default replicated); sharded parameters
+  stay sharded while evaluating.
   """
 
-  def __init__(self, model: nn.Module, mesh: jax.sharding.Mesh, batch_size: int):
+  def __init__(self, model: nn.Module, mesh: jax.sharding.Mesh, batch_size: int,
+               variables_sharding: Any = None):
     self.model, self.mesh = model, mesh
-    self.batch_size = padded_batch_size(batch_size, mesh.size)
+    self.variables_sharding = variables_sharding
+    self.batch_size = padded_batch_size(batch_size, mesh_lib.data_axis_size(mesh))
     self._jitted: dict[str | None, Callable] = {}
 
   def _apply(self, method: str | None) -> Callable:
@@ -52,7 +56,7 @@ class Predictor:
         return model.apply(variables, inputs, method=method)
 
       self._jitted[method] = jax.jit(
-          apply, in_shardings=(mesh_lib.replicated(self.mesh),
+          apply, in_shardings=(self.variables_sharding or mesh_lib.replicated(self.mesh),
                                mesh_lib.batch_sharded(self.mesh)),
           out_shardings=mesh_lib.replicated(self.mesh))
     return self._jitted[method]

@@ -1,7 +1,8 @@
 """Train state and the pure supervised train step (jitted by the trainer).
 
-State is one plain dict pytree: {step, params, opt_state, model_state, rng}.
-`model_state` holds the model's mutable collections (batch-norm statistics).
+State is one plain dict pytree: {step, params, opt_state, model_state, rng}, plus
+`ema_params` when config.ema_decay > 0. `model_state` holds the model's mutable
+collections (batch-norm statistics).
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import optax
+from jax.sharding import PartitionSpec as P
 
 import losses
 from nn_lib import metrics as metrics_lib
@@ -31,14 +33,18 @@ def all_finite(*trees) -> jax.Array:
 
 
 def init_state(model: nn.Module, tx: optax.GradientTransformation, seed: int,
-               sample_inputs: jax.Array) -> State:
-  """Initial parameters, optimizer state and model state (pure; jit it)."""
+               sample_inputs: jax.Array, ema: bool = False) -> State:
+  """Initial parameters, optimizer state and model state (pure; jit it); with
+  `ema`, also the moving average of the parameters, starting at them."""
   params_rng, dropout_rng, state_rng = jax.random.split(jax.random.PRNGKey(seed), 3)
   variables = dict(model.init({"params": params_rng, "dropout": dropout_rng},
                               sample_inputs, train=False))
   params = variables.pop("params")
-  return {"step": jnp.zeros((), jnp.int32), "params": params,
-          "opt_state": tx.init(params), "model_state": variables, "rng": state_rng}
+  state = {"step": jnp.zeros((), jnp.int32), "params": params,
+           "opt_state": tx.init(params), "model_state": variables, "rng": state_rng}
+  if ema:
+    state["ema_params"] = params
+  return state
 
 
 def _kernels(params) -> Any:
@@ -58,38 +64,101 @@ def regularization(params, cfg_reg: Any) -> jax.Array:
   return total
 
 
+def float32_outputs(outputs: Any) -> Any:
+  """Model outputs in float32: with mixed precision (model.dtype = bfloat16) the
+  network computes in bfloat16, but the loss, its gradient's first factor and the
+  metrics are computed in float32, where bfloat16's 8-bit mantissa would round
+  log-probabilities of confident predictions to the same value."""
+  return jax.tree.map(
+      lambda x: x.astype(jnp.float32) if jnp.issubdtype(x.dtype, jnp.floating) else x,
+      outputs)
+
+
+def _micro_batches(batch: Batch, k: int) -> Batch:
+  """B rows -> (k, B/k) micro-batches; micro-batch i takes rows i, i+k, i+2k, ...,
+  so on a `data`-sharded batch every micro-batch spans every device and the split
+  moves no data between devices (each device's rows are contiguous)."""
+  def split(x):
+    if x.shape[0] % k:
+      raise ValueError(f"a batch of {x.shape[0]} rows does not split into {k} "
+                       "micro-batches")
+    return jnp.swapaxes(x.reshape(x.shape[0] // k, k, *x.shape[1:]), 0, 1)
+  return jax.tree.map(split, batch)
+
+
+def _merge_micro_batches(tree: Any) -> Any:
+  """The inverse of `_micro_batches` for per-row outputs: (k, B/k, ...) -> B."""
+  return jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1).reshape(-1, *x.shape[2:]), tree)
+
+
 def make_train_step(model: nn.Module, tx: optax.GradientTransformation,
                     loss_fn: LossFn, schedule: Callable, metric_names=(),
-                    cfg_regularizer: Any = None):
+                    cfg_regularizer: Any = None, *, accumulate_steps: int = 1,
+                    ema_decay: float = 0.0, axis_name: str | None = None):
   """train_step(state, batch) -> (state, metrics); pure, so it can be jitted.
 
   The objective is the mean per-example loss plus the config's regularization;
   the logged `loss` is the data loss alone, `regularization` the penalty.
+
+  accumulate_steps = k > 1: the batch is cut into k micro-batches whose gradients
+  are averaged before the one optimizer update (a batch k times larger than memory
+  allows; equal to the whole batch at once when the model has no batch norm or
+  dropout, which see each micro-batch on its own).
+  ema_decay = d > 0: `state["ema_params"]` <- d * ema + (1 - d) * params after
+  every update (evaluated beside the raw parameters).
+  axis_name: the step runs per device inside `shard_map` (config.parallel =
+  "explicit"); gradients, metrics and batch statistics are averaged over it.
   """
+
+  def gradients(params, model_state, batch: Batch, dropout_rng):
+    def objective(params):
+      variables = {"params": params, **model_state}
+      outputs, new_model_state = model.apply(
+          variables, batch["inputs"], train=True, rngs={"dropout": dropout_rng},
+          mutable=list(model_state))
+      outputs = float32_outputs(outputs)
+      loss = losses.reduce(loss_fn(outputs, batch["targets"]))
+      return loss, (outputs, dict(new_model_state))
+    return jax.value_and_grad(objective, has_aux=True)(params)
+
+  def accumulated_gradients(params, model_state, batch: Batch, dropout_rng):
+    def micro_step(carry, micro):
+      grads_sum, model_state = carry
+      i, micro_batch = micro
+      (loss, (outputs, model_state)), grads = gradients(
+          params, model_state, micro_batch, jax.random.fold_in(dropout_rng, i))
+      return (jax.tree.map(jnp.add, grads_sum, grads), model_state), (loss, outputs)
+    zeros = jax.tree.map(jnp.zeros_like, params)
+    (grads_sum, model_state), (loss_K, outputs_KxM) = jax.lax.scan(
+        micro_step, (zeros, model_state),
+        (jnp.arange(accumulate_steps), _micro_batches(batch, accumulate_steps)))
+    grads = jax.tree.map(lambda g: g / accumulate_steps, grads_sum)
+    return (jnp.mean(loss_K), (_merge_micro_batches(outputs_KxM), model_state)), grads
 
   def train_step(state: State, batch: Batch) -> tuple[State, dict[str, jax.Array]]:
     chex.assert_equal_shape_prefix((batch["inputs"], batch["targets"]), 1)
     # Folding the step into the key makes dropout a function of (seed, step), so a
     # resumed run draws exactly the masks the uninterrupted run drew.
     dropout_rng = jax.random.fold_in(state["rng"], state["step"])
-    mutable = list(state["model_state"])
-
-    def objective(params):
-      variables = {"params": params, **state["model_state"]}
-      outputs, new_model_state = model.apply(
-          variables, batch["inputs"], train=True, rngs={"dropout": dropout_rng},
-          mutable=mutable)
-      loss = losses.reduce(loss_fn(outputs, batch["targets"]))
-      penalty = regularization(params, cfg_regularizer)
-      return loss + penalty, (loss, penalty, outputs, new_model_state)
-
-    (_, (loss, penalty, outputs, new_model_state)), grads = jax.value_and_grad(
-        objective, has_aux=True)(state["params"])
+    if axis_name is not None:  # each device draws its own masks
+      dropout_rng = jax.random.fold_in(dropout_rng, jax.lax.axis_index(axis_name))
+    data_gradients = gradients if accumulate_steps == 1 else accumulated_gradients
+    (loss, (outputs, new_model_state)), grads = data_gradients(
+        state["params"], state["model_state"], batch, dropout_rng)
+    penalty, penalty_grads = jax.value_and_grad(
+        lambda params: regularization(params, cfg_regularizer))(state["params"])
+    if axis_name is not None:
+      grads, loss, new_model_state = jax.lax.pmean((grads, loss, new_model_state),
+                                                   axis_name)
+    grads = jax.tree.map(jnp.add, grads, penalty_grads)
     updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
     new_state = {"step": state["step"] + 1,
                  "params": optax.apply_updates(state["params"], updates),
-                 "opt_state": opt_state, "model_state": dict(new_model_state),
+                 "opt_state": opt_state, "model_state": new_model_state,
                  "rng": state["rng"]}
+    if ema_decay:
+      new_state["ema_params"] = optax.incremental_update(
+          new_state["params"], state["ema_params"], step_size=1.0 - ema_decay)
     metrics = {"loss": loss, "grad_norm": optax.tree.norm(grads),
                # the update itself can overflow (a huge learning rate, Adam's
                # second moment): checked so that no such state is ever saved
@@ -97,7 +166,17 @@ def make_train_step(model: nn.Module, tx: optax.GradientTransformation,
                "regularization": penalty,
                "learning_rate": jnp.asarray(schedule(state["step"]), jnp.float32)}
     for name in metric_names:
-      metrics[name] = metrics_lib.get(name)(outputs, batch["targets"])
+      value = metrics_lib.get(name)(outputs, batch["targets"])
+      metrics[name] = value if axis_name is None else jax.lax.pmean(value, axis_name)
     return new_state, metrics
 
   return train_step
+
+
+def per_device(train_step: Callable, mesh: jax.sharding.Mesh) -> Callable:
+  """config.parallel = "explicit": `train_step` (built with axis_name="data") runs
+  once per device on that device's rows, with the state replicated: the pmap
+  programming model, on `shard_map`, the API that replaces pmap. Jit with
+  shardings (the default) lets XLA place the same collectives itself."""
+  return jax.shard_map(train_step, mesh=mesh, in_specs=(P(), P("data")),
+                       out_specs=(P(), P()), check_vma=False)

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import experiments
-import studies
+from nn_lib import studies
 from nn_lib import config as config_lib
 from nn_lib import metrics, models, trainers
 from nn_lib.registry import ConfigError

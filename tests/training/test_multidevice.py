@@ -26,3 +26,4 @@ def test_eight_devices_match_one_device(tmp_path):
     np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-5, rtol=0)
   # Same trajectory, not merely the same start: parameters moved.
   assert one["step"] == eight["step"] == 10
+

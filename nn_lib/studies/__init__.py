@@ -14,7 +14,7 @@ from nn_lib import trainers
 from nn_lib.registry import Registry
 from nn_lib.training import Result
 from nn_lib.training import workdir as workdir_lib
-from studies import compare, polyfit
+from nn_lib.studies import compare, polyfit
 
 STUDIES: Registry[Callable[[Any, "str | Path"], Result]] = Registry("study", {
     "compare": compare.compare,                  # one key, several values

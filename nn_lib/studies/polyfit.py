@@ -19,7 +19,7 @@ from nn_lib.data import regression
 from nn_lib.plots import classification as plots
 from nn_lib.training import workdir as workdir_lib
 from nn_lib.training.result import Result
-from studies.compare import train_each
+from nn_lib.studies.compare import train_each
 
 
 def closed_form_mse(x_train, y_train, x_test, y_test, order: int) -> tuple[float, float]:

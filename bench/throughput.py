@@ -1,0 +1,119 @@
+"""Training throughput at accelerator scale, against this machine's own matmul rate.
+
+1. ResNet-20 on CIFAR-shaped data through the whole loop (`train_and_evaluate`,
+   random uint8 images in an .npz file), float32 and bfloat16 (`model.dtype`),
+   with several steps per call and the data on the device: images/s.
+2. A GPT-2-small-sized `transformer_lm` (12 layers, d = 768, 12 heads, context
+   1024) training step in bfloat16: tokens/s and model FLOP utilisation, as a
+   fraction of the bfloat16 matrix-multiply rate measured in the same process
+   (FLOPs per token: 6 x parameters + 12 x layers x context x d, the usual
+   estimate with attention).
+
+  python bench/throughput.py            # accelerator sizes on a GPU, CPU sizes on a CPU
+  python bench/throughput.py --small    # CPU sizes anywhere
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import ml_collections  # noqa: E402
+import numpy as np  # noqa: E402
+import optax  # noqa: E402
+
+import experiments  # noqa: E402
+from nn_lib import models  # noqa: E402
+from nn_lib.training import objective, train_and_evaluate  # noqa: E402
+from nn_lib.training import step as step_lib  # noqa: E402
+
+
+def matmul_rate(n: int, dtype) -> float:
+  """FLOP/s of an n x n x n matrix product in `dtype`, best of 5."""
+  a = jnp.ones((n, n), dtype)
+  f = jax.jit(lambda a: a @ a)
+  jax.block_until_ready(f(a))
+  best = float("inf")
+  for _ in range(5):
+    start = time.perf_counter()
+    jax.block_until_ready(f(a))
+    best = min(best, time.perf_counter() - start)
+  return 2 * n ** 3 / best
+
+
+def resnet_images_per_sec(workdir: Path, steps: int, batch: int, dtype: str,
+                          steps_per_call: int, rows: int) -> float:
+  rng = np.random.default_rng(0)
+  path = workdir / "cifar_shaped.npz"
+  if not path.exists():
+    np.savez(path, x_train=rng.integers(0, 256, (rows, 32, 32, 3), np.uint8),
+             y_train=rng.integers(0, 10, rows), x_test=rng.integers(0, 256, (256, 32, 32, 3), np.uint8),
+             y_test=rng.integers(0, 10, 256))
+  cfg = experiments.get_config("cifar10_resnet20")
+  cfg.data.source, cfg.data.path = "npz", str(path)
+  cfg.num_steps, cfg.batch_size = steps, batch
+  cfg.log_every = cfg.eval_every = cfg.checkpoint_every = steps // 2
+  cfg.schedule.warmup_steps = 0
+  cfg.metrics = ("accuracy",)
+  cfg.steps_per_call, cfg.data_on_device = steps_per_call, True
+  cfg.model.dtype = dtype
+  run = workdir / f"resnet_{dtype}_{steps_per_call}"
+  return train_and_evaluate(cfg, run).steps_per_sec * batch
+
+
+def transformer_mfu(layers: int, d: int, heads: int, context: int, vocab: int,
+                    batch: int, steps: int, peak: float) -> tuple[float, float]:
+  model = models.get("transformer_lm", vocab_size=vocab, d_model=d, num_heads=heads,
+                     num_layers=layers, d_ff=4 * d, dropout=0.0, pre_norm=True,
+                     dtype="bfloat16")
+  tx = optax.adamw(3e-4)
+  loss_fn = objective.loss_from_config(ml_collections.ConfigDict(
+      dict(name="softmax_cross_entropy_with_integer_labels")))
+  tokens = jnp.asarray(np.random.default_rng(0).integers(0, vocab, (batch, context + 1)))
+  batch_xy = {"inputs": tokens[:, :-1], "targets": tokens[:, 1:]}
+  state = jax.jit(lambda x: step_lib.init_state(model, tx, 0, x))(batch_xy["inputs"][:1])
+  step = jax.jit(step_lib.make_train_step(model, tx, loss_fn, optax.constant_schedule(3e-4)),
+                 donate_argnums=0)
+  state, metrics = step(state, batch_xy)
+  jax.block_until_ready(metrics["loss"])
+  start = time.perf_counter()
+  for _ in range(steps):
+    state, metrics = step(state, batch_xy)
+  jax.block_until_ready(metrics["loss"])
+  tokens_per_sec = steps * batch * context / (time.perf_counter() - start)
+  params = sum(x.size for x in jax.tree.leaves(state["params"]))
+  flops_per_token = 6 * params + 12 * layers * context * d
+  return tokens_per_sec, tokens_per_sec * flops_per_token / peak
+
+
+def main() -> None:
+  parser = argparse.ArgumentParser()
+  parser.add_argument("--small", action="store_true",
+                      help="CPU-sized runs (the default on a CPU)")
+  args = parser.parse_args()
+  small = args.small or jax.default_backend() == "cpu"
+  peak = matmul_rate(1024 if small else 8192, jnp.bfloat16)
+  print(f"{jax.devices()[0].device_kind} ({jax.default_backend()}), jax {jax.__version__}; "
+        f"bfloat16 matmul rate measured here: {peak / 1e12:.2f} TFLOP/s")
+  print(f"{'what':<46}{'value':>14}")
+  with tempfile.TemporaryDirectory() as tmp:
+    steps, batch, rows = (20, 32, 512) if small else (600, 128, 10000)
+    for dtype, k in (("float32", 1), ("float32", 10), ("bfloat16", 10)):
+      rate = resnet_images_per_sec(Path(tmp), steps, batch, dtype, k, rows)
+      print(f"{f'ResNet-20 loop, batch {batch}, {dtype}, K={k}':<46}{rate:>10.0f} im/s")
+  sizes = dict(layers=2, d=256, heads=4, context=128, vocab=1024, batch=8, steps=5) if small \
+      else dict(layers=12, d=768, heads=12, context=1024, vocab=50304, batch=16, steps=20)
+  tokens, mfu = transformer_mfu(**sizes, peak=peak)
+  label = f"transformer_lm {sizes['layers']}x{sizes['d']}, T={sizes['context']}, bf16"
+  print(f"{label + ' tokens/s':<46}{tokens:>14.0f}")
+  print(f"{'  model FLOP utilisation (of the matmul rate)':<46}{mfu:>14.2%}")
+
+
+if __name__ == "__main__":
+  main()

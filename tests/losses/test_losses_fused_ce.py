@@ -1,0 +1,304 @@
+"""The fused linear + softmax cross-entropy (issue 11, item 4): equal to the
+dense computation on ``hidden @ weight + bias`` (values and the gradients for
+hidden, weight and bias; 1e-5 in float32, 1e-10 in float64) for chunk sizes
+that divide V, that leave a ragged last chunk, and that exceed V; label
+smoothing, z-loss, ignored labels, ``where``/``weights``; reverse mode by
+finite differences; the ignore and out-of-range conventions; bad inputs; and
+the memory claim (no N x V buffer in the compiled value-and-gradient)."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from jax.test_util import check_grads
+
+import _loss_cases as lc
+import losses
+
+enable_x64 = lc.enable_x64  # the fixture, for usefixtures
+fused = losses.linear_softmax_cross_entropy_with_integer_labels
+FN = "linear_softmax_cross_entropy_with_integer_labels"
+LEAD, D, V = (4, 6), 8, 40
+
+
+def _inputs(dtype=np.float32, seed=0, v=V, ignore=True):
+  r = np.random.default_rng(seed)
+  h = r.normal(size=LEAD + (D,)).astype(dtype)
+  w = (r.normal(size=(D, v)) * 0.7).astype(dtype)
+  b = r.normal(size=(v,)).astype(dtype)
+  y = r.integers(0, v, size=LEAD)
+  if ignore:
+    y[0, :2] = -1                    # ignored tokens (negative labels)
+    y[1, 0] = -100                   # any negative value
+  cot = r.uniform(0.5, 1.5, size=LEAD).astype(dtype)
+  return (jnp.asarray(h), jnp.asarray(w), jnp.asarray(b), jnp.asarray(y),
+          jnp.asarray(cot))
+
+
+def dense(h, w, b, y, label_smoothing=0.0, z_loss=0.0):
+  """The same loss on materialised logits, written out by hand."""
+  z = h @ w + (0.0 if b is None else b)
+  lse = jax.nn.logsumexp(z, axis=-1)
+  log_p = z - lse[..., None]
+  v = z.shape[-1]
+  t = (1 - label_smoothing) * jax.nn.one_hot(jnp.maximum(y, 0), v,
+                                             dtype=z.dtype)
+  t = t + label_smoothing / v
+  loss = -jnp.sum(t * log_p, axis=-1) + z_loss * lse ** 2
+  return jnp.where(y >= 0, loss, 0.0)
+
+
+def _value_and_grads(fn, h, w, b, y, cot):
+  argnums = (0, 1) if b is None else (0, 1, 2)
+  return jax.value_and_grad(lambda h, w, b: jnp.sum(cot * fn(h, w, b, y)),
+                            argnums)(h, w, b)
+
+
+def _close(got, want, tol):
+  """Within ``tol`` of the largest entry of ``want`` (float rounding of the
+  matmuls' sums differs between one dot and a dot per chunk)."""
+  got, want = np.asarray(got, np.float64), np.asarray(want, np.float64)
+  scale = max(np.abs(want).max(), 1.0)
+  np.testing.assert_allclose(got, want, rtol=tol, atol=tol * scale)
+
+
+VARIANTS = {"plain": {}, "smoothing": {"label_smoothing": 0.1},
+            "z_loss": {"z_loss": 1e-2},
+            "both": {"label_smoothing": 0.3, "z_loss": 1e-3}}
+
+
+CASES = [(c, v, True) for c in ("divides", "ragged", "one_chunk", "larger")
+         for v in VARIANTS] + [("ragged", "plain", False),
+                               ("divides", "both", False)]
+CHUNKS = {"divides": 8, "ragged": 7, "one_chunk": V, "larger": 64}
+
+
+@pytest.mark.parametrize("chunk_kind,variant,with_bias", CASES, ids=[
+    f"{c}-{v}-{'bias' if b else 'no_bias'}" for c, v, b in CASES])
+def test_matches_dense_float32(chunk_kind, variant, with_bias):
+  chunk = CHUNKS[chunk_kind]
+  kw = VARIANTS[variant]
+  h, w, b, y, cot = _inputs()
+  if not with_bias:
+    b = None
+  _fused_equals_dense(h, w, b, y, cot, chunk, kw, 1e-5, jnp.float32)
+  per_token = fused(h, w, y, bias=b, chunk_size=chunk, **kw)
+  assert per_token.shape == LEAD and per_token.dtype == jnp.float32
+  _close(per_token, dense(h, w, b, y, **kw), 1e-5)
+  assert np.all(per_token[y < 0] == 0.0)
+
+
+def _fused_equals_dense(h, w, b, y, cot, chunk, kw, tol, dtype) -> None:
+  """Value and gradients (hidden, weight, bias) of the fused loss equal the dense."""
+  ours = _value_and_grads(
+      lambda h, w, b, y: fused(h, w, y, bias=b, chunk_size=chunk, **kw),
+      h, w, b, y, cot)
+  ref = _value_and_grads(lambda h, w, b, y: dense(h, w, b, y, **kw),
+                         h, w, b, y, cot)
+  _close(ours[0], ref[0], tol)
+  for g, g_ref in zip(ours[1], ref[1]):
+    assert g.dtype == dtype
+    _close(g, g_ref, tol)
+
+
+def test_matches_optax_on_the_logits():
+  h, w, b, y, _ = _inputs(ignore=False)
+  want = optax.softmax_cross_entropy_with_integer_labels(h @ w + b, y)
+  _close(fused(h, w, y, bias=b, chunk_size=16), want, 1e-5)
+
+
+@pytest.mark.usefixtures("enable_x64")
+@pytest.mark.parametrize("chunk", [8, 7])
+def test_matches_dense_float64(chunk):
+  kw = VARIANTS["both"]
+  h, w, b, y, cot = _inputs(np.float64)
+  _fused_equals_dense(h, w, b, y, cot, chunk, kw, 1e-10, jnp.float64)
+
+
+@pytest.mark.usefixtures("enable_x64")
+def test_check_grads_reverse_mode_float64():
+  """Finite differences, independent of the dense formula; to second order
+  in reverse mode (JAX differentiates the backward rule)."""
+  h, w, b, y, cot = _inputs(np.float64, seed=1)
+
+  def f(h, w, b):
+    v = fused(h, w, y, bias=b, chunk_size=7, label_smoothing=0.2, z_loss=0.01)
+    return jnp.sum(cot * v * v)
+
+  check_grads(f, (h, w, b), order=2, modes=("rev",), atol=1e-5, rtol=1e-5,
+              eps=1e-5)
+
+
+@pytest.mark.usefixtures("enable_x64")
+def test_forward_over_reverse_hessian_vector_products():
+  """jvp of the gradient (what Hessian-vector products use) works: the outer
+  forward mode differentiates the backward rule's plain jnp code."""
+  h, w, b, y, cot = _inputs(np.float64, seed=2)
+  kw = VARIANTS["both"]
+
+  def grad_of(fn):
+    return jax.grad(lambda h, w: jnp.sum(cot * fn(h, w)), (0, 1))
+
+  ours = grad_of(lambda h, w: fused(h, w, y, bias=b, chunk_size=7, **kw))
+  ref = grad_of(lambda h, w: dense(h, w, b, y, **kw))
+  tangents = (jnp.ones_like(h), jnp.full_like(w, 0.5))
+  for a, c in zip(jax.jvp(ours, (h, w), tangents)[1],
+                  jax.jvp(ref, (h, w), tangents)[1]):
+    _close(a, c, 1e-10)
+
+
+def test_forward_mode_raises_clearly():
+  h, w, b, y, _ = _inputs()
+  with pytest.raises(TypeError, match="forward-mode"):
+    jax.jvp(lambda h: fused(h, w, y, bias=b), (h,), (h,))
+
+
+def test_all_ignored_is_zero_with_zero_gradients_even_over_nan():
+  h, w, b, _, _ = _inputs()
+  h = h.at[0, 0].set(jnp.nan)        # padding garbage in an ignored token
+  y = -jnp.ones(LEAD, jnp.int32)
+  v = fused(h, w, y, bias=b, chunk_size=7)
+  assert np.all(v == 0.0)
+  val, grads = jax.value_and_grad(
+      lambda h, w, b: jnp.sum(fused(h, w, y, bias=b, chunk_size=7)),
+      (0, 1, 2))(h, w, b)
+  assert val == 0.0
+  for g in grads:
+    assert np.all(g == 0.0)
+  # the mean over kept tokens (losses.reduce) is 0 with zero gradient too
+  g = jax.grad(lambda h: losses.reduce(fused(h, w, y, bias=b),
+                                       where=y >= 0))(h)
+  assert np.all(g == 0.0)
+
+
+def test_where_and_weights_follow_the_package_convention():
+  h, w, b, y, _ = _inputs()
+  where = jnp.arange(np.prod(LEAD)).reshape(LEAD) % 3 != 0
+  weights = jnp.linspace(0.5, 2.0, np.prod(LEAD)).reshape(LEAD)
+  h = jnp.where(where[..., None], h, jnp.nan)      # masked tokens: garbage
+
+  def ours(h, w, b):
+    return jnp.sum(fused(h, w, y, bias=b, where=where, weights=weights,
+                         chunk_size=7, label_smoothing=0.1))
+
+  def ref(h, w, b):
+    z = jnp.where(where[..., None], h, 0.0) @ w + b
+    return jnp.sum(losses.softmax_cross_entropy_with_integer_labels(
+        z, y, where=where, weights=weights, label_smoothing=0.1))
+
+  (v, g), (v_ref, g_ref) = [jax.value_and_grad(f, (0, 1, 2))(h, w, b)
+                            for f in (ours, ref)]
+  _close(v, v_ref, 1e-5)
+  for a, c in zip(g, g_ref):
+    assert np.all(np.isfinite(a))
+    _close(a, c, 1e-5)
+
+
+def test_large_logits_stay_exact():
+  """Logits of +-1e4: lse - z_y is computed as a difference of nearby
+  logits, as the dense integer-label CE does."""
+  h, w, b, y, _ = _inputs(ignore=False)
+  w = w * 2e3
+  z = h @ w + b
+  want = losses.softmax_cross_entropy_with_integer_labels(z, y)
+  got = fused(h, w, y, bias=b, chunk_size=7)
+  assert np.abs(z).max() > 1e4
+  np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+  g = jax.grad(lambda h: jnp.sum(fused(h, w, y, bias=b, chunk_size=7)))(h)
+  assert np.all(np.isfinite(g))
+
+
+def test_half_precision_computes_in_float32():
+  h, w, b, y, _ = _inputs()
+  bf = [x.astype(jnp.bfloat16) for x in (h, w, b)]
+  v = fused(bf[0], bf[1], y, bias=bf[2], chunk_size=7)
+  assert v.dtype == jnp.bfloat16
+  want = dense(*[x.astype(jnp.float32) for x in bf], y)
+  np.testing.assert_allclose(np.asarray(v, np.float32), want, rtol=2e-2,
+                             atol=2e-2)
+  grads = jax.grad(lambda h, w, b: jnp.sum(fused(h, w, y, bias=b)),
+                   (0, 1, 2))(*bf)
+  assert all(g.dtype == jnp.bfloat16 for g in grads)
+
+
+def test_labels_out_of_range():
+  h, w, b, y, _ = _inputs()
+  bad = y.at[2, 3].set(V)
+  with pytest.raises(ValueError, match=f"{FN}: labels contain {V} but there "
+                     f"are only {V} classes"):
+    fused(h, w, bad, bias=b)
+  # under jit the labels cannot be inspected: NaN, never a plausible number
+  v, g = jax.jit(jax.value_and_grad(
+      lambda h, y: jnp.sum(fused(h, w, y, bias=b))))(h, bad)
+  assert np.isnan(v) and np.all(np.isnan(g[2, 3]))
+  per = jax.jit(lambda y: fused(h, w, y, bias=b))(bad)
+  assert np.isnan(per[2, 3]) and np.all(np.isfinite(np.delete(
+      np.asarray(per).ravel(), 2 * LEAD[1] + 3)))
+
+
+def test_hyperparameters_are_traced_and_chunks_bound_memory():
+  h, w, b, y, _ = _inputs()
+  fused(h, w, y, label_smoothing=0.1, z_loss=1e-3)
+  cache_size = losses._fused_ce._jit._cache_size  # pylint: disable=W0212
+  size = cache_size()
+  fused(h, w, y, label_smoothing=0.2, z_loss=1e-2)
+  assert cache_size() == size
+  # memory: the compiled value-and-gradient has no N x V buffer
+  n, d, v, chunk = 256, 32, 4096, 128
+  r = np.random.default_rng(2)
+  hh = jnp.asarray(r.normal(size=(n, d)), jnp.float32)
+  ww = jnp.asarray(r.normal(size=(d, v)), jnp.float32)
+  yy = jnp.asarray(r.integers(0, v, size=n))
+
+  def temp_bytes(fn):
+    vg = jax.value_and_grad(lambda h, w: jnp.mean(fn(h, w)), (0, 1))
+    return lc.jit(vg).lower(hh, ww).compile().memory_analysis() \
+        .temp_size_in_bytes
+
+  ours = temp_bytes(lambda h, w: fused(h, w, yy, chunk_size=chunk))
+  ref = temp_bytes(lambda h, w: dense(h, w, None, yy))
+  assert ours < n * v * 4 // 4 < ref, (ours, ref)
+
+
+def test_public_but_not_in_the_loss_table():
+  assert FN in losses.__all__ and fused.__doc__ and len(fused.__doc__) > 80
+  # it takes hidden states and the output layer, not logits and targets
+  assert FN not in losses.LOSSES
+
+
+BAD = [
+    ("float labels", lambda h, w, b, y: fused(h, w, y.astype(jnp.float32)),
+     "labels must be integer class indices"),
+    ("integer hidden", lambda h, w, b, y: fused(y, w, y),
+     "hidden must be floating point"),
+    ("integer weight", lambda h, w, b, y: fused(h, y, y),
+     "weight must be floating point"),
+    ("weight D", lambda h, w, b, y: fused(h, w[1:], y),
+     r"weight must have shape \(D, V\) with D = hidden.shape\[-1\] = 8, got "
+     r"weight shape \(7, 40\)"),
+    ("weight rank", lambda h, w, b, y: fused(h, w[None], y),
+     "weight must have shape"),
+    ("labels shape", lambda h, w, b, y: fused(h, w, y[:, :3]),
+     r"hidden shape \(4, 6, 8\) and labels shape \(4, 3\) are incompatible"),
+    ("bias shape", lambda h, w, b, y: fused(h, w, y, bias=b[:5]),
+     r"bias must have shape \(40,\)"),
+    ("chunk 0", lambda h, w, b, y: fused(h, w, y, chunk_size=0),
+     "chunk_size must be a positive int, got 0"),
+    ("chunk float", lambda h, w, b, y: fused(h, w, y, chunk_size=2.5),
+     "chunk_size must be a positive int, got 2.5"),
+    ("smoothing", lambda h, w, b, y: fused(h, w, y, label_smoothing=1.5),
+     r"label_smoothing must be in \[0, 1\], got 1.5"),
+    ("z_loss", lambda h, w, b, y: fused(h, w, y, z_loss=-1.0),
+     "z_loss must be >= 0, got -1.0"),
+    ("where shape", lambda h, w, b, y: fused(h, w, y, where=jnp.ones((3,),
+                                                                     bool)),
+     r"where shape \(3,\) does not broadcast"),
+]
+
+
+@pytest.mark.parametrize("call,match", [c[1:] for c in BAD],
+                         ids=[c[0] for c in BAD])
+def test_bad_inputs_raise_clear_errors(call, match):
+  h, w, b, y, _ = _inputs()
+  with pytest.raises(ValueError, match=f"{FN}: {match}"):
+    call(h, w, b, y)

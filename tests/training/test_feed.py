@@ -1,0 +1,59 @@
+"""Feeding the device: calls of K steps, prefetching and on-device data change
+nothing a run computes."""
+from __future__ import annotations
+
+import jax
+import numpy as np
+import pytest
+
+from nn_lib.training import feed
+from tests.conftest import run_experiment
+
+# A constant learning rate: the resume test first trains to step 10 with
+# num_steps=10, which would change a schedule that depends on num_steps.
+STEPS = dict(num_steps=20, log_every=5, eval_every=10, checkpoint_every=10,
+             schedule={"name": "constant"})
+
+
+def test_calls_never_cross_a_cadence():
+  assert feed.plan(0, 20, 4, (5, 10, 10)) == [(0, 4), (4, 1), (5, 4), (9, 1), (10, 4),
+                                            (14, 1), (15, 4), (19, 1)]
+  assert feed.plan(0, 12, 4, (4, 12)) == [(0, 4), (4, 4), (8, 4)]
+  assert feed.plan(7, 10, 1, (5,)) == [(7, 1), (8, 1), (9, 1)]
+  assert feed.plan(3, 7, 100, (1000,)) == [(3, 4)]    # the last call stops at num_steps
+  assert feed.plan(5, 5, 4, (5,)) == []
+
+
+def _params(result) -> list[np.ndarray]:
+  return [np.asarray(x) for x in jax.tree.leaves(result.state["params"])]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+  """digits_mlp:smoke (dropout on) for 20 steps, one step per call, no prefetch."""
+  return run_experiment("digits_mlp:smoke", tmp_path_factory.mktemp("ref"), prefetch=0,
+                        **STEPS)
+
+
+@pytest.mark.parametrize("options", [
+    dict(steps_per_call=4),
+    dict(steps_per_call=3, data_on_device=True),
+    dict(data_on_device=True, prefetch=4),
+], ids=["k4", "k3_on_device", "on_device_prefetch4"])
+def test_every_way_of_feeding_trains_bit_identical_parameters(reference, tmp_path, options):
+  result = run_experiment("digits_mlp:smoke", tmp_path, **STEPS, **options)
+  for a, b in zip(_params(reference), _params(result)):
+    np.testing.assert_array_equal(a, b)
+  # the same values logged at the same steps (minus wall-clock fields)
+  strip = lambda rows: [(r["step"], r["split"], r["name"], r["value"]) for r in rows  # noqa: E731
+                        if r["name"] != "steps_per_sec"]
+  assert strip(result.history.rows) == strip(reference.history.rows)
+
+
+def test_a_run_resumed_with_k_steps_per_call_ends_bit_identical(reference, tmp_path):
+  run_experiment("digits_mlp:smoke", tmp_path, **{**STEPS, "num_steps": 10},
+                 steps_per_call=4)
+  resumed = run_experiment("digits_mlp:smoke", tmp_path, **STEPS, steps_per_call=4)
+  assert resumed.start_step == 10
+  for a, b in zip(_params(reference), _params(resumed)):
+    np.testing.assert_array_equal(a, b)
