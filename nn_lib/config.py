@@ -104,7 +104,8 @@ KEY_HELP: dict[str, str] = {
                    "(parameters stay float32; the loss is computed in float32)",
     "model.param_dtype": "dtype parameters are stored in (float32)",
     "steps_per_call": "training steps per jitted call (lax.scan over stacked batches); "
-                      "cadences stay exact, results identical",
+                      "cadences stay exact, results identical; for small dense models "
+                      "(conv nets run slower inside the scan on the CPU)",
     "prefetch": "calls whose batches a background thread prepares ahead (0 = none)",
     "data_on_device": "keep the training split on the devices and gather each batch "
                       "there (for data that fits)",
