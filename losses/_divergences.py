@@ -24,6 +24,7 @@ import jax.numpy as jnp
 
 from losses import _common as C
 from losses._multiclass import _exp_shifted
+from losses._multiclass import _logit_tangent
 from losses._multiclass import _no_classes_is_zero
 from losses._multiclass import _softmax_parts
 
@@ -46,8 +47,7 @@ def _kl_jvp(primals, tangents):
   zs, e, s = _softmax_parts(z)
   terms = []
   if C.has_tangent(tz):
-    st = jnp.sum(t, axis=-1, keepdims=True)
-    terms.append(jnp.sum((e * (st / s) - t) * tz, axis=-1))
+    terms.append(_logit_tangent(e, s, t, tz))
   if C.has_tangent(tt):
     # log t + 1 - log q for t > 0. At t = 0 the one-sided derivative of
     # t log t is -inf; the documented convention there is 0 (a constant, so

@@ -58,6 +58,15 @@ def _softmax_parts(z):
   return zs, e, jnp.sum(e, axis=-1, keepdims=True)
 
 
+def _logit_tangent(e, s, t, tz):
+  """sum_c (p_c sum(t) - t_c) tz_c: the directional derivative in the logits of
+  the softmax cross-entropy (notes 000/003: p - t for a distribution t), and of
+  the KL divergence, which differs from it by t's entropy, constant in z.
+  `e`, `s` from `_softmax_parts`."""
+  st = jnp.sum(t, axis=-1, keepdims=True)
+  return jnp.sum((e * (st / s) - t) * tz, axis=-1)
+
+
 def _exp_shifted(z):
   """(z - m, exp(z - m), sum exp(z - m)) with m = max z: log-sum-exp is
   ``log(sum) + m``."""
@@ -110,9 +119,7 @@ def _sce_jvp(primals, tangents):
   zs, e, s = _softmax_parts(z)
   terms = []
   if C.has_tangent(tz):
-    st = jnp.sum(t, axis=-1, keepdims=True)
-    gz = e * (st / s) - t                          # notes 000/003: p - t
-    terms.append(jnp.sum(gz * tz, axis=-1))
+    terms.append(_logit_tangent(e, s, t, tz))
   if C.has_tangent(tt):
     # the true -log p_c for every class, t_c = 0 included (its derivatives in
     # z and t are needed at second order); -inf logits only make it +inf when
