@@ -17,21 +17,11 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(PY) train.py $(ARGS)
 
-# Most tests compile many small programs and run each briefly (the loss library,
-# the model zoo, smoke runs): they run with XLA's cheapest compile settings, which
-# halves their time. Tests marked optimized_xla train for thousands of steps and
-# run in a second session, optimized. `make test ARGS=...` runs one session as asked.
-FAST_COMPILE_XLA := --xla_backend_optimization_level=0 \
-  --xla_llvm_disable_expensive_passes=true --xla_cpu_use_fusion_emitters=false
-
+# One session on both cores (tests/conftest.py gives the tests XLA's cheapest compile
+# settings; the long runs are optimized subprocesses); `make test ARGS=...` adds
+# pytest arguments, e.g. ARGS="tests/losses".
 test: $(STAMP)
-ifeq ($(strip $(ARGS)),)
-	XLA_FLAGS="$(FAST_COMPILE_XLA) $$XLA_FLAGS" $(PY) -m pytest -n 2 \
-	  -m "not optimized_xla and not fault_trials"
-	$(PY) -m pytest -n 2 -m "optimized_xla and not fault_trials"
-else
-	$(PY) -m pytest -n 2 $(ARGS)
-endif
+	$(PY) -m pytest -n 2 --dist worksteal $(ARGS)
 
 # Every benchmark, written to docs/benchmarks.md (ARGS=--quick: a few minutes).
 bench: $(STAMP)

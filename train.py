@@ -49,13 +49,15 @@ def _print_experiments() -> None:
     print(f"{name:<{width}}  {experiments.describe(name)}")
 
 
-def _config_key(config, path: str) -> str:
+def _config_key(config, path: str, names: dict[str, str]) -> str:
   """`path` itself if the config has it, else its alias; exits with a clear message
   naming a mistyped `--config.a.b` key instead of a flag-parser traceback."""
   if path in _ALIASES and not _has_key(config, path) and _has_key(config, _ALIASES[path]):
     return _ALIASES[path]
-  if path.startswith("model.") and not _has_key(config, path):
-    _add_model_default(config, path.split(".", 1)[1])
+  section = path.split(".", 1)[0]
+  if section in _NAMED_SECTIONS and "." in path and not _has_key(config, path):
+    _add_default(config, section, names.get(section) or config[section].get("name"),
+                 path.split(".", 1)[1])
   node = config
   for i, key in enumerate(path.split(".")):
     try:
@@ -68,19 +70,32 @@ def _config_key(config, path: str) -> str:
   return path
 
 
-def _add_model_default(config, key: str) -> None:
-  """A hyperparameter of the config's model that the experiment leaves at its
-  default (model.dtype, say) may be set too: the key is added with that default,
-  so the flag parser knows its type."""
+# Sections whose keys are the keyword arguments of the function their `name` picks.
+_NAMED_SECTIONS = ("model", "optimizer", "schedule")
+
+
+def _registry(section: str):
+  # pylint: disable=g-import-not-at-top  (only for such keys: imports JAX)
+  if section == "model":
+    from nn_lib import models
+    return models.MODELS
+  from nn_lib.training import optim
+  return optim.OPTIMIZERS if section == "optimizer" else optim.SCHEDULES
+
+
+def _add_default(config, section: str, name: str | None, key: str) -> None:
+  """An argument of the section's model, optimizer or schedule that the experiment
+  leaves at its default (model.dtype, optimizer.b1, schedule.decay_rate) may be set
+  too: the key is added with that default, so the flag parser knows its type. The
+  name is the one on the command line, if it changes it."""
   import inspect  # pylint: disable=g-import-not-at-top
-  from nn_lib import models  # pylint: disable=g-import-not-at-top  (only for such keys)
   try:
-    param = inspect.signature(models.MODELS.get(config.model.name)).parameters.get(key)
-  except ValueError:  # an unknown model name: validation reports it later
+    param = inspect.signature(_registry(section).get(name)).parameters.get(key)
+  except ValueError:  # an unknown name: validation reports it later
     return
   if param is not None and param.default not in (None, inspect.Parameter.empty):
     with config.unlocked():
-      config.model[key] = param.default
+      config[section][key] = param.default
 
 
 def _has_key(config, path: str) -> bool:
@@ -92,7 +107,17 @@ def _has_key(config, path: str) -> bool:
   return True
 
 
-def _define_config_flag(argv: list[str]) -> tuple[list[str], config_flags.FlagHolder]:
+def _names_set_on(argv: list[str]) -> dict[str, str]:
+  """{"optimizer": "notes_adam"} for `--config.optimizer.name=notes_adam`."""
+  names = {}
+  for arg in argv[1:]:
+    key, sep, value = arg.partition("=")
+    if sep and key.startswith("--config.") and key.endswith(".name"):
+      names[key[len("--config."):-len(".name")]] = value
+  return names
+
+
+def define_config_flag(argv: list[str]) -> tuple[list[str], config_flags.FlagHolder]:
   """Loads the chosen experiment's config so `--config.a.b=v` can override it."""
   FLAGS(argv, known_only=True)  # reads --experiment before the config exists
   if FLAGS.list:
@@ -102,10 +127,11 @@ def _define_config_flag(argv: list[str]) -> tuple[list[str], config_flags.FlagHo
     config = experiments.get_config(FLAGS.experiment)
   except ValueError as e:
     sys.exit(f"error: {e}")
+  names = _names_set_on(argv)
   for i, arg in enumerate(argv[1:], start=1):
     if arg.startswith("--config."):
       path, sep, value = arg[len("--config."):].partition("=")
-      argv[i] = f"--config.{_config_key(config, path)}{sep}{value}"
+      argv[i] = f"--config.{_config_key(config, path, names)}{sep}{value}"
   FLAGS.unparse_flags()
   return argv, config_flags.DEFINE_config_dict(
       "config", config, lock_config=True,
@@ -151,5 +177,5 @@ def main(argv, config_flag) -> None:
 
 
 if __name__ == "__main__":
-  _argv, _config_flag = _define_config_flag(sys.argv)
+  _argv, _config_flag = define_config_flag(sys.argv)
   app.run(lambda argv: main(argv, _config_flag), argv=_argv)

@@ -46,7 +46,13 @@ def base_config() -> ml_collections.ConfigDict:
   c.schedule = ml_collections.ConfigDict(dict(name="constant"))
   # Penalties on weight matrices/kernels (not biases): loss + l2 sum W^2 + l1 sum |W|;
   # max_norm > 0 projects each unit's incoming weights to norm <= max_norm.
-  c.regularizer = ml_collections.ConfigDict(dict(l2=0.0, l1=0.0, max_norm=0.0))
+  # l2_lambda: notes 004's lambda/(2m) ||W||^2 (m = batch size).
+  c.regularizer = ml_collections.ConfigDict(dict(l2=0.0, l1=0.0, max_norm=0.0,
+                                                 l2_lambda=0.0))
+  # Early stopping (notes 004): stop when `metric` ("split/name", "" = off) has not
+  # improved for `patience` evaluations; the best one is kept in best_checkpoint/.
+  c.early_stopping = ml_collections.ConfigDict(dict(metric="", mode="max", patience=5,
+                                                    min_delta=0.0))
   c.num_steps = 1000
   c.batch_size = 128
   c.eval_batch_size = 512
@@ -71,13 +77,21 @@ def base_config() -> ml_collections.ConfigDict:
   # Logs the training split's loss at the initial parameters as "initial/loss"
   # (notes 002's sanity check: about ln C for softmax, C - 1 for the SVM).
   c.check_initial_loss = False
+  # Data augmentation on the device inside the train step (nn_lib.data.augment), in
+  # order, e.g. ({"name": "random_crop", "padding": 4}, {"name": "horizontal_flip"});
+  # {"name": "mixup", "alpha": 0.2} last mixes pairs of examples and their losses.
+  c.augment = ()
   return c
 
 
 def smoke(c: ml_collections.ConfigDict) -> None:
-  """The `smoke` variant of every experiment: a few steps on a tiny batch."""
+  """The `smoke` variant of every experiment: a few steps on a tiny batch, reading
+  (and evaluating) only the first examples of each TFDS split."""
   if "num_steps" not in c:
     return
+  if c.data.source in ("embedded", "tfds"):
+    c.data.train_split = _first(c.data.train_split, 2048)
+    c.data.test_split = _first(c.data.test_split, 512)
   c.num_steps = 6
   c.batch_size = min(c.batch_size, 16)
   c.eval_batch_size = min(c.eval_batch_size, 64)
@@ -86,3 +100,20 @@ def smoke(c: ml_collections.ConfigDict) -> None:
   c.checkpoint_every = 3
   if c.schedule.get("warmup_steps"):
     c.schedule.warmup_steps = 1
+
+
+def _first(split: str, n: int) -> str:
+  """The TFDS split `split` cut to its first n examples (unless already sliced)."""
+  return split if "[" in split else f"{split}[:{n}]"
+
+
+def only_runs(*names: str):
+  """A variant keeping only the named runs of a comparison study: its smoke
+  variant runs the one or two that exercise what the study adds (the optimizer,
+  the schedule, early stopping), at a fraction of the cost."""
+  def variant(c: ml_collections.ConfigDict) -> None:
+    if c.compare.get("runs"):
+      c.compare.runs = tuple(run for run in c.compare.runs if run[0] in names)
+    else:
+      c.compare.choices = tuple(v for v in c.compare.choices if v in names)
+  return variant

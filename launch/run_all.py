@@ -2,6 +2,8 @@
 
 Each experiment module declares a `REPORT` dict (task, output, loss, model, data,
 metric = the summary.json key to show, bar = its quality bar such as ">= 0.97").
+A study's REPORT may add `table`: the "split/name" values to show for each of its
+runs, in a section of its own with its comparison plot (copied to docs/plots/).
 Each run is a `train.py` subprocess; its numbers are read from the summary.json it
 leaves, as a user would.
 Every run gets a fresh workdir under --base, so nothing is resumed or overwritten.
@@ -13,10 +15,13 @@ Every run gets a fresh workdir under --base, so nothing is resumed or overwritte
 from __future__ import annotations
 
 import argparse
+import csv
 import json
+import math
 import os
 import platform
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -56,7 +61,26 @@ def run_one(name: str, variant: str | None, base: Path, timeout: float) -> dict:
     return result
   summary = json.loads((workdir / "summary.json").read_text())
   result["final"] = summary.get("final", {})
+  result["workdir"] = workdir
   return result
+
+
+def study_section(name: str, report: dict, result: dict, plots_dir: Path) -> list[str]:
+  """A study's runs (rows) by the REPORT's `table` values (columns), and its plot."""
+  final, columns = result.get("final", {}), list(report["table"])
+  runs = list(dict.fromkeys(k.split("/", 1)[0] for k in final if k.count("/") >= 2))
+  fmt = lambda v: "" if v is None else f"{v:.4g}"  # noqa: E731
+  lines = [f"### `{name}`: {report.get('task', '')}", "",
+           f"{report.get('model', '')}; {report.get('data', '')}.", "",
+           "| run | " + " | ".join(columns) + " |", "|---|" + "---|" * len(columns)]
+  lines += [f"| {run} | " + " | ".join(fmt(final.get(f"{run}/{c}")) for c in columns) + " |"
+            for run in runs]
+  plot = result.get("workdir", Path("/nonexistent")) / "plots" / "comparison.png"
+  if plot.exists():
+    plots_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(plot, plots_dir / f"{name}.png")
+    lines += ["", f"![{name}](plots/{name}.png)"]
+  return lines + [""]
 
 
 def row(report: dict, result: dict) -> str:
@@ -72,6 +96,47 @@ def row(report: dict, result: dict) -> str:
   return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
 
 
+SWEEP_SPEC = "launch/sweeps/digits_mlp_lr.py"
+
+
+def sweep_section(sweep_dir: Path, plots_dir: Path, timeout: float) -> list[str]:
+  """Runs (or, resumable, finishes) the demo sweep and summarizes its trials: the
+  best learning rate, and the spread of rates within 1% of the best metric."""
+  command = [sys.executable, "launch/sweep.py", f"--spec={SWEEP_SPEC}",
+             f"--sweep_dir={sweep_dir}", "--parallel=2"]
+  start = time.time()
+  proc = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=timeout)
+  if proc.returncode != 0:
+    return ["## Sweeps", "", f"`sweep_demo` failed: {proc.stderr.strip()[-300:]}", ""]
+  with open(sweep_dir / "results.csv") as f:
+    rows = [r for r in csv.DictReader(f) if r["status"] == "ok"]
+  metric = [k for k in rows[0] if k not in ("round", "trial", "status", "wall_s",
+                                            "error", "workdir", "optimizer.learning_rate")][0]
+  best = max(rows, key=lambda r: float(r[metric]))
+  near = [float(r["optimizer.learning_rate"]) for r in rows
+          if float(r[metric]) >= float(best[metric]) - 0.01]
+  trial_s = sum(float(r["wall_s"]) for r in rows)
+  plot = sweep_dir / "plots" / "optimizer.learning_rate.png"
+  lines = [
+      "## Sweeps", "",
+      f"`sweep_demo`: `python launch/sweep.py --spec={SWEEP_SPEC} --parallel 2`, a random "
+      f"search of digits_mlp's learning rate, log-uniform over [1e-5, 1], 2 rounds of 10 "
+      f"trials (the second zoomed on the best three), each trial 500 steps, chosen on "
+      f"{metric}. {len(rows)} trials finished ({trial_s:.0f} s of trials; this call "
+      f"{time.time() - start:.0f} s, finished trials are not re-run).", "",
+      f"- best: learning rate {float(best['optimizer.learning_rate']):.4g}, {metric} "
+      f"{float(best[metric]):.4g}",
+      f"- {len(near)} trials within 0.01 of the best {metric}: learning rates "
+      f"{min(near):.3g} to {max(near):.3g}, a factor of "
+      f"{max(near) / min(near):.0f} ({math.log10(max(near) / min(near)):.1f} decades): "
+      "a random log-scale search lands in this band with a handful of trials", ""]
+  if plot.exists():
+    plots_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(plot, plots_dir / "sweep_demo.png")
+    lines += ["![sweep_demo](plots/sweep_demo.png)", ""]
+  return lines
+
+
 def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--only", default="", help="comma-separated experiment names")
@@ -79,6 +144,10 @@ def main() -> None:
   parser.add_argument("--base", default=f"runs/report-{time.strftime('%Y%m%d-%H%M%S')}")
   parser.add_argument("--out", default=str(REPO / "docs" / "experiments.md"))
   parser.add_argument("--timeout", type=float, default=1800)
+  parser.add_argument("--sweep_dir", default=None,
+                      help=f"where the demo sweep ({SWEEP_SPEC}) runs; a finished one "
+                           "is reused (default: under --base)")
+  parser.add_argument("--no_sweep", action="store_true", help="skip the demo sweep")
   args = parser.parse_args()
 
   names = experiments.names()
@@ -89,7 +158,8 @@ def main() -> None:
       sys.exit(f"error: unknown experiment(s) {unknown}; valid: {names}")
     names = wanted
   base = (REPO / args.base) if not Path(args.base).is_absolute() else Path(args.base)
-  rows, total = [], time.time()
+  rows, sections, total = [], [], time.time()
+  plots_dir = Path(args.out).parent / "plots"
   for name in names:
     report = experiments.report(name)
     if report.get("needs_data"):
@@ -101,6 +171,12 @@ def main() -> None:
     result = run_one(name, args.variant, base, args.timeout)
     print(f"  {row(report, result)}", flush=True)
     rows.append(row(report, result))
+    if report.get("table") and "final" in result:
+      sections += study_section(name, report, result, plots_dir)
+  if not (args.no_sweep or args.only or args.variant):
+    print("running the demo sweep ...", flush=True)
+    sections += sweep_section(Path(args.sweep_dir or base / "sweep_demo"), plots_dir,
+                              args.timeout)
   import jax  # pylint: disable=g-import-not-at-top  (only for the machine line)
   machine = (f"{platform.machine()} {os.cpu_count()} CPU cores, {platform.system()}, "
              f"jax {jax.__version__} on {jax.default_backend()}")
@@ -116,7 +192,10 @@ def main() -> None:
       "",
       "| " + " | ".join(header) + " |",
       "|" + "---|" * len(header),
-      *rows, ""]
+      *rows, "",
+      *(["## Studies", "", "Each study trains one config several ways (its runs) and "
+         "compares them; final values of each run (train values are the mean of the "
+         "last logging window):", "", *sections] if sections else [])]
   Path(args.out).write_text("\n".join(text))
   print(f"wrote {args.out}")
 

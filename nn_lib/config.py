@@ -33,7 +33,9 @@ RESUMABLE_CHANGES = ("num_steps", "log_every", "eval_every", "checkpoint_every",
 ADDED_KEYS = {"steps_per_call": 1, "prefetch": 2, "data_on_device": False,
               "parallel": "jit", "accumulate_steps": 1, "ema_decay": 0.0,
               "sharding.model_axis": 1, "sharding.params": "replicated",
-              "sharding.rules": [],
+              "sharding.rules": [], "regularizer.l2_lambda": 0.0, "augment": [],
+              "early_stopping.metric": "", "early_stopping.mode": "max",
+              "early_stopping.patience": 5, "early_stopping.min_delta": 0.0,
               # model hyperparameters train.py adds when set on the command line
               "model.dtype": "float32", "model.param_dtype": "float32"}
 PARALLEL_MODES = ("jit", "explicit")
@@ -91,15 +93,27 @@ KEY_HELP: dict[str, str] = {
     "model.pooling": "pooling layer: max or avg",
     "loss.name": "the loss (losses.LOSSES); other loss.* keys are its hyperparameters",
     "loss.margin": "the hinge / ranking margin",
-    "optimizer.name": "any optax optimizer by name (adam, sgd, ...)",
+    "optimizer.name": "any optax optimizer by name (adam, sgd, ...), or notes 004's "
+                      "notes_momentum, notes_rmsprop, notes_adam",
     "optimizer.learning_rate": "the peak step size (positive, finite in float32)",
     "optimizer.momentum": "momentum of sgd",
     "optimizer.clip_norm": "clips the gradient's global norm (None = no clipping)",
-    "schedule.name": "learning-rate schedule: constant, cosine, exponential, linear",
+    "schedule.name": "learning-rate schedule: constant, cosine, exponential, linear; per "
+                     "epoch: inverse_time, exponential_epoch, inverse_sqrt, staircase",
     "schedule.warmup_steps": "steps of linear warmup before the schedule",
     "regularizer.l2": "adds l2 * sum W^2 over weight matrices (not biases)",
     "regularizer.l1": "adds l1 * sum |W| over weight matrices",
     "regularizer.max_norm": "caps each unit's incoming weight norm (0 = off)",
+    "regularizer.l2_lambda": "notes 004's L2: adds lambda/(2m) sum W^2, m = batch size "
+                             "(= optax.add_decayed_weights(lambda/m))",
+    "augment": "data augmentation in the train step: ({'name': 'random_crop', "
+               "'padding': 4}, {'name': 'horizontal_flip'}, ...); names: random_crop, "
+               "translate, horizontal_flip, gaussian_noise, mixup (last)",
+    "early_stopping.metric": "'split/name' to stop on (e.g. dev/accuracy; '' = off); "
+                             "the best evaluation is kept in best_checkpoint/",
+    "early_stopping.mode": "max (accuracy-like) or min (loss-like)",
+    "early_stopping.patience": "evaluations without improvement before stopping",
+    "early_stopping.min_delta": "how much better than the best counts as improvement",
     "model.dtype": "computation dtype: float32, or bfloat16 for mixed precision "
                    "(parameters stay float32; the loss is computed in float32)",
     "model.param_dtype": "dtype parameters are stored in (float32)",
@@ -218,7 +232,11 @@ def validate_training(cfg: Any) -> None:
       raise ConfigError(f"config.{part}.name is not set")
   _check_optimizer_values(cfg.optimizer)
   _check_warmup(cfg.schedule, cfg.num_steps)
+  known = ("l2", "l1", "max_norm", "l2_lambda")
   for key, value in (cfg.get("regularizer") or {}).items():
+    if key not in known:
+      raise ConfigError(f"config.regularizer.{key} is not a regularizer; valid: "
+                        f"{', '.join(known)}")
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
       raise ConfigError(f"config.regularizer.{key} must be a number >= 0, got {value!r}")
 

@@ -3,6 +3,11 @@
 
 The backend follows the environment: CPU here, the accelerator where there is one.
 Only tests that simulate several devices force the CPU (forced host devices).
+
+Most tests compile many small programs and run each briefly (the loss library, the
+model zoo, smoke runs): the suite runs with XLA's cheapest compile settings, which
+halve their time. The few runs that train for thousands of steps, where optimized
+code pays for its compile, are `train.py` subprocesses given `optimized=True`.
 """
 from __future__ import annotations
 
@@ -15,6 +20,15 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+
+FAST_COMPILE_XLA_FLAGS = ("--xla_backend_optimization_level=0",
+                          "--xla_llvm_disable_expensive_passes=true",
+                          "--xla_cpu_use_fusion_emitters=false")
+# Set before any test imports JAX (and inherited by pytest-xdist's workers); the
+# user's own flags are kept, for the subprocesses that run optimized.
+USER_XLA_FLAGS = " ".join(f for f in os.environ.get("XLA_FLAGS", "").split()
+                          if f not in FAST_COMPILE_XLA_FLAGS)
+os.environ["XLA_FLAGS"] = " ".join([*FAST_COMPILE_XLA_FLAGS, USER_XLA_FLAGS]).strip()
 
 
 @pytest.fixture(scope="session")
@@ -62,11 +76,12 @@ def run_experiment(spec: str, workdir: Path, **overrides):
     return studies.run(cfg, workdir)
 
 
-def subprocess_env(devices: int = 1, **extra: str) -> dict[str, str]:
+def subprocess_env(devices: int = 1, optimized: bool = False, **extra: str) -> dict[str, str]:
   env = dict(os.environ)
   env.update(extra)
   env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-  flags = [f for f in env.get("XLA_FLAGS", "").split() if "device_count" not in f]
+  flags = (USER_XLA_FLAGS if optimized else env.get("XLA_FLAGS", "")).split()
+  flags = [f for f in flags if "device_count" not in f]
   if devices > 1:
     # Several devices are simulated on the host: CPU only. A deadlocked collective
     # aborts after 60 s instead of hanging the suite.
@@ -78,11 +93,12 @@ def subprocess_env(devices: int = 1, **extra: str) -> dict[str, str]:
 
 
 def run_train(*args: str, devices: int = 1, timeout: float = 300, check: bool = True,
-              **env: str) -> subprocess.CompletedProcess:
+              optimized: bool = False, **env: str) -> subprocess.CompletedProcess:
   """Runs `python train.py ARGS` (with `env` added to the environment) and returns
-  the completed process (text output)."""
+  the completed process (text output); `optimized`: with XLA's optimizing compile
+  settings, for runs of thousands of steps."""
   proc = subprocess.run([sys.executable, str(REPO / "train.py"), *args], cwd=REPO,
-                        env=subprocess_env(devices, **env), capture_output=True,
+                        env=subprocess_env(devices, optimized, **env), capture_output=True,
                         text=True, timeout=timeout)
   if check and proc.returncode != 0:
     raise AssertionError(f"train.py {' '.join(args)} failed ({proc.returncode}):\n"

@@ -25,14 +25,16 @@ from tests.bad_inputs.cases_data import DATA
 from tests.bad_inputs.cases_data import CASES as _DATA_CASES
 from tests.bad_inputs.cases_losses import LOSS
 from tests.bad_inputs.cases_losses import CASES as _LOSS_CASES
+from tests.bad_inputs.cases_optimization import OPT
+from tests.bad_inputs.cases_optimization import CASES as _OPT_CASES
 from tests.bad_inputs.cases_scale_out import SCALE
 from tests.bad_inputs.cases_scale_out import CASES as _SCALE_CASES
 from tests.conftest import REPO
 
 DOC = REPO / "docs" / "bad-inputs.md"
 START, END = "<!-- table:start -->", "<!-- table:end -->"
-CASES: list[Case] = (_CONFIG_CASES + _SCALE_CASES + _DATA_CASES + _CKPT_CASES
-                     + _LOSS_CASES)
+CASES: list[Case] = (_CONFIG_CASES + _OPT_CASES + _SCALE_CASES + _DATA_CASES
+                     + _CKPT_CASES + _LOSS_CASES)
 
 
 # --- the table -----------------------------------------------------------------------
@@ -96,7 +98,7 @@ def test_cases_are_distinct_and_cover_every_area():
   descriptions = [c.bad_input for c in CASES]
   assert len(set(descriptions)) == len(descriptions)
   counts = {area: sum(c.area == area for c in CASES)
-            for area in (CLI, CFG, SCALE, DATA, CKPT, LOSS)}
+            for area in (CLI, CFG, OPT, SCALE, DATA, CKPT, LOSS)}
   assert len(CASES) >= 45 and counts[LOSS] >= 15 and min(counts.values()) >= 2, counts
 
 

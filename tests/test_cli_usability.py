@@ -146,3 +146,17 @@ def test_a_model_hyperparameter_the_experiment_leaves_at_its_default_can_be_set(
                    "--show_config", check=False)
   assert typo.returncode == 1
   assert "config.model has no key 'dtyp'" in typo.stderr
+
+
+def test_an_optimizer_or_schedule_named_on_the_command_line_takes_its_arguments():
+  proc = run_train("--experiment=digits_mlp:smoke", "--config.optimizer.beta=0.95",
+                   "--config.optimizer.name=notes_momentum",
+                   "--config.schedule.name=inverse_time",
+                   "--config.schedule.decay_rate=0.5", "--show_config")
+  assert re.search(r"^optimizer\.beta = 0\.95$", proc.stdout, re.M)
+  assert re.search(r"^optimizer\.name = 'notes_momentum'", proc.stdout, re.M)
+  assert re.search(r"^schedule\.decay_rate = 0\.5$", proc.stdout, re.M)
+  # adam has no beta: the key stays unknown
+  typo = run_train("--experiment=digits_mlp:smoke", "--config.optimizer.beta=0.95",
+                   "--show_config", check=False)
+  assert "config.optimizer has no key 'beta'" in typo.stderr

@@ -2,8 +2,10 @@
 compose; the cheap experiments meet their quality bar with their full configs."""
 from __future__ import annotations
 
+import json
 import math
 
+import ml_collections
 import numpy as np
 import optax
 import pytest
@@ -11,7 +13,7 @@ import pytest
 import experiments
 from nn_lib.training import evaluate, objective
 from nn_lib.training import step as step_lib
-from tests.conftest import run_experiment
+from tests.conftest import run_experiment, run_train
 
 # How much the smoke variant's 6 steps lower the training loss, as a fraction of the
 # loss at the initial parameters, on the first 256 training examples (measured on
@@ -23,6 +25,8 @@ STUCK = {
     ("logreg_sigmoid_mse", "sigmoid_squared_error"),
     # No line separates concentric circles: the loss stays at ln 2 (chance).
     ("toy2d_circles_linear", ""),
+    # Zero weights: every hidden unit is the same (and here silent); nothing learns.
+    ("init_study", "zeros"),
 }
 
 
@@ -77,7 +81,6 @@ def test_every_experiment_describes_itself_and_reports_a_metric():
     assert {"task", "output", "loss", "model", "data", "metric", "bar"} <= set(report), name
 
 
-@pytest.mark.optimized_xla
 def test_digits_mlp_reaches_97_percent(tmp_path):
   result = run_experiment("digits_mlp", tmp_path)
   assert result.final["test/accuracy"] >= 0.97
@@ -87,7 +90,24 @@ def test_digits_mlp_reaches_97_percent(tmp_path):
                  == result.splits["test"]["targets"]) == pytest.approx(values[-1])
 
 
-@pytest.mark.slow
-@pytest.mark.optimized_xla
+@pytest.mark.full_run
 def test_mnist10k_lenet_reaches_97_percent(tmp_path):
-  assert run_experiment("mnist10k_lenet", tmp_path).final["test/accuracy"] >= 0.97
+  # 1500 convolution steps: optimized XLA code pays for its compile
+  run_train("--experiment=mnist10k_lenet", f"--workdir={tmp_path}", optimized=True)
+  summary = json.loads((tmp_path / "summary.json").read_text())
+  assert summary["final"]["test/accuracy"] >= 0.97
+
+
+def test_studies_name_their_runs_and_smoke_keeps_a_few():
+  from nn_lib.studies import compare  # pylint: disable=g-import-not-at-top
+  full = compare._variations(experiments.get_config("regularization_study").compare)
+  assert list(full) == ["none", "l2", "dropout", "early_stopping"]
+  assert full["l2"] == {"regularizer.l2_lambda": 0.3}
+  assert full["dropout"]["model"]["dropout"] == 0.5
+  smoke = compare._variations(experiments.get_config("regularization_study:smoke").compare)
+  assert list(smoke) == ["early_stopping"]
+  by_key = compare._variations(experiments.get_config("init_study:smoke").compare)
+  assert by_key == {"zeros": {"model.kernel_init": "zeros"},
+                    "he": {"model.kernel_init": "he"}}
+  with pytest.raises(ValueError, match="needs `key` and `choices`, or `runs`"):
+    compare._variations(ml_collections.ConfigDict({"title": "no runs"}))

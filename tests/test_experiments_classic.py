@@ -147,7 +147,7 @@ def test_plot_functions_write_pngs(tmp_path):
   _assert_png(plots.confusion_matrix(rng.integers(0, 9, (4, 4)), tmp_path / "cm.png"))
   _assert_png(plots.curve_comparison(
       {"loss": {"a": ([1, 2, 3], [3.0, 2.0, 1.0]), "b": ([1, 2, 3], [2.0, 2.0, 2.0])}},
-      tmp_path / "cc.png", log_y=("loss",)))
+      tmp_path / "cc.png", log_y=("loss",), smooth={"loss": 0.9}))
   x = np.linspace(-1, 1, 10)
   curve = np.linspace(-1, 1, 50)
   _assert_png(plots.polyfit(x, np.sin(x), curve, np.sin(curve), {1: curve, 3: curve ** 3},

@@ -35,7 +35,8 @@ def test_the_config_names_losses_not_penalties():
     (data.TARGET_TRANSFORMS, {"is_class", "one_hot", "inputs", "normalize"}),
     (data.EMBEDDED, {"digits", "moons", "circles", "blobs", "mnist10k", "mnist_multilabel",
                      "mnist_detect", "mnist_likes", "polyfit", "vector_regression"}),
-    (optim.SCHEDULES, {"constant", "cosine", "exponential", "linear"}),
+    (optim.SCHEDULES, {"constant", "cosine", "exponential", "exponential_epoch",
+                       "inverse_sqrt", "inverse_time", "linear", "staircase"}),
 ])
 def test_registries_hold_what_the_configs_name(registry, names):
   assert set(registry.names()) == names

@@ -37,7 +37,11 @@ def _standardize(splits: dict[str, Split]) -> None:
   """Input normalization (notes 004) with the training split's statistics."""
   x = splits["train"]["inputs"]
   mean = x.mean(axis=0, keepdims=True)
-  std = x.std(axis=0, keepdims=True) + 1e-6
+  std = x.std(axis=0, keepdims=True)
+  # A feature constant in training (a border pixel that is always 0) carries no
+  # scale: it is centred, not divided by ~0, which would turn any other value it
+  # takes in dev or test into ~1e6 (scikit-learn's StandardScaler does the same).
+  std = np.where(std > 1e-6, std, 1.0)
   for split in splits.values():
     split["inputs"] = ((split["inputs"] - mean) / std).astype(np.float32)
 

@@ -10,6 +10,7 @@ access by index then makes every batch a pure function of (seed, step).
 from __future__ import annotations
 
 import os
+import re
 import unittest.mock
 import zipfile
 from pathlib import Path
@@ -36,13 +37,21 @@ def _scale_inputs(x: np.ndarray, input_max: float | None) -> np.ndarray:
   return (x.astype(np.float32) / np.float32(input_max)).astype(np.float32)
 
 
+# "split[:N]": the first N examples (TFDS refuses N beyond the split's size)
+_FIRST_N = re.compile(r"^(?P<split>[\w.-]+)\[:(?P<n>\d+)\]$")
+
+
 def _data_source(name: str, split: str, data_dir: str, alias: str, origin: str):
   """tfds.data_source, with a split the dataset lacks (TFDS: a ValueError "Unknown
-  split ...") a DataError naming the config key and the dataset's splits."""
+  split ...") a DataError naming the config key and the dataset's splits. The
+  first N examples of a split with fewer are the whole split."""
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
   try:
     return tfds.data_source(name, split=split, data_dir=data_dir, download=False)
   except ValueError as e:
+    first = _FIRST_N.match(split)
+    if first and "incompatible with" in str(e):
+      return _data_source(name, first["split"], data_dir, alias, origin)
     if "split" not in str(e).lower():
       raise
     try:

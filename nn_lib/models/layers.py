@@ -92,6 +92,9 @@ DTYPES: dict[str, jnp.dtype] = {
     "float32": jnp.dtype(jnp.float32),
     "bfloat16": jnp.dtype(jnp.bfloat16),
     "float16": jnp.dtype(jnp.float16),
+    # only with JAX's x64 mode on (the gradient checker): without it JAX would
+    # silently compute in float32
+    "float64": jnp.dtype(jnp.float64),
 }
 
 
@@ -103,13 +106,17 @@ def as_dtype(value: DtypeLike) -> jnp.dtype:
   if isinstance(value, str):
     if value not in DTYPES:
       raise ConfigError(f"unknown dtype {value!r}; {valid}")
-    return DTYPES[value]
-  try:
-    resolved = jnp.dtype(value)
-  except TypeError:
-    raise ConfigError(f"unknown dtype {value!r} (not a dtype); {valid}") from None
-  if resolved not in DTYPES.values():
-    raise ConfigError(f"unsupported dtype {value!r}; {valid}")
+    resolved = DTYPES[value]
+  else:
+    try:
+      resolved = jnp.dtype(value)
+    except TypeError:
+      raise ConfigError(f"unknown dtype {value!r} (not a dtype); {valid}") from None
+    if resolved not in DTYPES.values():
+      raise ConfigError(f"unsupported dtype {value!r}; {valid}")
+  if resolved == jnp.float64 and not jax.config.jax_enable_x64:
+    raise ConfigError("dtype float64 needs JAX's 64-bit mode (JAX_ENABLE_X64=1, or "
+                      "`with jax.enable_x64(True):`); without it JAX computes in float32")
   return resolved
 
 

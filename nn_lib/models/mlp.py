@@ -8,6 +8,7 @@ import jax
 
 from nn_lib.models import layers
 from nn_lib.models.registry import register
+from nn_lib.registry import ConfigError
 
 
 @register("linear")
@@ -44,6 +45,9 @@ class MLP(nn.Module):
   Sizes: `hidden` lists the widths; `depth` and `width`, when given, override it
   with `depth` layers of `width` units. With batch norm the bias b[l] is dropped
   (the notes: BN's mean subtraction cancels it; beta takes its role).
+  `dropout` (a rate, 1 - keep_prob) and `batch_norm` apply to every hidden layer,
+  or per layer when given as sequences, one entry per hidden layer (the notes:
+  a lower keep_prob for the large layers, none where over-fitting is no worry).
 
   Input x_Bx... (flattened per example); output B x num_outputs.
   `dtype` / `param_dtype` (here and in every model of the zoo): the dtype of the
@@ -53,8 +57,8 @@ class MLP(nn.Module):
   num_outputs: int
   hidden: Sequence[int] = (128,)
   activation: str = "relu"
-  dropout: float = 0.0
-  batch_norm: bool = False
+  dropout: float | Sequence[float] = 0.0
+  batch_norm: bool | Sequence[bool] = False
   kernel_init: str = "he"
   depth: int | None = None
   width: int | None = None
@@ -68,16 +72,28 @@ class MLP(nn.Module):
     width = (self.hidden[0] if self.hidden else 128) if self.width is None else self.width
     return (width,) * depth
 
+  def per_layer(self, field: str) -> tuple:
+    """`dropout` or `batch_norm`, one entry per hidden layer."""
+    value, depth = getattr(self, field), len(self.widths())
+    if not isinstance(value, (list, tuple)):
+      return (value,) * depth
+    if len(value) != depth:
+      raise ConfigError(f"config.model.{field} lists {len(value)} values for {depth} "
+                        f"hidden layers {self.widths()}: give one per hidden layer, or "
+                        "one value for all")
+    return tuple(value)
+
   @nn.compact
   def __call__(self, x_BxD: jax.Array, *, train: bool = False) -> jax.Array:
     act = layers.activation(self.activation)
     init_fn = layers.initializer(self.kernel_init)
     prec = layers.precision(self)
     h = x_BxD.reshape(x_BxD.shape[0], -1)
-    for width in self.widths():
-      h = nn.Dense(width, kernel_init=init_fn, use_bias=not self.batch_norm, **prec)(h)
-      if self.batch_norm:
+    for width, rate, norm in zip(self.widths(), self.per_layer("dropout"),
+                                 self.per_layer("batch_norm")):
+      h = nn.Dense(width, kernel_init=init_fn, use_bias=not norm, **prec)(h)
+      if norm:
         h = layers.batch_norm(train, **prec)(h)
       h = act(h)
-      h = layers.dropout(self.dropout, train)(h)
+      h = layers.dropout(rate, train)(h)
     return nn.Dense(self.num_outputs, kernel_init=init_fn, **prec)(h)

@@ -94,12 +94,14 @@ def _check_rate(model: str, key: str, value: Any) -> None:
   and 1.5 keeps units with a negative "probability"; refuse them here."""
   if not (key == "dropout" or key.endswith("_dropout") or key.endswith("dropout_rate")):
     return
-  if (isinstance(value, bool) or not isinstance(value, numbers.Real)
-      or not 0.0 <= value < 1.0):
+  rates = value if isinstance(value, (list, tuple)) and value else (value,)  # per layer
+  if any(isinstance(r, bool) or not isinstance(r, numbers.Real) or not 0.0 <= r < 1.0
+         for r in rates):
     raise ConfigError(
-        f"config.model.{key}={value!r} (model {model!r}) must be a number in [0, 1): "
-        f"the fraction of units dropped in training (0 = no dropout); set "
-        f"--config.model.{key} to e.g. 0.1.")
+        f"config.model.{key}={value!r} (model {model!r}) must be a number in [0, 1) "
+        f"(or, for models that take one per layer, a list of them): the fraction of "
+        f"units dropped in training (0 = no dropout); set --config.model.{key} to "
+        "e.g. 0.1.")
 
 
 def _hashable(value: Any) -> Any:

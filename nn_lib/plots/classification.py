@@ -13,6 +13,7 @@ import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 
+from nn_lib.plots import smoothing
 from nn_lib.plots.figure import save
 
 # (x values, y values) of one line.
@@ -124,10 +125,12 @@ def confusion_matrix(counts_CxC: np.ndarray, path: str | Path,
 
 def curve_comparison(panels: Mapping[str, Mapping[str, Series]], path: str | Path,
                      xlabel: str = "step", log_y: Sequence[str] = (),
-                     suptitle: str = "") -> Path:
+                     suptitle: str = "", smooth: Mapping[str, float] | None = None) -> Path:
   """One panel per title, one line per label: e.g. {"train loss": {"BCE": (steps,
   values), "MSE": (steps, values)}, "test accuracy": {...}}. Panels named in
-  `log_y` use a log y axis (their values must be positive)."""
+  `log_y` use a log y axis (their values must be positive). Panels in `smooth`
+  draw each line as its bias-corrected EWMA with that beta (notes 004), over the
+  raw values drawn faint."""
   if not panels:
     raise ValueError("curve_comparison needs at least one panel")
   fig, axes = plt.subplots(1, len(panels), figsize=(4.8 * len(panels), 3.8), squeeze=False)
@@ -136,7 +139,12 @@ def curve_comparison(panels: Mapping[str, Mapping[str, Series]], path: str | Pat
       if len(xs) != len(ys):
         raise ValueError(f"panel {title!r}, line {label!r}: {len(xs)} x values but "
                          f"{len(ys)} y values")
-      ax.plot(xs, ys, label=label, marker="o" if len(xs) < 20 else None)
+      beta = (smooth or {}).get(title, 0.0)
+      if beta and len(ys) > 1:
+        raw = ax.plot(xs, ys, alpha=0.25, linewidth=0.8)[0]
+        ax.plot(xs, smoothing.ewma(ys, beta), label=label, color=raw.get_color())
+      else:
+        ax.plot(xs, ys, label=label, marker="o" if len(xs) < 20 else None)
     if title in log_y:
       ax.set_yscale("log")
     ax.set_title(title)

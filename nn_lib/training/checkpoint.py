@@ -88,22 +88,35 @@ class DamagedCheckpointError(ValueError):
 
 
 class Checkpointer:
-  """Saves the state pytree under `<workdir>/checkpoints/<step>`, keeping the last K."""
+  """Saves the state pytree under `<workdir>/<name>/<step>`, keeping the last K.
 
-  def __init__(self, workdir: str | Path, keep: int):
-    self.directory = Path(workdir).absolute() / "checkpoints"
-    self.quarantine = Path(workdir).absolute() / "checkpoints_damaged"
+  With `best_mode` ("max" or "min"), keeps instead the K checkpoints whose metric
+  (`save(..., metric=v)`) is best: orbax's best-checkpoint selection, used for
+  early stopping's `best_checkpoint/` beside the resumable `checkpoints/`.
+  """
+
+  def __init__(self, workdir: str | Path, keep: int, *, name: str = "checkpoints",
+               best_mode: str | None = None):
+    self.directory = Path(workdir).absolute() / name
+    self.quarantine = Path(workdir).absolute() / f"{name}_damaged"
     self.keep = keep
+    self.best_mode = best_mode
     self._manager = self._new_manager()
     self.last_saved: int | None = None
     self._failed = False
 
   def _new_manager(self) -> ocp.CheckpointManager:
+    best = {} if self.best_mode is None else dict(
+        best_fn=lambda metrics: metrics["value"], best_mode=self.best_mode,
+        keep_checkpoints_without_metrics=False)
     return ocp.CheckpointManager(
         self.directory,
-        options=ocp.CheckpointManagerOptions(max_to_keep=self.keep, create=True),
+        options=ocp.CheckpointManagerOptions(max_to_keep=self.keep, create=True, **best),
         # named, so that reading a step's metadata needs no guessing (and no warning)
         item_handlers=ocp.StandardCheckpointHandler())
+
+  def best_step(self) -> int | None:
+    return self._manager.best_step()
 
   def steps(self) -> list[int]:
     return sorted(self._manager.all_steps())
@@ -130,16 +143,21 @@ class Checkpointer:
           28, f"No space left on device: {free} bytes free, the checkpoint needs "
           f"about {needed}"))
 
-  def save(self, step: int, state: Any) -> None:
+  def save(self, step: int, state: Any, metric: float | None = None) -> None:
     """Saves asynchronously; the state must be finite (a non-finite state is a
-    bug upstream: the loop stops before it would save one)."""
+    bug upstream: the loop stops before it would save one). A step saved before
+    (by a killed attempt that got past the resumed checkpoint) holds this very
+    state, since runs are deterministic, and is kept as it is."""
+    if step in self._manager.all_steps():
+      return
     if not all_finite(state):
       raise FloatingPointError(f"refusing to checkpoint a non-finite state at step {step}")
     self._check_free_space(step, state)
     metadata = {_CHECKSUM_KEY: _checksum_list(state)}
     try:
       self._manager.save(step, args=ocp.args.StandardSave(state),
-                         custom_metadata=metadata)
+                         custom_metadata=metadata,
+                         metrics=None if metric is None else {"value": float(metric)})
     except Exception as e:  # pylint: disable=broad-except
       # orbax reports write failures as OSError, tensorstore or its own errors
       raise self._write_error(step, e) from e
@@ -185,6 +203,10 @@ class Checkpointer:
     if not all_finite(state):
       raise DamagedCheckpointError("it holds NaN or Inf values")
     return state
+
+  def restore(self, step: int, like: Any) -> Any:
+    """The verified checkpoint of `step`, shaped and sharded like `like`."""
+    return self._restore_verified(step, jax.tree.map(ocp.utils.to_shape_dtype_struct, like))
 
   def restore_latest(self, like: Any) -> Any | None:
     """The newest verified checkpoint shaped and sharded like `like`, or None."""

@@ -20,9 +20,10 @@ from nn_lib import config as config_lib
 from nn_lib import data as data_lib
 from nn_lib import metrics as metrics_lib
 from nn_lib import models, plots, writers
+from nn_lib.data import augment as augment_lib
 from nn_lib.training import mesh as mesh_lib
 from nn_lib.training import feed as feed_lib
-from nn_lib.training import objective, optim, sanity
+from nn_lib.training import early_stopping, objective, optim, sanity
 from nn_lib.training import sharding as sharding_lib
 from nn_lib.training import step as step_lib
 from nn_lib.training import workdir as workdir_lib
@@ -86,11 +87,15 @@ def train_and_evaluate(cfg: Any, workdir: str | Path, *,
   # ---------------------------------------------------------------------------
   model = models.get(**cfg.model)
   loss_fn = loss_fn or objective.loss_from_config(cfg.loss)
-  tx, schedule = optim.make_optimizer(cfg)
+  optim.OPTIMIZERS.get(cfg.optimizer.name)
+  optim.SCHEDULES.get(cfg.schedule.name)
   metric_names = tuple(cfg.metrics)
   for name in metric_names:
     metrics_lib.get(name)
   plot_fns = {name: plots.PLOTS.get(name) for name in cfg.get("plots", ())}
+  stopper = early_stopping.from_config(cfg)
+  cfg_augment = cfg.get("augment", ())
+  augment_lib.mixup_from_config(cfg_augment)  # checks every entry
 
   # ---------------------------------------------------------------------------
   # Data and the device mesh.
@@ -98,6 +103,7 @@ def train_and_evaluate(cfg: Any, workdir: str | Path, *,
   splits = data_lib.load(cfg.data)
   train_batches = data_lib.TrainBatches(splits["train"], cfg.batch_size, cfg.seed,
                                         jax.process_index(), jax.process_count())
+  tx, schedule = optim.make_optimizer(cfg, steps_per_epoch=train_batches.steps_per_epoch)
   cfg_sharding = cfg.get("sharding") or {}
   mesh = mesh_lib.make_mesh(cfg_sharding.get("model_axis", 1))
 
@@ -105,6 +111,7 @@ def train_and_evaluate(cfg: Any, workdir: str | Path, *,
   # State: fresh, then replaced by the latest good checkpoint if there is one.
   # ---------------------------------------------------------------------------
   sample = train_batches(0)
+  augment_lib.check_inputs(cfg_augment, sample["inputs"].shape)
   ema_decay = cfg.get("ema_decay", 0.0)
   init = lambda x: step_lib.init_state(model, tx, cfg.seed, x, ema=bool(ema_decay))
   abstract_state = jax.eval_shape(init, sample["inputs"][:1])
@@ -122,6 +129,8 @@ def train_and_evaluate(cfg: Any, workdir: str | Path, *,
                                          sample["inputs"], train=False)),
       sample["targets"], metric_names)
   checkpointer = Checkpointer(workdir, cfg.keep_checkpoints)
+  best_checkpointer = stopper and Checkpointer(workdir, 1, name="best_checkpoint",
+                                               best_mode=stopper.mode)
   restored = checkpointer.restore_latest(state)
   state = state if restored is None else restored
   start = int(jax.device_get(state["step"]))
@@ -136,7 +145,7 @@ def train_and_evaluate(cfg: Any, workdir: str | Path, *,
   step_fn = step_lib.make_train_step(
       model, tx, loss_fn, schedule, metric_names, cfg.get("regularizer"),
       accumulate_steps=cfg.get("accumulate_steps", 1), ema_decay=ema_decay,
-      axis_name="data" if explicit else None)
+      axis_name="data" if explicit else None, cfg_augment=cfg_augment)
   if explicit:
     step_fn = step_lib.per_device(step_fn, mesh)
   feed = feed_lib.Feed(train_batches, mesh, (cfg.log_every, cfg.eval_every,
@@ -163,9 +172,12 @@ def train_and_evaluate(cfg: Any, workdir: str | Path, *,
   block_each_step = mesh_lib.must_block_each_step()
   pending: list = []
   window = (start, time.time())
+  # a run that stopped early and is re-run stays stopped (its history says so)
+  decision = stopper and stopper.decide(writer.history)
+  end = start if decision and decision.stop else cfg.num_steps
   try:
     with StopRequests() as stop:
-      for first, n, batch in feed(start, cfg.num_steps):
+      for first, n, batch in feed(start, end):
         state, metrics = train_call(state, batch)
         if block_each_step:
           jax.block_until_ready(metrics["loss"])
@@ -182,9 +194,17 @@ def train_and_evaluate(cfg: Any, workdir: str | Path, *,
             if ema_decay:
               writer.write(done, f"{split}_ema",
                            evaluate_split({**state, "params": state["ema_params"]}, split))
-        if save_now:
+          if stopper:
+            decision = stopper.decide(writer.history)
+            if decision.best_step == done:
+              best_checkpointer.save(done, state, metric=decision.best_value)
+        stop_early = evaluate_now and decision and decision.stop
+        if save_now or stop_early:
           checkpointer.save(done, state)
         writer.advance(done)
+        if stop_early:
+          end = done
+          break
         if stop.requested(done, checkpointer.reached_preemption):
           if pending:
             window = _flush(pending, writer, window)
@@ -193,14 +213,31 @@ def train_and_evaluate(cfg: Any, workdir: str | Path, *,
           checkpointer.wait()
           raise Interrupted(stop.signum, done, str(workdir))
     checkpointer.wait()
+    best_state = None
+    if decision and decision.best_step is not None:
+      best_checkpointer.wait()
+      if best_checkpointer.best_step() is not None:  # absent if deleted by hand
+        best_state = best_checkpointer.restore(best_checkpointer.best_step(), state)
   finally:
     checkpointer.close()
+    if best_checkpointer:
+      best_checkpointer.close()
     writer.close()
 
-  result = Result(cfg=cfg, workdir=workdir, final=writer.history.final(), splits=splits,
+  final = writer.history.final()
+  if decision and decision.best_step is not None:
+    logging.info("best evaluation: %s = %.4g at step %d%s", stopper.metric,
+                 decision.best_value, decision.best_step,
+                 f"; {decision.reason}" if decision.stop else "")
+    final.update(early_stopping.best_values(writer.history, decision.best_step),
+                 **{"best/step": decision.best_step})
+  result = Result(cfg=cfg, workdir=workdir, final=final, splits=splits,
                   history=writer.history, state=state, model=model,
                   predict=lambda inputs, method=None, state=state: predictor(
                       state, inputs, method),
                   steps_per_sec=writer.history.median_steps_per_sec(start),
-                  start_step=start, num_params=num_params)
+                  start_step=start, num_params=num_params,
+                  stopped_at=end if end < cfg.num_steps else None,
+                  stop_reason=decision.reason if decision else "",
+                  best_step=decision and decision.best_step, best_state=best_state)
   return workdir_lib.finish(result, t0, plot_fns)

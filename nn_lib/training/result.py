@@ -24,6 +24,9 @@ class Result:
   `final` holds the numbers of summary.json ("test/accuracy", ...). Gradient
   trainers fill `state` and `model`; `predict(inputs)` gives eval-mode outputs for
   any trainer that predicts. A study keeps each of its runs in `runs`.
+  A run that stopped before num_steps says where (`stopped_at`) and why
+  (`stop_reason`); with early stopping, `best_step` and `best_state` are the
+  evaluation it kept (best_checkpoint/) and `final` holds its values as "best/...".
   """
   cfg: Any
   workdir: Path
@@ -38,18 +41,29 @@ class Result:
   start_step: int = 0
   num_params: int | None = None
   runs: dict[str, "Result"] = dataclasses.field(default_factory=dict)
+  stopped_at: int | None = None
+  stop_reason: str = ""
+  best_step: int | None = None
+  best_state: dict | None = None
+
+  @property
+  def end_step(self) -> int | None:
+    return self.cfg.get("num_steps") if self.stopped_at is None else self.stopped_at
 
   @property
   def trained_steps(self) -> int | None:
     """Steps trained by this call (0 when it found the run finished); None for
     trainers and studies without steps of their own."""
-    num_steps = self.cfg.get("num_steps")
-    return None if num_steps is None or self.state is None else num_steps - self.start_step
+    end = self.end_step
+    return None if end is None or self.state is None else end - self.start_step
 
   def summary(self) -> dict:
     """The content of summary.json."""
     return {"num_steps": self.cfg.get("num_steps"), "resumed_from_step": self.start_step,
             "wall_time_s": self.wall_time_s, "steps_per_sec": self.steps_per_sec,
             "num_params": self.num_params, "devices": jax.device_count(),
+            **({"stopped_at": self.stopped_at, "stop_reason": self.stop_reason}
+               if self.stopped_at is not None else {}),
+            **({"best_step": self.best_step} if self.best_step is not None else {}),
             "backend": jax.default_backend(),
             "final": {k: float(v) for k, v in self.final.items()}}

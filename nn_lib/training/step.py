@@ -17,12 +17,16 @@ from jax.sharding import PartitionSpec as P
 
 import losses
 from nn_lib import metrics as metrics_lib
+from nn_lib.data import augment as augment_lib
 from nn_lib.training.objective import LossFn
 
 State = dict[str, Any]
 Batch = dict[str, jax.Array]
 
 STATE_FINITE = "state_finite"   # a train-step output read by the loop, not a metric
+# Augmentation draws from its own stream of the step's key, so that turning it on
+# leaves the dropout masks of every step as they were.
+_AUGMENT_STREAM = 0x61756700
 
 
 def all_finite(*trees) -> jax.Array:
@@ -52,13 +56,22 @@ def _kernels(params) -> Any:
   return jax.tree.map(lambda x: x.ndim >= 2, params)
 
 
-def regularization(params, cfg_reg: Any) -> jax.Array:
-  """lambda_2 R_L2(W) + lambda_1 R_L1(W) over the kernels (notes 001, 004)."""
+def regularization(params, cfg_reg: Any, batch_size: int | jax.Array = 1) -> jax.Array:
+  """l2 R_L2(W) + l1 R_L1(W) + lambda/(2m) R_L2(W) over the kernels (notes 001, 004).
+
+  `l2_lambda` is notes 004's form, J = (1/m) sum_i L_i + lambda/(2m) ||W||_F^2 with
+  m the batch size: its gradient lambda/m W makes gradient descent shrink W by
+  (1 - lr lambda/m) each step ("weight decay"), which is
+  `optax.add_decayed_weights(lambda / m)` chained before the optimizer.
+  """
   total = jnp.zeros((), jnp.float32)
   if cfg_reg is None:
     return total
   if cfg_reg.get("l2", 0.0):
     total += cfg_reg.l2 * losses.l2_penalty(params, mask=_kernels)
+  if cfg_reg.get("l2_lambda", 0.0):
+    total += cfg_reg.l2_lambda / (2 * batch_size) * losses.l2_penalty(params,
+                                                                      mask=_kernels)
   if cfg_reg.get("l1", 0.0):
     total += cfg_reg.l1 * losses.l1_penalty(params, mask=_kernels)
   return total
@@ -94,7 +107,8 @@ def _merge_micro_batches(tree: Any) -> Any:
 def make_train_step(model: nn.Module, tx: optax.GradientTransformation,
                     loss_fn: LossFn, schedule: Callable, metric_names=(),
                     cfg_regularizer: Any = None, *, accumulate_steps: int = 1,
-                    ema_decay: float = 0.0, axis_name: str | None = None):
+                    ema_decay: float = 0.0, axis_name: str | None = None,
+                    cfg_augment: Any = ()):
   """train_step(state, batch) -> (state, metrics); pure, so it can be jitted.
 
   The objective is the mean per-example loss plus the config's regularization;
@@ -108,7 +122,34 @@ def make_train_step(model: nn.Module, tx: optax.GradientTransformation,
   every update (evaluated beside the raw parameters).
   axis_name: the step runs per device inside `shard_map` (config.parallel =
   "explicit"); gradients, metrics and batch statistics are averaged over it.
+  cfg_augment: config.augment (nn_lib.data.augment), applied to the inputs here, on
+  the device, with keys folded from (seed, step); with mixup the loss of every
+  example is lam L(f(x~), y) + (1 - lam) L(f(x~), y_partner), which holds for any
+  loss, and the train metrics compare with y. Under parallel="explicit" each device
+  augments (and mixes) its own rows.
   """
+  augment = augment_lib.from_config(cfg_augment)
+  mixup_alpha = augment_lib.mixup_from_config(cfg_augment)
+
+  def augmented(batch: Batch, rng: jax.Array) -> Batch:
+    inputs = batch["inputs"]
+    if augment is not None:
+      inputs = augment(rng, inputs)
+    batch = {**batch, "inputs": inputs}
+    if mixup_alpha:
+      mixup_rng = jax.random.fold_in(rng, len(cfg_augment) - 1)
+      inputs, partner_B, lam = augment_lib.mixup(mixup_rng, inputs, mixup_alpha)
+      batch.update(inputs=inputs, mixup_lam=jnp.full(partner_B.shape, lam),
+                   mixup_targets=jax.tree.map(lambda t: t[partner_B], batch["targets"]))
+    return batch
+
+  def data_loss(outputs, batch: Batch) -> jax.Array:
+    per_example = loss_fn(outputs, batch["targets"])
+    if mixup_alpha:
+      lam_B = batch["mixup_lam"]
+      per_example = (lam_B * per_example
+                     + (1 - lam_B) * loss_fn(outputs, batch["mixup_targets"]))
+    return losses.reduce(per_example)
 
   def gradients(params, model_state, batch: Batch, dropout_rng):
     def objective(params):
@@ -117,7 +158,7 @@ def make_train_step(model: nn.Module, tx: optax.GradientTransformation,
           variables, batch["inputs"], train=True, rngs={"dropout": dropout_rng},
           mutable=list(model_state))
       outputs = float32_outputs(outputs)
-      loss = losses.reduce(loss_fn(outputs, batch["targets"]))
+      loss = data_loss(outputs, batch)
       return loss, (outputs, dict(new_model_state))
     return jax.value_and_grad(objective, has_aux=True)(params)
 
@@ -142,11 +183,15 @@ def make_train_step(model: nn.Module, tx: optax.GradientTransformation,
     dropout_rng = jax.random.fold_in(state["rng"], state["step"])
     if axis_name is not None:  # each device draws its own masks
       dropout_rng = jax.random.fold_in(dropout_rng, jax.lax.axis_index(axis_name))
+    if augment is not None or mixup_alpha:
+      batch = augmented(batch, jax.random.fold_in(dropout_rng, _AUGMENT_STREAM))
     data_gradients = gradients if accumulate_steps == 1 else accumulated_gradients
     (loss, (outputs, new_model_state)), grads = data_gradients(
         state["params"], state["model_state"], batch, dropout_rng)
+    batch_size = batch["inputs"].shape[0] * (
+        1 if axis_name is None else jax.lax.psum(1, axis_name))
     penalty, penalty_grads = jax.value_and_grad(
-        lambda params: regularization(params, cfg_regularizer))(state["params"])
+        lambda params: regularization(params, cfg_regularizer, batch_size))(state["params"])
     if axis_name is not None:
       grads, loss, new_model_state = jax.lax.pmean((grads, loss, new_model_state),
                                                    axis_name)

@@ -161,7 +161,8 @@ CASES += [
          "optimizer 'adam' does not take ['betas']; it takes ['b1', 'b2', "),
     Case(CFG, "`schedule.name=step` (unknown schedule)",
          lambda: optim.make_optimizer(_cfg({"schedule": {"name": "step"}})), ConfigError,
-         "unknown schedule 'step'; valid: constant, cosine, exponential, linear"),
+         "unknown schedule 'step'; valid: constant, cosine, exponential, "
+         "exponential_epoch, inverse_sqrt, inverse_time, linear, staircase"),
     Case(CFG, "`schedule.warmup_steps` >= `num_steps` (cosine)",
          lambda: optim.make_optimizer(_cfg({"schedule.warmup_steps": 6})), ConfigError,
          "schedule.warmup_steps=6 must be in [0, num_steps=6)."),
@@ -196,9 +197,9 @@ CASES += [
          "he, he_normal, "),
     Case(CFG, "`model.dropout=1.5`",
          lambda: models.get("mlp", num_outputs=10, dropout=1.5), ConfigError,
-         "config.model.dropout=1.5 (model 'mlp') must be a number in [0, 1): the fraction "
-         "of units dropped in training (0 = no dropout); set --config.model.dropout to "
-         "e.g. 0.1."),
+         "config.model.dropout=1.5 (model 'mlp') must be a number in [0, 1) (or, for "
+         "models that take one per layer, a list of them): the fraction of units "
+         "dropped in training (0 = no dropout); set --config.model.dropout to e.g. 0.1."),
     Case(CFG, "`data.split_seed=-1` with `data.dev_fraction=0.1`",
          _validate({"data.split_seed": -1, "data.dev_fraction": 0.1}), ConfigError,
          "config.data.split_seed must be a non-negative integer, got -1; set "

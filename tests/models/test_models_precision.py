@@ -137,13 +137,24 @@ def test_bfloat16_gradients_are_float32_and_close(name, make_variables):
 
 
 @pytest.mark.parametrize("key", ["dtype", "param_dtype"])
-@pytest.mark.parametrize("value", ["bfloat61", "float64", "int32", jnp.int32, 3])
+@pytest.mark.parametrize("value", ["bfloat61", "int32", jnp.int32, 3])
 def test_bad_dtype_is_a_config_error_naming_the_key(key, value):
   with pytest.raises(ConfigError) as info:
     models.get("mlp", num_outputs=3, **{key: value})
   message = str(info.value)
   assert f"config.model.{key}={value!r}" in message and "model 'mlp'" in message
-  assert "valid: bfloat16, float16, float32" in message
+  assert "valid: bfloat16, float16, float32, float64" in message
+
+
+@pytest.mark.parametrize("key", ["dtype", "param_dtype"])
+def test_float64_needs_x64_mode(key):
+  with pytest.raises(ConfigError, match=r"float64 needs JAX's 64-bit mode"):
+    models.get("mlp", num_outputs=3, **{key: "float64"})
+  with jax.enable_x64(True):
+    model = models.get("mlp", num_outputs=3, **{key: "float64"})
+    variables = model.init(jax.random.PRNGKey(0), jnp.ones((2, 4), jnp.float64))
+    assert variables["params"]["Dense_0"]["kernel"].dtype == (
+        jnp.float64 if key == "param_dtype" else jnp.float32)
 
 
 def test_dtype_names_and_dtype_objects_agree():

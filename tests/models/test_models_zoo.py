@@ -189,3 +189,27 @@ def test_init_is_a_pure_function_of_the_key():
   kernel = np.asarray(v1["params"]["Dense_0"]["kernel"])
   assert np.abs(kernel).max() <= 2 * np.sqrt(2 / 5) / 0.87962566 + 1e-6
   assert kernel.std() > 0.1
+
+
+def test_mlp_dropout_and_batch_norm_per_layer():
+  x = jnp.linspace(-1.0, 1.0, 20).reshape(4, 5)
+  normed = models.get("mlp", num_outputs=3, hidden=(8, 6), batch_norm=(True, False))
+  variables = normed.init(jax.random.PRNGKey(0), x)
+  # batch norm replaces the bias of layer 0 only
+  assert "bias" not in variables["params"]["Dense_0"]
+  assert "bias" in variables["params"]["Dense_1"]
+  assert list(variables["batch_stats"]) == ["BatchNorm_0"]
+
+  def train_outputs(rates):
+    model = models.get("mlp", num_outputs=3, hidden=(8, 6), dropout=rates)
+    params = models.get("mlp", num_outputs=3, hidden=(8, 6)).init(
+        jax.random.PRNGKey(0), x)
+    return np.asarray(model.apply(params, x, train=True,
+                                  rngs={"dropout": jax.random.PRNGKey(1)}))
+  none, second, first = (train_outputs(r) for r in ((0.0, 0.0), (0.0, 0.5), (0.5, 0.0)))
+  assert not np.allclose(none, second) and not np.allclose(none, first)
+  assert not np.allclose(first, second)
+  np.testing.assert_allclose(train_outputs(0.5), train_outputs((0.5, 0.5)))
+  with pytest.raises(ValueError, match=r"config.model.dropout lists 3 values for 2 hidden"):
+    models.get("mlp", num_outputs=3, hidden=(8, 6), dropout=(0.1, 0.1, 0.1)).init(
+        jax.random.PRNGKey(0), x)
