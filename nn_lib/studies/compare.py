@@ -2,10 +2,11 @@
 
 `config.compare`: `key` (a dotted config key such as "loss.name") and `choices` (one
 run each, in the sub-workdir named after the value), or `runs`: named variations,
-each a mapping of dotted keys to their values in that run (a whole section such as
+each a sequence of (dotted key, value) pairs for that run (a whole section such as
 "optimizer" may be replaced: optimizers differ in their arguments). `panels`
 ("split/name" curves to draw, one line per run), `log_y` (panels with a log axis),
-`smooth` (a beta: train curves drawn as notes 004's moving average) and `title`. The summary holds every run's final values as "<run>/<split>/<name>".
+`smooth` (a beta: train curves drawn as notes 004's moving average) and `title`.
+The summary holds every run's final values as "<run>/<split>/<name>".
 """
 from __future__ import annotations
 
