@@ -90,13 +90,16 @@ def _time(f, args) -> float:
 
 def _check(got, want, name):
   """Warm-up outputs agree: value and each gradient within 1e-4 of the
-  largest entry (sums over 65,536 classes in float32, in another order)."""
+  largest entry (sums over 65,536 classes in float32, in another order); on a
+  GPU, whose float32 matrix products run in TF32 by default (about 3
+  significant digits), within 1e-2."""
+  tolerance = 1e-4 if jax.default_backend() == "cpu" else 1e-2
   (v, g), (v_ref, g_ref) = got, want
   for a, c, what in [(v, v_ref, "value")] + [
       (a, c, f"grad {k}") for k, a, c in zip("hWb", g, g_ref)]:
     err = float(jnp.max(jnp.abs(a - c)) / jnp.maximum(jnp.max(jnp.abs(c)),
                                                       1e-30))
-    if err > 1e-4:
+    if err > tolerance:
       raise AssertionError(f"{name}: {what} differs from dense by {err:.2e}")
 
 

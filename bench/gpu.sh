@@ -1,44 +1,61 @@
 #!/usr/bin/env bash
-# The GPU check: on a machine with one NVIDIA GPU and no internet, in under 6 minutes,
-# runs the test suite and the GPU benchmarks (loop efficiency, bfloat16 ResNet-20
-# throughput, transformer MFU, the fused cross-entropy), then prints one table.
+# The GPU check: on a machine with one NVIDIA GPU and no internet, in under 10
+# minutes, runs the GPU benchmarks (bfloat16 ResNet-20 throughput, transformer MFU,
+# the loop against its bare step for ResNet-20, the fused cross-entropy, the step
+# against PyTorch) and then the test suite, each under its own time limit, and
+# prints one summary. Output: $OUT (default gpu_check/), one file per part.
 #   bench/gpu.sh [WHEELS_DIR]
 # It installs nothing from the network. The machine needs Python with jax[cuda],
 # flax, optax, orbax-checkpoint, chex, numpy, scikit-learn, matplotlib, pillow, tqdm,
-# pytest and pytest-xdist (GPU images usually have them); bring the rest as wheels,
-# made on a machine with internet for the GPU machine's Python version:
-#   pip download --no-deps --python-version 3.12 --only-binary=:all: -d wheels \
+# pytest and pytest-xdist (GPU images usually have them), and torch for the
+# PyTorch rows; bring the rest as wheels, made on a machine with internet for the
+# GPU machine's Python version (pure-Python sdists such as promise: `pip wheel`):
+#   pip download --no-deps --only-binary=:all: --python-version 3.12 \
+#     --implementation cp --platform manylinux_2_28_x86_64 \
+#     --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d wheels \
 #     tensorflow-datasets==4.9.10 array-record ml-collections tensorboardX \
-#     importlib-resources etils promise dm-tree simple-parsing toml wrapt
-# and pass that folder: they are unpacked into .gpu_deps/ and put on PYTHONPATH.
+#     importlib-resources dm-tree simple-parsing toml termcolor immutabledict \
+#     tensorflow-metadata googleapis-common-protos docstring-parser
+#   pip wheel --no-deps -w wheels promise
+# and pass that folder: they are unpacked into /tmp/gpu_deps and put on PYTHONPATH.
 # The project itself runs from this checkout (PYTHONPATH), not installed.
-set -euo pipefail
+set -uo pipefail
 cd "$(dirname "$0")/.."
 py=${PYTHON:-python3}
 out=${OUT:-gpu_check}
 mkdir -p "$out"
 if [[ $# -gt 0 ]]; then
-  "$py" -m pip install --quiet --no-index --no-deps --target .gpu_deps "$1"/*.whl
-  export PYTHONPATH=$PWD/.gpu_deps
+  "$py" -m pip install --quiet --no-index --no-deps --no-compile --target /tmp/gpu_deps \
+    "$1"/*.whl || exit 1
+  export PYTHONPATH=/tmp/gpu_deps
 fi
-export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
+export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
+# Identical programs (the same step in every round of a benchmark) compile once.
+export JAX_COMPILATION_CACHE_DIR=/tmp/gpu_check_jax_cache JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS=1
 nvidia-smi -L || { echo "gpu.sh: no NVIDIA GPU visible" >&2; exit 1; }
+"$py" -c "import jax, flax, optax, orbax.checkpoint as o, torch; print('jax', jax.__version__, \
+jax.devices(), 'flax', flax.__version__, 'optax', optax.__version__, 'torch', torch.__version__)"
 
 run() {  # run NAME SECONDS COMMAND...: output to $out/NAME.txt, never longer than SECONDS
   local name=$1 limit=$2; shift 2
-  local start=$SECONDS
+  local start=$SECONDS status
   if timeout "$limit" "$@" > "$out/$name.txt" 2>&1; then status=ok; else status="exit $?"; fi
-  echo "$name: $status in $((SECONDS - start)) s" >> "$out/summary.txt"
+  echo "$name: $status in $((SECONDS - start)) s" | tee -a "$out/summary.txt"
 }
 : > "$out/summary.txt"
-run tests 150 "$py" -m pytest -q -n 16 -p no:cacheprovider tests
-run train_loop 60 "$py" bench/train_loop.py --steps 1500 --rounds 2
-run throughput 90 "$py" bench/throughput.py
-run fused_ce 60 "$py" bench/fused_ce.py --sizes 8192x1024x65536 --repeats 3
+run throughput 190 "$py" bench/throughput.py
+run train_loop 110 "$py" bench/train_loop.py --experiment cifar10_resnet20 --batch 128 \
+  --steps 1500 --rounds 2 --k 10
+run fused_ce 50 "$py" bench/fused_ce.py --sizes 8192x1024x65536 --repeats 3
+run step_vs_torch 100 "$py" bench/step_vs_torch.py --models mlp lenet5 resnet20 \
+  --batches 128 --steps 200 --compile
+# Many workers share one GPU: each takes memory as it needs it, not 75% up front.
+run tests 90 env XLA_PYTHON_CLIENT_PREALLOCATE=false "$py" -m pytest -q -n 16 \
+  -p no:cacheprovider tests
 
 echo "== GPU check, $(date -u +%Y-%m-%dT%H:%MZ), $(nvidia-smi -L | head -1)"
 cat "$out/summary.txt"
-echo "== tests";      tail -3 "$out/tests.txt"
-echo "== loop";       grep -E "bare|train_and_evaluate|steps_per_call|data_on_device" "$out/train_loop.txt" || tail -5 "$out/train_loop.txt"
-echo "== throughput"; grep -E "matmul|im/s|tokens/s|utilisation" "$out/throughput.txt" || tail -5 "$out/throughput.txt"
-echo "== fused CE";   grep -E "fused|dense" "$out/fused_ce.txt" | tail -6 || tail -5 "$out/fused_ce.txt"
+for part in throughput train_loop fused_ce step_vs_torch; do
+  echo "== $part"; grep -v -E "^(I|W)[0-9]{4} |^\s*$" "$out/$part.txt" | tail -14
+done
+echo "== tests"; tail -4 "$out/tests.txt"

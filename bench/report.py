@@ -87,7 +87,8 @@ def main() -> None:
       "run side by side (interleaved where the benchmark says so); absolute times "
       "depend on the machine and its load.\n\n"
       f"- machine: {_cpu()}, {platform.system()} {platform.release()}\n"
-      f"- software: Python {platform.python_version()}; {versions}\n")
+      f"- software: Python {platform.python_version()}; {versions}\n"
+      "- on a GPU: `bench/gpu.sh`, whose figures are in docs/benchmarks_gpu.md\n")
   Path(args.out).write_text(header + "\n" + "\n".join(sections))
   print(f"wrote {args.out}", file=sys.stderr)
 

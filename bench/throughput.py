@@ -34,17 +34,27 @@ from nn_lib.training import objective, train_and_evaluate  # noqa: E402
 from nn_lib.training import step as step_lib  # noqa: E402
 
 
-def matmul_rate(n: int, dtype) -> float:
-  """FLOP/s of an n x n x n matrix product in `dtype`, best of 5."""
-  a = jnp.ones((n, n), dtype)
-  f = jax.jit(lambda a: a @ a)
-  jax.block_until_ready(f(a))
+def _best_time(f, *args, repeats: int = 5) -> float:
+  jax.block_until_ready(f(*args))
   best = float("inf")
-  for _ in range(5):
+  for _ in range(repeats):
     start = time.perf_counter()
-    jax.block_until_ready(f(a))
+    jax.block_until_ready(f(*args))
     best = min(best, time.perf_counter() - start)
-  return 2 * n ** 3 / best
+  return best
+
+
+def matmul_rate(n: int, dtype) -> float:
+  """FLOP/s of an n x n x n matrix product in `dtype` on random data (zeros or
+  ones can run faster than real data), best of 5."""
+  a, b = jax.random.normal(jax.random.PRNGKey(0), (2, n, n), dtype)
+  return 2 * n ** 3 / _best_time(jax.jit(lambda a, b: a @ b), a, b)
+
+
+def copy_bandwidth(n_bytes: int) -> float:
+  """Bytes/s of an elementwise pass (read once, write once) over n_bytes."""
+  x = jax.random.normal(jax.random.PRNGKey(0), (n_bytes // 4,), jnp.float32)
+  return 2 * n_bytes / _best_time(jax.jit(lambda x: x * 2.0), x)
 
 
 def resnet_images_per_sec(workdir: Path, steps: int, batch: int, dtype: str,
@@ -62,19 +72,19 @@ def resnet_images_per_sec(workdir: Path, steps: int, batch: int, dtype: str,
   # includes compiling) does not count.
   cfg.log_every = steps // 5
   cfg.eval_every = cfg.checkpoint_every = steps
-  cfg.schedule.warmup_steps = 0
   cfg.metrics = ("accuracy",)
   cfg.steps_per_call, cfg.data_on_device = steps_per_call, True
   cfg.model.dtype = dtype
-  run = workdir / f"resnet_{dtype}_{steps_per_call}"
+  run = workdir / f"resnet_{dtype}_{batch}_{steps_per_call}"
   return train_and_evaluate(cfg, run).steps_per_sec * batch
 
 
 def transformer_mfu(layers: int, d: int, heads: int, context: int, vocab: int,
-                    batch: int, steps: int, peak: float) -> tuple[float, float]:
+                    batch: int, steps: int, peak: float,
+                    attention: str = "fused") -> tuple[float, float]:
   model = models.get("transformer_lm", vocab_size=vocab, d_model=d, num_heads=heads,
                      num_layers=layers, d_ff=4 * d, dropout=0.0, pre_norm=True,
-                     dtype="bfloat16")
+                     dtype="bfloat16", attention=attention)
   tx = optax.adamw(3e-4)
   loss_fn = objective.loss_from_config(ml_collections.ConfigDict(
       dict(name="softmax_cross_entropy_with_integer_labels")))
@@ -102,20 +112,31 @@ def main() -> None:
   args = parser.parse_args()
   small = args.small or jax.default_backend() == "cpu"
   peak = matmul_rate(1024 if small else 8192, jnp.bfloat16)
+  bandwidth = copy_bandwidth(2 ** 24 if small else 2 ** 31)
   print(f"{jax.devices()[0].device_kind} ({jax.default_backend()}), jax {jax.__version__}; "
-        f"bfloat16 matmul rate measured here: {peak / 1e12:.2f} TFLOP/s")
-  print(f"{'what':<46}{'value':>14}")
+        f"measured here: bfloat16 matmul {peak / 1e12:.2f} TFLOP/s, memory "
+        f"{bandwidth / 1e9:.0f} GB/s (read + write)", flush=True)
+  print(f"{'what':<50}{'value':>14}", flush=True)
+  # (dtype, batch, steps per call); the loop's own float32 batch-128 ratio to its
+  # bare step is bench/train_loop.py's
+  resnet_runs = (((("float32", 16, 1), ("bfloat16", 16, 5)), 50, 512) if small else
+                 ((("float32", 1024, 1), ("bfloat16", 1024, 1), ("bfloat16", 2048, 1)),
+                  600, 10000))
   with tempfile.TemporaryDirectory() as tmp:
-    steps, batch, rows = (50, 16, 512) if small else (1000, 128, 10000)
-    for dtype, k in (("float32", 1), ("float32", 10), ("bfloat16", 10)):
+    runs, steps, rows = resnet_runs
+    for dtype, batch, k in runs:
       rate = resnet_images_per_sec(Path(tmp), steps, batch, dtype, k, rows)
-      print(f"{f'ResNet-20 loop, batch {batch}, {dtype}, K={k}':<46}{rate:>10.0f} im/s")
+      print(f"{f'ResNet-20 loop, batch {batch}, {dtype}, K={k}':<50}{rate:>10.0f} im/s",
+            flush=True)
   sizes = dict(layers=2, d=256, heads=4, context=128, vocab=1024, batch=8, steps=5) if small \
       else dict(layers=12, d=768, heads=12, context=1024, vocab=50304, batch=16, steps=20)
-  tokens, mfu = transformer_mfu(**sizes, peak=peak)
-  label = f"transformer_lm {sizes['layers']}x{sizes['d']}, T={sizes['context']}, bf16"
-  print(f"{label + ' tokens/s':<46}{tokens:>14.0f}")
-  print(f"{'  model FLOP utilisation (of the matmul rate)':<46}{mfu:>14.2%}")
+  for attention in ("fused", "explicit"):
+    tokens, mfu = transformer_mfu(**sizes, peak=peak, attention=attention)
+    label = (f"transformer_lm {sizes['layers']}x{sizes['d']}, T={sizes['context']}, "
+             f"B={sizes['batch']}, bf16, {attention} attention")
+    print(label, flush=True)
+    print(f"{'  tokens/s':<50}{tokens:>14.0f}")
+    print(f"{'  model FLOP utilisation (of the matmul rate)':<50}{mfu:>14.2%}", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,17 @@
-"""Overhead of nn_lib's training loop against a bare jit+optax loop, same process.
+"""Overhead of nn_lib's training loop against its own bare jitted step, same process.
 
-Both train the `digits_mlp` model on the same host batches; the bare loop has no
-checkpoints, logging, metrics or sharding. Prints steps/s and the ratio, for the
-default loop and with several steps per call (and the data on the device).
+The bare loop is the loop's own step (`make_train_step` with the config's model,
+loss, optimizer, schedule, metrics and augmentation) under `jax.jit` with the state
+donated, fed batches already on the device: no feed, logging, checkpoints or
+checks, the most the loop could reach. The loop runs `train_and_evaluate` with the
+same config (checkpoint and evaluation only at the end). Prints steps/s and the
+ratio, for the default loop and with several steps per call (and the data on the
+device), and XLA's cost analysis of the step (FLOPs and bytes per step, and the
+rates the bare step reaches).
 
-  python bench/train_loop.py [--steps 1500] [--k 10]
+  python bench/train_loop.py [--steps 1500] [--k 10]                # digits_mlp
+  python bench/train_loop.py --experiment cifar10_resnet20 --batch 128
+                             # random CIFAR-shaped uint8 images from an .npz file
 """
 from __future__ import annotations
 
@@ -17,78 +24,107 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import jax  # noqa: E402
-import optax  # noqa: E402
+import numpy as np  # noqa: E402
 
 import experiments  # noqa: E402
-import losses  # noqa: E402
 from nn_lib import data, models  # noqa: E402
-from nn_lib.training import train_and_evaluate  # noqa: E402
+from nn_lib.training import objective, train_and_evaluate  # noqa: E402
+from nn_lib.training import step as step_lib  # noqa: E402
 from nn_lib.training.optim import make_optimizer  # noqa: E402
 
 
-def bare_loop(cfg, steps: int) -> float:
-  splits = data.load(cfg.data)
-  batches = data.TrainBatches(splits["train"], cfg.batch_size, cfg.seed)
+def bare_loop(cfg, steps: int) -> tuple[float, dict[str, float]]:
+  """(steps/s, cost analysis) of the config's own step on device-resident batches."""
+  batches = data.TrainBatches(data.load(cfg.data)["train"], cfg.batch_size, cfg.seed)
   model = models.get(**cfg.model)
-  tx, _ = make_optimizer(cfg)
-  params = model.init(jax.random.PRNGKey(0), batches(0)["inputs"])["params"]
-  opt_state = tx.init(params)
-
-  @jax.jit
-  def step(params, opt_state, x, y, key):
-    def objective(p):
-      logits = model.apply({"params": p}, x, train=True, rngs={"dropout": key})
-      return losses.reduce(losses.softmax_cross_entropy_with_integer_labels(logits, y))
-    grads = jax.grad(objective)(params)
-    updates, opt_state = tx.update(grads, opt_state, params)
-    return optax.apply_updates(params, updates), opt_state
-
-  key = jax.random.PRNGKey(1)
-  b = batches(0)
-  jax.block_until_ready(step(params, opt_state, b["inputs"], b["targets"], key))
+  tx, schedule = make_optimizer(cfg, steps_per_epoch=batches.steps_per_epoch)
+  train_step = step_lib.make_train_step(
+      model, tx, objective.loss_from_config(cfg.loss), schedule, tuple(cfg.metrics),
+      cfg.get("regularizer"), cfg_augment=cfg.get("augment", ()))
+  state = step_lib.init_state(model, tx, cfg.seed, batches(0)["inputs"][:1])
+  resident = [jax.device_put(batches(s)) for s in range(8)]
+  step = jax.jit(train_step, donate_argnums=0)
+  cost = step.lower(state, resident[0]).compile().cost_analysis() or {}
+  cost = cost[0] if isinstance(cost, list) else cost
+  state, metrics = step(state, resident[0])
+  jax.block_until_ready(metrics["loss"])
   start = time.perf_counter()
   for s in range(steps):
-    b = batches(s)
-    params, opt_state = step(params, opt_state, b["inputs"], b["targets"],
-                             jax.random.fold_in(key, s))
-  jax.block_until_ready(params)
-  return steps / (time.perf_counter() - start)
+    state, metrics = step(state, resident[s % len(resident)])
+  jax.block_until_ready(metrics["loss"])
+  return steps / (time.perf_counter() - start), cost
+
+
+def experiment_config(name: str, steps: int, batch: int | None, dtype: str | None,
+                      workdir: Path):
+  cfg = experiments.get_config(name)
+  if name == "cifar10_resnet20":  # CIFAR-shaped random images: no dataset needed
+    rng = np.random.default_rng(0)
+    path = workdir / "cifar_shaped.npz"
+    np.savez(path, x_train=rng.integers(0, 256, (10000, 32, 32, 3), np.uint8),
+             y_train=rng.integers(0, 10, 10000),
+             x_test=rng.integers(0, 256, (256, 32, 32, 3), np.uint8),
+             y_test=rng.integers(0, 10, 256))
+    cfg.data.source, cfg.data.path = "npz", str(path)
+    cfg.metrics = ("accuracy",)
+  cfg.num_steps = steps
+  cfg.eval_every = cfg.checkpoint_every = steps
+  cfg.log_every = max(1, steps // 10)   # the loop reports the median window
+  if batch:
+    cfg.batch_size = batch
+  if dtype:
+    cfg.model.dtype = dtype
+  return cfg
 
 
 def main() -> None:
   parser = argparse.ArgumentParser()
+  parser.add_argument("--experiment", default="digits_mlp",
+                      choices=("digits_mlp", "cifar10_resnet20"))
   parser.add_argument("--steps", type=int, default=1500)
+  parser.add_argument("--batch", type=int, default=None, help="default: the experiment's")
+  parser.add_argument("--dtype", default=None, help="model dtype (default: the experiment's)")
   parser.add_argument("--k", type=int, default=10, help="steps_per_call of the last rows")
   parser.add_argument("--rounds", type=int, default=3)
   args = parser.parse_args()
-  cfg = experiments.get_config("digits_mlp")
-  cfg.num_steps = args.steps
-  cfg.eval_every = cfg.checkpoint_every = args.steps
   variants = {"train_and_evaluate": {},
               f"  steps_per_call={args.k}": {"steps_per_call": args.k},
               "  + data_on_device": {"steps_per_call": args.k, "data_on_device": True}}
+  with tempfile.TemporaryDirectory() as tmp:
+    cfg = experiment_config(args.experiment, args.steps, args.batch, args.dtype, Path(tmp))
 
-  def loop(options) -> float:
-    run_cfg = cfg.copy_and_resolve_references()
-    for key, value in options.items():
-      run_cfg[key] = value
-    with tempfile.TemporaryDirectory() as workdir:
-      return train_and_evaluate(run_cfg, workdir).steps_per_sec
+    def loop(options) -> float:
+      run_cfg = cfg.copy_and_resolve_references()
+      for key, value in options.items():
+        run_cfg[key] = value
+      with tempfile.TemporaryDirectory() as workdir:
+        return train_and_evaluate(run_cfg, workdir).steps_per_sec
 
-  # Interleaved rounds, best of each: this machine's speed drifts by 30% within a
-  # minute, so one measurement after the other would compare different machines.
-  best = {"bare": 0.0, **{name: 0.0 for name in variants}}
-  for _ in range(args.rounds):
-    best["bare"] = max(best["bare"], bare_loop(cfg, args.steps))
-    for name, options in variants.items():
-      best[name] = max(best[name], loop(options))
+    # Interleaved rounds, best of each: a shared machine's speed drifts by 30%
+    # within a minute, so one measurement after the other would compare
+    # different machines.
+    best = {"bare": 0.0, **{name: 0.0 for name in variants}}
+    for i in range(args.rounds):
+      rate, cost = bare_loop(cfg, args.steps)
+      best["bare"] = max(best["bare"], rate)
+      rates = {name: loop(options) for name, options in variants.items()}
+      for name, value in rates.items():
+        best[name] = max(best[name], value)
+      print(f"round {i + 1}: bare {rate:.0f} steps/s; " + ", ".join(
+          f"{name.strip()} {value:.0f}" for name, value in rates.items()), flush=True)
   print(f"{'loop':<28}{'steps/s':>10}{'ratio to bare':>15}")
-  print(f"{'bare jit + optax':<28}{best['bare']:>10.0f}")
+  print(f"{'bare jitted step':<28}{best['bare']:>10.0f}")
   for name in variants:
     print(f"{name:<28}{best[name]:>10.0f}{best[name] / best['bare']:>15.2f}")
-  print(f"(digits_mlp, batch {cfg.batch_size}, log_every {cfg.log_every}, best of "
-        f"{args.rounds} interleaved rounds, {jax.device_count()} {jax.default_backend()} "
-        "device(s))")
+  print(f"({args.experiment}, batch {cfg.batch_size}, {cfg.model.get('dtype', 'float32')}, "
+        f"log_every {cfg.log_every}, best of {args.rounds} interleaved rounds, "
+        f"{jax.device_count()} {jax.default_backend()} device(s): "
+        f"{jax.devices()[0].device_kind})")
+  flops, moved = cost.get("flops", 0.0), cost.get("bytes accessed", 0.0)
+  if flops:
+    print(f"step cost (XLA): {flops / 1e9:.3f} GFLOP, {moved / 1e9:.3f} GB accessed; bare "
+          f"step reaches {flops * best['bare'] / 1e12:.2f} TFLOP/s, "
+          f"{moved * best['bare'] / 1e9:.0f} GB/s")
 
 
 if __name__ == "__main__":

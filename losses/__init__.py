@@ -36,7 +36,8 @@ batch. Per-example shape:
   hinges and ``nll`` over the class axis (an int, or a tuple of axes
   flattened into one), ``euclidean_error``, cosine distance and
   triplet/contrastive over the embedding axis, detection over its 5
-  components, ``listwise_pairs`` over the list, ``ntxent`` over the batch of
+  components, ``yolo_loss`` over the S x S grid and its channels (one value
+  per image), ``listwise_pairs`` over the list, ``ntxent`` over the batch of
   embeddings (one value per anchor); dense losses (dice, jaccard, tversky,
   generalized dice, dice_cross_entropy) over the class axis and
   ``spatial_dims`` spatial axes; ``ctc`` over time and labels.
@@ -92,6 +93,7 @@ from losses._dense import dice_cross_entropy
 from losses._dense import jaccard
 from losses._dense import tversky
 from losses._detection import single_object_detection
+from losses._detection import yolo_loss
 from losses._divergences import generalized_kl_divergence
 from losses._divergences import kl_divergence
 from losses._divergences import poly_loss_cross_entropy
@@ -156,6 +158,8 @@ LOSSES = types.MappingProxyType({fn.__name__: fn for fn in (
     triplet_margin, batch_hard_triplet, contrastive, dice, jaccard, tversky,
     sigmoid_focal, softmax_focal, dice_cross_entropy, generalized_dice, ctc,
     negative_sampling, glove,
+    # grid detection (note 004; Redmon et al. 2016)
+    yolo_loss,
     # divergences (optax parity)
     poly_loss_cross_entropy, generalized_kl_divergence,
     # similarity (optax parity; cosine_similarity is a similarity, not a loss)
@@ -189,6 +193,8 @@ __all__ = [
     "tversky", "sigmoid_focal", "softmax_focal", "dice_cross_entropy",
     "generalized_dice", "ctc", "ctc_with_forward_probs",
     "negative_sampling", "glove",
+    # grid detection (note 004; Redmon et al. 2016)
+    "yolo_loss",
     # divergences and label smoothing (optax parity; smooth_labels is a
     # target transform, not a loss)
     "poly_loss_cross_entropy", "generalized_kl_divergence", "smooth_labels",

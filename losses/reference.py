@@ -131,6 +131,44 @@ def single_object_detection(pred, target, component_weights=None):
                  + lam[4] * (pred[..., 4] - jnp.log(h)) ** 2))
 
 
+def _box_iou(a, b):  # (..., 4) = (cx, cy, w, h), one unit
+  lo = jnp.maximum(a[..., :2] - a[..., 2:] / 2, b[..., :2] - b[..., 2:] / 2)
+  hi = jnp.minimum(a[..., :2] + a[..., 2:] / 2, b[..., :2] + b[..., 2:] / 2)
+  inter = jnp.prod(jnp.maximum(hi - lo, 0.0), axis=-1)
+  union = jnp.prod(a[..., 2:], -1) + jnp.prod(b[..., 2:], -1) - inter
+  return inter / union
+
+
+def yolo_loss(pred, target, num_boxes=2, lambda_coord=5.0, lambda_noobj=0.5,
+              confidence_target="iou"):
+  """Redmon et al. 2016, eq. (3), term by term."""
+  nb = num_boxes
+  rows, cols = pred.shape[-3], pred.shape[-2]
+  box = pred[..., :5 * nb].reshape(pred.shape[:-1] + (nb, 5))
+  x, y, sw, sh, conf = (box[..., k] for k in range(5))        # (..., S, S, B)
+  probs = pred[..., 5 * nb:]
+  obj = target[..., 0] > 0.5                                   # (..., S, S)
+  # an empty cell's box is undefined: a unit box there
+  tx = jnp.where(obj, target[..., 1], 0.5)[..., None]
+  ty = jnp.where(obj, target[..., 2], 0.5)[..., None]
+  tw = jnp.where(obj, target[..., 3], 1.0)[..., None]
+  th = jnp.where(obj, target[..., 4], 1.0)[..., None]
+  iou = jax.lax.stop_gradient(_box_iou(
+      jnp.stack([x / cols, y / rows, sw ** 2, sh ** 2], -1),
+      jnp.stack([tx / cols, ty / rows, tw, th], -1)))
+  resp = jax.lax.stop_gradient(
+      jax.nn.one_hot(jnp.argmax(iou, -1), nb) * obj[..., None])
+  c_hat = iou if confidence_target == "iou" else 1.0
+  per_cell = (
+      lambda_coord * jnp.sum(resp * ((x - tx) ** 2 + (y - ty) ** 2), -1)
+      + lambda_coord * jnp.sum(resp * ((sw - jnp.sqrt(tw)) ** 2
+                                       + (sh - jnp.sqrt(th)) ** 2), -1)
+      + jnp.sum(resp * (conf - c_hat) ** 2, -1)
+      + lambda_noobj * jnp.sum((1.0 - resp) * conf ** 2, -1)
+      + obj * jnp.sum((probs - target[..., 5:]) ** 2, -1))
+  return jnp.sum(per_cell, axis=(-2, -1))
+
+
 # --- ranking (000) ------------------------------------------------------------------
 def pairwise_margin_ranking(zb, zw, margin=1.0):
   return jnp.maximum(0.0, margin - (zb - zw))

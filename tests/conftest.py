@@ -12,6 +12,7 @@ code pays for its compile, are `train.py` subprocesses given `optimized=True`.
 from __future__ import annotations
 
 import contextlib
+import importlib.metadata
 import os
 import subprocess
 import sys
@@ -22,13 +23,27 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 FAST_COMPILE_XLA_FLAGS = ("--xla_backend_optimization_level=0",
-                          "--xla_llvm_disable_expensive_passes=true",
-                          "--xla_cpu_use_fusion_emitters=false")
+                          "--xla_llvm_disable_expensive_passes=true")
+# XLA aborts the process on a flag it does not know, and jaxlib 0.11 dropped this
+# one (its CPU backend always uses the fusion emitters).
+if tuple(int(p) for p in importlib.metadata.version("jaxlib").split(".")[:2]) < (0, 11):
+  FAST_COMPILE_XLA_FLAGS += ("--xla_cpu_use_fusion_emitters=false",)
 # Set before any test imports JAX (and inherited by pytest-xdist's workers); the
 # user's own flags are kept, for the subprocesses that run optimized.
 USER_XLA_FLAGS = " ".join(f for f in os.environ.get("XLA_FLAGS", "").split()
                           if f not in FAST_COMPILE_XLA_FLAGS)
 os.environ["XLA_FLAGS"] = " ".join([*FAST_COMPILE_XLA_FLAGS, USER_XLA_FLAGS]).strip()
+
+
+@pytest.fixture(autouse=True)
+def _float32_matmuls():
+  """GPUs multiply float32 matrices in TF32 by default (about 3 significant
+  digits); the tests compare with float64 references and hand-computed values to
+  float32 accuracy, so every matrix product runs in full float32 (no change on a
+  CPU). `subprocess_env` sets the same for train.py runs."""
+  import jax  # pylint: disable=g-import-not-at-top
+  with jax.default_matmul_precision("float32"):
+    yield
 
 
 @pytest.fixture(scope="session")
@@ -78,6 +93,7 @@ def run_experiment(spec: str, workdir: Path, **overrides):
 
 def subprocess_env(devices: int = 1, optimized: bool = False, **extra: str) -> dict[str, str]:
   env = dict(os.environ)
+  env["JAX_DEFAULT_MATMUL_PRECISION"] = "float32"
   env.update(extra)
   env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
   flags = (USER_XLA_FLAGS if optimized else env.get("XLA_FLAGS", "")).split()

@@ -4,6 +4,8 @@ positional encoding, "Add & Norm" and the masked (causal) decoder
 self-attention. Attention itself is flax's nn.MultiHeadDotProductAttention."""
 from __future__ import annotations
 
+import functools
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -55,25 +57,56 @@ def attention(query_BxQxHxK: jax.Array, key_BxSxHxK: jax.Array, value_BxSxHxK: j
                     value_BxSxHxK, precision=precision)
 
 
+def fused_attention(query_BxQxHxK: jax.Array, key_BxSxHxK: jax.Array,
+                    value_BxSxHxK: jax.Array, mask: jax.Array | None = None, *,
+                    is_causal: bool = False) -> jax.Array:
+  """The same softmax(Q K^T / sqrt(d_k)) V through jax.nn.dot_product_attention,
+  which never builds the Q x S weights in memory where it has a fused kernel
+  (cuDNN flash attention on NVIDIA GPUs, for bfloat16/float16 inputs) and is
+  XLA's computation elsewhere. It has no dropout of attention weights."""
+  return jax.nn.dot_product_attention(query_BxQxHxK, key_BxSxHxK, value_BxSxHxK,
+                                      mask=mask, is_causal=is_causal)
+
+
+ATTENTION_IMPLEMENTATIONS = ("explicit", "fused")
+
+
+def _attention_fn(implementation: str, causal: bool):
+  if implementation == "explicit":
+    return attention
+  if implementation == "fused":
+    return functools.partial(fused_attention, is_causal=causal)
+  raise ValueError(f"attention must be one of {ATTENTION_IMPLEMENTATIONS}, "
+                   f"got {implementation!r}")
+
+
 class SelfAttention(nn.Module):
   """Multi-head self-attention: head_i = Attention(x W_i^Q, x W_i^K, x W_i^V),
   MultiHead = concat(head_1..head_h) W_O, with d_k = d_model / num_heads.
   causal=True adds nn.make_causal_mask: position t attends to positions <= t
-  only (the decoder's "masked multi-head attention")."""
+  only (the decoder's "masked multi-head attention").
+
+  attention="explicit" builds the weights (and drops them with `dropout`);
+  "fused" calls jax.nn.dot_product_attention (flash attention on GPUs, no
+  attention-weight dropout: `dropout` then acts on the residual branches only)."""
 
   d_model: int
   num_heads: int
   causal: bool = False
   dropout: float = 0.0
+  attention: str = "explicit"
   dtype: layers.DtypeLike = "float32"
   param_dtype: layers.DtypeLike = "float32"
 
   @nn.compact
   def __call__(self, x_BxTxD: jax.Array, train: bool = False) -> jax.Array:
-    mask = nn.make_causal_mask(x_BxTxD[..., 0]) if self.causal else None
+    fused = self.attention == "fused"
+    # the fused kernel masks causally itself, without a T x T mask in memory
+    mask = nn.make_causal_mask(x_BxTxD[..., 0]) if self.causal and not fused else None
     return nn.MultiHeadDotProductAttention(
         num_heads=self.num_heads, qkv_features=self.d_model, out_features=self.d_model,
-        dropout_rate=self.dropout, deterministic=not train, attention_fn=attention,
+        dropout_rate=0.0 if fused else self.dropout, deterministic=not train,
+        attention_fn=_attention_fn(self.attention, self.causal),
         name="mha", **layers.precision(self))(x_BxTxD, mask=mask)
 
 
@@ -89,6 +122,7 @@ class TransformerBlock(nn.Module):
   dropout: float = 0.0
   causal: bool = False
   pre_norm: bool = False
+  attention: str = "explicit"
   dtype: layers.DtypeLike = "float32"
   param_dtype: layers.DtypeLike = "float32"
 
@@ -96,8 +130,8 @@ class TransformerBlock(nn.Module):
   def __call__(self, x_BxTxD: jax.Array, train: bool = False) -> jax.Array:
     prec = layers.precision(self)
     drop = layers.dropout(self.dropout, train)
-    attn = SelfAttention(self.d_model, self.num_heads, self.causal, self.dropout, name="attn",
-                         **prec)
+    attn = SelfAttention(self.d_model, self.num_heads, self.causal, self.dropout,
+                         self.attention, name="attn", **prec)
     ffn_in = nn.Dense(self.d_ff, name="ffn_in", **prec)
     ffn_out = nn.Dense(self.d_model, name="ffn_out", **prec)
     # flax's LayerNorm takes its mean and variance in float32 whatever `dtype` is.
@@ -130,6 +164,7 @@ class TransformerEncoder(nn.Module):
   dropout: float = 0.1
   pool: str = "none"
   pre_norm: bool = False
+  attention: str = "explicit"
   dtype: layers.DtypeLike = "float32"
   param_dtype: layers.DtypeLike = "float32"
 
@@ -145,7 +180,8 @@ class TransformerEncoder(nn.Module):
     h = layers.dropout(self.dropout, train)(h)
     for i in range(self.num_layers):
       h = TransformerBlock(self.d_model, self.num_heads, self.d_ff, self.dropout,
-                           causal=False, pre_norm=self.pre_norm, name=f"block{i}", **prec)(h, train)
+                           causal=False, pre_norm=self.pre_norm, attention=self.attention,
+                           name=f"block{i}", **prec)(h, train)
     if self.pre_norm:
       h = nn.LayerNorm(name="ln_final", **prec)(h)
     if self.pool == "mean":
@@ -175,6 +211,7 @@ class TransformerLM(nn.Module):
   d_ff: int = 128
   dropout: float = 0.1
   pre_norm: bool = False
+  attention: str = "explicit"
   dtype: layers.DtypeLike = "float32"
   param_dtype: layers.DtypeLike = "float32"
 
@@ -182,7 +219,8 @@ class TransformerLM(nn.Module):
     prec = layers.precision(self)
     self.embed = nn.Embed(self.vocab_size, self.d_model, **prec)
     self.blocks = [TransformerBlock(self.d_model, self.num_heads, self.d_ff, self.dropout,
-                                    causal=True, pre_norm=self.pre_norm, **prec)
+                                    causal=True, pre_norm=self.pre_norm,
+                                    attention=self.attention, **prec)
                    for _ in range(self.num_layers)]
     self.ln_final = nn.LayerNorm(**prec) if self.pre_norm else None
     self.head = nn.Dense(self.vocab_size, **prec)

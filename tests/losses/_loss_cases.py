@@ -260,15 +260,18 @@ CASES += [
          diff=(0,), logits=True),
 ]
 
-# the losses of optax's catalogue added in issue 16, one file per group (each
-# imports Case and the input makers above from this module)
+# the losses of optax's catalogue added in issue 16 and the YOLO loss, one
+# file per group (each imports Case and the input makers above from this
+# module)
+import _cases_detection  # noqa: E402  pylint: disable=wrong-import-position
 import _cases_divergences  # noqa: E402  pylint: disable=wrong-import-position
 import _cases_sparsemax  # noqa: E402  pylint: disable=wrong-import-position
 import _cases_segmentation  # noqa: E402  pylint: disable=wrong-import-position
 import _cases_similarity  # noqa: E402  pylint: disable=wrong-import-position
 
 CASES += (_cases_divergences.CASES + _cases_similarity.CASES
-          + _cases_sparsemax.CASES + _cases_segmentation.CASES)
+          + _cases_sparsemax.CASES + _cases_segmentation.CASES
+          + _cases_detection.CASES)
 
 CASE_IDS = [c.name for c in CASES]
 

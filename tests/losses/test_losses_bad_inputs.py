@@ -96,6 +96,43 @@ def test_ctc_and_detection_specific_errors():
                           squared=True)
 
 
+def test_yolo_specific_errors():
+  # 3 classes: targets 5 + 3 = 8, predictions 5 * 2 + 3 = 13 (num_boxes=2)
+  with pytest.raises(ValueError, match=re.escape(
+      "yolo_loss: predictions shape (1, 2, 2, 13) and targets shape "
+      "(1, 2, 2, 8) do not fit num_boxes=3: targets need 5 + C channels")):
+    losses.yolo_loss(_YP, _YT, num_boxes=3)
+  with pytest.raises(ValueError, match=re.escape("do not fit num_boxes=2")):
+    losses.yolo_loss(_YP[..., :12], _YT)                 # one class short
+  with pytest.raises(ValueError, match=re.escape("do not fit num_boxes=2")):
+    losses.yolo_loss(jnp.zeros((1, 2, 2, 9)), jnp.zeros((1, 2, 2, 4)))
+  with pytest.raises(ValueError, match=re.escape(
+      "yolo_loss: predictions shape (1, 2, 2, 13) and targets shape "
+      "(1, 3, 3, 8) must agree in every axis but the last")):
+    losses.yolo_loss(_YP, jnp.zeros((1, 3, 3, 8)))       # another grid
+  with pytest.raises(ValueError, match=re.escape(
+      "yolo_loss: predictions must have rank >= 3, got shape (13,).")):
+    losses.yolo_loss(_YP[0, 0, 0], _YT[0, 0, 0])
+  with pytest.raises(ValueError, match="num_boxes must be a positive int"):
+    losses.yolo_loss(_YP, _YT, num_boxes=0)
+  with pytest.raises(ValueError, match=re.escape(
+      "confidence_target must be 'iou' or 'one', got 'IoU'")):
+    losses.yolo_loss(_YP, _YT, confidence_target="IoU")
+  # concrete target values: has_object 0/1, an object's w, h >= 0 ...
+  with pytest.raises(ValueError, match=re.escape(
+      "yolo_loss: targets[..., 0] (has_object) must be 0 or 1, got values in "
+      "[0, 0.5].")):
+    losses.yolo_loss(_YP, _YT.at[0, 0, 0, 0].set(0.5))
+  with pytest.raises(ValueError, match=re.escape(
+      "(w, h of an object) must be >= 0 fractions of the image, got -0.2.")):
+    losses.yolo_loss(_YP, _YT.at[0, 0, 0, 4].set(-0.2))
+  # ... except in a masked image and in an empty cell's unused box
+  losses.yolo_loss(_YP, _YT.at[0, 0, 0, 0].set(0.5), where=jnp.array([False]))
+  assert np.isfinite(losses.yolo_loss(_YP, _YT.at[0, 1, 1, 3].set(-1.0)))
+  # ... and unchecked under jit (traced)
+  jax.jit(losses.yolo_loss)(_YP, _YT.at[0, 0, 0, 0].set(0.5))
+
+
 # --- hyperparameter ranges and probability values -----------------------------
 # Concrete values are checked in Python before the jitted loss runs; traced
 # values (jit arguments) cannot be inspected and are unchecked.
@@ -109,6 +146,10 @@ _E = jnp.asarray(np.random.default_rng(2).normal(size=(4, 3)), jnp.float32)
 _IMG = jnp.asarray(np.random.default_rng(3).normal(size=(1, 2, 2, 3)),
                    jnp.float32)
 _OH = jax.nn.one_hot(jnp.array([[[0, 1], [2, 1]]]), 3)
+# YOLO: one image, a 2 x 2 grid, 2 boxes of 5 + 3 classes; an object in a cell
+_YP = jnp.full((1, 2, 2, 13), 0.5)
+_YT = jnp.zeros((1, 2, 2, 8)).at[0, 0, 0].set(
+    jnp.array([1.0, 0.5, 0.5, 0.3, 0.2, 0.0, 1.0, 0.0]))
 
 # (loss, its arguments, hyperparameter, its allowed range, a refused value,
 # the valid boundary values)
@@ -149,6 +190,8 @@ HYPER = [
      "component_weights", ">= 0", -np.ones(5), (np.zeros(5),)),
     ("glove", (_E, _E, _V, _V, jnp.array([0.0, 1.0, 5.0, 500.0])), "x_max",
      "> 0", 0.0, ()),
+    ("yolo_loss", (_YP, _YT), "lambda_coord", ">= 0", -5.0, (0.0,)),
+    ("yolo_loss", (_YP, _YT), "lambda_noobj", ">= 0", -0.5, (0.0,)),
     ("glove", (_E, _E, _V, _V, jnp.array([0.0, 1.0, 5.0, 500.0])), "alpha",
      ">= 0", -0.75, (0.0,)),
 ]

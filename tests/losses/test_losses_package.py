@@ -26,7 +26,7 @@ dice jaccard tversky sigmoid_focal softmax_focal dice_cross_entropy ctc
 negative_sampling glove gan_discriminator gan_generator_nonsaturating
 gan_generator_minimax poly_loss_cross_entropy generalized_kl_divergence
 cosine_distance ntxent sparsemax_loss multiclass_sparsemax_loss generalized_dice
-l2_penalty l1_penalty elastic_net max_norm reduce""".split()
+yolo_loss l2_penalty l1_penalty elastic_net max_norm reduce""".split()
 # public helpers that are not losses: a transform, a similarity, a projection,
 # a constructor and the CTC variant that also returns the forward variables
 HELPERS = """smooth_labels cosine_similarity sparsemax make_fenchel_young_loss

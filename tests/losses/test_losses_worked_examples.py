@@ -141,6 +141,59 @@ def test_ranking_and_detection_note_000():
       losses.sigmoid_binary_cross_entropy(pred[0], 0.0), rtol=1e-6)
 
 
+def test_yolo_loss_by_hand_note_004():
+  """A 2 x 2 grid (S = 2), B = 2 boxes, C = 3 classes; image 0 has one object
+  in cell (row 0, col 1), image 1 none.
+
+  Truth: x = y = 0.5 (cell units), w = h = 0.25 (sqrt 0.5), class 1. In image
+  units (x / S) it spans [0.125, 0.375] in x and in y (cell-relative).
+  Box 0: x = 0.6, y = 0.5, sqrt_w = 0.5, sqrt_h = 0.6 (w = 0.25, h = 0.36),
+    x in [0.175, 0.425], y in [0.07, 0.43]: overlap 0.2 x 0.25 = 0.05, union
+    0.0625 + 0.09 - 0.05 = 0.1025, IoU = 0.05 / 0.1025 = 20/41.
+  Box 1: centred, sqrt_w = sqrt_h = 0.25 (w = h = 0.0625), inside the truth:
+    IoU = 0.0625^2 / 0.25^2 = 1/16 < 20/41, so box 0 is responsible.
+  Terms (lambda_coord = 5, lambda_noobj = 0.5):
+    coordinates 5 [(0.6 - 0.5)^2 + 0]                    = 0.05
+    sizes       5 [(0.5 - 0.5)^2 + (0.6 - 0.5)^2]        = 0.05
+    box 0's confidence 0.9 vs IoU: (0.9 - 20/41)^2 = (16.9/41)^2 = 0.1699048
+                       vs one: (0.9 - 1)^2               = 0.01
+    box 1 (not responsible), confidence 0.4: 0.5 * 0.4^2  = 0.08
+    classes [0.2, 0.7, 0.1] vs [0, 1, 0]: 0.04 + 0.09 + 0.01 = 0.14
+    empty cell (1, 0), confidences 0.2, -0.4: 0.5 (0.04 + 0.16) = 0.1
+    (its boxes and classes, 9s, are ignored; other cells are all 0)
+  Total: 0.42 + 0.1699048 = 0.5899048 (IoU target), 0.43 (target one).
+  """
+  p = np.zeros((2, 2, 2, 13))
+  t = np.zeros((2, 2, 2, 8))
+  t[0, 0, 1] = [1.0, 0.5, 0.5, 0.25, 0.25, 0.0, 1.0, 0.0]
+  p[0, 0, 1] = [0.6, 0.5, 0.5, 0.6, 0.9,  0.5, 0.5, 0.25, 0.25, 0.4,
+                0.2, 0.7, 0.1]
+  p[0, 1, 0] = [9.0, 9.0, 9.0, 9.0, 0.2,  9.0, 9.0, 9.0, 9.0, -0.4,
+                9.0, 9.0, 9.0]
+  p[1, 1, 1, [4, 9]] = [1.0, -2.0]            # image 1: 0.5 (1 + 4) = 2.5
+  p, t = jnp.asarray(p), jnp.asarray(t)
+  iou_term = (0.9 - 20 / 41) ** 2
+  np.testing.assert_allclose(iou_term, 0.1699048, rtol=1e-6)
+  np.testing.assert_allclose(losses.yolo_loss(p, t),
+                             [0.42 + iou_term, 2.5], rtol=1e-6)
+  np.testing.assert_allclose(
+      losses.yolo_loss(p, t, confidence_target="one"), [0.43, 2.5],
+      rtol=1e-6)
+  # the lambdas scale their terms: coordinates + sizes 0.1 -> 0.02 at
+  # lambda_coord = 1, no-object 0.18 -> 0.36 at lambda_noobj = 1
+  np.testing.assert_allclose(
+      losses.yolo_loss(p, t, lambda_coord=1.0, lambda_noobj=1.0)[0],
+      0.02 + iou_term + 0.36 + 0.14, rtol=1e-6)
+  # dL/dP = 2 W (P - T), the IoU target held constant
+  g = jax.grad(lambda p: losses.yolo_loss(p, t)[0])(p)
+  expected = np.zeros((2, 2, 2, 13))
+  expected[0, 0, 1] = [2 * 5 * 0.1, 0.0, 0.0, 2 * 5 * 0.1,
+                       2 * (0.9 - 20 / 41), 0.0, 0.0, 0.0, 0.0, 2 * 0.5 * 0.4,
+                       0.4, -0.6, 0.2]
+  expected[0, 1, 0, [4, 9]] = [2 * 0.5 * 0.2, 2 * 0.5 * -0.4]
+  np.testing.assert_allclose(g, expected, atol=1e-6)
+
+
 def test_regularization_preferences_note_002():
   w1 = jnp.array([1.0, 0.0, 0.0, 0.0])
   w2 = jnp.full(4, 0.25)

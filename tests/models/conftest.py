@@ -7,19 +7,9 @@ only) filled with host-side numpy values. `test_init_*` exercises `model.init`.
 """
 from __future__ import annotations
 
-import jax
 import pytest
 
 from nn_lib.models.catalog import random_variables
-
-
-@pytest.fixture(autouse=True)
-def _float32_matmuls():
-  """GPUs multiply float32 matrices in TF32 by default (about 3 significant
-  digits); these tests compare models with float64 references to float32
-  accuracy, so every matrix product here runs in full float32."""
-  with jax.default_matmul_precision("float32"):
-    yield
 
 
 @pytest.fixture

@@ -191,3 +191,21 @@ def test_sinusoidal_positional_encoding_values():
   # Each (sin, cos) pair shares one frequency, so every row has unit-norm pairs.
   np.testing.assert_allclose(pe[:, 0::2] ** 2 + pe[:, 1::2] ** 2, 1.0, rtol=1e-6)
   assert sinusoidal_positional_encoding(7, 5).shape == (7, 5)
+
+
+@pytest.mark.parametrize("name,kwargs,inputs", [
+    ("transformer_lm", dict(vocab_size=11), np.array([[1, 2, 3, 4, 5, 6], [6, 5, 4, 3, 2, 1]])),
+    ("transformer_encoder", dict(num_outputs=3),
+     np.random.default_rng(7).normal(size=(2, 5, 4)).astype(np.float32))])
+def test_fused_attention_equals_explicit(make_variables, name, kwargs, inputs):
+  """attention="fused" (jax.nn.dot_product_attention, causal by is_causal rather
+  than a mask) computes what the explicit weights do, with the same parameters."""
+  common = dict(d_model=8, num_heads=2, num_layers=2, d_ff=16, dropout=0.0, **kwargs)
+  explicit = models.get(name, **common)
+  fused = models.get(name, attention="fused", **common)
+  variables = make_variables(explicit, inputs, bias_scale=0.1)
+  want = jax.jit(explicit.apply)(variables, inputs)
+  got = jax.jit(fused.apply)(variables, inputs)
+  np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+  with pytest.raises(ValueError, match="attention must be one of"):
+    models.get(name, attention="flash", **common).init(jax.random.PRNGKey(0), inputs)

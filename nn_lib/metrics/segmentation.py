@@ -1,0 +1,147 @@
+"""Semantic segmentation metrics (notes 004 "Segmentation", "Loss and Metrics"):
+pixel accuracy, the Dice coefficient and IoU (the Jaccard index), all from one
+C x C confusion matrix over every pixel of every image passed in.
+
+  pixel accuracy = correct pixels / pixels      (the notes' (TP + TN) / all for
+                                                 one class against the rest)
+  Dice_c = 2 TP_c / (2 TP_c + FP_c + FN_c)      (= 2 |A n B| / (|A| + |B|))
+  IoU_c  =   TP_c / (TP_c + FP_c + FN_c)        (= |A n B| / |A u B|)
+
+with, for class c, TP_c the pixels labelled c and predicted c, FP_c those
+predicted c but labelled otherwise, FN_c those labelled c but predicted
+otherwise. The loop's evaluation passes a whole split's outputs at once, so
+these are exact over the split's pixels, not averages of per-batch values.
+
+Outputs are logits ``B x H x W x C`` (any number of spatial axes), the
+predicted class is their arg-max; targets are integer class maps ``B x H x W``.
+A negative target means "ignore this pixel" (as the losses' negative labels):
+it is in no count, including pixel accuracy's denominator. A target >= C
+raises ValueError when the targets are concrete; under ``jax.jit`` it cannot
+be inspected and is ignored like a negative one.
+
+A class absent from both the targets and the predictions (TP + FP + FN = 0)
+has no defined IoU or Dice (0 / 0): its per-class value is NaN and the means
+(``mean_iou``, ``mean_dice``) are over the classes present in the targets or
+the predictions only, so that classes an evaluation split happens not to
+contain neither count as perfect (1) nor as failures (0).
+"""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from nn_lib.metrics.registry import register
+
+
+def _check(fn: str, logits_BxHxWxC: jax.Array, labels_BxHxW: jax.Array) -> None:
+  """Shapes and dtypes (at trace time), label range (when concrete)."""
+  sl, st = tuple(np.shape(logits_BxHxWxC)), tuple(np.shape(labels_BxHxW))
+  if len(sl) < 4 or sl[:-1] != st or sl[-1] < 1:
+    raise ValueError(
+        f"{fn}: needs logits B x H x W x C and integer class maps B x H x W "
+        f"(the logits' shape without the class axis); got {sl} and {st}")
+  if not jnp.issubdtype(jnp.result_type(labels_BxHxW), jnp.integer):
+    raise ValueError(
+        f"{fn}: targets must be integer class maps, got dtype "
+        f"{jnp.result_type(labels_BxHxW)}; cast them with .astype(int)")
+  if not isinstance(labels_BxHxW, jax.core.Tracer) and np.size(labels_BxHxW):
+    top = int(np.max(labels_BxHxW))
+    if top >= sl[-1]:
+      raise ValueError(
+          f"{fn}: targets contain class {top} but the logits have only "
+          f"{sl[-1]} classes (0..{sl[-1] - 1}; negative targets mean 'ignore')")
+
+
+def _confusion(logits_BxHxWxC: jax.Array, labels_BxHxW: jax.Array) -> jax.Array:
+  c = logits_BxHxWxC.shape[-1]
+  true_N = jnp.asarray(labels_BxHxW).reshape(-1).astype(jnp.int32)
+  pred_N = jnp.argmax(logits_BxHxWxC, axis=-1).reshape(-1).astype(jnp.int32)
+  valid = (true_N >= 0) & (true_N < c)
+  # invalid pixels go to one extra bin that is dropped
+  index = jnp.where(valid, true_N * c + pred_N, c * c)
+  return jnp.bincount(index, length=c * c + 1)[:-1].reshape(c, c)
+
+
+def iou_and_dice_from_confusion(cm_CxC: jax.Array) -> tuple[jax.Array, jax.Array]:
+  """Per-class (IoU_C, Dice_C) from a C x C confusion matrix (rows true,
+  columns predicted): IoU_c = TP / (TP + FP + FN), Dice_c = 2 TP / (2 TP + FP
+  + FN), NaN for a class absent from both targets and predictions (0 / 0)."""
+  cm = jnp.asarray(cm_CxC).astype(jnp.float32)
+  tp = jnp.diagonal(cm)
+  union = jnp.sum(cm, axis=0) + jnp.sum(cm, axis=1) - tp     # TP + FP + FN
+  present = union > 0
+  iou = jnp.where(present, tp / jnp.where(present, union, 1.0), jnp.nan)
+  dice = jnp.where(present, 2 * tp / jnp.where(present, union + tp, 1.0), jnp.nan)
+  return iou, dice
+
+
+def _mean_present(values_C: jax.Array) -> jax.Array:
+  """Mean over the classes with a defined value (not NaN); 0 if there is none
+  (every pixel ignored), like mean_box_iou without objects."""
+  defined = ~jnp.isnan(values_C)
+  n = jnp.sum(defined)
+  total = jnp.sum(jnp.where(defined, values_C, 0.0))
+  return jnp.where(n > 0, total / jnp.maximum(n, 1), 0.0)
+
+
+@jax.jit
+def _summary(logits_BxHxWxC: jax.Array, labels_BxHxW: jax.Array) -> dict:
+  """Everything from one confusion matrix, as one compiled program: called
+  eagerly (on the host, over a split) each metric would otherwise compile
+  its every operation on its own; inside a caller's jit the unused outputs
+  are dropped."""
+  cm = _confusion(logits_BxHxWxC, labels_BxHxW)
+  iou, dice = iou_and_dice_from_confusion(cm)
+  total = jnp.sum(cm)
+  accuracy = jnp.where(total > 0, jnp.trace(cm) / jnp.maximum(total, 1), 0.0)
+  return {"confusion": cm, "iou": iou, "dice": dice, "pixel_accuracy": accuracy,
+          "mean_iou": _mean_present(iou), "mean_dice": _mean_present(dice)}
+
+
+def _checked_summary(fn: str, logits_BxHxWxC: jax.Array,
+                     labels_BxHxW: jax.Array) -> dict:
+  _check(fn, logits_BxHxWxC, labels_BxHxW)
+  return _summary(logits_BxHxWxC, labels_BxHxW)
+
+
+def segmentation_confusion_matrix(logits_BxHxWxC: jax.Array,
+                                  labels_BxHxW: jax.Array) -> jax.Array:
+  """C x C int32 pixel counts over all images: row = true class, column =
+  predicted class (arg-max of the logits); ignored pixels (negative targets)
+  are in no cell. Counted with bincount rather than a float32 one-hot matmul,
+  whose sums stop being exact integers past 2^24 pixels (a split of 256 x 256
+  images reaches that at 256 images)."""
+  return _checked_summary("segmentation_confusion_matrix", logits_BxHxWxC,
+                          labels_BxHxW)["confusion"]
+
+
+def per_class_iou_and_dice(logits_BxHxWxC: jax.Array,
+                           labels_BxHxW: jax.Array) -> tuple[jax.Array, jax.Array]:
+  """(IoU_C, Dice_C) per class over all pixels of all images (notes 004);
+  NaN for a class absent from both the targets and the predictions."""
+  out = _checked_summary("per_class_iou_and_dice", logits_BxHxWxC, labels_BxHxW)
+  return out["iou"], out["dice"]
+
+
+@register("pixel_accuracy")
+def pixel_accuracy(logits_BxHxWxC: jax.Array, labels_BxHxW: jax.Array) -> jax.Array:
+  """Fraction of the (not ignored) pixels whose arg-max class is their label:
+  trace(CM) / sum(CM); 0 if every pixel is ignored. The notes warn that it
+  mostly reports the large classes (background) under class imbalance."""
+  return _checked_summary("pixel_accuracy", logits_BxHxWxC,
+                          labels_BxHxW)["pixel_accuracy"]
+
+
+@register("mean_iou")
+def mean_iou(logits_BxHxWxC: jax.Array, labels_BxHxW: jax.Array) -> jax.Array:
+  """Mean over classes of IoU_c = TP_c / (TP_c + FP_c + FN_c), over the classes
+  present in the targets or the predictions (module docstring)."""
+  return _checked_summary("mean_iou", logits_BxHxWxC, labels_BxHxW)["mean_iou"]
+
+
+@register("mean_dice")
+def mean_dice(logits_BxHxWxC: jax.Array, labels_BxHxW: jax.Array) -> jax.Array:
+  """Mean over classes of Dice_c = 2 TP_c / (2 TP_c + FP_c + FN_c), over the
+  classes present in the targets or the predictions (module docstring)."""
+  return _checked_summary("mean_dice", logits_BxHxWxC, labels_BxHxW)["mean_dice"]
