@@ -35,6 +35,12 @@ USER_XLA_FLAGS = " ".join(f for f in os.environ.get("XLA_FLAGS", "").split()
 os.environ["XLA_FLAGS"] = " ".join([*FAST_COMPILE_XLA_FLAGS, USER_XLA_FLAGS]).strip()
 
 
+def pytest_collection_modifyitems(items):
+  """The train.py subprocess runs (marked slow, up to 45 s each) go first: a long
+  test that starts last keeps its worker busy while the other one idles."""
+  items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(autouse=True)
 def _float32_matmuls():
   """GPUs multiply float32 matrices in TF32 by default (about 3 significant
