@@ -50,10 +50,11 @@ TRAINING_KEYS = ("model", "loss", "optimizer", "schedule", "num_steps", "batch_s
 # these are the keyword arguments of the named model, loss or optax optimizer.
 KEY_HELP: dict[str, str] = {
     "seed": "seeds initialization, batch order and dropout",
-    "trainer": "how to train: supervised (gradient steps) or knn",
+    "trainer": "how to train: supervised (gradient steps), knn, or gan (two players)",
     "study": "optional: train several variations and compare them",
     "compare.key": "the dotted config key a comparison study varies",
     "compare.choices": "the values the study gives compare.key, one run each",
+    "compare.runs": "named runs, each a sequence of (dotted key, value) pairs",
     "data.source": "where examples come from: embedded, tfds (prepared data_dir), npz, "
                    "inline",
     "data.name": "embedded or TFDS dataset name",
@@ -77,6 +78,10 @@ KEY_HELP: dict[str, str] = {
     "data.target_transform.negative": "the target of the other classes (is_class)",
     "data.target_transform.num_classes": "width of the one-hot targets (one_hot)",
     "data.inline": "the examples themselves, per split (source=inline)",
+    "data.train_classes": "optional: the class labels the train (and dev) split keeps, "
+                          "e.g. (0, 1, 2, 3, 4, 5, 6); unset = all",
+    "data.test_classes": "optional: the class labels the test split keeps (classes "
+                         "held out of training, for verification); unset = all",
     "model.name": "the model (nn_lib.models.MODELS); other model.* keys are its "
                   "arguments",
     "model.num_outputs": "output width: classes (softmax), 1 (sigmoid), target size",
@@ -87,6 +92,9 @@ KEY_HELP: dict[str, str] = {
     "model.kernel_init": "weight initialization (he, lecun, xavier, zeros, ...)",
     "model.depth": "number of hidden layers (overrides hidden)",
     "model.width": "units per hidden layer (overrides hidden)",
+    "model.num_freqs": "positional encoding of the inputs (mlp): L frequencies "
+                       "2^0 pi ... 2^(L-1) pi of NeRF's gamma (0 = none)",
+    "model.output_activation": "applied to the outputs (identity = logits, sigmoid, ...)",
     "model.widths": "channels (or units) per stage",
     "model.arch": "a named architecture (e.g. resnet20)",
     "model.latent_dim": "size of the code / latent vector",

@@ -48,6 +48,11 @@ def test_smoke_variant_learns(name, tmp_path):
   runs = result.runs or {"": result}
   for run_name, run in runs.items():
     assert run.cfg.get("num_steps", 0) <= 10
+    if run.cfg.get("trainer") == "gan":  # two players: no one loss that must fall
+      assert run.final and all(math.isfinite(v) for v in run.final.values()), run.final
+      assert int(run.state["step"]) == run.cfg.num_steps
+      assert (run.workdir / "plots" / "samples.png").exists()
+      continue
     if run.model is None:  # kNN: no loss to lower; it must beat chance (0.1) by far
       assert run.final["test/accuracy"] >= 0.9
       continue

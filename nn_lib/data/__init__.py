@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from nn_lib.data import canvases, regression  # noqa: F401  (register their builders)
-from nn_lib.data import transforms
+from nn_lib.data import canvases, fields, regression  # noqa: F401  (register their builders)
+from nn_lib.data import classes, transforms
 from nn_lib.data.batching import TrainBatches, eval_batches
 from nn_lib.data.builders import EMBEDDED, prepare
 from nn_lib.data.sources import SOURCES, DataError, Split, load_splits
@@ -49,6 +49,7 @@ def _standardize(splits: dict[str, Split]) -> None:
 def load(cfg: Any) -> dict[str, Split]:
   """Returns {"train": ..., "dev": ... (if dev_fraction > 0), "test": ...}."""
   splits = load_splits(cfg, {"train": cfg.train_split, "test": cfg.test_split})
+  classes.apply(splits, cfg)  # data.train_classes / test_classes, before re-targeting
   transforms.apply(splits, cfg.get("target_transform"))
   if cfg.get("dev_fraction", 0.0):
     splits["train"], splits["dev"] = _carve_dev(

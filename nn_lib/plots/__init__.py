@@ -5,7 +5,9 @@ finished run's `Result`. The modules below draw from plain arrays.
 """
 from nn_lib.plots import figure  # noqa: F401  (selects the Agg backend first)
 from nn_lib.plots import classification, images  # noqa: F401
+from nn_lib.plots import verification  # noqa: F401  (registers its plots)
 from nn_lib.plots.curves import training_curves
 from nn_lib.plots.named import PLOTS, PlotFn
 
-__all__ = ["PLOTS", "PlotFn", "classification", "images", "training_curves"]
+__all__ = ["PLOTS", "PlotFn", "classification", "images", "training_curves",
+           "verification"]

@@ -14,11 +14,12 @@ from nn_lib import trainers
 from nn_lib.registry import Registry
 from nn_lib.training import Result
 from nn_lib.training import workdir as workdir_lib
-from nn_lib.studies import compare, polyfit
+from nn_lib.studies import compare, neural_field, polyfit
 
 STUDIES: Registry[Callable[[Any, "str | Path"], Result]] = Registry("study", {
     "compare": compare.compare,                  # one key, several values
     "polyfit_orders": polyfit.polyfit_orders,    # notes 001's under/over-fitting
+    "neural_field": neural_field.neural_field,   # notes 000: positional encoding or not
 })
 
 

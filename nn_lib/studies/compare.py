@@ -42,7 +42,7 @@ def train_variations(cfg: Any, workdir: Path,
           for name, updates in variations.items()}
 
 
-def _variations(spec: Any) -> dict[str, dict[str, Any]]:
+def variations(spec: Any) -> dict[str, dict[str, Any]]:
   if spec.get("runs"):
     # ConfigDict refuses dots in its keys: a run's updates are (key, value) pairs
     return {name: dict(updates) for name, updates in spec.runs}
@@ -60,7 +60,7 @@ def compare(cfg: Any, workdir: str | Path) -> Result:
   config_lib.validate_common(cfg)
   spec = cfg.compare
   workdir = workdir_lib.prepare(cfg, workdir)
-  runs = train_variations(cfg, workdir, _variations(spec))
+  runs = train_variations(cfg, workdir, variations(spec))
   panels = {}
   for panel in spec.panels:
     split, _, name = panel.partition("/")

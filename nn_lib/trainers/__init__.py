@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from nn_lib.registry import Registry
-from nn_lib.trainers import knn
+from nn_lib.trainers import gan, knn
 from nn_lib.training import Result, train_and_evaluate
 
 Trainer = Callable[[Any, "str | Path"], Result]
@@ -18,6 +18,7 @@ Trainer = Callable[[Any, "str | Path"], Result]
 TRAINERS: Registry[Trainer] = Registry("trainer", {
     "supervised": train_and_evaluate,   # gradient descent on config.loss
     "knn": knn.train_and_evaluate,      # k nearest neighbours, k cross-validated
+    "gan": gan.train_and_evaluate,      # generator and discriminator, alternating
 })
 get = TRAINERS.get
 
