@@ -90,8 +90,10 @@ def test_a_metric_that_does_not_fit_names_shapes_and_the_metrics_that_do():
   assert message.startswith("config.metrics: metric 'mse' does not fit this model and "
                             "data: the model outputs float32[16, 10] and the targets are "
                             "int32[16] (mse: ")
+  # (a classifier's logits are embeddings too: the pairwise verification metrics fit)
   assert "metrics that fit them: accuracy, f1_macro, f1_micro, precision_macro, " \
-         "recall_macro; set e.g. --config.metrics=\"('accuracy',)\"." in message
+         "recall_at_1, recall_macro, verification_eer; set e.g. " \
+         "--config.metrics=\"('accuracy',)\"." in message
   metrics.check_metrics_fit(_LOGITS, _LABELS, ("accuracy", "f1_macro"))
 
 

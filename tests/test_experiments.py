@@ -105,14 +105,14 @@ def test_mnist10k_lenet_reaches_97_percent(tmp_path):
 
 def test_studies_name_their_runs_and_smoke_keeps_a_few():
   from nn_lib.studies import compare  # pylint: disable=g-import-not-at-top
-  full = compare._variations(experiments.get_config("regularization_study").compare)
+  full = compare.variations(experiments.get_config("regularization_study").compare)
   assert list(full) == ["none", "l2", "dropout", "early_stopping"]
   assert full["l2"] == {"regularizer.l2_lambda": 0.3}
   assert full["dropout"]["model"]["dropout"] == 0.5
-  smoke = compare._variations(experiments.get_config("regularization_study:smoke").compare)
+  smoke = compare.variations(experiments.get_config("regularization_study:smoke").compare)
   assert list(smoke) == ["early_stopping"]
-  by_key = compare._variations(experiments.get_config("init_study:smoke").compare)
+  by_key = compare.variations(experiments.get_config("init_study:smoke").compare)
   assert by_key == {"zeros": {"model.kernel_init": "zeros"},
                     "he": {"model.kernel_init": "he"}}
   with pytest.raises(ValueError, match="needs `key` and `choices`, or `runs`"):
-    compare._variations(ml_collections.ConfigDict({"title": "no runs"}))
+    compare.variations(ml_collections.ConfigDict({"title": "no runs"}))

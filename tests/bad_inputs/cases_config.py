@@ -169,9 +169,9 @@ CASES += [
     Case(CFG, "`metrics=('acc',)` (unknown metric)", lambda: metrics.get("acc"),
          ConfigError, "unknown metric 'acc'; valid: accuracy, binary_accuracy, "),
     Case(CFG, "`trainer=rl` (unknown trainer)", lambda: trainers.get("rl"), ConfigError,
-         "unknown trainer 'rl'; valid: knn, supervised"),
+         "unknown trainer 'rl'; valid: gan, knn, supervised"),
     Case(CFG, "`study=grid` (unknown study)", lambda: studies.STUDIES.get("grid"),
-         ConfigError, "unknown study 'grid'; valid: compare, polyfit_orders"),
+         ConfigError, "unknown study 'grid'; valid: compare, neural_field, polyfit_orders"),
     Case(CFG, "`knn.distance=cosine`",
          _knn({"knn.distance": "cosine"}),
          ConfigError, "config.knn.distance must be one of ('l1', 'l2'), got 'cosine'"),
@@ -234,6 +234,7 @@ CASES += [
          "config.metrics: metric 'mse' does not fit this model and data: the model "
          "outputs float32[16, 10] and the targets are int32[16] (mse: Operands could not "
          "be broadcast together for subtract on shapes (16, 10) (16,)); metrics that fit "
-         "them: accuracy, f1_macro, f1_micro, precision_macro, recall_macro; set e.g. "
+         "them: accuracy, f1_macro, f1_micro, precision_macro, recall_at_1, recall_macro, "
+         "verification_eer; set e.g. "
          "--config.metrics=\"('accuracy',)\"."),
 ]
