@@ -76,6 +76,9 @@ class GridDetector(nn.Module):
   Per cell the channels are [x, y, w, h, confidence] for box 1, ..., box B, then
   the C class logits; all raw (x, y: offsets in the cell before a sigmoid;
   w, h: log sizes relative to the image; confidence and classes: logits).
+  `nn_lib.decoding.activate_grid_outputs` turns them into the layout that
+  `losses.yolo_loss` and `nn_lib.decoding.decode` read (sigmoid offsets and
+  confidence, square-root sizes, softmax class probabilities).
 
   Input x_BxHxWxC with H = W = S * 2^len(widths) * k; output
   B x S x S x (5 * boxes_per_cell + num_classes).
