@@ -2,8 +2,9 @@
 
 The bare loop is the loop's own step (`make_train_step` with the config's model,
 loss, optimizer, schedule, metrics and augmentation) under `jax.jit` with the state
-donated, fed batches already on the device: no feed, logging, checkpoints or
-checks, the most the loop could reach. The loop runs `train_and_evaluate` with the
+donated and no logging, checkpoints or checks: fed batches already on the device
+(the most the loop could reach), and fed the same host batches as the loop, cut
+each step (what a hand-written loop does). The loop runs `train_and_evaluate` with the
 same config (checkpoint and evaluation only at the end). Prints steps/s and the
 ratio, for the default loop and with several steps per call (and the data on the
 device), and XLA's cost analysis of the step (FLOPs and bytes per step, and the
@@ -29,12 +30,15 @@ import numpy as np  # noqa: E402
 import experiments  # noqa: E402
 from nn_lib import data, models  # noqa: E402
 from nn_lib.training import objective, train_and_evaluate  # noqa: E402
+from nn_lib.training import mesh as mesh_lib  # noqa: E402
 from nn_lib.training import step as step_lib  # noqa: E402
 from nn_lib.training.optim import make_optimizer  # noqa: E402
 
 
-def bare_loop(cfg, steps: int) -> tuple[float, dict[str, float]]:
-  """(steps/s, cost analysis) of the config's own step on device-resident batches."""
+def bare_loop(cfg, steps: int, on_device: bool) -> tuple[float, dict[str, float]]:
+  """(steps/s, cost analysis) of the config's own step, fed batches already on the
+  device (`on_device`: the ceiling) or cut on the host each step from the same
+  `TrainBatches` the loop reads (what a hand-written loop would do)."""
   batches = data.TrainBatches(data.load(cfg.data)["train"], cfg.batch_size, cfg.seed)
   model = models.get(**cfg.model)
   tx, schedule = make_optimizer(cfg, steps_per_epoch=batches.steps_per_epoch)
@@ -50,7 +54,9 @@ def bare_loop(cfg, steps: int) -> tuple[float, dict[str, float]]:
   jax.block_until_ready(metrics["loss"])
   start = time.perf_counter()
   for s in range(steps):
-    state, metrics = step(state, resident[s % len(resident)])
+    batch = resident[s % len(resident)] if on_device else {
+        k: mesh_lib.host_dtype(v) for k, v in batches(s).items()}
+    state, metrics = step(state, batch)
   jax.block_until_ready(metrics["loss"])
   return steps / (time.perf_counter() - start), cost
 
@@ -103,19 +109,25 @@ def main() -> None:
     # Interleaved rounds, best of each: a shared machine's speed drifts by 30%
     # within a minute, so one measurement after the other would compare
     # different machines.
-    best = {"bare": 0.0, **{name: 0.0 for name in variants}}
+    best = {"bare": 0.0, "bare_host": 0.0, **{name: 0.0 for name in variants}}
     for i in range(args.rounds):
-      rate, cost = bare_loop(cfg, args.steps)
-      best["bare"] = max(best["bare"], rate)
+      rate, cost = bare_loop(cfg, args.steps, on_device=True)
+      host_rate, _ = bare_loop(cfg, args.steps, on_device=False)
+      best["bare"], best["bare_host"] = max(best["bare"], rate), max(best["bare_host"],
+                                                                    host_rate)
       rates = {name: loop(options) for name, options in variants.items()}
       for name, value in rates.items():
         best[name] = max(best[name], value)
-      print(f"round {i + 1}: bare {rate:.0f} steps/s; " + ", ".join(
-          f"{name.strip()} {value:.0f}" for name, value in rates.items()), flush=True)
-  print(f"{'loop':<28}{'steps/s':>10}{'ratio to bare':>15}")
-  print(f"{'bare jitted step':<28}{best['bare']:>10.0f}")
+      print(f"round {i + 1}: bare {rate:.0f} steps/s, fed from the host {host_rate:.0f}; "
+            + ", ".join(f"{name.strip()} {value:.0f}" for name, value in rates.items()),
+            flush=True)
+  print(f"{'loop':<30}{'steps/s':>10}{'ratio to bare':>15}{'to host-fed bare':>18}")
+  print(f"{'bare jitted step':<30}{best['bare']:>10.0f}")
+  print(f"{'  fed host batches each step':<30}{best['bare_host']:>10.0f}"
+        f"{best['bare_host'] / best['bare']:>15.2f}")
   for name in variants:
-    print(f"{name:<28}{best[name]:>10.0f}{best[name] / best['bare']:>15.2f}")
+    print(f"{name:<30}{best[name]:>10.0f}{best[name] / best['bare']:>15.2f}"
+          f"{best[name] / best['bare_host']:>18.2f}")
   print(f"({args.experiment}, batch {cfg.batch_size}, {cfg.model.get('dtype', 'float32')}, "
         f"log_every {cfg.log_every}, best of {args.rounds} interleaved rounds, "
         f"{jax.device_count()} {jax.default_backend()} device(s): "
