@@ -9,7 +9,7 @@ def common_config(trainer: str) -> ml_collections.ConfigDict:
   """The keys every trainer reads: seed, data, what to evaluate and plot."""
   c = ml_collections.ConfigDict()
   c.seed = 0
-  c.trainer = trainer  # nn_lib.trainers.TRAINERS: "supervised", "knn", "gan"
+  c.trainer = trainer  # nn_lib.trainers.TRAINERS: "supervised", "knn", "gan", "nerf"
   c.data = ml_collections.ConfigDict(dict(
       source="embedded",     # "embedded", "tfds" (prepared data_dir), "npz", "inline"
       name="digits",         # embedded or TFDS dataset name

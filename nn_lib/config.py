@@ -50,7 +50,7 @@ TRAINING_KEYS = ("model", "loss", "optimizer", "schedule", "num_steps", "batch_s
 # these are the keyword arguments of the named model, loss or optax optimizer.
 KEY_HELP: dict[str, str] = {
     "seed": "seeds initialization, batch order and dropout",
-    "trainer": "how to train: supervised (gradient steps), knn, or gan (two players)",
+    "trainer": "how to train: supervised (gradient steps), knn, gan (two players) or nerf (rays)",
     "study": "optional: train several variations and compare them",
     "compare.key": "the dotted config key a comparison study varies",
     "compare.choices": "the values the study gives compare.key, one run each",

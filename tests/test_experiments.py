@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 
+import jax
 import ml_collections
 import numpy as np
 import optax
@@ -36,7 +37,9 @@ def loss_before_and_after(result, n: int = 256) -> tuple[float, float]:
   cfg, train = result.cfg, result.splits["train"]
   x, t = train["inputs"][:n], train["targets"][:n]
   loss_fn = objective.loss_from_config(cfg.loss)
-  initial = step_lib.init_state(result.model, optax.identity(), cfg.seed, x[:1])
+  # jitted: eagerly, each of init's ops would compile on its own (~1.5 s a model)
+  initial = jax.jit(lambda x1: step_lib.init_state(result.model, optax.identity(), cfg.seed,
+                                                   x1))(x[:1])
   return (evaluate(result.predict(x, state=initial), t, loss_fn)["loss"],
           evaluate(result.predict(x), t, loss_fn)["loss"])
 
@@ -52,6 +55,12 @@ def test_smoke_variant_learns(name, tmp_path):
       assert run.final and all(math.isfinite(v) for v in run.final.values()), run.final
       assert int(run.state["step"]) == run.cfg.num_steps
       assert (run.workdir / "plots" / "samples.png").exists()
+      continue
+    if run.cfg.get("trainer") == "nerf":  # rendered rays: the batch loss, logged per chunk
+      _, train_loss = run.history.curve("train", "loss")
+      assert train_loss[-1] <= (1 - MIN_FALL) * train_loss[0], train_loss
+      assert math.isfinite(run.final["test/psnr"]) and int(run.state["step"]) == 6
+      assert (run.workdir / "plots" / "renders.png").exists()
       continue
     if run.model is None:  # kNN: no loss to lower; it must beat chance (0.1) by far
       assert run.final["test/accuracy"] >= 0.9

@@ -1,5 +1,6 @@
-"""The GAN trainer (nn_lib/trainers/gan.py): bit-identical resume, the two generator
-losses' gradients, k discriminator updates per step, config errors, mode metrics."""
+"""The GAN trainer (nn_lib/trainers/gan.py): bit-identical resume (with and without
+batch norm), the two generator losses' gradients, k discriminator updates per step,
+config errors, mode metrics, real images from a dataset (nn_lib/trainers/gan_data.py)."""
 from __future__ import annotations
 
 import jax
@@ -12,37 +13,44 @@ import experiments
 import losses
 from nn_lib.data import mixtures
 from nn_lib.registry import ConfigError
-from nn_lib.trainers import gan
+from nn_lib.trainers import gan, gan_data
 
 
-def _tiny(**gan_overrides):
-  """gan_ring at its smallest: 16-unit players, 6 steps of batch 16, saves at 3."""
+def _tiny():
+  """gan_ring's smoke config, for the checks that refuse a config before training."""
   cfg = experiments.get_config("gan_ring:smoke")
-  cfg.generator.hidden = cfg.discriminator.hidden = (16,)
-  cfg.batch_size = 16
-  cfg.gan.eval_samples = 64
   cfg.plots = ()
-  # the resume test stops a run by shortening num_steps: a schedule that depends
-  # on num_steps would make that a different run
-  cfg.schedule = dict(name="constant")
+  return cfg
+
+
+def _tiny_dcgan(**gan_overrides):
+  """dcgan_digits:smoke (width-8 players with batch norm, batch 16; its constant
+  schedule makes a run stopped by a shorter num_steps the same run), k = 2
+  discriminator updates per step."""
+  cfg = experiments.get_config("dcgan_digits:smoke")
+  cfg.plots = ()
+  cfg.gan.d_steps = 2
   cfg.gan.update(gan_overrides)
   return cfg
 
 
 @pytest.fixture(scope="module")
 def straight(tmp_path_factory):
-  """6 uninterrupted steps with k = 2 discriminator updates per step (under the
-  float32 matmuls conftest gives each test, which module fixtures precede)."""
+  """6 uninterrupted steps of the tiny DCGAN (under the float32 matmuls conftest
+  gives each test, which module fixtures precede)."""
   with jax.default_matmul_precision("float32"):
-    return gan.train_and_evaluate(_tiny(d_steps=2), tmp_path_factory.mktemp("straight"))
+    return gan.train_and_evaluate(_tiny_dcgan(grid_samples=16),
+                                  tmp_path_factory.mktemp("straight"))
 
 
-def test_resume_is_bit_identical(straight, tmp_path):
-  cfg = _tiny(d_steps=2)
+def test_resume_is_bit_identical_with_batch_norm(straight, tmp_path):
+  """Killed after 3 of 6 steps and resumed: the same parameters, batch-norm
+  statistics, optimizer states and metrics as the run that was not stopped."""
+  cfg = _tiny_dcgan()
   cfg.num_steps = 3
   first = gan.train_and_evaluate(cfg, tmp_path)
   assert int(first.state["step"]) == 3
-  resumed = gan.train_and_evaluate(_tiny(d_steps=2), tmp_path)
+  resumed = gan.train_and_evaluate(_tiny_dcgan(), tmp_path)
   assert resumed.start_step == 3 and int(resumed.state["step"]) == 6
   leaves_a = jax.tree.leaves_with_path(straight.state)
   leaves_b = jax.tree.leaves_with_path(resumed.state)
@@ -50,7 +58,10 @@ def test_resume_is_bit_identical(straight, tmp_path):
   for (path, a), (_, b) in zip(leaves_a, leaves_b):
     np.testing.assert_array_equal(np.asarray(a), np.asarray(b), err_msg=str(path))
   assert straight.final == resumed.final  # the same metrics rows, too
+  for name in ("sample_confidence", "classes_present", "max_class_fraction"):
+    assert f"test/{name}" in straight.final, name
   assert (tmp_path / "plots" / "samples.png").exists()
+  assert (straight.workdir / "plots" / "samples_6.png").exists()
 
 
 def test_discriminator_makes_d_steps_updates_per_step(straight):
@@ -73,7 +84,7 @@ def test_generator_losses_push_d_of_g_up():
   f = jnp.array([-6.0, 0.0, 2.0])
   for name in ("nonsaturating", "minimax"):
     fn = gan.GENERATOR_LOSSES[name]
-    grads = jax.grad(lambda x: jnp.sum(fn(x)))(f)
+    grads = jax.grad(lambda x, fn=fn: jnp.sum(fn(x)))(f)
     assert np.all(np.asarray(grads) < 0), name
   ns = jax.grad(lambda x: jnp.sum(gan.GENERATOR_LOSSES["nonsaturating"](x)))(f)
   mm = jax.grad(lambda x: jnp.sum(gan.GENERATOR_LOSSES["minimax"](x)))(f)
@@ -87,15 +98,54 @@ def test_generator_losses_push_d_of_g_up():
   assert gan.GENERATOR_LOSSES["nonsaturating"] is losses.gan_generator_nonsaturating
 
 
+def test_batch_norm_statistics_move_and_sampling_reads_them(straight):
+  """Both players' statistics moved off their initial values (mean 0, var 1), and
+  G samples in eval mode: G(z) = apply with the running averages."""
+  state, cfg = straight.state, straight.cfg
+  for part in ("g_state", "d_state"):
+    stats = state[part]["batch_stats"]
+    values = np.concatenate([np.ravel(x) for x in jax.tree.leaves(stats)])
+    assert np.abs(values - np.round(values)).max() > 1e-4, part
+  G = straight.model["generator"]
+  z = np.random.default_rng(1).standard_normal((5, cfg.gan.latent_dim)).astype(np.float32)
+  expected = G.apply({"params": state["g_params"], **state["g_state"]}, z, train=False)
+  np.testing.assert_allclose(straight.predict(z), np.asarray(expected), rtol=1e-5, atol=1e-6)
+  in_train_mode = G.apply({"params": state["g_params"], **state["g_state"]}, z, train=True,
+                          mutable=["batch_stats"])[0]
+  assert not np.allclose(np.asarray(in_train_mode), np.asarray(expected), atol=1e-3)
+
+
+def test_real_images_are_training_digits_scaled_to_tanh_range():
+  cfg = experiments.get_config("dcgan_digits:smoke")
+  real = gan_data.from_config(cfg.data)
+  assert real.shape == (28, 28, 1) and real.is_image
+  train = np.asarray(real.arrays)
+  assert train.shape == (2048, 28, 28, 1)  # the smoke variant's train[:2048]
+  assert train.min() == -1.0 and train.max() == 1.0  # 0 -> -1 (background), 255 -> 1
+  batch = np.asarray(real.sample(real.arrays, jax.random.PRNGKey(0), 8))
+  # each drawn image is a row of the training split
+  flat = train.reshape(len(train), -1)
+  for image in batch.reshape(8, -1):
+    assert np.any(np.all(flat == image, axis=1))
+  np.testing.assert_array_equal(
+      batch, np.asarray(real.sample(real.arrays, jax.random.PRNGKey(0), 8)))
+  np.testing.assert_allclose(gan_data.to_unit(batch) * 2 - 1, batch)
+
+
 @pytest.mark.parametrize("key,value,message", [
     ("gan.generator_loss", "wasserstein",
-     r"config.gan.generator_loss='wasserstein' is not a generator loss; valid: "
-     r"nonsaturating, minimax"),
+     (r"config.gan.generator_loss='wasserstein' is not a generator loss; valid: "
+      r"nonsaturating, minimax")),
     ("gan.d_steps", 0, r"config.gan.d_steps must be a positive integer, got 0"),
-    ("gan.r1_weight", -1.0, r"config.gan.r1_weight must be a number >= 0 \(0: no penalty\), "
-     r"got -1.0"),
-    ("data.name", "spiral", r"config.data.name: unknown distribution 'spiral'; valid: "
-     r"gaussian_ring"),
+    ("gan.r1_weight", -1.0,
+     (r"config.gan.r1_weight must be a number >= 0 \(0: no penalty\), got -1.0")),
+    ("data.name", "spiral",
+     r"config.data.name: unknown distribution 'spiral'; valid: gaussian_ring"),
+    ("gan.sample_quality", "fid",
+     r"config.gan.sample_quality='fid' is not a sample quality; valid: modes, mnist_lenet"),
+    ("gan.sample_quality", "mnist_lenet",
+     (r"config.gan.sample_quality='mnist_lenet' does not fit data.source='sampler': "
+      r"use 'modes' with")),
 ])
 def test_bad_config_values_are_clear_errors(tmp_path, key, value, message):
   cfg = _tiny()

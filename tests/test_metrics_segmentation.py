@@ -127,3 +127,45 @@ def test_bad_inputs_say_what_is_wrong():
   with pytest.raises(ValueError, match=r"targets contain class 3 but the logits have "
                      r"only 3 classes \(0..2; negative targets mean 'ignore'\)"):
     seg.mean_iou(logits, jnp.full((2, 3, 3), 3))
+
+
+def test_one_hot_targets_give_the_same_numbers():
+  # the region losses' targets (B x H x W x C one-hot); an all-zero row is ignored
+  one_hot = np.eye(3)[np.maximum(LABELS, 0)] * (LABELS >= 0)[..., None]
+  logits = _logits(PREDS, 3)
+  np.testing.assert_array_equal(
+      seg.segmentation_confusion_matrix(logits, jnp.asarray(one_hot, jnp.float32)), CM)
+  assert float(seg.mean_iou(logits, jnp.asarray(one_hot))) == pytest.approx(0.626984,
+                                                                            abs=1e-6)
+
+
+def test_small_object_recall_by_hand():
+  # One 6 x 6 map, background 0. Objects (4-connected components per class):
+  #   A: class 1, 4 px (rows 0-1, cols 0-1), predicted 1 on 2 px -> 2/4 = 0.5: found
+  #   B: class 1, 3 px (row 5, cols 0-2), predicted 1 on 1 px -> 1/3: missed
+  #   C: class 2, 2 px (rows 4-5, col 5), predicted 1 (wrong class) -> missed
+  #   D: class 2, 8 px (rows 1-3, cols 3-5 but (3, 5), so C does not touch it):
+  #      not small below max_area 5, and all of it missed
+  true = np.array([[1, 1, 0, 0, 0, 0],
+                   [1, 1, 0, 2, 2, 2],
+                   [0, 0, 0, 2, 2, 2],
+                   [0, 0, 0, 2, 2, 0],
+                   [0, 0, 0, 0, 0, 2],
+                   [1, 1, 1, 0, 0, 2]])
+  pred = np.array([[1, 0, 0, 0, 0, 0],
+                   [0, 1, 0, 0, 0, 0],
+                   [0, 0, 0, 0, 0, 0],
+                   [0, 0, 0, 0, 0, 0],
+                   [0, 0, 0, 0, 0, 1],
+                   [0, 0, 1, 0, 0, 1]])
+  recall, count = seg.small_object_recall(pred[None], true[None], max_area=5)
+  assert count == 3 and recall == pytest.approx(1 / 3)
+  recall, count = seg.small_object_recall(pred[None], true[None], max_area=5,
+                                          min_covered=0.3)
+  assert count == 3 and recall == pytest.approx(2 / 3)   # B's 1/3 now counts
+  recall, count = seg.small_object_recall(pred[None], true[None], max_area=100)
+  assert count == 4 and recall == pytest.approx(1 / 4)   # D (0/8) joins, missed
+  recall, count = seg.small_object_recall(pred[None], np.zeros_like(true)[None])
+  assert count == 0 and np.isnan(recall)
+  with pytest.raises(ValueError, match=r"one shape N x H x W; got \(1, 6, 6\) and \(6, 6\)"):
+    seg.small_object_recall(pred[None], true)

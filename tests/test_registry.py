@@ -29,13 +29,13 @@ def test_the_config_names_losses_not_penalties():
 
 
 @pytest.mark.parametrize("registry, names", [
-    (trainers.TRAINERS, {"supervised", "knn", "gan"}),
+    (trainers.TRAINERS, {"supervised", "knn", "gan", "nerf"}),
     (studies.STUDIES, {"compare", "polyfit_orders", "neural_field"}),
     (data.SOURCES, {"embedded", "tfds", "npz", "inline"}),
     (data.TARGET_TRANSFORMS, {"is_class", "one_hot", "inputs", "normalize"}),
     (data.EMBEDDED, {"digits", "moons", "circles", "blobs", "mnist10k", "mnist_multilabel",
                      "mnist_detect", "mnist_likes", "polyfit", "vector_regression",
-                     "image_field_2d"}),
+                     "image_field_2d", "mnist_grid_detect", "shapes_seg"}),
     (optim.SCHEDULES, {"constant", "cosine", "exponential", "exponential_epoch",
                        "inverse_sqrt", "inverse_time", "linear", "staircase"}),
 ])

@@ -9,7 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from nn_lib.data import canvases, fields, regression  # noqa: F401  (register their builders)
+# (imported to register their builders)
+from nn_lib.data import canvases, fields, grid_canvases, regression, shapes  # noqa: F401
 from nn_lib.data import classes, transforms
 from nn_lib.data.batching import TrainBatches, eval_batches
 from nn_lib.data.builders import EMBEDDED, prepare

@@ -12,6 +12,7 @@ import io
 import os
 import time
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import tensorflow_datasets as tfds
@@ -37,10 +38,30 @@ def _shuffled_split(n: int, test_size: int, seed: int) -> tuple[np.ndarray, np.n
   return np.sort(order[test_size:]), np.sort(order[:test_size])
 
 
+def _as_bytes(feature):
+  """A Tensor feature stored as its raw bytes (Encoding.BYTES). Without TensorFlow,
+  TFDS writes an unencoded tensor as a tf.train.Example int64/float list built one
+  element at a time in Python: for images that was most of the preparation time
+  (and of the reading). Other features are returned unchanged."""
+  if type(feature) is tfds.features.Tensor and feature.shape and \
+      np.prod(feature.shape) > 1:
+    return tfds.features.Tensor(shape=feature.shape, dtype=feature.np_dtype,
+                                encoding=tfds.features.Encoding.BYTES)
+  return feature
+
+
 class _ArrayBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
   """A builder over in-memory arrays: subclasses define `_features` and `_arrays`."""
 
-  VERSION = tfds.core.Version("1.0.0")
+  # 1.1.0: tensors stored as raw bytes (`_as_bytes`); data prepared by 1.0.0 stays
+  # where it is and is not read again.
+  VERSION = tfds.core.Version("1.1.0")
+  RELEASE_NOTES: ClassVar[dict[str, str]] = {
+      "1.0.0": "First release.",
+      "1.1.0": "Tensors stored as raw bytes: preparation and reading about 2x faster."}
+  # True keeps the rows in the order `_arrays` gives them (TFDS would shuffle them by
+  # key hash), so that split[:k] is the first k generated examples.
+  DISABLE_SHUFFLING = False
   # Largest input value, so that the loader scales inputs to [0, 1].
   INPUT_MAX: float = 1.0
   INPUT_KEY = "image"
@@ -58,8 +79,10 @@ class _ArrayBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
     return tfds.core.DatasetInfo(
         builder=self,
         description=self.DESCRIPTION,
-        features=tfds.features.FeaturesDict(self._features()),
+        features=tfds.features.FeaturesDict(
+            {k: _as_bytes(f) for k, f in self._features().items()}),
         supervised_keys=(self.INPUT_KEY, self.TARGET_KEY),
+        disable_shuffling=self.DISABLE_SHUFFLING,
     )
 
   def _split_generators(self, dl_manager):

@@ -29,7 +29,9 @@ def is_class(targets, inputs, *, label: int, negative: float = 0.0) -> np.ndarra
 
 @TARGET_TRANSFORMS.register("one_hot")
 def one_hot(targets, inputs, *, num_classes: int) -> np.ndarray:
-  """C-wide 0/1 rows from integer class labels 0..C-1."""
+  """C-wide 0/1 rows from integer class labels 0..C-1, of any shape: labels B give
+  B x C, per-pixel class maps B x H x W give B x H x W x C (the region losses of
+  segmentation: dice, tversky, focal)."""
   del inputs
   if (isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral)
       or num_classes <= 0):
@@ -37,11 +39,11 @@ def one_hot(targets, inputs, *, num_classes: int) -> np.ndarray:
                       f"got {num_classes!r}; set --config.data.target_transform."
                       f"num_classes to the number of classes.")
   labels = np.asarray(targets)
-  if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
-    raise DataError(f"target_transform 'one_hot' needs 1-D integer class labels, got "
+  if labels.ndim < 1 or not np.issubdtype(labels.dtype, np.integer):
+    raise DataError(f"target_transform 'one_hot' needs integer class labels, got "
                     f"dtype {labels.dtype} with shape {labels.shape}.")
   if not labels.size:
-    return np.zeros((0, num_classes), np.float32)
+    return np.zeros(labels.shape + (num_classes,), np.float32)
   # np.eye(C)[labels] would raise IndexError for a label >= C and, worse, give a
   # negative label (data.ignore_label) the one-hot row of class C - 1.
   top, low = int(labels.max()), int(labels.min())

@@ -13,7 +13,10 @@ otherwise. The loop's evaluation passes a whole split's outputs at once, so
 these are exact over the split's pixels, not averages of per-batch values.
 
 Outputs are logits ``B x H x W x C`` (any number of spatial axes), the
-predicted class is their arg-max; targets are integer class maps ``B x H x W``.
+predicted class is their arg-max; targets are integer class maps ``B x H x W``,
+or one-hot maps ``B x H x W x C`` (the region losses' targets, e.g. from the
+``one_hot`` transform), read as the class of their 1 (an all-zero row
+is an ignored pixel).
 A negative target means "ignore this pixel" (as the losses' negative labels):
 it is in no count, including pixel accuracy's denominator. A target >= C
 raises ValueError when the targets are concrete; under ``jax.jit`` it cannot
@@ -37,6 +40,8 @@ from nn_lib.metrics.registry import register
 def _check(fn: str, logits_BxHxWxC: jax.Array, labels_BxHxW: jax.Array) -> None:
   """Shapes and dtypes (at trace time), label range (when concrete)."""
   sl, st = tuple(np.shape(logits_BxHxWxC)), tuple(np.shape(labels_BxHxW))
+  if len(sl) >= 4 and st == sl:   # one-hot maps: _class_maps reads them
+    return
   if len(sl) < 4 or sl[:-1] != st or sl[-1] < 1:
     raise ValueError(
         f"{fn}: needs logits B x H x W x C and integer class maps B x H x W "
@@ -53,9 +58,18 @@ def _check(fn: str, logits_BxHxWxC: jax.Array, labels_BxHxW: jax.Array) -> None:
           f"{sl[-1]} classes (0..{sl[-1] - 1}; negative targets mean 'ignore')")
 
 
+def _class_maps(logits_BxHxWxC: jax.Array, targets: jax.Array) -> jax.Array:
+  """Integer class maps B x H x W: the targets themselves, or the arg-max of
+  one-hot targets B x H x W x C (-1, ignored, where a row has no positive)."""
+  targets = jnp.asarray(targets)
+  if targets.shape != logits_BxHxWxC.shape:
+    return targets
+  return jnp.where(jnp.max(targets, axis=-1) > 0, jnp.argmax(targets, axis=-1), -1)
+
+
 def _confusion(logits_BxHxWxC: jax.Array, labels_BxHxW: jax.Array) -> jax.Array:
   c = logits_BxHxWxC.shape[-1]
-  true_N = jnp.asarray(labels_BxHxW).reshape(-1).astype(jnp.int32)
+  true_N = _class_maps(logits_BxHxWxC, labels_BxHxW).reshape(-1).astype(jnp.int32)
   pred_N = jnp.argmax(logits_BxHxWxC, axis=-1).reshape(-1).astype(jnp.int32)
   valid = (true_N >= 0) & (true_N < c)
   # invalid pixels go to one extra bin that is dropped
@@ -145,3 +159,49 @@ def mean_dice(logits_BxHxWxC: jax.Array, labels_BxHxW: jax.Array) -> jax.Array:
   """Mean over classes of Dice_c = 2 TP_c / (2 TP_c + FP_c + FN_c), over the
   classes present in the targets or the predictions (module docstring)."""
   return _checked_summary("mean_dice", logits_BxHxWxC, labels_BxHxW)["mean_dice"]
+
+
+# ---------------------------------------------------------------------------
+# Small objects (a host-side measure: objects are connected components)
+# ---------------------------------------------------------------------------
+
+def small_object_recall(pred_NxHxW: np.ndarray, true_NxHxW: np.ndarray, *,
+                        max_area: int = 100, min_covered: float = 0.5,
+                        background: int = 0) -> tuple[float, int]:
+  """(recall, count): the fraction of the small ground-truth objects that are
+  found, and how many small objects there are.
+
+  An object is a connected component (4-connected, ``scipy.ndimage.label``) of
+  the pixels of one class c != background in one true class map; it is small
+  when its area is below ``max_area`` pixels; it is found when at least
+  ``min_covered`` of its pixels are predicted as c:
+
+    recall = #{small objects o : |{p in o : pred_p = c_o}| >= min_covered |o|}
+             / #{small objects}
+
+  The pixel metrics above weight each object by its area, so a model can miss
+  every small object and lose little IoU; this counts each object once (notes
+  004's focal and Tversky losses aim at exactly these hard, rare pixels).
+  Touching objects of the same class are one component. NaN (and count 0)
+  when there is no small object.
+  """
+  from scipy import ndimage  # pylint: disable=g-import-not-at-top  (host-side only)
+  pred_NxHxW, true_NxHxW = np.asarray(pred_NxHxW), np.asarray(true_NxHxW)
+  if pred_NxHxW.shape != true_NxHxW.shape or pred_NxHxW.ndim < 2:
+    raise ValueError(f"small_object_recall: needs predicted and true class maps of one "
+                     f"shape N x H x W; got {pred_NxHxW.shape} and {true_NxHxW.shape}")
+  found = total = 0
+  for pred, true in zip(pred_NxHxW, true_NxHxW):
+    for c in np.unique(true):
+      if c == background or c < 0:
+        continue
+      components, n = ndimage.label(true == c)
+      if not n:
+        continue
+      ids = components.ravel()
+      area_K = np.bincount(ids, minlength=n + 1)[1:]
+      hit_K = np.bincount(ids, weights=(pred == c).ravel(), minlength=n + 1)[1:]
+      small = area_K < max_area
+      total += int(small.sum())
+      found += int((hit_K[small] >= min_covered * area_K[small]).sum())
+  return (found / total if total else float("nan")), total

@@ -4,11 +4,12 @@ detector (notes 004 "YOLO"). Heads output raw numbers; the losses apply the
 sigmoids (BCE with logits) and compare log sizes."""
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import flax.linen as nn
 import jax
 
+from nn_lib import decoding
 from nn_lib.models import layers
 from nn_lib.models.registry import register
 
@@ -78,7 +79,9 @@ class GridDetector(nn.Module):
   w, h: log sizes relative to the image; confidence and classes: logits).
   `nn_lib.decoding.activate_grid_outputs` turns them into the layout that
   `losses.yolo_loss` and `nn_lib.decoding.decode` read (sigmoid offsets and
-  confidence, square-root sizes, softmax class probabilities).
+  confidence, square-root sizes, softmax class probabilities); with
+  `activate_outputs=True` the model applies it itself, so its outputs go to
+  `yolo_loss` and `decode` as they are (a config names the loss, not a transform).
 
   Input x_BxHxWxC with H = W = S * 2^len(widths) * k; output
   B x S x S x (5 * boxes_per_cell + num_classes).
@@ -89,6 +92,7 @@ class GridDetector(nn.Module):
   num_classes: int = 3
   widths: Sequence[int] = (16, 32, 64, 128)
   head_width: int = 128
+  activate_outputs: bool = False
   kernel_init: str = "he"
   dtype: layers.DtypeLike = "float32"
   param_dtype: layers.DtypeLike = "float32"
@@ -106,4 +110,8 @@ class GridDetector(nn.Module):
       h = nn.avg_pool(h, k, strides=k)
     h = nn.Conv(self.head_width, (3, 3), padding="SAME", **prec)(h)
     h = nn.leaky_relu(h, 0.1)
-    return nn.Conv(5 * self.boxes_per_cell + self.num_classes, (1, 1), name="head", **prec)(h)
+    raw = nn.Conv(5 * self.boxes_per_cell + self.num_classes, (1, 1), name="head", **prec)(h)
+    if not self.activate_outputs:
+      return raw
+    return decoding.activate_grid_outputs(raw, num_boxes=self.boxes_per_cell,
+                                          num_classes=self.num_classes)

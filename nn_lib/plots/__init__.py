@@ -5,7 +5,8 @@ finished run's `Result`. The modules below draw from plain arrays.
 """
 from nn_lib.plots import figure  # noqa: F401  (selects the Agg backend first)
 from nn_lib.plots import classification, images  # noqa: F401
-from nn_lib.plots import verification  # noqa: F401  (registers its plots)
+# (imported to register their named plots)
+from nn_lib.plots import detection_grid, segmentation, verification  # noqa: F401
 from nn_lib.plots.curves import training_curves
 from nn_lib.plots.named import PLOTS, PlotFn
 

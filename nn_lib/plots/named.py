@@ -102,10 +102,12 @@ def latent_scatter(result, out: Path) -> None:
 def detection_boxes(result, out: Path) -> None:
   """Predicted (red) and true (green) boxes on 24 test canvases."""
   test, n = result.splits["test"], 24
-  p, pred_boxes = (np.asarray(a) for a in
-                   metrics.decode_boxes(result.predict(test["inputs"][:n])))
+  # one compiled program (eagerly, each slice and sigmoid compiles on its own)
+  decode_and_score = jax.jit(lambda out, true_boxes: (
+      *metrics.decode_boxes(out), metrics.box_iou(metrics.decode_boxes(out)[1], true_boxes)))
   true = test["targets"][:n]
-  iou = np.asarray(metrics.box_iou(pred_boxes, true[:, 1:]))
+  p, pred_boxes, iou = (np.asarray(a) for a in
+                        decode_and_score(result.predict(test["inputs"][:n]), true[:, 1:]))
   titles = [f"p={pk:.2f} I={int(tk[0])}" + (f" IoU={ik:.2f}" if tk[0] > 0.5 else "")
             for pk, tk, ik in zip(p, true, iou)]
   images.boxes_grid(test["inputs"][:n], true[:, 1:], pred_boxes, out / "boxes.png",

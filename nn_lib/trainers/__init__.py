@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from nn_lib.registry import Registry
-from nn_lib.trainers import gan, knn
+from nn_lib.trainers import gan, knn, nerf
 from nn_lib.training import Result, train_and_evaluate
 
 Trainer = Callable[[Any, "str | Path"], Result]
@@ -19,6 +19,7 @@ TRAINERS: Registry[Trainer] = Registry("trainer", {
     "supervised": train_and_evaluate,   # gradient descent on config.loss
     "knn": knn.train_and_evaluate,      # k nearest neighbours, k cross-validated
     "gan": gan.train_and_evaluate,      # generator and discriminator, alternating
+    "nerf": nerf.train_and_evaluate,    # radiance field fit to views through rendering
 })
 get = TRAINERS.get
 

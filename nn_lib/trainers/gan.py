@@ -9,25 +9,33 @@ min_G max_D E_x[log D(x)] + E_z[log(1 - D(G(z)))], trained by alternating update
      or         log(1 - D(G(z)))  ("minimax")           losses.gan_generator_minimax
 
 Real samples come from a known density sampled on the device each update
-(config.data.name, nn_lib.data.mixtures), z ~ N(0, I) of size gan.latent_dim.
+(data.source="sampler", nn_lib.data.mixtures) or from a dataset's images scaled to
+[-1, 1] (e.g. mnist10k; nn_lib.trainers.gan_data), z ~ N(0, I) of size gan.latent_dim.
+Evaluation judges G's samples of fixed z by gan.sample_quality: "modes" (the
+density's modes covered) or "mnist_lenet" (a fixed digit classifier's confidence and
+class spread, nn_lib.metrics.sample_quality).
 
-The state is one pytree {step, d_updates, rng, g_params, d_params, g_opt_state,
-d_opt_state}: every random draw is split off its `rng`, so a run restored from a
+The state is one pytree {step, d_updates, rng, g_params, d_params, g_state, d_state,
+g_opt_state, d_opt_state}: g_state/d_state are the players' batch-norm statistics
+({} without batch norm), updated in train mode and read by G in eval mode when
+sampling. Every random draw is split off `rng`, so a run restored from a
 checkpoint continues bit-identically. Steps run `lax.scan`ned in chunks that end
 at every log/eval/checkpoint step, so a resumed run sees the same chunks.
 
 Config: generator, discriminator (models.get kwargs), g_optimizer, d_optimizer
 (as config.optimizer), schedule, eval_batch_size (z per G call when evaluating),
-gan.{latent_dim, d_steps, generator_loss, r1_weight, eval_samples, within_stds,
-min_mode_fraction, plot_snapshots}, num_steps, batch_size, log_every, eval_every,
-checkpoint_every, keep_checkpoints.
+gan.{latent_dim, d_steps, generator_loss, r1_weight, eval_samples, sample_quality,
+within_stds, min_mode_fraction (modes only), plot_snapshots, grid_samples (images:
+plots/samples_<step>.png of that many samples at every evaluation; 0: none)},
+num_steps, batch_size, log_every, eval_every, checkpoint_every, keep_checkpoints.
 """
 from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -39,9 +47,9 @@ from absl import logging
 import losses
 from nn_lib import config as config_lib
 from nn_lib import models, plots, writers
-from nn_lib.data import mixtures
 from nn_lib.plots import samples as samples_plot
 from nn_lib.registry import ConfigError
+from nn_lib.trainers import gan_data
 from nn_lib.training import optim
 from nn_lib.training import workdir as workdir_lib
 from nn_lib.training.checkpoint import Checkpointer
@@ -55,6 +63,7 @@ GENERATOR_LOSSES: dict[str, Callable[..., jax.Array]] = {
 }
 _INT_KEYS = ("num_steps", "batch_size", "eval_batch_size", "log_every", "eval_every", "checkpoint_every",
              "keep_checkpoints")
+_SHOWN = 64  # generated images kept per evaluation for plots
 _GAN_INT_KEYS = ("latent_dim", "d_steps", "eval_samples", "plot_snapshots")
 
 
@@ -80,10 +89,11 @@ def validate(cfg: Any) -> None:
   if isinstance(r1, bool) or not isinstance(r1, (int, float)) or r1 < 0:
     raise ConfigError(f"config.gan.r1_weight must be a number >= 0 (0: no penalty), "
                       f"got {r1!r}")
-  for key in ("within_stds", "min_mode_fraction"):
-    value = cfg.gan.get(key)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-      raise ConfigError(f"config.gan.{key} must be a positive number, got {value!r}")
+  grid = cfg.gan.get("grid_samples", 0)
+  if isinstance(grid, bool) or not isinstance(grid, int) or grid < 0:
+    raise ConfigError(f"config.gan.grid_samples must be an integer >= 0 (0: no "
+                      f"per-evaluation grid), got {grid!r}")
+  gan_data.validate(cfg)
   for part in ("generator", "discriminator", "g_optimizer", "d_optimizer", "schedule"):
     if not cfg[part].get("name"):
       raise ConfigError(f"config.{part}.name is not set")
@@ -96,9 +106,9 @@ def validate(cfg: Any) -> None:
 def make_optimizer(cfg: Any, part: str, num_updates: int):
   """optim.make_optimizer on config.<part> (g_optimizer or d_optimizer) and
   config.schedule over `num_updates` of that player (D makes d_steps per step)."""
-  view = ml_collections.ConfigDict(dict(optimizer=cfg[part].to_dict(),
-                                        schedule=cfg.schedule.to_dict(),
-                                        num_steps=num_updates))
+  view = ml_collections.ConfigDict({"optimizer": cfg[part].to_dict(),
+                                    "schedule": cfg.schedule.to_dict(),
+                                    "num_steps": num_updates})
   try:
     tx, _ = optim.make_optimizer(view)
   except ConfigError as e:
@@ -106,84 +116,113 @@ def make_optimizer(cfg: Any, part: str, num_updates: int):
   return tx
 
 
-def init_state(cfg: Any, G, D, g_tx, d_tx, data_dim: int) -> dict:
+def init_state(cfg: Any, G, D, g_tx, d_tx, sample_shape: tuple[int, ...]) -> dict:
   """The whole training state; its rng is the seed's, split from G's and D's init.
   One jitted call: eager initialization would compile each small op on its own."""
   def variables():
     k_g, k_d, k_train = jax.random.split(jax.random.PRNGKey(cfg.seed), 3)
     return (G.init(k_g, jnp.zeros((1, cfg.gan.latent_dim)), train=False),
-            D.init(k_d, jnp.zeros((1, data_dim)), train=False), k_train)
+            D.init(k_d, jnp.zeros((1, *sample_shape)), train=False), k_train)
 
   for part, shapes in zip(("generator", "discriminator"), jax.eval_shape(variables)):
-    if set(shapes) != {"params"}:
-      raise ConfigError(f"config.{part}: the gan trainer keeps parameters only; model "
-                        f"{cfg[part].name!r} has state {sorted(set(shapes) - {'params'})}"
-                        " (e.g. batch norm statistics): turn it off")
+    other = set(shapes) - {"params", "batch_stats"}
+    if other:
+      raise ConfigError(f"config.{part}: the gan trainer keeps parameters and batch-norm "
+                        f"statistics only; model {cfg[part].name!r} also has "
+                        f"{sorted(other)}: choose a model without them")
 
   def init() -> dict:
     g_vars, d_vars, k_train = variables()
+    g_vars, d_vars = dict(g_vars), dict(d_vars)
+    g_params, d_params = g_vars.pop("params"), d_vars.pop("params")
     return {"step": jnp.zeros((), jnp.int32), "d_updates": jnp.zeros((), jnp.int32),
-            "rng": k_train, "g_params": g_vars["params"], "d_params": d_vars["params"],
-            "g_opt_state": g_tx.init(g_vars["params"]),
-            "d_opt_state": d_tx.init(d_vars["params"])}
+            "rng": k_train, "g_params": g_params, "d_params": d_params,
+            "g_state": g_vars, "d_state": d_vars,
+            "g_opt_state": g_tx.init(g_params), "d_opt_state": d_tx.init(d_params)}
   return jax.jit(init)()
 
 
-def make_train_chunk(cfg: Any, G, D, g_tx, d_tx, mixture: mixtures.Mixture):
-  """jit(state, n) -> (state after n steps, metrics with axis n). One step: d_steps
-  discriminator updates, then one generator update, each on fresh real samples
-  and fresh z."""
+def apply(model, params, model_state: dict, x: jax.Array, train: bool):
+  """(model(x), model_state after it). Train mode normalises by the batch's
+  statistics and advances the running averages in `model_state`; eval mode (and a
+  model without batch norm, model_state = {}) leaves it as it is."""
+  variables = {"params": params, **model_state}
+  if train and model_state:
+    out, updates = model.apply(variables, x, train=True, mutable=list(model_state))
+    return out, {**model_state, **updates}
+  return model.apply(variables, x, train=train), model_state
+
+
+def make_train_chunk(cfg: Any, G, D, g_tx, d_tx, real: gan_data.RealData):
+  """jit(state, real.arrays, n) -> (state after n steps, metrics with axis n). One
+  step: d_steps discriminator updates, then one generator update, each on fresh
+  real samples and fresh z."""
   batch, latent, k = cfg.batch_size, cfg.gan.latent_dim, cfg.gan.d_steps
   gen_loss = GENERATOR_LOSSES[cfg.gan.generator_loss]
-  generate = lambda g_params, z: G.apply({"params": g_params}, z, train=True)
-  logit = lambda d_params, x: D.apply({"params": d_params}, x, train=True)[:, 0]
+
+  def logit(d_params, d_state, x):
+    out, d_state = apply(D, d_params, d_state, x, train=True)
+    return out[:, 0], d_state
 
   r1_weight = cfg.gan.get("r1_weight", 0.0)
 
-  def d_loss_fn(d_params, fake_BxD, real_BxD):
-    real_B, fake_B = logit(d_params, real_BxD), logit(d_params, fake_BxD)
+  def d_loss_fn(d_params, d_state, fake_BxD, real_BxD):
+    # Real and fake go through D as two batches (Radford et al.): each batch norm
+    # normalises one kind, so the statistics themselves do not tell them apart.
+    real_B, new_state = logit(d_params, d_state, real_BxD)
+    fake_B, new_state = logit(d_params, new_state, fake_BxD)
     loss = jnp.mean(losses.gan_discriminator(real_B, fake_B))
     if r1_weight:
       # R1 (Mescheder et al. 2018): gamma/2 E||grad_x D(x)||^2 on real data keeps D
       # flat where the data are, which damps the players' oscillation around them.
-      grad_BxD = jax.grad(lambda x: logit(d_params, x).sum())(real_BxD)
-      loss = loss + 0.5 * r1_weight * jnp.mean(jnp.sum(grad_BxD ** 2, axis=-1))
-    return loss, (jnp.mean(jax.nn.sigmoid(real_B)), jnp.mean(jax.nn.sigmoid(fake_B)))
+      grad_BxD = jax.grad(lambda x: logit(d_params, d_state, x)[0].sum())(real_BxD)
+      loss = loss + 0.5 * r1_weight * jnp.mean(
+          jnp.sum(grad_BxD.reshape(batch, -1) ** 2, axis=-1))
+    return loss, (jnp.mean(jax.nn.sigmoid(real_B)), jnp.mean(jax.nn.sigmoid(fake_B)),
+                  new_state)
 
-  def g_loss_fn(g_params, d_params, z_BxZ):
-    return jnp.mean(gen_loss(logit(d_params, generate(g_params, z_BxZ))))
+  def g_loss_fn(g_params, g_state, d_params, d_state, z_BxZ):
+    fake, g_state = apply(G, g_params, g_state, z_BxZ, train=True)
+    # D's statistics of this call are dropped: D's running averages follow its own
+    # updates only (and D is only ever applied in train mode anyway).
+    return jnp.mean(gen_loss(logit(d_params, d_state, fake)[0])), g_state
 
-  def d_update(carry, key):
-    d_params, d_opt_state, g_params = carry
-    k_real, k_z = jax.random.split(key)
-    # G is fixed during D's update: its samples carry no gradient
-    fake_BxD = jax.lax.stop_gradient(
-        generate(g_params, jax.random.normal(k_z, (batch, latent))))
-    (loss, (d_real, d_fake)), grads = jax.value_and_grad(d_loss_fn, has_aux=True)(
-        d_params, fake_BxD, mixture.sample(k_real, batch))
-    updates, d_opt_state = d_tx.update(grads, d_opt_state, d_params)
-    return ((optax.apply_updates(d_params, updates), d_opt_state, g_params),
-            (loss, d_real, d_fake))
+  def one_step(arrays, state):
+    def d_update(carry, key):
+      d_params, d_state, d_opt_state = carry
+      k_real, k_z = jax.random.split(key)
+      # G is fixed during D's update: its samples carry no gradient, and its
+      # statistics advance in its own update only (once per step)
+      fake_BxD = jax.lax.stop_gradient(apply(
+          G, state["g_params"], state["g_state"],
+          jax.random.normal(k_z, (batch, latent)), train=True)[0])
+      (loss, (d_real, d_fake, d_state)), grads = jax.value_and_grad(
+          d_loss_fn, has_aux=True)(d_params, d_state, fake_BxD,
+                                   real.sample(arrays, k_real, batch))
+      updates, d_opt_state = d_tx.update(grads, d_opt_state, d_params)
+      return ((optax.apply_updates(d_params, updates), d_state, d_opt_state),
+              (loss, d_real, d_fake))
 
-  def one_step(state, _):
     rng, k_d, k_g = jax.random.split(state["rng"], 3)
-    (d_params, d_opt_state, _), (d_loss, d_real, d_fake) = jax.lax.scan(
-        d_update, (state["d_params"], state["d_opt_state"], state["g_params"]),
+    (d_params, d_state, d_opt_state), (d_loss, d_real, d_fake) = jax.lax.scan(
+        d_update, (state["d_params"], state["d_state"], state["d_opt_state"]),
         jax.random.split(k_d, k))
-    g_loss, grads = jax.value_and_grad(g_loss_fn)(
-        state["g_params"], d_params, jax.random.normal(k_g, (batch, latent)))
+    (g_loss, g_state), grads = jax.value_and_grad(g_loss_fn, has_aux=True)(
+        state["g_params"], state["g_state"], d_params, d_state,
+        jax.random.normal(k_g, (batch, latent)))
     updates, g_opt_state = g_tx.update(grads, state["g_opt_state"], state["g_params"])
     new = {"step": state["step"] + 1, "d_updates": state["d_updates"] + k, "rng": rng,
            "g_params": optax.apply_updates(state["g_params"], updates),
-           "d_params": d_params, "g_opt_state": g_opt_state, "d_opt_state": d_opt_state}
+           "d_params": d_params, "g_state": g_state, "d_state": d_state,
+           "g_opt_state": g_opt_state, "d_opt_state": d_opt_state}
     # D(x), D(G(z)): means over this step's d_steps updates, before each update
     return new, {"d_loss": d_loss.mean(), "g_loss": g_loss, "d_real": d_real.mean(),
                  "d_fake": d_fake.mean()}
 
-  def chunk(state, n: int):
-    return jax.lax.scan(one_step, state, None, length=n)
+  def chunk(state, arrays, n: int):
+    return jax.lax.scan(lambda s, _: one_step(arrays, s), state, None, length=n)
 
-  return jax.jit(chunk, static_argnums=1, donate_argnums=0)
+  return jax.jit(chunk, static_argnums=2, donate_argnums=0)
 
 
 def _next_boundary(done: int, cfg: Any) -> int:
@@ -205,18 +244,21 @@ def train_and_evaluate(cfg: Any, workdir: str | Path) -> Result:
   writers.quiet_library_logs()
   # by name, before the workdir is touched, so that a bad name fails fast
   plot_fns = {name: plots.PLOTS.get(name) for name in cfg.get("plots", ())}
-  mixture = mixtures.from_config(cfg.data)
+  real = gan_data.from_config(cfg.data)
+  judge = gan_data.make_evaluator(cfg, real)
   G, D = models.get(**cfg.generator), models.get(**cfg.discriminator)
   g_tx = make_optimizer(cfg, "g_optimizer", cfg.num_steps)
   d_tx = make_optimizer(cfg, "d_optimizer", cfg.num_steps * cfg.gan.d_steps)
   workdir = workdir_lib.prepare(cfg, workdir)
 
-  state = init_state(cfg, G, D, g_tx, d_tx, mixture.dim)
-  out_dim = jax.eval_shape(lambda p: G.apply({"params": p}, jnp.zeros((1, cfg.gan.latent_dim))),
-                           state["g_params"]).shape[-1]
-  if out_dim != mixture.dim:
-    raise ConfigError(f"config.generator gives samples of size {out_dim}; the data "
-                      f"({cfg.data.name}) has {mixture.dim}: set its num_outputs")
+  state = init_state(cfg, G, D, g_tx, d_tx, real.shape)
+  out_shape = jax.eval_shape(
+      lambda p, s: apply(G, p, s, jnp.zeros((1, cfg.gan.latent_dim)), train=False)[0],
+      state["g_params"], state["g_state"]).shape[1:]
+  if out_shape != real.shape:
+    raise ConfigError(f"config.generator gives samples of shape {out_shape}; the data "
+                      f"({cfg.data.name}) are {real.shape}: set its num_outputs (or "
+                      "image_size, channels)")
   checkpointer = Checkpointer(workdir, cfg.keep_checkpoints)
   restored = checkpointer.restore_latest(state)
   state = state if restored is None else restored
@@ -226,28 +268,36 @@ def train_and_evaluate(cfg: Any, workdir: str | Path) -> Result:
   logging.info("GAN: %d parameters; starting at step %d of %d", num_params, start,
                cfg.num_steps)
 
-  train_chunk = make_train_chunk(cfg, G, D, g_tx, d_tx, mixture)
-  generate = jax.jit(lambda g_params, z: G.apply({"params": g_params}, z, train=False))
+  train_chunk = make_train_chunk(cfg, G, D, g_tx, d_tx, real)
+  # sampling uses G's running batch-norm averages (eval mode), as after training
+  generate = jax.jit(lambda g_params, g_state, z: apply(G, g_params, g_state, z, False)[0])
   # Evaluation draws are fixed (the same z and real samples at every evaluation),
   # on the host and apart from training's rng: evaluating changes no training step.
   eval_rng = np.random.default_rng(cfg.seed)
   z_eval = eval_rng.standard_normal((cfg.gan.eval_samples, cfg.gan.latent_dim)
                                     ).astype(np.float32)
-  real_eval = mixture.sample_host(eval_rng, cfg.gan.eval_samples)
+  real_eval = real.sample_host(eval_rng, cfg.gan.eval_samples)
   snapshots_dir = workdir / "samples"
   if start == 0 and jax.process_index() == 0:
     shutil.rmtree(snapshots_dir, ignore_errors=True)  # a fresh run's, not a stale one's
+    for stale in (workdir / "plots").glob("samples_*.png"):
+      stale.unlink()
 
   def evaluate(state, step: int) -> dict[str, float]:
     fake_NxD = np.concatenate([
-        np.asarray(generate(state["g_params"], z_eval[i:i + cfg.eval_batch_size]))
+        np.asarray(generate(state["g_params"], state["g_state"],
+                            z_eval[i:i + cfg.eval_batch_size]))
         for i in range(0, len(z_eval), cfg.eval_batch_size)])
     if jax.process_index() == 0:
       snapshots_dir.mkdir(parents=True, exist_ok=True)
-      np.save(snapshots_dir / f"{step}.npy", fake_NxD)
-    return mixtures.mode_metrics(fake_NxD, mixture.centers_MxD, mixture.std,
-                                 within_stds=cfg.gan.within_stds,
-                                 min_mode_fraction=cfg.gan.min_mode_fraction)
+      # points: all (the density plot shows them); images: a plot's worth
+      np.save(snapshots_dir / f"{step}.npy", fake_NxD[:_SHOWN] if real.is_image else fake_NxD)
+      grid = cfg.gan.get("grid_samples", 0)
+      if real.is_image and grid:
+        samples_plot.image_sample_grid(
+            gan_data.to_unit(fake_NxD[:grid]), workdir / "plots" / f"samples_{step}.png",
+            title=f"{cfg.data.name}: G(z) at step {step} (fixed z)")
+    return judge(fake_NxD)
 
   writer = writers.MetricWriter(workdir, num_steps=cfg.num_steps, start_step=start,
                                 enabled=jax.process_index() == 0)
@@ -257,7 +307,7 @@ def train_and_evaluate(cfg: Any, workdir: str | Path) -> Result:
     with StopRequests() as stop:
       while done < cfg.num_steps:
         n, t_chunk = _next_boundary(done, cfg) - done, time.time()
-        state, metrics = train_chunk(state, n)
+        state, metrics = train_chunk(state, real.arrays, n)
         metrics = jax.device_get(metrics)
         done += n
         for name, values in metrics.items():
@@ -289,18 +339,13 @@ def train_and_evaluate(cfg: Any, workdir: str | Path) -> Result:
   final = writer.history.final()
   snapshots = _load_snapshots(snapshots_dir, cfg.num_steps)
   if snapshots and jax.process_index() == 0:
-    steps = sorted(snapshots)
-    idx = np.unique(np.linspace(0, len(steps) - 1, cfg.gan.plot_snapshots).round().astype(int))
-    shown = {steps[i]: snapshots[steps[i]] for i in idx}
-    titles = {s: f"step {s}: {final_modes(writer.history, s)}" for s in shown}
-    samples_plot.samples_over_steps(
-        shown, real_eval, workdir / "plots" / "samples.png", titles=titles,
-        suptitle=f"{cfg.data.name}: generated (red) over real (grey)")
+    _plot_snapshots(cfg, real, snapshots, real_eval, writer.history,
+                    workdir / "plots" / "samples.png")
 
   def predict(z_BxZ: np.ndarray, method: str | None = None, state=state) -> np.ndarray:
     if method is not None:
       raise ValueError(f"the GAN predicts G(z) only; it has no method {method!r}")
-    return np.asarray(generate(state["g_params"], jnp.asarray(z_BxZ)))
+    return np.asarray(generate(state["g_params"], state["g_state"], jnp.asarray(z_BxZ)))
 
   result = Result(cfg=cfg, workdir=workdir, final=final, history=writer.history,
                   state=state, model={"generator": G, "discriminator": D},
@@ -309,10 +354,32 @@ def train_and_evaluate(cfg: Any, workdir: str | Path) -> Result:
   return workdir_lib.finish(result, t0, plot_fns)
 
 
-def final_modes(history: writers.History, step: int) -> str:
-  """'k/M modes, q% within' of the first eval split at `step`, for a plot title."""
+def _plot_snapshots(cfg: Any, real: gan_data.RealData, snapshots: dict[int, np.ndarray],
+                    real_eval: np.ndarray, history: writers.History, path: Path) -> None:
+  """plots/samples.png: G's samples at gan.plot_snapshots evaluation steps."""
+  steps = sorted(snapshots)
+  idx = np.unique(np.linspace(0, len(steps) - 1, cfg.gan.plot_snapshots).round().astype(int))
+  shown = {steps[i]: snapshots[steps[i]] for i in idx}
+  titles = {s: f"step {s}: {_quality_title(history, s)}" for s in shown}
+  if real.is_image:
+    samples_plot.image_samples_over_steps(
+        {s: gan_data.to_unit(x) for s, x in shown.items()}, gan_data.to_unit(real_eval),
+        path, titles=titles, suptitle=f"{cfg.data.name}: real (top) and G(z), fixed z")
+  else:
+    samples_plot.samples_over_steps(
+        shown, real_eval, path, titles=titles,
+        suptitle=f"{cfg.data.name}: generated (red) over real (grey)")
+
+
+def _quality_title(history: writers.History, step: int) -> str:
+  """'k/M modes, q% within' (or the digit classifier's confidence and classes) of
+  the first eval split at `step`, for a plot title."""
   values = {r["name"]: r["value"] for r in history.rows
             if r["step"] == step and r["split"] != "train"}
+  if "sample_confidence" in values:
+    return (f"confidence {values['sample_confidence']:.2f}, "
+            f"{values['classes_present']:.0f} classes, "
+            f"largest {100 * values['max_class_fraction']:.0f}%")
   if "modes_covered" not in values:
     return ""
   return (f"{values['modes_covered']:.0f} modes, "

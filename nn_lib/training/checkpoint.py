@@ -40,7 +40,6 @@ def _words(x: jax.Array) -> jax.Array:
   return jax.lax.bitcast_convert_type(x, width).astype(jnp.uint32).ravel()
 
 
-@jax.jit
 def state_checksum(state: Any) -> Any:
   """One uint32 per leaf: sum_i w_i (2 i + 1) mod 2^32 over the leaf's 32-bit
   words w_i. Integer sums are exact and associative, so the value is the same
@@ -54,16 +53,18 @@ def state_checksum(state: Any) -> Any:
   return jax.tree.map(leaf_sum, state)
 
 
-_all_finite = jax.jit(step_lib.all_finite)
+@jax.jit
+def _finite_and_checksum(state: Any) -> tuple[jax.Array, Any]:
+  # One program for both checks of a save or a restore: each is a small pass over
+  # every leaf, and compiling them apart cost twice the compile time (~0.4 s each
+  # for a small CNN's state on a CPU), once per run.
+  return step_lib.all_finite(state), state_checksum(state)
 
 
-def all_finite(state: Any) -> bool:
-  """Whether every floating-point entry of the state is finite."""
-  return bool(_all_finite(state))
-
-
-def _checksum_list(state: Any) -> list[int]:
-  return [int(c) for c in jax.tree.leaves(jax.device_get(state_checksum(state)))]
+def verify(state: Any) -> tuple[bool, list[int]]:
+  """(whether every floating-point entry is finite, the per-leaf checksums)."""
+  finite, checksums = jax.device_get(_finite_and_checksum(state))
+  return bool(finite), [int(c) for c in jax.tree.leaves(checksums)]
 
 
 @contextlib.contextmanager
@@ -150,10 +151,11 @@ class Checkpointer:
     state, since runs are deterministic, and is kept as it is."""
     if step in self._manager.all_steps():
       return
-    if not all_finite(state):
+    finite, checksums = verify(state)
+    if not finite:
       raise FloatingPointError(f"refusing to checkpoint a non-finite state at step {step}")
     self._check_free_space(step, state)
-    metadata = {_CHECKSUM_KEY: _checksum_list(state)}
+    metadata = {_CHECKSUM_KEY: checksums}
     try:
       self._manager.save(step, args=ocp.args.StandardSave(state),
                          custom_metadata=metadata,
@@ -194,13 +196,13 @@ class Checkpointer:
       raise DamagedCheckpointError("it has no checksum (written by an older version, "
                                    "or its metadata is damaged)")
     state = self._manager.restore(step, args=ocp.args.StandardRestore(abstract))
-    restored = _checksum_list(state)
+    finite, restored = verify(state)
     if restored != list(saved):
       bad = sum(a != b for a, b in zip(restored, saved)) + abs(len(restored) - len(saved))
       raise DamagedCheckpointError(
           f"its contents do not match the checksum written with it ({bad} of "
           f"{len(saved)} arrays differ)")
-    if not all_finite(state):
+    if not finite:
       raise DamagedCheckpointError("it holds NaN or Inf values")
     return state
 

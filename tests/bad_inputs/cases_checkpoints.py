@@ -15,7 +15,7 @@ import orbax.checkpoint as ocp
 
 from nn_lib.training import CheckpointWriteError, WorkdirError
 from nn_lib.training import workdir as workdir_lib
-from nn_lib.training.checkpoint import Checkpointer, read_latest, state_checksum
+from nn_lib.training.checkpoint import Checkpointer, read_latest, verify
 from tests.bad_inputs._case import Case, tmp
 
 # --- workdir and checkpoints ---------------------------------------------------------
@@ -98,7 +98,7 @@ def _resave(step_dir: Path, state: dict, checksum_of: dict) -> None:
   of `checksum_of` (what a disk that changed bits, or a NaN written, looks like)."""
   step = int(step_dir.name)
   shutil.rmtree(step_dir)
-  checksum = [int(c) for c in jax.tree.leaves(state_checksum(checksum_of))]
+  checksum = verify(checksum_of)[1]
   with ocp.CheckpointManager(step_dir.parent) as manager:
     manager.save(step, args=ocp.args.StandardSave(state),
                  custom_metadata={"nn_lib_state_checksum": checksum})

@@ -35,7 +35,7 @@ EXPECTED = {  # name: (train size, test size, input shape, classes, input max)
 def test_embedded_builder_prepares_and_reads_through_tfds(name, tmp_path):
   n_train, n_test, shape, classes, input_max = EXPECTED[name]
   data_dir = builders.prepare(name, tmp_path)
-  assert (data_dir / name / "1.0.0" / "dataset_info.json").exists()
+  assert (data_dir / name / "1.1.0" / "dataset_info.json").exists()
   source = tfds.data_source(name, split="test", data_dir=str(data_dir), download=False)
   assert len(source) == n_test
   assert source[0]["label"] in range(classes)

@@ -25,7 +25,7 @@ import experiments
 from nn_lib.training import NonFiniteLossError, WorkdirError, train_and_evaluate
 from nn_lib.training import workdir as workdir_lib
 from nn_lib.training.checkpoint import (Checkpointer, CheckpointWriteError,
-                                        read_latest, state_checksum)
+                                        read_latest, verify)
 from tests.conftest import REPO, run_train, subprocess_env
 from tests.training.test_resume import assert_trees_equal
 
@@ -189,7 +189,7 @@ def test_a_non_finite_checkpoint_is_set_aside(tmp_path):
   poisoned = jax.tree.map(lambda x: x * jnp.nan if jnp.issubdtype(x.dtype, jnp.floating)
                           else x, state)
   # written as a valid checkpoint, with its own correct checksum
-  checksum = [int(c) for c in jax.tree.leaves(state_checksum(poisoned))]
+  checksum = verify(poisoned)[1]
   with ocp.CheckpointManager(tmp_path / "checkpoints") as manager:
     manager.save(9, args=ocp.args.StandardSave(poisoned),
                  custom_metadata={"nn_lib_state_checksum": checksum})
