@@ -98,6 +98,22 @@ def test_generator_losses_push_d_of_g_up():
   assert gan.GENERATOR_LOSSES["nonsaturating"] is losses.gan_generator_nonsaturating
 
 
+def test_one_sided_label_smoothing_is_bce_with_real_target_t():
+  """gan.real_label = t: D's loss is BCE with target t on real logits r (and 0 on
+  fake f); t = 1 is the plain loss, and D's gradient on r vanishes at sigma(r) = t."""
+  r = jnp.array([-3.0, 0.0, 1.5, 4.0])
+  f = jnp.array([-2.0, 0.5, 0.0, 3.0])
+  sp = jax.nn.softplus
+  for t in (1.0, 0.9):
+    expected = jnp.mean(t * sp(-r) + (1 - t) * sp(r) + sp(f))
+    np.testing.assert_allclose(gan.discriminator_loss(r, f, t), expected, rtol=1e-6)
+  np.testing.assert_allclose(gan.discriminator_loss(r, f),
+                             jnp.mean(losses.gan_discriminator(r, f)), rtol=1e-6)
+  at_t = jnp.full(4, jnp.log(0.9 / 0.1))  # sigma(r) = 0.9
+  grad = jax.grad(lambda x: gan.discriminator_loss(x, f, 0.9))(at_t)
+  np.testing.assert_allclose(grad, 0.0, atol=1e-6)
+
+
 def test_batch_norm_statistics_move_and_sampling_reads_them(straight):
   """Both players' statistics moved off their initial values (mean 0, var 1), and
   G samples in eval mode: G(z) = apply with the running averages."""
@@ -139,6 +155,8 @@ def test_real_images_are_training_digits_scaled_to_tanh_range():
     ("gan.d_steps", 0, r"config.gan.d_steps must be a positive integer, got 0"),
     ("gan.r1_weight", -1.0,
      (r"config.gan.r1_weight must be a number >= 0 \(0: no penalty\), got -1.0")),
+    ("gan.real_label", 0.3,
+     r"config.gan.real_label must be a number in \(0.5, 1\] \(1: no label smoothing\)"),
     ("data.name", "spiral",
      r"config.data.name: unknown distribution 'spiral'; valid: gaussian_ring"),
     ("gan.sample_quality", "fid",

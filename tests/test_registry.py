@@ -29,13 +29,14 @@ def test_the_config_names_losses_not_penalties():
 
 
 @pytest.mark.parametrize("registry, names", [
-    (trainers.TRAINERS, {"supervised", "knn", "gan", "nerf"}),
+    (trainers.TRAINERS, {"supervised", "knn", "gan", "nerf", "charlm"}),
     (studies.STUDIES, {"compare", "polyfit_orders", "neural_field"}),
     (data.SOURCES, {"embedded", "tfds", "npz", "inline"}),
     (data.TARGET_TRANSFORMS, {"is_class", "one_hot", "inputs", "normalize"}),
     (data.EMBEDDED, {"digits", "moons", "circles", "blobs", "mnist10k", "mnist_multilabel",
                      "mnist_detect", "mnist_likes", "polyfit", "vector_regression",
-                     "image_field_2d", "mnist_grid_detect", "shapes_seg"}),
+                     "image_field_2d", "mnist_grid_detect", "shapes_seg", "austen_text",
+                     "dates", "digit_strips"}),
     (optim.SCHEDULES, {"constant", "cosine", "exponential", "exponential_epoch",
                        "inverse_sqrt", "inverse_time", "linear", "staircase"}),
 ])

@@ -11,6 +11,7 @@ import numpy as np
 
 # (imported to register their builders)
 from nn_lib.data import canvases, fields, grid_canvases, regression, shapes  # noqa: F401
+from nn_lib.data import dates, digit_strips, text_corpus  # noqa: F401
 from nn_lib.data import classes, transforms
 from nn_lib.data.batching import TrainBatches, eval_batches
 from nn_lib.data.builders import EMBEDDED, prepare

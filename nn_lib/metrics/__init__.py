@@ -18,6 +18,11 @@ from nn_lib.metrics.average_precision import (COCO_IOU_THRESHOLDS, Detections, G
                                               precision_recall_table)
 from nn_lib.metrics.basic import (accuracy, binary_accuracy, euclidean, mae, mse,
                                   squared_euclidean)
+# BLEU counts the n-grams of variable-length token sequences on the host (plain
+# Python), a library of functions like average precision.
+from nn_lib.metrics.bleu import (BleuScore, brevity_penalty, characters, clipped_counts,
+                                 closest_reference_length, corpus_bleu, modified_precision,
+                                 ngram_counts, sentence_bleu)
 from nn_lib.metrics.classification import (confusion_matrix, f1_score,
                                            softmax_multilabel_f1_micro)
 from nn_lib.metrics.detection import box_iou, decode_boxes, mean_box_iou, presence_accuracy
@@ -40,4 +45,7 @@ __all__ = ["COCO_IOU_THRESHOLDS", "Detections", "GroundTruth", "METRICS", "Preci
            "precision_recall_table", "presence_accuracy", "psnr", "reconstruction_mse", "register",
            "segmentation_confusion_matrix", "softmax_multilabel_f1_micro",
            "squared_euclidean", "far_frr", "pairwise_squared_distances", "recall_at_1",
-           "verification_eer", "verification_roc"]
+           "verification_eer", "verification_roc",
+           "BleuScore", "brevity_penalty", "characters", "clipped_counts",
+           "closest_reference_length", "corpus_bleu", "modified_precision", "ngram_counts",
+           "sentence_bleu"]

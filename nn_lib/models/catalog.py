@@ -89,6 +89,14 @@ CATALOG: dict[str, Entry] = {e.name: e for e in [
     _e("transformer_lm", "004", "2-layer decoder-only causal LM, d=64, 4 heads",
        dict(vocab_size=1000), (64,), "B x T tokens", "B x T x vocab_size logits",
        vocab_size=1000),
+    _e("seq2seq_rnn", "004",
+       "bidirectional-GRU encoder + GRU decoder with Bahdanau attention (64 units)",
+       dict(vocab_size=1000), (2, 32), "B x 2 x T tokens [source; decoder input] "
+       "(or src_BxS, tgt_in_BxT)", "B x T x vocab_size logits", vocab_size=1000),
+    _e("seq2seq_transformer", "004",
+       "transformer encoder-decoder, 2+2 layers, d=64, 4 heads, cross-attention",
+       dict(vocab_size=1000), (2, 32), "B x 2 x T tokens [source; decoder input] "
+       "(or src_BxS, tgt_in_BxT)", "B x T x vocab_size logits", vocab_size=1000),
     _e("nerf_mlp", "000", "NeRF MLP 8x256, skip at 4, PE L=10 (pos) / 4 (dir)", {}, (6,),
        "... x 6 = [x, y, z, dx, dy, dz]", "... x 4 = [sigma, r, g, b]", batch=4096),
     _e("single_object_detector", "000, 004", "CNN trunk + (p, x, y, log w, log h) head", {},

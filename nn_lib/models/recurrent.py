@@ -83,6 +83,13 @@ class _Recurrent(nn.Module):
   (embedded by an nn.Embed of embed_dim). Output: B x T x num_outputs. Cell
   parameters are named cell<layer> (cell<layer>_fwd / _bwd if bidirectional). All
   sequences in a batch run the full T steps (pad and mask in the loss).
+
+  Carrying the state across calls (truncated backprop through time, sampling one
+  token at a time): `initial_carry` (one entry per layer, each the cell's carry,
+  e.g. (c, a) for the LSTM; a (forward, backward) pair if bidirectional; None:
+  zeros, a<0> = 0) starts the recursion from a given state, and `return_carry=True`
+  returns (logits, carry) with the state after the last step. `with_carry` is the
+  same as a method, for apply(..., method="with_carry").
   """
 
   num_outputs: int
@@ -99,7 +106,9 @@ class _Recurrent(nn.Module):
     raise NotImplementedError
 
   @nn.compact
-  def __call__(self, x_BxTxD: jax.Array, *, train: bool = False) -> jax.Array:
+  def __call__(self, x_BxTxD: jax.Array, *, train: bool = False,
+               initial_carry: tuple | None = None, return_carry: bool = False
+               ) -> jax.Array | tuple[jax.Array, tuple]:
     if self.vocab_size is not None:
       if jnp.issubdtype(x_BxTxD.dtype, jnp.floating):
         raise TypeError("with vocab_size set the input must be integer tokens B x T")
@@ -107,15 +116,30 @@ class _Recurrent(nn.Module):
                    **layers.precision(self))(x_BxTxD)
     else:
       h = x_BxTxD
+    if initial_carry is not None and len(initial_carry) != self.num_layers:
+      raise ValueError(f"initial_carry has {len(initial_carry)} entries; the model has "
+                       f"num_layers={self.num_layers} (one carry per layer)")
+    carries = []
     for layer in range(self.num_layers):
+      carry0 = None if initial_carry is None else initial_carry[layer]
       if self.bidirectional:
-        h = nn.Bidirectional(nn.RNN(self.make_cell(f"cell{layer}_fwd")),
-                             nn.RNN(self.make_cell(f"cell{layer}_bwd")),
-                             name=f"birnn{layer}")(h)
+        rnn = nn.Bidirectional(nn.RNN(self.make_cell(f"cell{layer}_fwd")),
+                               nn.RNN(self.make_cell(f"cell{layer}_bwd")),
+                               name=f"birnn{layer}")
       else:
-        h = nn.RNN(self.make_cell(f"cell{layer}"), name=f"rnn{layer}")(h)
+        rnn = nn.RNN(self.make_cell(f"cell{layer}"), name=f"rnn{layer}")
+      carry, h = rnn(h, initial_carry=carry0, return_carry=True)
+      carries.append(carry)
       h = layers.dropout(self.dropout, train)(h)
-    return nn.Dense(self.num_outputs, name="head", **layers.precision(self))(h)
+    logits = nn.Dense(self.num_outputs, name="head", **layers.precision(self))(h)
+    return (logits, tuple(carries)) if return_carry else logits
+
+  def with_carry(self, x_BxTxD: jax.Array, initial_carry: tuple | None = None, *,
+                 train: bool = False) -> tuple[jax.Array, tuple]:
+    """(logits B x T x num_outputs, carry after step T) from `initial_carry`
+    (None: zeros). Chaining calls on consecutive pieces of a sequence gives the
+    logits of one call on the whole sequence."""
+    return self(x_BxTxD, train=train, initial_carry=initial_carry, return_carry=True)
 
 
 @register("rnn")

@@ -42,17 +42,20 @@ def attention(query_BxQxHxK: jax.Array, key_BxSxHxK: jax.Array, value_BxSxHxK: j
               mask: jax.Array | None = None, dropout_rng: jax.Array | None = None,
               dropout_rate: float = 0.0, broadcast_dropout: bool = True,
               deterministic: bool = False, dtype: jnp.dtype | None = None,
-              precision: jax.lax.PrecisionLike = None) -> jax.Array:
+              precision: jax.lax.PrecisionLike = None,
+              module: nn.Module | None = None) -> jax.Array:
   """softmax(Q K^T / sqrt(d_k)) V per head, as flax's nn.dot_product_attention,
   but mixed-precision safe: under a bfloat16 `dtype` the softmax runs in float32
   (exp of bf16 logits and the normalising sum over S keys lose the small weights),
   and the weights are then rounded back so that the product with V is a bf16
   matrix product too (flax's force_fp32_for_softmax alone would leave it float32).
-  For float32 this is exactly flax's computation."""
+  For float32 this is exactly flax's computation. `module` (flax passes it when
+  called with sow_weights=True) sows the weights, before dropout, into its
+  "intermediates" collection as "attention_weights", for attention heat maps."""
   weights_BxHxQxS = nn.dot_product_attention_weights(
       query_BxQxHxK, key_BxSxHxK, mask=mask, broadcast_dropout=broadcast_dropout,
       dropout_rng=dropout_rng, dropout_rate=dropout_rate, deterministic=deterministic,
-      dtype=dtype, precision=precision, force_fp32_for_softmax=True)
+      dtype=dtype, precision=precision, module=module, force_fp32_for_softmax=True)
   return jnp.einsum("...hqk,...khd->...qhd", weights_BxHxQxS.astype(value_BxSxHxK.dtype),
                     value_BxSxHxK, precision=precision)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from nn_lib.registry import Registry
-from nn_lib.trainers import gan, knn, nerf
+from nn_lib.trainers import charlm, gan, knn, nerf
 from nn_lib.training import Result, train_and_evaluate
 
 Trainer = Callable[[Any, "str | Path"], Result]
@@ -20,6 +20,7 @@ TRAINERS: Registry[Trainer] = Registry("trainer", {
     "knn": knn.train_and_evaluate,      # k nearest neighbours, k cross-validated
     "gan": gan.train_and_evaluate,      # generator and discriminator, alternating
     "nerf": nerf.train_and_evaluate,    # radiance field fit to views through rendering
+    "charlm": charlm.train_and_evaluate,  # next character, truncated backprop through time
 })
 get = TRAINERS.get
 

@@ -5,6 +5,8 @@ min_G max_D E_x[log D(x)] + E_z[log(1 - D(G(z)))], trained by alternating update
 
   D: minimise -log D(x) - log(1 - D(G(z)))            losses.gan_discriminator
      (+ gan.r1_weight / 2 * E_x ||grad_x logit(x)||^2, the R1 penalty, if > 0)
+     (gan.real_label = t < 1: one-sided label smoothing, Salimans et al. 2016; real
+     x's target is t, -t log D(x) - (1 - t) log(1 - D(x)) = the above + (1 - t) logit(x))
   G: minimise -log D(G(z))    ("nonsaturating")        losses.gan_generator_nonsaturating
      or         log(1 - D(G(z)))  ("minimax")           losses.gan_generator_minimax
 
@@ -24,8 +26,9 @@ at every log/eval/checkpoint step, so a resumed run sees the same chunks.
 
 Config: generator, discriminator (models.get kwargs), g_optimizer, d_optimizer
 (as config.optimizer), schedule, eval_batch_size (z per G call when evaluating),
-gan.{latent_dim, d_steps, generator_loss, r1_weight, eval_samples, sample_quality,
-within_stds, min_mode_fraction (modes only), plot_snapshots, grid_samples (images:
+gan.{latent_dim, d_steps, generator_loss, r1_weight, real_label (default 1),
+eval_samples, sample_quality, within_stds, min_mode_fraction (modes only),
+plot_snapshots, grid_samples (images:
 plots/samples_<step>.png of that many samples at every evaluation; 0: none)},
 num_steps, batch_size, log_every, eval_every, checkpoint_every, keep_checkpoints.
 """
@@ -49,12 +52,10 @@ from nn_lib import config as config_lib
 from nn_lib import models, plots, writers
 from nn_lib.plots import samples as samples_plot
 from nn_lib.registry import ConfigError
-from nn_lib.trainers import gan_data
+from nn_lib.trainers import chunks, gan_data
 from nn_lib.training import optim
 from nn_lib.training import workdir as workdir_lib
 from nn_lib.training.checkpoint import Checkpointer
-from nn_lib.training.loop import NonFiniteLossError
-from nn_lib.training.preemption import Interrupted, StopRequests
 from nn_lib.training.result import Result
 
 GENERATOR_LOSSES: dict[str, Callable[..., jax.Array]] = {
@@ -89,6 +90,10 @@ def validate(cfg: Any) -> None:
   if isinstance(r1, bool) or not isinstance(r1, (int, float)) or r1 < 0:
     raise ConfigError(f"config.gan.r1_weight must be a number >= 0 (0: no penalty), "
                       f"got {r1!r}")
+  t = cfg.gan.get("real_label", 1.0)
+  if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0.5 < t <= 1:
+    raise ConfigError(f"config.gan.real_label must be a number in (0.5, 1] (1: no label "
+                      f"smoothing), got {t!r}")
   grid = cfg.gan.get("grid_samples", 0)
   if isinstance(grid, bool) or not isinstance(grid, int) or grid < 0:
     raise ConfigError(f"config.gan.grid_samples must be an integer >= 0 (0: no "
@@ -101,6 +106,17 @@ def validate(cfg: Any) -> None:
     lr = cfg[part].get("learning_rate")
     if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0:
       raise ConfigError(f"config.{part}.learning_rate must be a positive number, got {lr!r}")
+
+
+def discriminator_loss(real_B: jax.Array, fake_B: jax.Array,
+                       real_label: float = 1.0) -> jax.Array:
+  """D's mean BCE on its logits, targets `real_label` (t) for real x and 0 for G(z).
+  t < 1 is one-sided label smoothing (Salimans et al. 2016): softplus(-r) + (1 - t) r
+  = t softplus(-r) + (1 - t) softplus(r), so D gains nothing past D(x) = t."""
+  loss = losses.gan_discriminator(real_B, fake_B)
+  if real_label != 1.0:
+    loss = loss + (1.0 - real_label) * real_B
+  return jnp.mean(loss)
 
 
 def make_optimizer(cfg: Any, part: str, num_updates: int):
@@ -165,13 +181,14 @@ def make_train_chunk(cfg: Any, G, D, g_tx, d_tx, real: gan_data.RealData):
     return out[:, 0], d_state
 
   r1_weight = cfg.gan.get("r1_weight", 0.0)
+  real_label = float(cfg.gan.get("real_label", 1.0))
 
   def d_loss_fn(d_params, d_state, fake_BxD, real_BxD):
     # Real and fake go through D as two batches (Radford et al.): each batch norm
     # normalises one kind, so the statistics themselves do not tell them apart.
     real_B, new_state = logit(d_params, d_state, real_BxD)
     fake_B, new_state = logit(d_params, new_state, fake_BxD)
-    loss = jnp.mean(losses.gan_discriminator(real_B, fake_B))
+    loss = discriminator_loss(real_B, fake_B, real_label)
     if r1_weight:
       # R1 (Mescheder et al. 2018): gamma/2 E||grad_x D(x)||^2 on real data keeps D
       # flat where the data are, which damps the players' oscillation around them.
@@ -223,12 +240,6 @@ def make_train_chunk(cfg: Any, G, D, g_tx, d_tx, real: gan_data.RealData):
     return jax.lax.scan(lambda s, _: one_step(arrays, s), state, None, length=n)
 
   return jax.jit(chunk, static_argnums=2, donate_argnums=0)
-
-
-def _next_boundary(done: int, cfg: Any) -> int:
-  """The next step (after `done`) at which the loop logs, evaluates or saves."""
-  nxt = [(done // e + 1) * e for e in (cfg.log_every, cfg.eval_every, cfg.checkpoint_every)]
-  return min(*nxt, cfg.num_steps)
 
 
 def _load_snapshots(directory: Path, up_to: int) -> dict[int, np.ndarray]:
@@ -283,7 +294,8 @@ def train_and_evaluate(cfg: Any, workdir: str | Path) -> Result:
     for stale in (workdir / "plots").glob("samples_*.png"):
       stale.unlink()
 
-  def evaluate(state, step: int) -> dict[str, float]:
+  # every split is fresh draws of the same density
+  def evaluate(state, step: int, _split: str) -> dict[str, float]:
     fake_NxD = np.concatenate([
         np.asarray(generate(state["g_params"], state["g_state"],
                             z_eval[i:i + cfg.eval_batch_size]))
@@ -299,47 +311,15 @@ def train_and_evaluate(cfg: Any, workdir: str | Path) -> Result:
             title=f"{cfg.data.name}: G(z) at step {step} (fixed z)")
     return judge(fake_NxD)
 
-  writer = writers.MetricWriter(workdir, num_steps=cfg.num_steps, start_step=start,
-                                enabled=jax.process_index() == 0)
-  rates: list[float] = []
-  done = start
-  try:
-    with StopRequests() as stop:
-      while done < cfg.num_steps:
-        n, t_chunk = _next_boundary(done, cfg) - done, time.time()
-        state, metrics = train_chunk(state, real.arrays, n)
-        metrics = jax.device_get(metrics)
-        done += n
-        for name, values in metrics.items():
-          if not np.all(np.isfinite(values)):
-            raise NonFiniteLossError(
-                f"{name} is not finite in steps {done - n + 1}..{done}; stopping without "
-                "saving this state. Lower config.g_optimizer/d_optimizer.learning_rate.")
-        rates.append(n / max(time.time() - t_chunk, 1e-9))
-        writer.write(done, "train", {k: float(np.mean(v)) for k, v in metrics.items()},
-                     steps_per_sec=rates[-1])
-        is_last = done == cfg.num_steps
-        if done % cfg.eval_every == 0 or is_last:
-          for split in cfg.eval_splits:  # every split is fresh draws of the same density
-            writer.write(done, split, evaluate(state, done))
-        save_now = done % cfg.checkpoint_every == 0 or is_last
-        if save_now:
-          checkpointer.save(done, state)
-        writer.advance(done)
-        if stop.requested(done, checkpointer.reached_preemption):
-          if not save_now:
-            checkpointer.save(done, state)
-          checkpointer.wait()
-          raise Interrupted(stop.signum, done, str(workdir))
-    checkpointer.wait()
-  finally:
-    checkpointer.close()
-    writer.close()
+  state, history, steps_per_sec = chunks.run(
+      cfg, state, start=start, workdir=workdir, checkpointer=checkpointer,
+      train_chunk=lambda state, n: train_chunk(state, real.arrays, n), evaluate=evaluate,
+      fix_hint="Lower config.g_optimizer/d_optimizer.learning_rate.")
 
-  final = writer.history.final()
+  final = history.final()
   snapshots = _load_snapshots(snapshots_dir, cfg.num_steps)
   if snapshots and jax.process_index() == 0:
-    _plot_snapshots(cfg, real, snapshots, real_eval, writer.history,
+    _plot_snapshots(cfg, real, snapshots, real_eval, history,
                     workdir / "plots" / "samples.png")
 
   def predict(z_BxZ: np.ndarray, method: str | None = None, state=state) -> np.ndarray:
@@ -347,10 +327,10 @@ def train_and_evaluate(cfg: Any, workdir: str | Path) -> Result:
       raise ValueError(f"the GAN predicts G(z) only; it has no method {method!r}")
     return np.asarray(generate(state["g_params"], state["g_state"], jnp.asarray(z_BxZ)))
 
-  result = Result(cfg=cfg, workdir=workdir, final=final, history=writer.history,
+  result = Result(cfg=cfg, workdir=workdir, final=final, history=history,
                   state=state, model={"generator": G, "discriminator": D},
                   predict=predict, start_step=start, num_params=num_params,
-                  steps_per_sec=float(np.median(rates[1:])) if len(rates) > 1 else None)
+                  steps_per_sec=steps_per_sec)
   return workdir_lib.finish(result, t0, plot_fns)
 
 

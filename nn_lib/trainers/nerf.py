@@ -47,11 +47,10 @@ from nn_lib.models import nerf as nerf_lib
 from nn_lib.plots import nerf as nerf_plots
 from nn_lib.registry import ConfigError
 from nn_lib.rendering import rays as rays_lib
+from nn_lib.trainers import chunks
 from nn_lib.training import optim
 from nn_lib.training import workdir as workdir_lib
 from nn_lib.training.checkpoint import Checkpointer
-from nn_lib.training.loop import NonFiniteLossError
-from nn_lib.training.preemption import Interrupted, StopRequests
 from nn_lib.training.result import Result
 
 _INT_KEYS = ("num_steps", "batch_size", "eval_batch_size", "log_every", "eval_every",
@@ -199,11 +198,6 @@ def evaluate_split(split: dict, rendered: dict) -> dict[str, float]:
           "depth_mae": float(np.mean(depth_err)) if depth_err.size else float("nan")}
 
 
-def _next_boundary(done: int, cfg: Any) -> int:
-  nxt = [(done // e + 1) * e for e in (cfg.log_every, cfg.eval_every, cfg.checkpoint_every)]
-  return min(*nxt, cfg.num_steps)
-
-
 def _plot(cfg: Any, workdir: Path, step: int, test: dict, rendered: dict,
           views_V: np.ndarray, num_shown: int) -> None:
   """plots/renders.png and plots/depth.png of the first `num_shown` test views."""
@@ -257,48 +251,24 @@ def train_and_evaluate(cfg: Any, workdir: str | Path) -> Result:
   def render_split(params, split: str) -> dict[str, np.ndarray]:
     return render_all(render_chunk, params, splits[split], cfg.eval_batch_size)
 
-  writer = writers.MetricWriter(workdir, num_steps=cfg.num_steps, start_step=start,
-                                enabled=jax.process_index() == 0)
-  rates: list[float] = []
-  done = start
-  try:
-    with StopRequests() as stop:
-      while done < cfg.num_steps:
-        n, t_chunk = _next_boundary(done, cfg) - done, time.time()
-        state, loss_sum = train_chunk(state, n, train_rays)
-        loss = float(jax.device_get(loss_sum)) / n
-        done += n
-        if not np.isfinite(loss):
-          raise NonFiniteLossError(
-              f"the loss is not finite in steps {done - n + 1}..{done}; stopping without "
-              "saving this state. Lower config.optimizer.learning_rate.")
-        rates.append(n / max(time.time() - t_chunk, 1e-9))
-        # psnr of the chunk's mean MSE: the training curve in the units of the test one
-        writer.write(done, "train", {"loss": loss, "psnr": -10.0 * np.log10(max(loss, 1e-10))},
-                     steps_per_sec=rates[-1])
-        is_last = done == cfg.num_steps
-        if done % cfg.eval_every == 0 or is_last:
-          for split in cfg.eval_splits:
-            writer.write(done, split, evaluate_split(splits[split],
-                                                     render_split(state["params"], split)))
-        save_now = done % cfg.checkpoint_every == 0 or is_last
-        if save_now:
-          checkpointer.save(done, state)
-        writer.advance(done)
-        if stop.requested(done, checkpointer.reached_preemption):
-          if not save_now:
-            checkpointer.save(done, state)
-          checkpointer.wait()
-          raise Interrupted(stop.signum, done, str(workdir))
-    checkpointer.wait()
-  finally:
-    checkpointer.close()
-    writer.close()
+  def nerf_chunk(state, n: int):
+    state, loss_sum = train_chunk(state, n, train_rays)
+    return state, {"loss": loss_sum / n}
 
-  final = writer.history.final()
+  def evaluate(state, _step: int, split: str) -> dict[str, float]:
+    return evaluate_split(splits[split], render_split(state["params"], split))
+
+  # psnr of the chunk's mean MSE: the training curve in the units of the test one
+  state, history, steps_per_sec = chunks.run(
+      cfg, state, start=start, workdir=workdir, checkpointer=checkpointer,
+      train_chunk=nerf_chunk, evaluate=evaluate,
+      fix_hint="Lower config.optimizer.learning_rate.",
+      train_extra=lambda m: {**m, "psnr": -10.0 * np.log10(max(m["loss"], 1e-10))})
+
+  final = history.final()
   num_shown = min(cfg.nerf.get("plot_views", 8), len(view_idx["test"]))
   if num_shown and jax.process_index() == 0:
-    _plot(cfg, workdir, done, splits["test"], render_split(state["params"], "test"),
+    _plot(cfg, workdir, cfg.num_steps, splits["test"], render_split(state["params"], "test"),
           view_idx["test"], num_shown)
 
   def predict(rays_Nx6: np.ndarray, method: str | None = None, state=state) -> np.ndarray:
@@ -313,8 +283,8 @@ def train_and_evaluate(cfg: Any, workdir: str | Path) -> Result:
 
   result_splits = {s: {"inputs": np.concatenate([d["origins"], d["directions"]], -1),
                        "targets": d["rgb"], "depth": d["depth"]} for s, d in splits.items()}
-  result = Result(cfg=cfg, workdir=workdir, final=final, history=writer.history,
+  result = Result(cfg=cfg, workdir=workdir, final=final, history=history,
                   splits=result_splits, state=state, model=model, predict=predict,
                   start_step=start, num_params=num_params,
-                  steps_per_sec=float(np.median(rates[1:])) if len(rates) > 1 else None)
+                  steps_per_sec=steps_per_sec)
   return workdir_lib.finish(result, t0, plot_fns)

@@ -166,7 +166,7 @@ CASES: list[Case] = [
          "unknown data source 'csv'; valid: embedded, inline, npz, tfds"),
     Case(DATA, "`data.name=mnist` with `data.source=embedded`",
          lambda: data.load(_cfg({"data.name": "mnist"}).data), DataError,
-         "'mnist' is not an embedded dataset (those are blobs, circles, digits, "),
+         "'mnist' is not an embedded dataset (those are austen_text, blobs, circles, dates, "),
     Case(DATA, "`data.target_transform.name=onehot` (unknown transform)",
          _npz(cfg={"target_transform": {"name": "onehot"}}), ConfigError,
          "unknown target transform 'onehot'; valid: inputs, is_class, normalize, one_hot"),

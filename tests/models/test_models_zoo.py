@@ -19,6 +19,7 @@ ISSUE_MODELS = {
     "mlp_autoencoder", "conv_autoencoder", "unet", "dcgan_generator", "dcgan_discriminator",
     "rnn", "gru", "lstm", "transformer_encoder", "transformer_lm", "nerf_mlp",
     "single_object_detector", "grid_detector", "embedding_net",
+    "seq2seq_rnn", "seq2seq_transformer",
 }
 
 B = 2
@@ -47,6 +48,8 @@ EXPECTED: dict[str, tuple[tuple[int, ...], bool]] = {
     "single_object_detector": ((B, 5), True),
     "grid_detector": ((B, 4, 4, 13), True),
     "embedding_net": ((B, 64), True),
+    "seq2seq_rnn": ((B, 32, 1000), False),
+    "seq2seq_transformer": ((B, 32, 1000), False),
 }
 
 

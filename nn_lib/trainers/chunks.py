@@ -1,0 +1,92 @@
+"""The outer loop the trainers that are not `supervised` share: jitted chunks of
+steps between log / eval / checkpoint boundaries, each followed by the same
+bookkeeping (finiteness check, train metrics, evaluation, checkpoint, preemption).
+
+A trainer brings what differs in kind (how a chunk of steps trains, how a split is
+evaluated); this module owns when those run, so every trainer logs, evaluates,
+saves and stops at exactly the same steps and a resumed run repeats them.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import jax
+import numpy as np
+
+from nn_lib import writers
+from nn_lib.training.checkpoint import Checkpointer
+from nn_lib.training.loop import NonFiniteLossError
+from nn_lib.training.preemption import Interrupted, StopRequests
+
+# (state, num_steps) -> (state, {name: host value(s) of those steps}); values may be
+# one number (already a mean) or one per step (their mean is logged).
+TrainChunk = Callable[[Any, int], "tuple[Any, Mapping[str, Any]]"]
+# (state, step, split) -> {metric: value} for `split`
+Evaluate = Callable[[Any, int, str], Mapping[str, float]]
+
+
+class Trained(NamedTuple):
+  state: Any
+  history: writers.History
+  steps_per_sec: float | None  # median over chunks after the first (which compiles)
+
+
+def next_boundary(done: int, cfg: Any) -> int:
+  """The next step (after `done`) at which the loop logs, evaluates or saves."""
+  nxt = [(done // e + 1) * e for e in (cfg.log_every, cfg.eval_every, cfg.checkpoint_every)]
+  return min(*nxt, cfg.num_steps)
+
+
+def run(cfg: Any, state: Any, *, start: int, workdir: Path, checkpointer: Checkpointer,
+        train_chunk: TrainChunk, evaluate: Evaluate, fix_hint: str,
+        train_extra: Callable[[dict[str, float]], dict[str, float]] | None = None,
+        ) -> Trained:
+  """Trains from step `start` to cfg.num_steps.
+
+  Every chunk ends at a boundary: its train metrics are logged (after
+  `train_extra`, which may add derived ones), each of cfg.eval_splits is evaluated
+  every cfg.eval_every steps and at the end, the state is saved every
+  cfg.checkpoint_every steps and at the end. A non-finite train metric stops the
+  run before that state is saved (`fix_hint` says what to change); SIGTERM/SIGINT
+  or a preemption notice saves the current step and raises `Interrupted`.
+  """
+  writer = writers.MetricWriter(workdir, num_steps=cfg.num_steps, start_step=start,
+                                enabled=jax.process_index() == 0)
+  done, rates = start, []
+  try:
+    with StopRequests() as stop:
+      while done < cfg.num_steps:
+        n, t_chunk = next_boundary(done, cfg) - done, time.time()
+        state, values = train_chunk(state, n)
+        values = jax.device_get(values)
+        done += n
+        for name, value in values.items():
+          if not np.all(np.isfinite(value)):
+            raise NonFiniteLossError(f"{name} is not finite in steps {done - n + 1}..{done}; "
+                                     f"stopping without saving this state. {fix_hint}")
+        rates.append(n / max(time.time() - t_chunk, 1e-9))
+        means = {k: float(np.mean(v)) for k, v in values.items()}
+        writer.write(done, "train", train_extra(means) if train_extra else means,
+                     steps_per_sec=rates[-1])
+        is_last = done == cfg.num_steps
+        if done % cfg.eval_every == 0 or is_last:
+          for split in cfg.eval_splits:
+            writer.write(done, split, evaluate(state, done, split))
+        save_now = done % cfg.checkpoint_every == 0 or is_last
+        if save_now:
+          checkpointer.save(done, state)
+        writer.advance(done)
+        if stop.requested(done, checkpointer.reached_preemption):
+          if not save_now:
+            checkpointer.save(done, state)
+          checkpointer.wait()
+          raise Interrupted(stop.signum, done, str(workdir))
+    checkpointer.wait()
+  finally:
+    checkpointer.close()
+    writer.close()
+  return Trained(state, writer.history,
+                 float(np.median(rates[1:])) if len(rates) > 1 else None)
