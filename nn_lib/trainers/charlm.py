@@ -37,7 +37,6 @@ prompt_chars, prompt_start}}, num_steps, batch_size (streams), eval_batch_size
 from __future__ import annotations
 
 import math
-import numbers
 import time
 from pathlib import Path
 from typing import Any
@@ -62,13 +61,7 @@ from nn_lib.training.result import Result
 
 RECURRENT = ("rnn", "gru", "lstm")
 MODELS = (*RECURRENT, "transformer_lm")
-_INT_KEYS = ("num_steps", "batch_size", "eval_batch_size", "log_every", "eval_every",
-             "checkpoint_every", "keep_checkpoints")
 V = charlm_data.VOCAB_SIZE
-
-
-def _positive_int(v: Any) -> bool:
-  return isinstance(v, numbers.Integral) and not isinstance(v, bool) and v > 0
 
 
 def _need(ok: bool, key: str, value: Any, rule: str) -> None:
@@ -78,17 +71,13 @@ def _need(ok: bool, key: str, value: Any, rule: str) -> None:
 
 def validate(cfg: Any) -> None:
   """Every key the charlm trainer reads, with an error naming the key."""
-  missing = [k for k in ("seed", "data", "eval_splits", "model", "optimizer", "schedule",
-                         "lm", *_INT_KEYS) if k not in cfg]
-  if missing:
-    raise ConfigError(f"the charlm trainer needs config key(s) {missing}")
+  chunks.check_loop_keys(cfg, "charlm", ("seed", "data", "eval_splits", "model", "optimizer",
+                                          "schedule", "lm"))
   _need(isinstance(cfg.seed, int) and not isinstance(cfg.seed, bool), "seed", cfg.seed,
         "must be an integer")
   _need(bool(cfg.eval_splits) and set(cfg.eval_splits) <= {"train", "dev", "test"},
         "eval_splits", cfg.eval_splits, "must name one or more of train, dev, test (the "
         "corpus's own contiguous splits: data.dev_split is not carved from train)")
-  for key in _INT_KEYS:
-    _need(_positive_int(cfg[key]), key, cfg[key], "must be a positive integer")
   name = cfg.model.get("name")
   _need(name in MODELS, "model.name", name, f"the charlm trainer trains one of {MODELS}")
   for key, want in (("vocab_size", V), ("num_outputs", V)):
@@ -105,11 +94,11 @@ def validate(cfg: Any) -> None:
   _need(isinstance(clip, (int, float)) and not isinstance(clip, bool) and clip >= 0,
         "optimizer.clip_norm", clip, "must be a number >= 0 (0: no gradient clipping)")
   bptt = cfg.lm.get("bptt")
-  _need(_positive_int(bptt), "lm.bptt", bptt, "must be a positive integer (characters "
+  _need(chunks.positive_int(bptt), "lm.bptt", bptt, "must be a positive integer (characters "
         "backpropagated through per window)")
   s = cfg.lm.get("sample", {})
   for key in ("num_chars", "prompt_chars"):
-    _need(_positive_int(s.get(key)), f"lm.sample.{key}", s.get(key),
+    _need(chunks.positive_int(s.get(key)), f"lm.sample.{key}", s.get(key),
           "must be a positive integer")
   _need(isinstance(s.get("prompt_start"), int) and s.prompt_start >= 0,
         "lm.sample.prompt_start", s.get("prompt_start"), "must be an integer >= 0")
@@ -118,7 +107,7 @@ def validate(cfg: Any) -> None:
   _need(isinstance(t, (int, float)) and not isinstance(t, bool) and t >= 0,
         "lm.sample.temperature", t, "must be a number >= 0 (0: greedy)")
   k = s.get("top_k")
-  _need(k is None or (_positive_int(k) and k <= V), "lm.sample.top_k", k,
+  _need(k is None or (chunks.positive_int(k) and k <= V), "lm.sample.top_k", k,
         f"must be None or an integer in 1..{V}")
   if name == "transformer_lm":
     _need(s.prompt_chars < bptt, "lm.sample.prompt_chars", s.prompt_chars,

@@ -8,8 +8,9 @@ saves and stops at exactly the same steps and a resumed run repeats them.
 """
 from __future__ import annotations
 
+import numbers
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -17,6 +18,7 @@ import jax
 import numpy as np
 
 from nn_lib import writers
+from nn_lib.registry import ConfigError
 from nn_lib.training.checkpoint import Checkpointer
 from nn_lib.training.loop import NonFiniteLossError
 from nn_lib.training.preemption import Interrupted, StopRequests
@@ -26,6 +28,26 @@ from nn_lib.training.preemption import Interrupted, StopRequests
 TrainChunk = Callable[[Any, int], "tuple[Any, Mapping[str, Any]]"]
 # (state, step, split) -> {metric: value} for `split`
 Evaluate = Callable[[Any, int, str], Mapping[str, float]]
+
+
+# the keys `run` reads: how long to train and when to log, evaluate and save
+LOOP_KEYS = ("num_steps", "batch_size", "eval_batch_size", "log_every", "eval_every",
+             "checkpoint_every", "keep_checkpoints")
+
+
+def positive_int(v: Any) -> bool:
+  return isinstance(v, numbers.Integral) and not isinstance(v, bool) and v > 0
+
+
+def check_loop_keys(cfg: Any, trainer: str, required: Sequence[str]) -> None:
+  """`required` and LOOP_KEYS are in cfg, and the loop's counts are positive
+  integers; else a ConfigError naming the key."""
+  missing = [k for k in (*required, *LOOP_KEYS) if k not in cfg]
+  if missing:
+    raise ConfigError(f"the {trainer} trainer needs config key(s) {missing}")
+  for key in LOOP_KEYS:
+    if not positive_int(cfg[key]):
+      raise ConfigError(f"config.{key} must be a positive integer, got {cfg[key]!r}")
 
 
 class Trained(NamedTuple):

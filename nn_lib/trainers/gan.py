@@ -62,8 +62,6 @@ GENERATOR_LOSSES: dict[str, Callable[..., jax.Array]] = {
     "nonsaturating": losses.gan_generator_nonsaturating,  # -log D(G(z))
     "minimax": losses.gan_generator_minimax,              # log(1 - D(G(z)))
 }
-_INT_KEYS = ("num_steps", "batch_size", "eval_batch_size", "log_every", "eval_every", "checkpoint_every",
-             "keep_checkpoints")
 _SHOWN = 64  # generated images kept per evaluation for plots
 _GAN_INT_KEYS = ("latent_dim", "d_steps", "eval_samples", "plot_snapshots")
 
@@ -71,16 +69,10 @@ _GAN_INT_KEYS = ("latent_dim", "d_steps", "eval_samples", "plot_snapshots")
 def validate(cfg: Any) -> None:
   """Every key the GAN trainer reads, with an error naming the key."""
   config_lib.validate_common(cfg)
-  missing = [k for k in ("generator", "discriminator", "g_optimizer", "d_optimizer",
-                         "schedule", "gan", *_INT_KEYS) if k not in cfg]
-  if missing:
-    raise ConfigError(f"the gan trainer needs config key(s) {missing}")
-  positive = lambda v: not isinstance(v, bool) and isinstance(v, int) and v > 0
-  for key in _INT_KEYS:
-    if not positive(cfg[key]):
-      raise ConfigError(f"config.{key} must be a positive integer, got {cfg[key]!r}")
+  chunks.check_loop_keys(cfg, "gan", ("generator", "discriminator", "g_optimizer",
+                                       "d_optimizer", "schedule", "gan"))
   for key in _GAN_INT_KEYS:
-    if not positive(cfg.gan.get(key)):
+    if not chunks.positive_int(cfg.gan.get(key)):
       raise ConfigError(f"config.gan.{key} must be a positive integer, got "
                         f"{cfg.gan.get(key)!r}")
   if cfg.gan.get("generator_loss") not in GENERATOR_LOSSES:

@@ -53,16 +53,10 @@ from nn_lib.training import workdir as workdir_lib
 from nn_lib.training.checkpoint import Checkpointer
 from nn_lib.training.result import Result
 
-_INT_KEYS = ("num_steps", "batch_size", "eval_batch_size", "log_every", "eval_every",
-             "checkpoint_every", "keep_checkpoints")
 _DATA_INT_KEYS = ("num_views", "image_size", "test_every")
 # compiled once per process (and shape): eagerly, each of psnr's ops compiles alone
 _psnr = jax.jit(metrics.psnr)
 _psnr_per_view = jax.jit(jax.vmap(metrics.psnr))
-
-
-def _is_positive_int(v: Any) -> bool:
-  return not isinstance(v, bool) and isinstance(v, int) and v > 0
 
 
 def _is_number(v: Any) -> bool:
@@ -72,14 +66,9 @@ def _is_number(v: Any) -> bool:
 def validate(cfg: Any) -> None:
   """Every key the NeRF trainer reads, with an error naming the key."""
   config_lib.validate_common(cfg)
-  missing = [k for k in ("model", "optimizer", "schedule", "nerf", *_INT_KEYS) if k not in cfg]
-  if missing:
-    raise ConfigError(f"the nerf trainer needs config key(s) {missing}")
-  for key in _INT_KEYS:
-    if not _is_positive_int(cfg[key]):
-      raise ConfigError(f"config.{key} must be a positive integer, got {cfg[key]!r}")
+  chunks.check_loop_keys(cfg, "nerf", ("model", "optimizer", "schedule", "nerf"))
   for key in _DATA_INT_KEYS:
-    if not _is_positive_int(cfg.data.get(key)):
+    if not chunks.positive_int(cfg.data.get(key)):
       raise ConfigError(f"config.data.{key} must be a positive integer, got "
                         f"{cfg.data.get(key)!r}")
   if not 1 < cfg.data.test_every <= cfg.data.num_views:
@@ -93,7 +82,7 @@ def validate(cfg: Any) -> None:
   if cfg.model.get("name") != "nerf_mlp":
     raise ConfigError(f"config.model.name={cfg.model.get('name')!r}: the nerf trainer "
                       "renders the outputs [sigma, r, g, b] of 'nerf_mlp'; set it")
-  if not _is_positive_int(cfg.nerf.get("num_samples")):
+  if not chunks.positive_int(cfg.nerf.get("num_samples")):
     raise ConfigError(f"config.nerf.num_samples must be a positive integer, got "
                       f"{cfg.nerf.get('num_samples')!r}")
   near, far = cfg.nerf.get("near"), cfg.nerf.get("far")
