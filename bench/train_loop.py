@@ -94,6 +94,7 @@ def main() -> None:
   parser.add_argument("--rounds", type=int, default=3)
   args = parser.parse_args()
   variants = {"train_and_evaluate": {},
+              "  data_on_device": {"data_on_device": True},
               f"  steps_per_call={args.k}": {"steps_per_call": args.k},
               "  + data_on_device": {"steps_per_call": args.k, "data_on_device": True}}
   with tempfile.TemporaryDirectory() as tmp:

@@ -28,11 +28,16 @@ FAST_COMPILE_XLA_FLAGS = ("--xla_backend_optimization_level=0",
 # one (its CPU backend always uses the fusion emitters).
 if tuple(int(p) for p in importlib.metadata.version("jaxlib").split(".")[:2]) < (0, 11):
   FAST_COMPILE_XLA_FLAGS += ("--xla_cpu_use_fusion_emitters=false",)
+# The suite checks that a resumed run is bit-identical to an uninterrupted one; on
+# a GPU that needs deterministic scatter-adds and reductions (no atomics) and no
+# run-to-run autotuning choices. No effect on a CPU.
+DETERMINISTIC_XLA_FLAGS = ("--xla_gpu_deterministic_ops=true",)
 # Set before any test imports JAX (and inherited by pytest-xdist's workers); the
 # user's own flags are kept, for the subprocesses that run optimized.
 USER_XLA_FLAGS = " ".join(f for f in os.environ.get("XLA_FLAGS", "").split()
                           if f not in FAST_COMPILE_XLA_FLAGS)
-os.environ["XLA_FLAGS"] = " ".join([*FAST_COMPILE_XLA_FLAGS, USER_XLA_FLAGS]).strip()
+os.environ["XLA_FLAGS"] = " ".join([*FAST_COMPILE_XLA_FLAGS, *DETERMINISTIC_XLA_FLAGS,
+                                    USER_XLA_FLAGS]).strip()
 
 
 def pytest_collection_modifyitems(items):
@@ -41,15 +46,16 @@ def pytest_collection_modifyitems(items):
   items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(scope="session", autouse=True)
 def _float32_matmuls():
   """GPUs multiply float32 matrices in TF32 by default (about 3 significant
   digits); the tests compare with float64 references and hand-computed values to
   float32 accuracy, so every matrix product runs in full float32 (no change on a
-  CPU). `subprocess_env` sets the same for train.py runs."""
+  CPU). Session-wide, so that module-scoped fixtures (run before any function's
+  fixture) compute in float32 too; `subprocess_env` sets the same for train.py."""
   import jax  # pylint: disable=g-import-not-at-top
-  with jax.default_matmul_precision("float32"):
-    yield
+  jax.config.update("jax_default_matmul_precision", "float32")
+  yield
 
 
 @pytest.fixture(scope="session")
@@ -97,12 +103,20 @@ def run_experiment(spec: str, workdir: Path, **overrides):
     return studies.run(cfg, workdir)
 
 
+def other_pythonpath() -> list[str]:
+  """The PYTHONPATH entries that are not this checkout: where a machine without
+  the dependencies installed (a GPU box given wheels) finds them."""
+  return [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep)
+          if p and Path(p).resolve() != REPO]
+
+
 def subprocess_env(devices: int = 1, optimized: bool = False, **extra: str) -> dict[str, str]:
   env = dict(os.environ)
   env["JAX_DEFAULT_MATMUL_PRECISION"] = "float32"
   env.update(extra)
   env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-  flags = (USER_XLA_FLAGS if optimized else env.get("XLA_FLAGS", "")).split()
+  flags = ([*DETERMINISTIC_XLA_FLAGS, *USER_XLA_FLAGS.split()] if optimized
+           else env.get("XLA_FLAGS", "").split())
   flags = [f for f in flags if "device_count" not in f]
   if devices > 1:
     # Several devices are simulated on the host: CPU only. A deadlocked collective

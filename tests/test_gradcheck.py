@@ -17,7 +17,7 @@ import pytest
 
 import losses
 from nn_lib import gradcheck, models
-from tests.conftest import REPO
+from tests.conftest import REPO, other_pythonpath
 
 
 def _batch(num_examples: int = 6, dim: int = 5, classes: int = 3) -> dict[str, Any]:
@@ -183,7 +183,7 @@ def test_a_model_that_still_draws_random_numbers_is_refused():
 @pytest.mark.slow
 def test_the_command_checks_digits_mlp_smoke(embedded_dir):
   # Not via PYTHONPATH: the script itself must find the repository's packages.
-  env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+  env = {**os.environ, "PYTHONPATH": os.pathsep.join(other_pythonpath())}
   env["NN_LIB_DATA_DIR"] = str(embedded_dir)
   proc = subprocess.run(
       [sys.executable, "launch/gradcheck.py", "--experiment=digits_mlp:smoke",

@@ -11,12 +11,13 @@ import sys
 import zipfile
 from pathlib import Path
 
-from tests.conftest import REPO
+from tests.conftest import REPO, other_pythonpath
 
 
 def test_a_users_losses_module_shadowing_the_library_is_an_import_error(tmp_path):
   (tmp_path / "losses.py").write_text("def my_loss(x):\n  return x\n")
-  env = {"PYTHONPATH": str(REPO), "JAX_PLATFORMS": "cpu"}
+  env = {"PYTHONPATH": os.pathsep.join([str(REPO), *other_pythonpath()]),
+         "JAX_PLATFORMS": "cpu"}
   # `python -c` puts the working directory first on sys.path, as a notebook does
   proc = subprocess.run([sys.executable, "-c", "import nn_lib"], cwd=tmp_path, env=env,
                         capture_output=True, text=True, timeout=120)
@@ -59,6 +60,7 @@ def test_the_installed_copy_holds_the_experiments_under_the_projects_name(tmp_pa
   assert sources <= files, f"pyproject's package list misses {sorted(sources - files)}"
   assert "nn_lib/data/assets/mnist10k.npz" in files
   assert "nn_lib/data/assets/mnist_lenet.msgpack" in files  # dcgan_digits' judge
+  assert "nn_lib/data/assets/analogies.txt" in files  # the word vectors' analogy questions
 
   # The README's example, run from a user's directory holding modules of the generic
   # names, on the installed copy alone.
@@ -69,7 +71,8 @@ def test_the_installed_copy_holds_the_experiments_under_the_projects_name(tmp_pa
   readme = (REPO / "README.md").read_text()
   example = re.search(r"## Installing\n.*?```python\n(.*?)```", readme, re.S).group(1)
   code = example + "print(nn_lib_experiments.__file__, result.trained_steps)\n"
-  env = {"PYTHONPATH": str(tmp_path / "site"), "JAX_PLATFORMS": "cpu",
+  env = {"PYTHONPATH": os.pathsep.join([str(tmp_path / "site"), *other_pythonpath()]),
+         "JAX_PLATFORMS": "cpu",
          "NN_LIB_DATA_DIR": str(embedded_dir), "XLA_FLAGS": os.environ.get("XLA_FLAGS", "")}
   proc = subprocess.run([sys.executable, "-c", code], cwd=user, env=env,
                         capture_output=True, text=True, timeout=300)

@@ -29,7 +29,8 @@ def test_the_config_names_losses_not_penalties():
 
 
 @pytest.mark.parametrize("registry, names", [
-    (trainers.TRAINERS, {"supervised", "knn", "gan", "nerf", "charlm"}),
+    (trainers.TRAINERS, {"supervised", "knn", "gan", "nerf", "charlm", "seq2seq", "ctc",
+                         "word_vectors"}),
     (studies.STUDIES, {"compare", "polyfit_orders", "neural_field"}),
     (data.SOURCES, {"embedded", "tfds", "npz", "inline"}),
     (data.TARGET_TRANSFORMS, {"is_class", "one_hot", "inputs", "normalize"}),

@@ -89,7 +89,8 @@ def test_bad_flags_fail_with_a_clear_message(args, message, tmp_path):
     ({"loss.name": "squared_error"},   # B x 10 scores against B labels
      "config.loss {'name': 'squared_error'} does not fit this model and data"),
     ({"data.source": "csv"}, "unknown data source 'csv'; valid: embedded, inline"),
-    ({"trainer": "knm"}, "unknown trainer 'knm'; valid: charlm, gan, knn, nerf, supervised"),
+    ({"trainer": "knm"}, "unknown trainer 'knm'; valid: charlm, ctc, gan, knn, nerf, seq2seq, "
+                         "supervised, word_vectors"),
     ({"plots": ("confusion",)}, "unknown plot 'confusion'; valid: "),
     ({"batch_size": 4096}, "batch_size 4096 is larger than the training split (1437"),
 ])

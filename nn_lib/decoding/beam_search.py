@@ -20,9 +20,12 @@ prefixes of length t. Their K * V one-token extensions are ranked by log-probabi
   - the K best extensions that are not eos_id are the next beam, so the beam never
     shrinks;
 and the K finished hypotheses of best score so far are kept. A sentence stops once K
-hypotheses have finished (Hugging Face's early_stopping=True) or at max_len, where the
-unfinished beam counts as finished. The result is the finished set sorted by score.
-With K = 1 this is greedy decoding, for every alpha. Like any beam search it is not
+hypotheses have finished and no unfinished one can still overtake the worst of them
+(its score can reach at most log P / max_len^alpha: log P only falls), or at max_len,
+where the unfinished beam counts as finished. The result is the finished set sorted
+by score. With K = 1 and alpha = 0 this is greedy decoding (with alpha > 0 a width-1
+search may go on past an end greedy decoding takes, when a longer hypothesis could
+still score better). Like any beam search it is not
 exact: a pruned prefix may have led to a better sequence (the notes' error analysis:
 compare P(y*|x) with P(y_hat|x), `sequence_log_probs`, to blame the search or the model).
 
@@ -181,7 +184,13 @@ def beam_search(step_fn: StepFn, init_state: Any, start_tokens_B: jax.Array, *,
     fin_len_BxK = keep(_take(pool_len, keep_BxK), fin_len_BxK)
     fin_score_BxK = keep(score, fin_score_BxK)
     fin_count_B = keep(new_count_B, fin_count_B)
-    done_B = done_B | (fin_count_B >= K)
+    # Stop once K hypotheses have ended and no live one can still beat the worst
+    # of them: a live hypothesis's log-probability only falls, so its score can
+    # reach at most log P / L^alpha (the longest length; log P <= 0). Stopping at
+    # the K-th ending instead lets short, unlikely endings crowd out a likely
+    # longer hypothesis (a search error in the notes' error analysis).
+    bound_B = jnp.max(alive_lp_BxK, axis=1) / jnp.power(jnp.float32(L), alpha)
+    done_B = done_B | ((fin_count_B >= K) & (bound_B <= jnp.min(fin_score_BxK, axis=1)))
     return (t + 1, state, last_BxK, alive_BxKxL, alive_lp_BxK, fin_BxKxL, fin_lp_BxK,
             fin_len_BxK, fin_score_BxK, fin_count_B, done_B)
 

@@ -83,6 +83,10 @@ CATALOG: dict[str, Entry] = {e.name: e for e in [
        "B x T x num_outputs"),
     _e("lstm", "004", "LSTM (64 units) + per-step head", dict(num_outputs=10), (32, 16),
        "B x T x D features (or B x T tokens)", "B x T x num_outputs"),
+    _e("crnn", "004", "2x2 blocks -> conv 16-32 (height pooled away) + BiLSTM 64 over "
+       "columns, per-frame head (CTC)", {}, (28, 168, 1),
+       "B x H x W [x C] (a line of symbols)",
+       "B x W/4 x num_outputs per-frame logits (11: digits + blank)"),
     _e("transformer_encoder", "004", "2-layer encoder, d=64, 4 heads, sinusoidal PE",
        dict(num_outputs=10, vocab_size=1000), (64,), "B x T tokens (or B x T x D features)",
        "B x T x num_outputs (pool='mean': B x num_outputs)", vocab_size=1000),

@@ -4,9 +4,7 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
-import matplotlib.pyplot as plt
-
-from nn_lib.plots.figure import save
+from nn_lib.plots.figure import row_of_panels, save
 
 
 def training_curves(rows: list[dict], path: str | Path,
@@ -19,8 +17,8 @@ def training_curves(rows: list[dict], path: str | Path,
   if not series:
     return None
   names = sorted(series, key=lambda n: (n != "loss", n))
-  fig, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.5), squeeze=False)
-  for ax, name in zip(axes[0], names):
+  fig, axes = row_of_panels(len(names))
+  for ax, name in zip(axes, names):
     for split, points in sorted(series[name].items()):
       steps = sorted(points)
       ax.plot(steps, [points[s] for s in steps], label=split,
@@ -31,4 +29,4 @@ def training_curves(rows: list[dict], path: str | Path,
       ax.set_yscale("log")
     ax.grid(alpha=0.3)
     ax.legend()
-  return save(fig, path)
+  return save(fig, path, tight=False)

@@ -10,13 +10,29 @@ matplotlib.use("Agg")  # no display needed
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 
-def save(fig, path: str | Path) -> Path:
-  """Lays out, writes (process 0 only: the others computed the same figure) and
-  closes `fig`; returns the path."""
+def row_of_panels(num_panels: int, panel_size: tuple[float, float] = (4.5, 3.5)):
+  """(fig, axes) of one row of `num_panels` axes with fixed margins in inches, wide
+  enough for tick labels, a title and an x label: `save(..., tight=False)` then
+  skips the layout pass, half of such a figure's time (every run plots its curves)."""
+  width, height = panel_size[0] * num_panels, panel_size[1]
+  left, right, gap, bottom, top = 0.75, 0.2, 0.75, 0.5, 0.35   # inches
+  panel_width = (width - left - right - gap * (num_panels - 1)) / num_panels
+  fig, axes = plt.subplots(
+      1, num_panels, figsize=(width, height), squeeze=False,
+      gridspec_kw=dict(left=left / width, right=1 - right / width, bottom=bottom / height,
+                       top=1 - top / height, wspace=gap / panel_width))
+  return fig, axes[0]
+
+
+def save(fig, path: str | Path, *, tight: bool = True) -> Path:
+  """Lays out (`tight`: matplotlib's tight layout; otherwise as built), writes
+  (process 0 only: the others computed the same figure) and closes `fig`;
+  returns the path."""
   path = Path(path)
-  # The layout engine lays the figure out during savefig's own draw: one draw
-  # instead of two (fig.tight_layout() draws it first), a third of a plot's time.
-  fig.set_layout_engine("tight")
+  if tight:
+    # The layout engine lays the figure out during savefig's own draw: one draw
+    # instead of two (fig.tight_layout() draws it first), a third of a plot's time.
+    fig.set_layout_engine("tight")
   if jax.process_index() == 0:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from nn_lib.registry import Registry
-from nn_lib.trainers import charlm, gan, knn, nerf
+from nn_lib.trainers import charlm, ctc, gan, knn, nerf, seq2seq, word_vectors
 from nn_lib.training import Result, train_and_evaluate
 
 Trainer = Callable[[Any, "str | Path"], Result]
@@ -21,6 +21,9 @@ TRAINERS: Registry[Trainer] = Registry("trainer", {
     "gan": gan.train_and_evaluate,      # generator and discriminator, alternating
     "nerf": nerf.train_and_evaluate,    # radiance field fit to views through rendering
     "charlm": charlm.train_and_evaluate,  # next character, truncated backprop through time
+    "seq2seq": seq2seq.train_and_evaluate,  # teacher forcing; greedy and beam decoding
+    "ctc": ctc.train_and_evaluate,          # unsegmented sequences; best path, prefix beam
+    "word_vectors": word_vectors.train_and_evaluate,  # SGNS or GloVe; analogies
 })
 get = TRAINERS.get
 

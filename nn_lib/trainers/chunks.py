@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import jax
+import jax.numpy as jnp
 import numpy as np
+import optax
 
 from nn_lib import writers
 from nn_lib.registry import ConfigError
@@ -54,6 +56,38 @@ class Trained(NamedTuple):
   state: Any
   history: writers.History
   steps_per_sec: float | None  # median over chunks after the first (which compiles)
+
+
+def epoch_rows(key: jax.Array, step: jax.Array, n: int, batch_size: int) -> jax.Array:
+  """The B = batch_size rows of n examples that step `step` trains on: slice
+  step mod (n // B) of the permutation drawn for epoch step // (n // B) from
+  fold_in(key, epoch). Jittable, and a function of the step, so a resumed run
+  reads what the uninterrupted one read."""
+  per_epoch = n // batch_size
+  order_N = jax.random.permutation(jax.random.fold_in(key, step // per_epoch), n)
+  return jax.lax.dynamic_slice(order_N, ((step % per_epoch) * batch_size,), (batch_size,))
+
+
+def jit_gradient_steps(loss_fn: Callable, tx: optax.GradientTransformation,
+                       dropout_key: jax.Array, batch_at: Callable) -> Callable:
+  """jit(state, k, *data) -> (state after k steps, summed loss, summed gradient
+  norm): k optimizer steps in one fori_loop, the state {step, params, opt_state}
+  donated. Step s descends loss_fn(params, *batch_at(s, *data), fold_in(dropout_key,
+  s)): its batch and dropout are functions of s, as resuming needs."""
+  def steps(state, k, *data):
+    def one_step(_, acc):
+      state, loss_sum, norm_sum = acc
+      step = state["step"]
+      loss, grads = jax.value_and_grad(loss_fn)(
+          state["params"], *batch_at(step, *data), jax.random.fold_in(dropout_key, step))
+      updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
+      new = {"step": step + 1, "params": optax.apply_updates(state["params"], updates),
+             "opt_state": opt_state}
+      return new, loss_sum + loss, norm_sum + optax.tree.norm(grads)
+    zero = jnp.zeros((), jnp.float32)
+    return jax.lax.fori_loop(0, k, one_step, (state, zero, zero))
+
+  return jax.jit(steps, donate_argnums=0)
 
 
 def next_boundary(done: int, cfg: Any) -> int:

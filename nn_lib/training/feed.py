@@ -12,6 +12,7 @@ import concurrent.futures
 from typing import Any, Callable, Iterator, Sequence
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from nn_lib.data import TrainBatches
@@ -48,6 +49,7 @@ class Feed:
     self.batches, self.mesh, self.cadences = batches, mesh, tuple(cadences)
     self.steps_per_call, self.prefetch, self.on_device = steps_per_call, prefetch, on_device
     self.dataset: dict[str, jax.Array] | None = None
+    self.metric_names: list[str] = []  # the order of `packed`'s vector, set when traced
     if on_device:
       replicated = mesh_lib.replicated(mesh)
       self.dataset = {k: jax.device_put(mesh_lib.host_dtype(batches.split[k]), replicated)
@@ -60,12 +62,14 @@ class Feed:
   def jit(self, train_step: Callable, state_sharding: Any) -> Callable:
     """`call(state, batch) -> (state, metrics)` for the batches this feed yields:
     the step, gathering on the device and scanning over K steps as configured,
-    jitted with the state donated (XLA updates it in place)."""
+    jitted with the state donated (XLA updates it in place). `metrics` is one
+    float32 vector per call (`unpack` names its entries)."""
     fn = train_step
     if self.on_device:
       fn = gathering(fn)
     if self.stacked:
       fn = multi_step(fn)
+    fn = packed(fn, self.metric_names)
     batch_sharding = (mesh_lib.stacked_batch_sharded(self.mesh) if self.stacked
                       else mesh_lib.batch_sharded(self.mesh))
     replicated = mesh_lib.replicated(self.mesh)
@@ -74,6 +78,10 @@ class Feed:
                      in_shardings=(state_sharding, batch_sharding) + (replicated,) * len(extra),
                      out_shardings=(state_sharding, replicated))
     return lambda state, batch: jitted(state, batch, *extra)
+
+  def unpack(self, metrics: np.ndarray) -> dict[str, np.ndarray]:
+    """The fetched vector of a call as {name: value} (a value per step if stacked)."""
+    return {name: metrics[..., i] for i, name in enumerate(self.metric_names)}
 
   def _host(self, first: int, n: int) -> dict[str, np.ndarray]:
     if self.on_device:
@@ -123,6 +131,18 @@ def gathering(train_step):
   def step(state, batch, dataset):
     rows = batch["rows"]
     return train_step(state, {k: v[rows] for k, v in dataset.items()})
+  return step
+
+
+def packed(train_step, names_out: list[str]):
+  """The step with its scalar metrics stacked into one float32 vector (sorted by
+  name; the names are written to `names_out` when it is traced). The loop fetches
+  every step's metrics; one array a step instead of one per metric costs a sixth
+  of the transfers (on a CPU, fetching six scalars took 13% of an MLP's loop)."""
+  def step(*args):
+    state, metrics = train_step(*args)
+    names_out[:] = sorted(metrics)
+    return state, jnp.stack([jnp.asarray(metrics[k], jnp.float32) for k in names_out], -1)
   return step
 
 

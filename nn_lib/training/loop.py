@@ -42,12 +42,13 @@ _ADVICE = ("Lower the learning rate, clip gradients (config.optimizer.clip_norm)
            "or check the inputs for NaN/Inf.")
 
 
-def _flush(pending: list, writer: writers.MetricWriter,
+def _flush(pending: list, feed: feed_lib.Feed, writer: writers.MetricWriter,
            window_start: tuple[int, float]) -> tuple[int, float]:
   """Fetches the queued train metrics, stops on a non-finite loss or state, logs
   the mean. Runs before every evaluation and save, so no bad state is saved."""
   fetched = []  # (step, metrics) per step; a call of n > 0 stacked steps has axes n
-  for (done, n, _), m in zip(pending, jax.device_get([m for *_, m in pending])):
+  for (done, n, _), vector in zip(pending, jax.device_get([m for *_, m in pending])):
+    m = feed.unpack(vector)
     fetched += ([(done, m)] if n == 0 else
                 [(done - n + 1 + i, {k: v[i] for k, v in m.items()}) for i in range(n)])
   for step, m in fetched:
@@ -180,14 +181,14 @@ def train_and_evaluate(cfg: Any, workdir: str | Path, *,
       for first, n, batch in feed(start, end):
         state, metrics = train_call(state, batch)
         if block_each_step:
-          jax.block_until_ready(metrics["loss"])
+          jax.block_until_ready(metrics)
         done = first + n
         pending.append((done, n if feed.stacked else 0, metrics))
         is_last = done == cfg.num_steps
         evaluate_now = done % cfg.eval_every == 0 or is_last
         save_now = done % cfg.checkpoint_every == 0 or is_last
         if done % cfg.log_every == 0 or evaluate_now or save_now:
-          window = _flush(pending, writer, window)
+          window = _flush(pending, feed, writer, window)
         if evaluate_now:
           for split in cfg.eval_splits:
             writer.write(done, split, evaluate_split(state, split))
@@ -207,7 +208,7 @@ def train_and_evaluate(cfg: Any, workdir: str | Path, *,
           break
         if stop.requested(done, checkpointer.reached_preemption):
           if pending:
-            window = _flush(pending, writer, window)
+            window = _flush(pending, feed, writer, window)
           if not save_now:
             checkpointer.save(done, state)
           checkpointer.wait()

@@ -169,7 +169,8 @@ CASES += [
     Case(CFG, "`metrics=('acc',)` (unknown metric)", lambda: metrics.get("acc"),
          ConfigError, "unknown metric 'acc'; valid: accuracy, binary_accuracy, "),
     Case(CFG, "`trainer=rl` (unknown trainer)", lambda: trainers.get("rl"), ConfigError,
-         "unknown trainer 'rl'; valid: charlm, gan, knn, nerf, supervised"),
+         "unknown trainer 'rl'; valid: charlm, ctc, gan, knn, nerf, seq2seq, supervised, "
+         "word_vectors"),
     Case(CFG, "`study=grid` (unknown study)", lambda: studies.STUDIES.get("grid"),
          ConfigError, "unknown study 'grid'; valid: compare, neural_field, polyfit_orders"),
     Case(CFG, "`knn.distance=cosine`",

@@ -102,8 +102,10 @@ def test_width_1_equals_greedy_and_log_probs_rescore():
   @jax.jit
   def run(h0):
     greedy = greedy_decode(step, h0, starts, max_len=max_len, eos_id=1)
+    # alpha = 0: with alpha > 0 a width-1 search may go on past an end greedy
+    # decoding takes, when a longer hypothesis could still score better
     beam = beam_search(step, h0, starts, beam_width=1, max_len=max_len, eos_id=1,
-                       alpha=0.7)
+                       alpha=0.0)
     rescored = sequence_log_probs(step, h0, starts, beam.tokens_BxKxL[:, 0],
                                   beam.lengths_BxK[:, 0])
     return greedy, beam, rescored
@@ -114,9 +116,25 @@ def test_width_1_equals_greedy_and_log_probs_rescore():
   np.testing.assert_array_equal(beam.tokens_BxKxL[:, 0], greedy.tokens_BxL)
   np.testing.assert_array_equal(beam.lengths_BxK[:, 0], lengths)
   np.testing.assert_allclose(beam.log_probs_BxK[:, 0], greedy.log_probs_B, rtol=1e-5)
-  np.testing.assert_allclose(beam.scores_BxK[:, 0], greedy.log_probs_B / lengths ** 0.7,
-                             rtol=1e-5)
+  np.testing.assert_allclose(beam.scores_BxK[:, 0], greedy.log_probs_B, rtol=1e-5)
   np.testing.assert_allclose(rescored, greedy.log_probs_B, rtol=1e-5)
+
+
+def test_the_search_goes_on_while_a_live_hypothesis_can_still_win():
+  # K = 2, alpha = 0. Step 1: [EOS] ends (0.3); A (0.6) and B (0.1) live. Step 2:
+  # [B EOS] ends (0.09): two have ended, but the live [A B] (0.54) can still beat
+  # the worse of them, and does: [A B EOS] = 0.54 * 0.9 = 0.486 > 0.3. Stopping at
+  # the second end would return [EOS], worse than greedy decoding's [A B EOS].
+  uniform = [0, 1 / 3, 1 / 3, 1 / 3]
+  table = np.array([[[0, .3, .6, .1], uniform, [0, .1, 0, .9], [0, .9, .05, .05]]])
+  state = {"table": jnp.zeros(1, jnp.int32), "steps": jnp.zeros(1, jnp.int32)}
+  out = jax.jit(lambda: beam_search(_table_step(table), state, jnp.array([BOS]),
+                                    beam_width=2, max_len=L, eos_id=EOS, alpha=0.0,
+                                    pad_id=-1))()
+  np.testing.assert_array_equal(out.tokens_BxKxL[0], [[A, B, EOS, -1], [EOS, -1, -1, -1]])
+  np.testing.assert_allclose(out.log_probs_BxK[0], np.log([0.486, 0.3]), rtol=1e-6)
+  # it stopped after step 3 (every live extension then is below 0.3), not at L
+  assert int(out.lengths_BxK[0, 0]) == 3
 
 
 def test_a_beam_wider_than_the_tree_is_exhaustive_search():

@@ -24,6 +24,7 @@ if _ROOT not in sys.path:
 
 import losses  # pylint: disable=g-import-not-at-top,wrong-import-position
 from losses import reference  # pylint: disable=g-import-not-at-top,wrong-import-position
+from tests.conftest import FAST_COMPILE_XLA_FLAGS  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 
 @contextlib.contextmanager
@@ -39,12 +40,16 @@ def enable_x64():
     yield
 
 
-# Test programs are small and run once: compile them cheaply. Scoped to each
-# jax.jit call (no global XLA flags leak into other test modules).
-# (the fusion emitters off halve the compile time of these small programs)
-FAST_COMPILE = {"xla_backend_optimization_level": 0,
-                "xla_llvm_disable_expensive_passes": True,
-                "xla_cpu_use_fusion_emitters": False}
+# Test programs are small and run once: compile them cheaply, with the suite's
+# fast-compile flags (tests/conftest.py: the fusion emitters off halve the compile
+# time of these small programs, where the jaxlib still has that switch), scoped to
+# each jax.jit call.
+def _compile_option(flag: str) -> tuple[str, bool | int]:
+  name, value = flag.removeprefix("--").split("=")
+  return name, {"true": True, "false": False}[value] if value in ("true", "false") else int(value)
+
+
+FAST_COMPILE = dict(_compile_option(flag) for flag in FAST_COMPILE_XLA_FLAGS)
 
 
 def jit(fn):

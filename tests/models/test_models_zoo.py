@@ -19,7 +19,7 @@ ISSUE_MODELS = {
     "mlp_autoencoder", "conv_autoencoder", "unet", "dcgan_generator", "dcgan_discriminator",
     "rnn", "gru", "lstm", "transformer_encoder", "transformer_lm", "nerf_mlp",
     "single_object_detector", "grid_detector", "embedding_net",
-    "seq2seq_rnn", "seq2seq_transformer",
+    "seq2seq_rnn", "seq2seq_transformer", "crnn",
 }
 
 B = 2
@@ -50,6 +50,7 @@ EXPECTED: dict[str, tuple[tuple[int, ...], bool]] = {
     "embedding_net": ((B, 64), True),
     "seq2seq_rnn": ((B, 32, 1000), False),
     "seq2seq_transformer": ((B, 32, 1000), False),
+    "crnn": ((B, 42, 11), False),
 }
 
 
