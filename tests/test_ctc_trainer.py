@@ -126,6 +126,11 @@ def test_resume_is_bit_identical(tmp_path):
     (lambda c: c.update(batch_size=100), r"batch_size=100 is larger than the training"),
     # 168 columns / (2 x 8 x 8) = 1 frame: too few for 3-6 digits
     (lambda c: c.model.update(width_strides=(8, 8)), r"1 frames cannot emit \d labels"),
+    # a flip reverses the reading order: not an augmentation of a label sequence
+    (lambda c: c.update(augment=({"name": "horizontal_flip"},)),
+     r"'horizontal_flip' changes what a strip reads; use translate"),
+    (lambda c: c.update(augment=({"name": "translate", "max_shift": -1},)),
+     r"max_shift.*non-negative integer"),
 ])
 def test_bad_config_is_a_clear_error(edit, match, tmp_path):
   cfg = _tiny()

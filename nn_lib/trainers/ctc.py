@@ -52,6 +52,7 @@ import losses
 from nn_lib import config as config_lib
 from nn_lib import data as data_lib
 from nn_lib import models, plots, writers
+from nn_lib.data import augment as augment_lib
 from nn_lib.data import digit_strips
 from nn_lib.decoding.ctc import ctc_best_path, ctc_prefix_beam_search
 from nn_lib.metrics import sequence
@@ -72,6 +73,9 @@ def _need(ok: bool, key: str, value: Any, rule: str) -> None:
     raise ConfigError(f"config.{key}={value!r}: {rule}")
 
 
+SEQUENCE_SAFE_AUGMENTATIONS = ("translate", "random_crop", "gaussian_noise")
+
+
 def validate(cfg: Any) -> None:
   """Every key the ctc trainer reads, with an error naming the key."""
   config_lib.validate_common(cfg)
@@ -82,6 +86,13 @@ def validate(cfg: Any) -> None:
         f"(digits 0..9, blank {BLANK}); leave it unset")
   for part in ("optimizer", "schedule"):
     _need(bool(cfg[part].get("name")), f"{part}.name", cfg[part].get("name"), "is not set")
+  # A strip's label sequence survives small shifts and noise; a flip reverses its
+  # reading order and mixup blends two sequences.
+  for entry in cfg.get("augment", ()):
+    name = dict(entry).get("name")
+    _need(name in SEQUENCE_SAFE_AUGMENTATIONS, "augment", cfg.augment,
+          f"{name!r} changes what a strip reads; use {', '.join(SEQUENCE_SAFE_AUGMENTATIONS)}")
+  augment_lib.from_config(cfg.get("augment", ()))  # checks every entry's arguments
   lr = cfg.optimizer.get("learning_rate")
   _need(isinstance(lr, (int, float)) and not isinstance(lr, bool) and lr > 0,
         "optimizer.learning_rate", lr, "must be a positive number")
@@ -172,7 +183,11 @@ def make_train_chunk(cfg: Any, model, tx, n: int):
   summed gradient norm)."""
   dropout_key = jax.random.fold_in(jax.random.PRNGKey(cfg.seed), 1)  # apart from init's
 
+  augment = augment_lib.from_config(cfg.get("augment", ()))
+
   def loss_fn(params, x, targets, key):
+    if augment is not None:  # its own key, apart from dropout's
+      x = augment(jax.random.fold_in(key, 1), x)
     logits_BxTxV = model.apply({"params": params}, x, train=True, rngs={"dropout": key})
     return jnp.mean(losses.ctc(logits_BxTxV, ctc_labels(targets), blank_id=BLANK))
 
@@ -258,6 +273,7 @@ def train_and_evaluate(cfg: Any, workdir: str | Path) -> Result:
   plot_fns = {name: plots.PLOTS.get(name) for name in cfg.get("plots", ())}
   model = build_model(cfg)
   splits = load(cfg)
+  augment_lib.check_inputs(cfg.get("augment", ()), splits["train"]["inputs"].shape)
   n = len(splits["train"]["inputs"])
   if n < cfg.batch_size:
     raise ConfigError(f"config.batch_size={cfg.batch_size} is larger than the training "
