@@ -33,6 +33,8 @@ The state {step, params, opt_state} is checkpointed; step s trains on batch s mo
 so a resumed run is the uninterrupted one. Config: data (digit_strips-like: images
 and PAD-padded label rows), model (a registered model giving B x T x V logits, e.g.
 crnn; num_outputs is set to V = 11), optimizer (optional clip_norm), schedule,
+augment (input-only ops that keep a strip's reading: translate, random_crop,
+gaussian_noise; each step's draw is a function of (seed, step) too),
 ctc.{beam_width, beam_splits, beam_strips, plot_strips}, eval_splits, num_steps,
 batch_size, eval_batch_size, log_every, eval_every, checkpoint_every,
 keep_checkpoints.
