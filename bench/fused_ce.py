@@ -13,7 +13,9 @@ hidden, weight and bias:
     (+ ``z_loss * logsumexp(h @ W + b)^2`` for the smooth+z variant), N x V
     logits built;
   * fused: ``losses.linear_softmax_cross_entropy_with_integer_labels`` with
-    each ``--chunks`` size.
+    each ``--chunks`` size (per-token losses, then their mean: four matmuls);
+  * fused mean: the same with ``reduction="mean"`` and each ``--row_blocks``
+    size (the gradients computed in the forward pass: three matmuls).
 Time: median over ``--repeats`` interleaved rounds (dense, fused, ...) of one
 call ended by ``block_until_ready``, after a warm-up call that also checks
 that both give the same value and gradients. Memory: from the compiled
@@ -71,10 +73,18 @@ def fused_loss(chunk):
   return loss
 
 
-def _compile(loss, args, smoothing, z_loss):
+def fused_mean_loss(rows):
+  def loss(h, w, b, y, smoothing, z_loss):
+    return losses.linear_softmax_cross_entropy_with_integer_labels(
+        h, w, y, bias=b, label_smoothing=smoothing, z_loss=z_loss,
+        reduction="mean", row_block=rows)
+  return loss
+
+
+def _compile(loss, args, smoothing, z_loss, reduced=False):
+  mean = (lambda v: v) if reduced else jnp.mean
   f = jax.value_and_grad(
-      lambda h, w, b, y: jnp.mean(loss(h, w, b, y, smoothing, z_loss)),
-      (0, 1, 2))
+      lambda h, w, b, y: mean(loss(h, w, b, y, smoothing, z_loss)), (0, 1, 2))
   compiled = jax.jit(f).lower(*args).compile()
   mem = compiled.memory_analysis()
   peak = (mem.argument_size_in_bytes + mem.output_size_in_bytes
@@ -103,12 +113,15 @@ def _check(got, want, name):
       raise AssertionError(f"{name}: {what} differs from dense by {err:.2e}")
 
 
-def run_size(n, d, v, chunks, variant, repeats):
+def run_size(n, d, v, chunks, row_blocks, variant, repeats):
   smoothing, z_loss = VARIANTS[variant]
   args = _inputs(n, d, v)
   fns = {"dense": _compile(dense_loss, args, smoothing, z_loss)}
   for c in chunks:
     fns[f"fused chunk {c}"] = _compile(fused_loss(c), args, smoothing, z_loss)
+  for r in row_blocks:
+    fns[f"fused mean rows {r}"] = _compile(fused_mean_loss(r), args, smoothing,
+                                           z_loss, reduced=True)
   ref_out = fns["dense"][0](*args)
   for name, (f, _, _) in fns.items():
     if name != "dense":
@@ -128,7 +141,7 @@ def run_size(n, d, v, chunks, variant, repeats):
       flags.append("time > 1.3x")
     if name != "dense" and temp / temp_ref > 1 / 8:
       flags.append("temp > 1/8")
-    print(f"{size:24s} {name:17s} {1e3 * t:10.1f} {t / t_ref:6.3f} "
+    print(f"{size:24s} {name:20s} {1e3 * t:10.1f} {t / t_ref:6.3f} "
           f"{temp / MIB:9.1f} {temp / temp_ref:6.3f} {peak / MIB:9.1f} "
           f"{peak / peak_ref:6.3f}  {', '.join(flags)}", flush=True)
 
@@ -139,21 +152,25 @@ def main(argv=None):
                   help="NxDxV,... (tokens x hidden x vocabulary)")
   ap.add_argument("--chunks", default="2048",
                   help="chunk sizes, comma-separated")
+  ap.add_argument("--row_blocks", default="512",
+                  help="row block sizes of reduction='mean', comma-separated "
+                  "('' for none)")
   ap.add_argument("--variants", default="plain",
                   help=f"comma-separated, of {sorted(VARIANTS)}")
   ap.add_argument("--repeats", type=int, default=3)
   args = ap.parse_args(argv)
   chunks = [int(c) for c in args.chunks.split(",")]
+  row_blocks = [int(r) for r in args.row_blocks.split(",") if r]
   dev = jax.devices()[0]
   print(f"jax {jax.__version__}, backend {jax.default_backend()} "
         f"({dev.device_kind}), float32; median of {args.repeats} interleaved "
         "rounds of jit(value_and_grad(mean loss)) w.r.t. h, W, b")
-  print(f"{'N x D x V':24s} {'computation':17s} {'ms':>10s} {'ratio':>6s} "
+  print(f"{'N x D x V':24s} {'computation':20s} {'ms':>10s} {'ratio':>6s} "
         f"{'temp MiB':>9s} {'ratio':>6s} {'peak MiB':>9s} {'ratio':>6s}")
   for spec in args.sizes.split(","):
     n, d, v = (int(x) for x in spec.split("x"))
     for variant in args.variants.split(","):
-      run_size(n, d, v, chunks, variant, args.repeats)
+      run_size(n, d, v, chunks, row_blocks, variant, args.repeats)
 
 
 if __name__ == "__main__":

@@ -109,6 +109,8 @@ def main() -> None:
   parser = argparse.ArgumentParser()
   parser.add_argument("--small", action="store_true",
                       help="CPU-sized runs (the default on a CPU)")
+  parser.add_argument("--resnet_steps", type=int, default=None,
+                      help="steps of each ResNet-20 run (default 600; 50 with --small)")
   args = parser.parse_args()
   small = args.small or jax.default_backend() == "cpu"
   peak = matmul_rate(1024 if small else 8192, jnp.bfloat16)
@@ -124,6 +126,7 @@ def main() -> None:
                   600, 10000))
   with tempfile.TemporaryDirectory() as tmp:
     runs, steps, rows = resnet_runs
+    steps = args.resnet_steps or steps
     for dtype, batch, k in runs:
       rate = resnet_images_per_sec(Path(tmp), steps, batch, dtype, k, rows)
       print(f"{f'ResNet-20 loop, batch {batch}, {dtype}, K={k}':<50}{rate:>10.0f} im/s",

@@ -80,6 +80,7 @@ Typos in the notes that are implemented in their correct form: note 000's
 ``t - sigma`` (the derivative of the loss is ``sigma - t``; for MSE on a
 sigmoid ``2 (sigma - t) sigma (1 - sigma)``, as note 003 has it).
 """
+
 import types
 
 from losses._classification import binary_cross_entropy
@@ -140,73 +141,146 @@ from losses._sparsemax import multiclass_sparsemax_loss
 from losses._sparsemax import sparsemax
 from losses._sparsemax import sparsemax_loss
 
-LOSSES = types.MappingProxyType({fn.__name__: fn for fn in (
-    # regression (notes 000, 001)
-    squared_error, absolute_error, euclidean_error, huber, smooth_l1, log_cosh,
-    # binary / multi-label (notes 000, 003)
-    sigmoid_binary_cross_entropy, binary_cross_entropy, sigmoid_squared_error,
-    # multiclass (notes 000-003)
-    softmax_cross_entropy, softmax_cross_entropy_with_integer_labels, nll,
-    softmax_binary_cross_entropy, kl_divergence,
-    # hinge (notes 001, 002)
-    binary_hinge, multiclass_hinge, crammer_singer_hinge,
-    # detection, ranking, GANs (note 000)
-    single_object_detection, pairwise_margin_ranking, pairwise_logistic,
-    listwise_pairs, gan_discriminator, gan_generator_nonsaturating,
-    gan_generator_minimax,
-    # metric learning, dense, sequences (note 004)
-    triplet_margin, batch_hard_triplet, contrastive, dice, jaccard, tversky,
-    sigmoid_focal, softmax_focal, dice_cross_entropy, generalized_dice, ctc,
-    negative_sampling, glove,
-    # grid detection (note 004; Redmon et al. 2016)
-    yolo_loss,
-    # divergences (optax parity)
-    poly_loss_cross_entropy, generalized_kl_divergence,
-    # similarity (optax parity; cosine_similarity is a similarity, not a loss)
-    cosine_distance, ntxent,
-    # sparsemax (optax parity)
-    sparsemax_loss, multiclass_sparsemax_loss,
-)})
+# The one place the version is written: losses/pyproject.toml reads it, and
+# CHANGELOG.md says what changed in each (docs/losses.md, "Stability policy").
+__version__ = "0.1.0"
+
+LOSSES = types.MappingProxyType(
+  {
+    # (a jitted function has its __name__ at run time; jax's stubs do not say so)
+    fn.__name__: fn  # type: ignore[union-attr]
+    for fn in (
+      # regression (notes 000, 001)
+      squared_error,
+      absolute_error,
+      euclidean_error,
+      huber,
+      smooth_l1,
+      log_cosh,
+      # binary / multi-label (notes 000, 003)
+      sigmoid_binary_cross_entropy,
+      binary_cross_entropy,
+      sigmoid_squared_error,
+      # multiclass (notes 000-003)
+      softmax_cross_entropy,
+      softmax_cross_entropy_with_integer_labels,
+      nll,
+      softmax_binary_cross_entropy,
+      kl_divergence,
+      # hinge (notes 001, 002)
+      binary_hinge,
+      multiclass_hinge,
+      crammer_singer_hinge,
+      # detection, ranking, GANs (note 000)
+      single_object_detection,
+      pairwise_margin_ranking,
+      pairwise_logistic,
+      listwise_pairs,
+      gan_discriminator,
+      gan_generator_nonsaturating,
+      gan_generator_minimax,
+      # metric learning, dense, sequences (note 004)
+      triplet_margin,
+      batch_hard_triplet,
+      contrastive,
+      dice,
+      jaccard,
+      tversky,
+      sigmoid_focal,
+      softmax_focal,
+      dice_cross_entropy,
+      generalized_dice,
+      ctc,
+      negative_sampling,
+      glove,
+      # grid detection (note 004; Redmon et al. 2016)
+      yolo_loss,
+      # divergences (optax parity)
+      poly_loss_cross_entropy,
+      generalized_kl_divergence,
+      # similarity (optax parity; cosine_similarity is a similarity, not a loss)
+      cosine_distance,
+      ntxent,
+      # sparsemax (optax parity)
+      sparsemax_loss,
+      multiclass_sparsemax_loss,
+    )
+  }
+)
 
 __all__ = [
-    "LOSSES",
-    # regression (notes 000, 001)
-    "squared_error", "absolute_error", "euclidean_error", "huber",
-    "smooth_l1", "log_cosh",
-    # binary / multi-label (notes 000, 003)
-    "sigmoid_binary_cross_entropy", "binary_cross_entropy",
-    "sigmoid_squared_error",
-    # multiclass (notes 000-003)
-    "softmax_cross_entropy", "softmax_cross_entropy_with_integer_labels",
-    "nll", "softmax_binary_cross_entropy", "kl_divergence",
-    # the same CE fused with the output layer, over vocabulary chunks (issue
-    # 11; takes hidden states and weights, not logits: not in LOSSES)
-    "linear_softmax_cross_entropy_with_integer_labels",
-    # hinge (notes 001, 002)
-    "binary_hinge", "multiclass_hinge", "crammer_singer_hinge",
-    # detection, ranking, GANs (note 000)
-    "single_object_detection", "pairwise_margin_ranking",
-    "pairwise_logistic", "listwise_pairs", "gan_discriminator",
-    "gan_generator_nonsaturating", "gan_generator_minimax",
-    # metric learning, dense, sequences (note 004)
-    "triplet_margin", "batch_hard_triplet", "contrastive", "dice", "jaccard",
-    "tversky", "sigmoid_focal", "softmax_focal", "dice_cross_entropy",
-    "generalized_dice", "ctc", "ctc_with_forward_probs",
-    "negative_sampling", "glove",
-    # grid detection (note 004; Redmon et al. 2016)
-    "yolo_loss",
-    # divergences and label smoothing (optax parity; smooth_labels is a
-    # target transform, not a loss)
-    "poly_loss_cross_entropy", "generalized_kl_divergence", "smooth_labels",
-    # similarity (optax parity)
-    "cosine_similarity", "cosine_distance", "ntxent",
-    # sparsemax and Fenchel-Young losses (optax parity; sparsemax is a
-    # projection and make_fenchel_young_loss a constructor, not losses)
-    "sparsemax", "sparsemax_loss", "multiclass_sparsemax_loss",
-    "make_fenchel_young_loss",
-    # regularizers (notes 001, 002, 004)
-    "l2_penalty", "l1_penalty", "elastic_net", "max_norm",
-    "max_norm_project", "MaxNormState",
-    # reduction
-    "reduce",
+  "LOSSES",
+  # regression (notes 000, 001)
+  "squared_error",
+  "absolute_error",
+  "euclidean_error",
+  "huber",
+  "smooth_l1",
+  "log_cosh",
+  # binary / multi-label (notes 000, 003)
+  "sigmoid_binary_cross_entropy",
+  "binary_cross_entropy",
+  "sigmoid_squared_error",
+  # multiclass (notes 000-003)
+  "softmax_cross_entropy",
+  "softmax_cross_entropy_with_integer_labels",
+  "nll",
+  "softmax_binary_cross_entropy",
+  "kl_divergence",
+  # the same CE fused with the output layer, over vocabulary chunks (issue
+  # 11; takes hidden states and weights, not logits: not in LOSSES)
+  "linear_softmax_cross_entropy_with_integer_labels",
+  # hinge (notes 001, 002)
+  "binary_hinge",
+  "multiclass_hinge",
+  "crammer_singer_hinge",
+  # detection, ranking, GANs (note 000)
+  "single_object_detection",
+  "pairwise_margin_ranking",
+  "pairwise_logistic",
+  "listwise_pairs",
+  "gan_discriminator",
+  "gan_generator_nonsaturating",
+  "gan_generator_minimax",
+  # metric learning, dense, sequences (note 004)
+  "triplet_margin",
+  "batch_hard_triplet",
+  "contrastive",
+  "dice",
+  "jaccard",
+  "tversky",
+  "sigmoid_focal",
+  "softmax_focal",
+  "dice_cross_entropy",
+  "generalized_dice",
+  "ctc",
+  "ctc_with_forward_probs",
+  "negative_sampling",
+  "glove",
+  # grid detection (note 004; Redmon et al. 2016)
+  "yolo_loss",
+  # divergences and label smoothing (optax parity; smooth_labels is a
+  # target transform, not a loss)
+  "poly_loss_cross_entropy",
+  "generalized_kl_divergence",
+  "smooth_labels",
+  # similarity (optax parity)
+  "cosine_similarity",
+  "cosine_distance",
+  "ntxent",
+  # sparsemax and Fenchel-Young losses (optax parity; sparsemax is a
+  # projection and make_fenchel_young_loss a constructor, not losses)
+  "sparsemax",
+  "sparsemax_loss",
+  "multiclass_sparsemax_loss",
+  "make_fenchel_young_loss",
+  # regularizers (notes 001, 002, 004)
+  "l2_penalty",
+  "l1_penalty",
+  "elastic_net",
+  "max_norm",
+  "max_norm_project",
+  "MaxNormState",
+  # reduction
+  "reduce",
 ]

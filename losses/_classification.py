@@ -12,11 +12,13 @@ are plain jnp code that JAX differentiates for the higher orders.
 Hyperparameters enter through ``C.hyper`` (stop_gradient), so their tangents
 are always symbolic zeros and the rules give them no term.
 """
+
 from __future__ import annotations
 
 
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 
 from losses import _common as C
 
@@ -35,8 +37,8 @@ def _smooth(t, smoothing):
 def _sbce(z, t, pos_weight, smoothing):
   ts = _smooth(t, smoothing)
   if pos_weight is None:
-    return C.bce_logits(z, ts)[0]    # = ts*softplus(-z) + (1-ts)*softplus(z)
-  sp = _softplus_parts(z)            # -log(1 - sigma(z))
+    return C.bce_logits(z, ts)[0]  # = ts*softplus(-z) + (1-ts)*softplus(z)
+  sp = _softplus_parts(z)  # -log(1 - sigma(z))
   return pos_weight * ts * (sp - z) + (1.0 - ts) * sp
 
 
@@ -49,7 +51,7 @@ def _sbce_jvp(primals, tangents):
   if C.has_tangent(tz):
     s = jax.nn.sigmoid(z)
     if pos_weight is None:
-      gz = s - ts                    # note 003: d BCE / dz = sigma - t
+      gz = s - ts  # note 003: d BCE / dz = sigma - t
     else:
       gz = pos_weight * ts * (s - 1.0) + (1.0 - ts) * s
     terms.append(gz * tz)
@@ -73,8 +75,15 @@ _sbce.defjvp(_sbce_jvp, symbolic_zeros=True)
 # positives.
 @C.with_hyperparameter_checks(pos_weight=">= 0", label_smoothing="in [0, 1]")
 @jax.jit
-def sigmoid_binary_cross_entropy(logits, labels, *, where=None, weights=None,
-                                 pos_weight=None, label_smoothing=0.0):
+def sigmoid_binary_cross_entropy(
+  logits: ArrayLike,
+  labels: ArrayLike,
+  *,
+  where: ArrayLike | None = None,
+  weights: ArrayLike | None = None,
+  pos_weight: ArrayLike | None = None,
+  label_smoothing: ArrayLike = 0.0,
+) -> jax.Array:
   """Sigmoid + binary cross-entropy on logits, elementwise (notes 000, 003).
 
   ``BCE(sigma(z), t) = -t log sigma(z) - (1 - t) log(1 - sigma(z))`` computed
@@ -95,8 +104,15 @@ def sigmoid_binary_cross_entropy(logits, labels, *, where=None, weights=None,
   cdt, _ = C.compute_dtype(logits, labels)
   pw = None if pos_weight is None else C.hyper(pos_weight, cdt)
   return C.elementwise(
-      fn, lambda z, t, ls: _sbce(z, t, pw, ls), logits, labels, where,
-      weights, hypers=(label_smoothing,), names=("logits", "labels"))
+    fn,
+    lambda z, t, ls: _sbce(z, t, pw, ls),
+    logits,
+    labels,
+    where,
+    weights,
+    hypers=(label_smoothing,),
+    names=("logits", "labels"),
+  )
 
 
 # --- BCE on probabilities ------------------------------------------------------
@@ -105,8 +121,7 @@ def _bce(p, t, eps):
   pc = jnp.clip(p, eps, 1.0 - eps)
   lp, l1p = jnp.log(pc), jnp.log1p(-pc)
   # 0 log 0 = 0: a term whose coefficient is 0 contributes 0 (eps = 0 safe)
-  return -(jnp.where(t != 0, t * lp, 0.0)
-           + jnp.where(t != 1, (1.0 - t) * l1p, 0.0))
+  return -(jnp.where(t != 0, t * lp, 0.0) + jnp.where(t != 1, (1.0 - t) * l1p, 0.0))
 
 
 def _bce_jvp(primals, tangents):
@@ -135,13 +150,27 @@ _bce.defjvp(_bce_jvp, symbolic_zeros=True)
 
 @jax.jit
 def _bce_jit(probs, labels, where, weights, eps):
-  return C.elementwise("binary_cross_entropy", _bce, probs, labels, where,
-                       weights, hypers=(eps,), names=("probs", "labels"),
-                       fills=(0.5, 0.0))
+  return C.elementwise(
+    "binary_cross_entropy",
+    _bce,
+    probs,
+    labels,
+    where,
+    weights,
+    hypers=(eps,),
+    names=("probs", "labels"),
+    fills=(0.5, 0.0),
+  )
 
 
-def binary_cross_entropy(probs, labels, *, where=None, weights=None,
-                         eps=1e-7):
+def binary_cross_entropy(
+  probs: ArrayLike,
+  labels: ArrayLike,
+  *,
+  where: ArrayLike | None = None,
+  weights: ArrayLike | None = None,
+  eps: ArrayLike = 1e-7,
+) -> jax.Array:
   """BCE on probabilities, elementwise (note 000 ``BCE(p, t)``; note 003
   "check there are no log(0)").
 
@@ -161,12 +190,13 @@ def binary_cross_entropy(probs, labels, *, where=None, weights=None,
   C.check_real(labels, "labels", fn)
   C.check_same_shape(probs, labels, "probs", "labels", fn)
   C.check_broadcast_to(where, jnp.shape(probs), "where", fn)
-  C.check_unit_interval(C.kept_values(probs, where), fn,
-                        "probs must be probabilities",
-                        "; pass logits to sigmoid_binary_cross_entropy "
-                        "instead")
-  C.check_unit_interval(C.kept_values(labels, where), fn,
-                        "labels must be 0/1 or soft targets")
+  C.check_unit_interval(
+    C.kept_values(probs, where),
+    fn,
+    "probs must be probabilities",
+    "; pass logits to sigmoid_binary_cross_entropy instead",
+  )
+  C.check_unit_interval(C.kept_values(labels, where), fn, "labels must be 0/1 or soft targets")
   return _bce_jit(probs, labels, where, weights, eps)
 
 
@@ -181,18 +211,27 @@ def _sse_jvp(primals, tangents):
   tz, tt = tangents
   v = _sse(z, t)
   d2 = 2.0 * (jax.nn.sigmoid(z) - t)
-  return v, C.tangent_sum(v, [
-      d2 * (jax.nn.sigmoid(z) * jax.nn.sigmoid(-z)) * tz
-      if C.has_tangent(tz) else None,
-      -(d2 * tt) if C.has_tangent(tt) else None])
+  return v, C.tangent_sum(
+    v,
+    [
+      d2 * (jax.nn.sigmoid(z) * jax.nn.sigmoid(-z)) * tz if C.has_tangent(tz) else None,
+      -(d2 * tt) if C.has_tangent(tt) else None,
+    ],
+  )
 
 
 _sse.defjvp(_sse_jvp, symbolic_zeros=True)
 
 
 @jax.jit
-def sigmoid_squared_error(logits, targets, *, where=None, weights=None):
-  """"MSE on a sigmoid": ``(sigma(z) - t)^2`` elementwise (notes 000, 003).
+def sigmoid_squared_error(
+  logits: ArrayLike,
+  targets: ArrayLike,
+  *,
+  where: ArrayLike | None = None,
+  weights: ArrayLike | None = None,
+) -> jax.Array:
+  """ "MSE on a sigmoid": ``(sigma(z) - t)^2`` elementwise (notes 000, 003).
 
   Gradient (note 003), given as a custom JVP: ``2 (sigma - t) sigma (1 -
   sigma)``; it vanishes when the sigmoid saturates even if the answer is wrong
@@ -202,5 +241,6 @@ def sigmoid_squared_error(logits, targets, *, where=None, weights=None):
   ``sigma (1 - sigma)`` is computed as ``sigma(z) sigma(-z)`` to stay accurate
   when saturated.
   """
-  return C.elementwise("sigmoid_squared_error", _sse, logits, targets, where,
-                       weights, names=("logits", "targets"))
+  return C.elementwise(
+    "sigmoid_squared_error", _sse, logits, targets, where, weights, names=("logits", "targets")
+  )

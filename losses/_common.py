@@ -2,6 +2,7 @@
 double-``where`` pattern), input setup for the common layouts, numerics
 (stable log-sum-exp variants, safe norms, softplus) and ``reduce``.
 Validation lives in :mod:`losses._validation` and is re-exported here."""
+
 from __future__ import annotations
 
 import functools
@@ -9,18 +10,35 @@ import math
 
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 import numpy as np
 
 from losses._validation import (  # noqa: F401  (used as C.<name> elsewhere)
-    check_broadcast_to, check_embedding_labels, check_floating,
-    check_hyperparameter, check_integer, check_label_shape, check_label_values,
-    check_min_rank, check_real, check_same_shape, check_unit_interval,
-    is_concrete, kept_values, normalize_axes, normalize_axis,
-    with_hyperparameter_checks)
+  check_broadcast_to,
+  check_embedding_labels,
+  check_floating,
+  check_hyperparameter,
+  check_integer,
+  check_label_shape,
+  check_label_values,
+  check_min_rank,
+  check_real,
+  check_same_shape,
+  check_unit_interval,
+  is_concrete,
+  kept_values,
+  normalize_axes,
+  normalize_axis,
+  with_hyperparameter_checks,
+)
 
 # A finite stand-in for log(0) used where -inf would poison gradients
 # (CTC's impossible paths). It absorbs any finite log-probability added to it
 # (-1e30 + x == -1e30) and exp of it is 0; CTC runs in >= float32.
+# The type of a loss's `axis`: one axis, or (for a class axis) several flattened
+# into one.
+Axis = int | tuple[int, ...]
+
 LOG_ZERO = -1e30
 
 
@@ -75,8 +93,11 @@ def tangent_sum(out, terms):
 
 def compute_dtype(*xs):
   """(compute dtype, output dtype): half precision is computed in float32."""
-  floats = [jnp.result_type(x) for x in xs
-            if x is not None and jnp.issubdtype(jnp.result_type(x), jnp.floating)]
+  floats = [
+    jnp.result_type(x)
+    for x in xs
+    if x is not None and jnp.issubdtype(jnp.result_type(x), jnp.floating)
+  ]
   out = jnp.result_type(*floats) if floats else jnp.result_type(float)
   return jnp.promote_types(out, jnp.float32), out
 
@@ -111,9 +132,18 @@ def finish(values, mask, weights, out_dtype):
   return values.astype(out_dtype)
 
 
-def elementwise(fn, core, predictions, targets, where, weights, hypers=(),
-                names=("predictions", "targets"), fills=(0.0, 0.0),
-                targets_float=False):
+def elementwise(
+  fn,
+  core,
+  predictions,
+  targets,
+  where,
+  weights,
+  hypers=(),
+  names=("predictions", "targets"),
+  fills=(0.0, 0.0),
+  targets_float=False,
+):
   """Shared driver for losses of two same-shape inputs, elementwise output."""
   check_floating(predictions, names[0], fn)
   if targets_float:
@@ -184,7 +214,7 @@ def safe_norm(x, ord_p=2):
     n = jnp.sqrt(jnp.where(pos, s, 1.0))
     return jnp.where(pos, n, 0.0)[..., 0], jnp.where(pos, x / n, 0.0)
   ax = jnp.abs(x)
-  s = jnp.sum(ax ** ord_p, axis=-1, keepdims=True)
+  s = jnp.sum(ax**ord_p, axis=-1, keepdims=True)
   pos = s > 0
   n = jnp.where(pos, s, 1.0) ** (1.0 / ord_p)
   # sign(x) (|x| / n)^(p - 1); the zero row is replaced by ones first, since
@@ -201,7 +231,13 @@ _HOWS = ("mean", "sum", "weighted_mean")
 
 
 @functools.partial(jax.jit, static_argnames=("how",))
-def reduce(values, *, where=None, weights=None, how="mean"):
+def reduce(
+  values: ArrayLike,
+  *,
+  where: ArrayLike | None = None,
+  weights: ArrayLike | None = None,
+  how: str = "mean",
+) -> jax.Array:
   """Reduces per-example losses to a scalar.
 
   * ``how="sum"``: ``sum(m * w * v)``
@@ -254,11 +290,10 @@ def classes_last(x, axes: tuple[int, ...]):
     return jnp.moveaxis(x, axes[0], -1)
   batch = tuple(i for i in range(x.ndim) if i not in axes)
   x = jnp.transpose(x, batch + axes)
-  return x.reshape(x.shape[:len(batch)] + (-1,))
+  return x.reshape(x.shape[: len(batch)] + (-1,))
 
 
-def axis_setup(fn, predictions, targets, axis, where, weights,
-               names=("logits", "targets")):
+def axis_setup(fn, predictions, targets, axis, where, weights, names=("logits", "targets")):
   """Two same-shape inputs reduced over ``axis``.
 
   Returns (x, t, mask, out_dtype) with ``axis`` moved last, inputs cast to
@@ -296,8 +331,7 @@ def embedding_batch_setup(fn, embeddings, labels, where, weights):
   return e, labels, valid, cdt, odt
 
 
-def label_setup(fn, logits, labels, axis, where, weights,
-                names=("logits", "labels")):
+def label_setup(fn, logits, labels, axis, where, weights, names=("logits", "labels")):
   """Float logits + integer labels (logits.shape without ``axis``).
 
   Returns (z, labels, mask, out_dtype): ``axis`` moved last, masked examples
@@ -332,6 +366,20 @@ def label_status(labels, num_classes):
   ignore = labels < 0
   bad = labels >= num_classes
   return jnp.where(ignore | bad, 0, labels), ignore, bad
+
+
+def linear_logits(h_nd, w_dc, b_c, acc):
+  """``h W_c + b_c``, the logits of a linear layer's columns ``c`` (the fused
+  cross-entropy's chunks), accumulated in ``acc`` (>= float32) whatever the
+  input dtype: bf16 matmuls keep their fast path, the softmax stays exact."""
+  z_nc = jnp.dot(h_nd, w_dc, preferred_element_type=acc)
+  return z_nc if b_c is None else z_nc + b_c.astype(acc)
+
+
+def label_columns(lab_n, start, size):
+  """(iota == label - start) over a chunk, N x size: where the label is."""
+  iota = jax.lax.broadcasted_iota(jnp.int32, (lab_n.shape[0], size), 1)
+  return iota == (lab_n - start)[:, None]
 
 
 def one_hot_like(z, labels):

@@ -25,6 +25,7 @@ every order, and writes the partials as jnp code that stays exact and finite
 when JAX differentiates it again. Hyperparameters enter through ``C.hyper``
 (stop_gradient), so their tangents are symbolic zeros and get no term.
 """
+
 from __future__ import annotations
 
 import functools
@@ -32,10 +33,12 @@ import math
 
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 import numpy as np
 
 from losses import _classification
 from losses import _common as C
+from losses._common import Axis
 from losses import _multiclass
 
 _MODES = ("binary", "multiclass", "multilabel")
@@ -56,8 +59,8 @@ def _flatten(fn, logits, targets, axis, mode, spatial_dims):
   else:
     C.check_min_rank(x, spatial_dims, "logits", fn)
     x, t = x[..., None], t[..., None]
-  lead = x.shape[:x.ndim - 1 - spatial_dims]
-  size = math.prod(x.shape[len(lead):-1])
+  lead = x.shape[: x.ndim - 1 - spatial_dims]
+  size = math.prod(x.shape[len(lead) : -1])
   x = x.reshape(lead + (size, x.shape[-1]))
   return x, t.reshape(x.shape)
 
@@ -68,9 +71,10 @@ def _start(fn, mode, num_classes, ignore_background):
     return 0
   if mode == "binary" or num_classes < 2:
     raise ValueError(
-        f"{fn}: ignore_background=True drops class 0 of the class axis and "
-        f"needs mode 'multiclass' or 'multilabel' with >= 2 classes (got mode "
-        f"{mode!r} with {num_classes} class(es)).")
+      f"{fn}: ignore_background=True drops class 0 of the class axis and "
+      f"needs mode 'multiclass' or 'multilabel' with >= 2 classes (got mode "
+      f"{mode!r} with {num_classes} class(es))."
+    )
   return 1
 
 
@@ -78,8 +82,18 @@ def _out_shape(x, per_class, start):
   return x.shape[:-2] + ((x.shape[-1] - start,) if per_class else ())
 
 
-def _layout(fn, logits, targets, axis, mode, spatial_dims, where, weights,
-            per_class=False, ignore_background=False):
+def _layout(
+  fn,
+  logits,
+  targets,
+  axis,
+  mode,
+  spatial_dims,
+  where,
+  weights,
+  per_class=False,
+  ignore_background=False,
+):
   """(x, t, mask, out_dtype, start): inputs cast to the compute dtype, entries
   of masked outputs replaced by zeros (inner ``where``). Per-class outputs:
   a sigmoid class is masked on its own; softmax couples the classes, so an
@@ -95,16 +109,17 @@ def _layout(fn, logits, targets, axis, mode, spatial_dims, where, weights,
   if mask is not None and per_class:
     if mode == "multiclass":
       m = jnp.any(mask, axis=-1)
-    else:   # class 0 (if dropped) is never read: give it the example's mask
-      m = jnp.concatenate([jnp.any(mask, -1, keepdims=True)] * start + [mask],
-                          axis=-1)[..., None, :]
+    else:  # class 0 (if dropped) is never read: give it the example's mask
+      m = jnp.concatenate([jnp.any(mask, -1, keepdims=True)] * start + [mask], axis=-1)[
+        ..., None, :
+      ]
   m = m if m is None or m.ndim == x.ndim else C.expand_mask(m, 2)
-  return (C.safe(x.astype(cdt), m), C.safe(t.astype(cdt), m), mask, odt,
-          start)
+  return (C.safe(x.astype(cdt), m), C.safe(t.astype(cdt), m), mask, odt, start)
 
 
-def _check_probabilities(fn, probs, targets, axis, mode, spatial_dims, where,
-                         per_class, ignore_background):
+def _check_probabilities(
+  fn, probs, targets, axis, mode, spatial_dims, where, per_class, ignore_background
+):
   """Eager guard for ``from_logits=False``: concrete inputs must be
   probabilities in [0, 1] (and, multiclass, rows summing to 1 over the class
   axis). Masked examples are not inspected; NaN is left to propagate."""
@@ -120,20 +135,24 @@ def _check_probabilities(fn, probs, targets, axis, mode, spatial_dims, where,
     arr = arr[keep.any(-1) if per_class else keep]
   if arr.size == 0:
     return
-  C.check_unit_interval(arr, fn, "from_logits=False expects probabilities",
-                        "; pass logits with from_logits=True (the default) "
-                        "instead")
+  C.check_unit_interval(
+    arr,
+    fn,
+    "from_logits=False expects probabilities",
+    "; pass logits with from_logits=True (the default) instead",
+  )
   if mode == "multiclass":
     sums = arr.sum(-1)
     # a sum of C float roundings: 4 C ulp, but never tighter than 1e-5
     tol = max(1e-5, 4 * arr.shape[-1] * float(jnp.finfo(x.dtype).eps))
     if np.any(np.abs(sums - 1.0) > tol):
       raise ValueError(
-          f"{fn}: mode='multiclass' with from_logits=False expects "
-          f"probabilities that sum to 1 over the class axis (within {tol:.1e}),"
-          f" got sums in [{np.nanmin(sums):.6g}, {np.nanmax(sums):.6g}]; pass "
-          "logits with from_logits=True (the default), or per-class "
-          "probabilities with mode='multilabel'.")
+        f"{fn}: mode='multiclass' with from_logits=False expects "
+        f"probabilities that sum to 1 over the class axis (within {tol:.1e}),"
+        f" got sums in [{np.nanmin(sums):.6g}, {np.nanmax(sums):.6g}]; pass "
+        "logits with from_logits=True (the default), or per-class "
+        "probabilities with mode='multilabel'."
+      )
 
 
 # --- activations ----------------------------------------------------------------
@@ -144,7 +163,7 @@ def _activate(z, act):
 
 
 def _activation_jvp(p, tz, act):
-  if act == "softmax":   # notes 001/003: dp_a/dz_b = p_a (delta_ab - p_b)
+  if act == "softmax":  # notes 001/003: dp_a/dz_b = p_a (delta_ab - p_b)
     return p * (tz - jnp.sum(p * tz, axis=-1, keepdims=True))
   return p * (1.0 - p) * tz if act == "sigmoid" else tz  # sigma' = s (1 - s)
 
@@ -164,8 +183,12 @@ def _ratio_parts(p, t, coef, smooth):
   num = coef[0] * i + smooth
   den = coef[1] * i + coef[2] * sp + coef[3] * st + smooth
   inv = 1.0 / (den * den)
-  return (num / den, (coef[0] * den - coef[1] * num) * inv,
-          -coef[2] * num * inv, -coef[3] * num * inv)
+  return (
+    num / den,
+    (coef[0] * den - coef[1] * num) * inv,
+    -coef[2] * num * inv,
+    -coef[3] * num * inv,
+  )
 
 
 def _class_mean(r, cw, reduce):
@@ -184,14 +207,13 @@ def _ratio(z, t, coef, smooth, cw, spec):
   of the rule: a hyperparameter for ``dice``, a function of the targets for
   ``generalized_dice``."""
   act, reduce, start = spec
-  r = _ratio_parts(_activate(z, act)[..., start:], t[..., start:], coef,
-                   smooth)[0]
+  r = _ratio_parts(_activate(z, act)[..., start:], t[..., start:], coef, smooth)[0]
   return _class_mean(r, None if cw is None else cw[..., start:], reduce)
 
 
 def _ratio_jvp(spec, primals, tangents):
   z, t, coef, smooth, cw = primals
-  tz, tt, _, _, tcw = tangents     # coef, smooth: hyperparameters (C.hyper)
+  tz, tt, _, _, tcw = tangents  # coef, smooth: hyperparameters (C.hyper)
   act, reduce, start = spec
   v = _ratio(z, t, coef, smooth, cw, spec)
   p = _activate(z, act)
@@ -236,39 +258,90 @@ _OPTIONS = ("ignore_background", "reduce_classes", "from_logits")
 
 
 @functools.partial(jax.jit, static_argnames=("fn",) + _STATIC + _OPTIONS)
-def _region_jit(fn, coef, logits, targets, where, weights, class_weights,
-                axis, mode, spatial_dims, smooth, ignore_background,
-                reduce_classes, from_logits):
-  z, t, mask, odt, start = _layout(fn, logits, targets, axis, mode,
-                                   spatial_dims, where, weights,
-                                   not reduce_classes, ignore_background)
+def _region_jit(
+  fn,
+  coef,
+  logits,
+  targets,
+  where,
+  weights,
+  class_weights,
+  axis,
+  mode,
+  spatial_dims,
+  smooth,
+  ignore_background,
+  reduce_classes,
+  from_logits,
+):
+  z, t, mask, odt, start = _layout(
+    fn,
+    logits,
+    targets,
+    axis,
+    mode,
+    spatial_dims,
+    where,
+    weights,
+    not reduce_classes,
+    ignore_background,
+  )
   coef = C.hyper(jnp.stack([jnp.asarray(c, z.dtype) for c in coef]), z.dtype)
   cw = None
   if class_weights is not None:
     n = z.shape[-1]
     if jnp.ndim(class_weights) > 1 or jnp.shape(class_weights) not in ((), (n,)):
       raise ValueError(
-          f"{fn}: class_weights must be a scalar or have shape ({n},) (one "
-          f"weight per class), got shape {tuple(jnp.shape(class_weights))}.")
+        f"{fn}: class_weights must be a scalar or have shape ({n},) (one "
+        f"weight per class), got shape {tuple(jnp.shape(class_weights))}."
+      )
     cw = C.hyper(jnp.broadcast_to(class_weights, (n,)), z.dtype)
-  v = _apply_ratio(z, t, coef, C.hyper(smooth, z.dtype), cw,
-                   _act(mode, from_logits), reduce_classes, start)
+  v = _apply_ratio(
+    z, t, coef, C.hyper(smooth, z.dtype), cw, _act(mode, from_logits), reduce_classes, start
+  )
   return C.finish(v, mask, weights, odt)
 
 
-def _region(fn, coef, logits, targets, where, weights, axis, mode,
-            spatial_dims, smooth, class_weights, ignore_background,
-            reduce_classes, from_logits):
+def _region(
+  fn,
+  coef,
+  logits,
+  targets,
+  where,
+  weights,
+  axis,
+  mode,
+  spatial_dims,
+  smooth,
+  class_weights,
+  ignore_background,
+  reduce_classes,
+  from_logits,
+):
   # a negative smoothing term can zero the denominator, and a negative class
   # weight turns that class's loss into a reward
   C.check_hyperparameter(smooth, "smooth", fn, ">= 0")
   C.check_hyperparameter(class_weights, "class_weights", fn, ">= 0")
   if not from_logits:
-    _check_probabilities(fn, logits, targets, axis, mode, spatial_dims, where,
-                         not reduce_classes, ignore_background)
-  return _region_jit(fn, coef, logits, targets, where, weights, class_weights,
-                     axis, mode, spatial_dims, smooth, ignore_background,
-                     reduce_classes, from_logits)
+    _check_probabilities(
+      fn, logits, targets, axis, mode, spatial_dims, where, not reduce_classes, ignore_background
+    )
+  return _region_jit(
+    fn,
+    coef,
+    logits,
+    targets,
+    where,
+    weights,
+    class_weights,
+    axis,
+    mode,
+    spatial_dims,
+    smooth,
+    ignore_background,
+    reduce_classes,
+    from_logits,
+  )
 
 
 _OPTIONS_DOC = """
@@ -287,15 +360,41 @@ _OPTIONS_DOC = """
 """
 
 
-def dice(logits, targets, *, where=None, weights=None, axis=-1,
-         mode="multiclass", spatial_dims=2, smooth=1.0, class_weights=None,
-         ignore_background=False, reduce_classes=True, from_logits=True):
-  return _region("dice", (2.0, 0.0, 1.0, 1.0), logits, targets, where,
-                 weights, axis, mode, spatial_dims, smooth, class_weights,
-                 ignore_background, reduce_classes, from_logits)
+def dice(
+  logits: ArrayLike,
+  targets: ArrayLike,
+  *,
+  where: ArrayLike | None = None,
+  weights: ArrayLike | None = None,
+  axis: Axis = -1,
+  mode: str = "multiclass",
+  spatial_dims: int = 2,
+  smooth: ArrayLike = 1.0,
+  class_weights: ArrayLike | None = None,
+  ignore_background: bool = False,
+  reduce_classes: bool = True,
+  from_logits: bool = True,
+) -> jax.Array:
+  return _region(
+    "dice",
+    (2.0, 0.0, 1.0, 1.0),
+    logits,
+    targets,
+    where,
+    weights,
+    axis,
+    mode,
+    spatial_dims,
+    smooth,
+    class_weights,
+    ignore_background,
+    reduce_classes,
+    from_logits,
+  )
 
 
-dice.__doc__ = """Soft Dice loss ``1 - mean_c (2 I_c + s) / (P_c + T_c + s)``
+dice.__doc__ = (
+  """Soft Dice loss ``1 - mean_c (2 I_c + s) / (P_c + T_c + s)``
   (note 004), ``I = sum p t``, ``P = sum p``, ``T = sum t`` over the spatial
   axes.
 
@@ -303,51 +402,118 @@ dice.__doc__ = """Soft Dice loss ``1 - mean_c (2 I_c + s) / (P_c + T_c + s)``
   s) - (2 I + s)) / (P + T + s)^2``, then through the sigmoid/softmax; w.r.t.
   the targets ``dD/dt = (2 p (P + T + s) - (2 I + s)) / (P + T + s)^2``. Equals
   ``optax.dice_loss`` with ``smooth / 2`` (optax smooths (I + s) / (...)).
-""" + _OPTIONS_DOC
+"""
+  + _OPTIONS_DOC
+)
 
 
-def jaccard(logits, targets, *, where=None, weights=None, axis=-1,
-            mode="multiclass", spatial_dims=2, smooth=1.0, class_weights=None,
-            ignore_background=False, reduce_classes=True, from_logits=True):
-  return _region("jaccard", (1.0, -1.0, 1.0, 1.0), logits, targets, where,
-                 weights, axis, mode, spatial_dims, smooth, class_weights,
-                 ignore_background, reduce_classes, from_logits)
+def jaccard(
+  logits: ArrayLike,
+  targets: ArrayLike,
+  *,
+  where: ArrayLike | None = None,
+  weights: ArrayLike | None = None,
+  axis: Axis = -1,
+  mode: str = "multiclass",
+  spatial_dims: int = 2,
+  smooth: ArrayLike = 1.0,
+  class_weights: ArrayLike | None = None,
+  ignore_background: bool = False,
+  reduce_classes: bool = True,
+  from_logits: bool = True,
+) -> jax.Array:
+  return _region(
+    "jaccard",
+    (1.0, -1.0, 1.0, 1.0),
+    logits,
+    targets,
+    where,
+    weights,
+    axis,
+    mode,
+    spatial_dims,
+    smooth,
+    class_weights,
+    ignore_background,
+    reduce_classes,
+    from_logits,
+  )
 
 
-jaccard.__doc__ = """Soft Jaccard/IoU loss ``1 - mean_c (I + s) / (P + T - I +
+jaccard.__doc__ = (
+  """Soft Jaccard/IoU loss ``1 - mean_c (I + s) / (P + T - I +
   s)`` (note 004 IoU). Gradient by the quotient rule, then through the
   activation.
-""" + _OPTIONS_DOC
+"""
+  + _OPTIONS_DOC
+)
 
 
-def tversky(logits, targets, *, where=None, weights=None, axis=-1,
-            mode="multiclass", spatial_dims=2, alpha=0.5, beta=0.5,
-            smooth=1.0, class_weights=None, ignore_background=False,
-            reduce_classes=True, from_logits=True):
-  # the weights of the false positives and negatives in the denominator
+def tversky(
+  logits: ArrayLike,
+  targets: ArrayLike,
+  *,
+  where: ArrayLike | None = None,
+  weights: ArrayLike | None = None,
+  axis: Axis = -1,
+  mode: str = "multiclass",
+  spatial_dims: int = 2,
+  alpha: ArrayLike = 0.5,
+  beta: ArrayLike = 0.5,
+  smooth: ArrayLike = 1.0,
+  class_weights: ArrayLike | None = None,
+  ignore_background: bool = False,
+  reduce_classes: bool = True,
+  from_logits: bool = True,
+) -> jax.Array:
   C.check_hyperparameter(alpha, "alpha", "tversky", ">= 0")
   C.check_hyperparameter(beta, "beta", "tversky", ">= 0")
   coef = (1.0, 1.0 - alpha - beta, alpha, beta)
-  return _region("tversky", coef, logits, targets, where, weights, axis, mode,
-                 spatial_dims, smooth, class_weights, ignore_background,
-                 reduce_classes, from_logits)
+  return _region(
+    "tversky",
+    coef,
+    logits,
+    targets,
+    where,
+    weights,
+    axis,
+    mode,
+    spatial_dims,
+    smooth,
+    class_weights,
+    ignore_background,
+    reduce_classes,
+    from_logits,
+  )
 
 
-tversky.__doc__ = """Tversky loss ``1 - mean_c (I + s) / (I + alpha FP + beta
+tversky.__doc__ = (
+  """Tversky loss ``1 - mean_c (I + s) / (I + alpha FP + beta
   FN + s)`` with ``FP = P - I``, ``FN = T - I`` (note 004). alpha = beta = 0.5
   is Dice with smoothing 2s; alpha = beta = 1 is Jaccard. Same as
   ``optax.dice_loss(..., alpha, beta)``. ``alpha`` and ``beta`` must be >= 0
   (``ValueError`` when concrete; unchecked under ``jax.jit``).
-""" + _OPTIONS_DOC
+"""
+  + _OPTIONS_DOC
+)
 
 
 # --- Dice + CE --------------------------------------------------------------------
-@C.with_hyperparameter_checks(smooth=">= 0", dice_weight=">= 0",
-                              ce_weight=">= 0")
+@C.with_hyperparameter_checks(smooth=">= 0", dice_weight=">= 0", ce_weight=">= 0")
 @functools.partial(jax.jit, static_argnames=_STATIC)
-def dice_cross_entropy(logits, targets, *, where=None, weights=None, axis=-1,
-                       mode="multiclass", spatial_dims=2, smooth=1.0,
-                       dice_weight=1.0, ce_weight=1.0):
+def dice_cross_entropy(
+  logits: ArrayLike,
+  targets: ArrayLike,
+  *,
+  where: ArrayLike | None = None,
+  weights: ArrayLike | None = None,
+  axis: Axis = -1,
+  mode: str = "multiclass",
+  spatial_dims: int = 2,
+  smooth: ArrayLike = 1.0,
+  dice_weight: ArrayLike = 1.0,
+  ce_weight: ArrayLike = 1.0,
+) -> jax.Array:
   """``dice_weight * dice + ce_weight * mean_pixels CE`` (note 004 "Dice CE").
 
   CE is softmax CE per pixel (multiclass) or sigmoid BCE per pixel and class
@@ -358,16 +524,22 @@ def dice_cross_entropy(logits, targets, *, where=None, weights=None, axis=-1,
   ``jax.jit``).
   """
   fn = "dice_cross_entropy"
-  z, t, mask, odt, _ = _layout(fn, logits, targets, axis, mode, spatial_dims,
-                               where, weights)
+  z, t, mask, odt, _ = _layout(fn, logits, targets, axis, mode, spatial_dims, where, weights)
   softmax = mode == "multiclass"
-  d = _ratio(z, t, jnp.asarray([2.0, 0.0, 1.0, 1.0], z.dtype),
-             C.hyper(smooth, z.dtype), None,
-             ("softmax" if softmax else "sigmoid", True, 0))
+  d = _ratio(
+    z,
+    t,
+    jnp.asarray([2.0, 0.0, 1.0, 1.0], z.dtype),
+    C.hyper(smooth, z.dtype),
+    None,
+    ("softmax" if softmax else "sigmoid", True, 0),
+  )
   if softmax:
     ce = jnp.mean(_multiclass._sce(z, t), axis=-1)  # pylint: disable=protected-access
   else:
-    ce = jnp.mean(_classification._sbce(z, t, None, jnp.zeros((), z.dtype)),  # pylint: disable=protected-access
-                  axis=(-2, -1))
+    ce = jnp.mean(
+      _classification._sbce(z, t, None, jnp.zeros((), z.dtype)),  # pylint: disable=protected-access
+      axis=(-2, -1),
+    )
   v = C.hyper(dice_weight, z.dtype) * d + C.hyper(ce_weight, z.dtype) * ce
   return C.finish(v, mask, weights, odt)

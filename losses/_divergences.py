@@ -14,6 +14,7 @@ when JAX differentiates them again. ``epsilon`` enters through ``C.hyper``
 Differences from optax: ``where`` masks *examples* (optax's masks classes),
 shapes are never broadcast, and ``smooth_labels`` has no ``where``.
 """
+
 from __future__ import annotations
 
 import functools
@@ -21,8 +22,10 @@ import math
 
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 
 from losses import _common as C
+from losses._common import Axis
 from losses._multiclass import _exp_shifted
 from losses._multiclass import _logit_tangent
 from losses._multiclass import _no_classes_is_zero
@@ -36,8 +39,7 @@ def _kl(z, t):
   pos = t > 0
   lt = jnp.log(jnp.where(pos, t, 1.0))
   st = jnp.sum(t, axis=-1)
-  return (jnp.sum(jnp.where(pos, t * (lt - zs), 0.0), axis=-1)
-          + st * jnp.log(s))
+  return jnp.sum(jnp.where(pos, t * (lt - zs), 0.0), axis=-1) + st * jnp.log(s)
 
 
 def _kl_jvp(primals, tangents):
@@ -64,13 +66,20 @@ _kl.defjvp(_kl_jvp, symbolic_zeros=True)
 
 @functools.partial(jax.jit, static_argnames=("axis",))
 def _kl_jit(logits, target_probs, where, weights, axis):
-  z, t, mask, odt = C.axis_setup("kl_divergence", logits, target_probs, axis,
-                                 where, weights, ("logits", "target_probs"))
+  z, t, mask, odt = C.axis_setup(
+    "kl_divergence", logits, target_probs, axis, where, weights, ("logits", "target_probs")
+  )
   return C.finish(_no_classes_is_zero(_kl, z, t), mask, weights, odt)
 
 
-def kl_divergence(logits, target_probs, *, where=None, weights=None,
-                  axis=-1):
+def kl_divergence(
+  logits: ArrayLike,
+  target_probs: ArrayLike,
+  *,
+  where: ArrayLike | None = None,
+  weights: ArrayLike | None = None,
+  axis: Axis = -1,
+) -> jax.Array:
   """``KL(t || softmax(z)) = sum_c t_c (log t_c - log softmax(z)_c)``
   (note 002 compares the softmax loss with ``D_KL(P || Q)``).
 
@@ -90,10 +99,12 @@ def kl_divergence(logits, target_probs, *, where=None, weights=None,
   C.check_same_shape(logits, target_probs, "logits", "target_probs", fn)
   C.check_min_rank(logits, 1, "logits", fn)
   axes = C.normalize_axes(axis, jnp.ndim(logits), fn)
-  C.check_broadcast_to(where, tuple(n for i, n in enumerate(jnp.shape(logits))
-                                    if i not in axes), "where", fn)
-  C.check_unit_interval(C.kept_values(target_probs, where, axes), fn,
-                        "target_probs must be probabilities")
+  C.check_broadcast_to(
+    where, tuple(n for i, n in enumerate(jnp.shape(logits)) if i not in axes), "where", fn
+  )
+  C.check_unit_interval(
+    C.kept_values(target_probs, where, axes), fn, "target_probs must be probabilities"
+  )
   return _kl_jit(logits, target_probs, where, weights, axis)
 
 
@@ -134,8 +145,15 @@ _poly.defjvp(_poly_jvp, symbolic_zeros=True)
 
 
 @functools.partial(jax.jit, static_argnames=("axis",))
-def poly_loss_cross_entropy(logits, target_probs, *, where=None, weights=None,
-                            axis=-1, epsilon=2.0):
+def poly_loss_cross_entropy(
+  logits: ArrayLike,
+  target_probs: ArrayLike,
+  *,
+  where: ArrayLike | None = None,
+  weights: ArrayLike | None = None,
+  axis: Axis = -1,
+  epsilon: ArrayLike = 2.0,
+) -> jax.Array:
   """Poly-1 loss (Leng et al. 2022, "PolyLoss: A Polynomial Expansion
   Perspective of Classification Loss Functions"; optax parity):
   ``CE + epsilon * sum_c t_c (1 - softmax(z)_c)``, with
@@ -154,10 +172,10 @@ def poly_loss_cross_entropy(logits, target_probs, *, where=None, weights=None,
   """
   fn = "poly_loss_cross_entropy"
   if jnp.ndim(epsilon) != 0:
-    raise ValueError(f"{fn}: epsilon must be a scalar, got shape "
-                     f"{jnp.shape(epsilon)}.")
-  z, t, mask, odt = C.axis_setup(fn, logits, target_probs, axis, where,
-                                 weights, ("logits", "target_probs"))
+    raise ValueError(f"{fn}: epsilon must be a scalar, got shape {jnp.shape(epsilon)}.")
+  z, t, mask, odt = C.axis_setup(
+    fn, logits, target_probs, axis, where, weights, ("logits", "target_probs")
+  )
   eps = C.hyper(epsilon, z.dtype)
   values = _no_classes_is_zero(lambda z, t: _poly(z, t, eps), z, t)
   return C.finish(values, mask, weights, odt)
@@ -194,7 +212,7 @@ def _gkl_jvp(primals, tangents):
   v = _gkl(lq, t)
   terms = []
   if C.has_tangent(tlq):
-    terms.append(jnp.sum((jnp.exp(lq) - t) * tlq, axis=-1))      # q - t
+    terms.append(jnp.sum((jnp.exp(lq) - t) * tlq, axis=-1))  # q - t
   if C.has_tangent(tt):
     # log t - log q for t != 0. At t = 0 the one-sided derivative of t log t
     # is -inf; as in kl_divergence the convention there is 0 (a constant, so
@@ -209,8 +227,14 @@ _gkl.defjvp(_gkl_jvp, symbolic_zeros=True)
 
 
 @functools.partial(jax.jit, static_argnames=("axis",))
-def generalized_kl_divergence(log_predictions, targets, *, where=None,
-                              weights=None, axis=-1):
+def generalized_kl_divergence(
+  log_predictions: ArrayLike,
+  targets: ArrayLike,
+  *,
+  where: ArrayLike | None = None,
+  weights: ArrayLike | None = None,
+  axis: Axis = -1,
+) -> jax.Array:
   """Generalized KL divergence of non-negative, unnormalized measures (optax
   parity; the Bregman divergence of ``x log x - x``, Boyd & Vandenberghe,
   "Convex Optimization", p. 90):
@@ -226,8 +250,14 @@ def generalized_kl_divergence(log_predictions, targets, *, where=None,
   examples (optax's masks classes). Returns the shape without ``axis``.
   """
   lq, t, mask, odt = C.axis_setup(
-      "generalized_kl_divergence", log_predictions, targets, axis, where,
-      weights, ("log_predictions", "targets"))
+    "generalized_kl_divergence",
+    log_predictions,
+    targets,
+    axis,
+    where,
+    weights,
+    ("log_predictions", "targets"),
+  )
   return C.finish(_gkl(lq, t), mask, weights, odt)
 
 
@@ -236,12 +266,11 @@ def generalized_kl_divergence(log_predictions, targets, *, where=None,
 def _smooth_labels_jit(labels, alpha, axes):
   cdt, odt = C.compute_dtype(labels)
   num_classes = math.prod(jnp.shape(labels)[a] for a in axes)
-  out = C.smoothed(jnp.asarray(labels).astype(cdt),
-                   jnp.asarray(alpha).astype(cdt), num_classes)
+  out = C.smoothed(jnp.asarray(labels).astype(cdt), jnp.asarray(alpha).astype(cdt), num_classes)
   return out.astype(odt)
 
 
-def smooth_labels(labels, alpha, *, axis=-1):
+def smooth_labels(labels: ArrayLike, alpha: float | jax.Array, *, axis: Axis = -1) -> jax.Array:
   """Label smoothing (Szegedy et al. 2016; Mueller et al. 2019, "When does
   label smoothing help?"; optax parity): ``(1 - alpha) labels + alpha / K``
   with ``K`` the number of classes (the product of the sizes of ``axis``,
@@ -262,10 +291,9 @@ def smooth_labels(labels, alpha, *, axis=-1):
   axes = C.normalize_axes(axis, jnp.ndim(labels), fn)
   C.check_real(alpha, "alpha", fn)
   if jnp.ndim(alpha) != 0:
-    raise ValueError(f"{fn}: alpha must be a scalar, got shape "
-                     f"{jnp.shape(alpha)}.")
+    raise ValueError(f"{fn}: alpha must be a scalar, got shape {jnp.shape(alpha)}.")
   if C.is_concrete(alpha):
     a = float(alpha)
-    if not 0.0 <= a <= 1.0:        # also rejects NaN
+    if not 0.0 <= a <= 1.0:  # also rejects NaN
       raise ValueError(f"{fn}: alpha must be in [0, 1], got {a}.")
   return _smooth_labels_jit(labels, alpha, axes)

@@ -9,6 +9,7 @@ differentiates it again. Hyperparameters enter through ``C.hyper``
 (stop_gradient), so their tangents are symbolic zeros and get no term.
 (Moved unchanged from ``losses._dense``.)
 """
+
 from __future__ import annotations
 
 import functools
@@ -16,8 +17,10 @@ import math
 
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 
 from losses import _common as C
+from losses._common import Axis
 
 
 # --- focal losses --------------------------------------------------------------
@@ -39,11 +42,15 @@ def _sigmoid_parts(z):
   stay accurate at every order of differentiation: they are rational in
   e^-|z| (sigma(z) (1 - sigma(z)) would round to 0 where it is 1e-22)."""
   pos = z >= 0
-  e = jnp.exp(jnp.where(pos, -z, z))   # e^-|z|, with slope -+1 (not 0) at 0
+  e = jnp.exp(jnp.where(pos, -z, z))  # e^-|z|, with slope -+1 (not 0) at 0
   r = 1.0 / (1.0 + e)
   l1 = jnp.log1p(e)
-  return (jnp.where(pos, r, e * r), jnp.where(pos, e * r, r),
-          jnp.where(pos, z, 0.0) + l1, jnp.where(pos, 0.0, -z) + l1)
+  return (
+    jnp.where(pos, r, e * r),
+    jnp.where(pos, e * r, r),
+    jnp.where(pos, z, 0.0) + l1,
+    jnp.where(pos, 0.0, -z) + l1,
+  )
 
 
 def _log_q_saturated(z, t):
@@ -64,13 +71,16 @@ def _focal_weight(z, t, gamma):
   q^(gamma - 1) and b, which only enter products with known limits, are 0."""
   s, sm, _, _ = _sigmoid_parts(z)
   q = t * sm + (1.0 - t) * s
-  live = q >= jnp.finfo(q.dtype).tiny     # so q^(gamma - 1) <= 1 / q is finite
+  live = q >= jnp.finfo(q.dtype).tiny  # so q^(gamma - 1) <= 1 / q is finite
   q = jnp.where(live, q, 1.0)
   b = jnp.where(live, 1.0 / q, 0.0)
-  return (jnp.where(live, q ** gamma, jnp.exp(gamma * _log_q_saturated(z, t))),
-          jnp.where(live, q ** (gamma - 1.0), 0.0),
-          jnp.where(live, (1.0 - t) * s * b, 1.0 - t),
-          jnp.where(live, t * sm * b, t), b)
+  return (
+    jnp.where(live, q**gamma, jnp.exp(gamma * _log_q_saturated(z, t))),
+    jnp.where(live, q ** (gamma - 1.0), 0.0),
+    jnp.where(live, (1.0 - t) * s * b, 1.0 - t),
+    jnp.where(live, t * sm * b, t),
+    b,
+  )
 
 
 def _focal_weight_jvp(primals, tangents):
@@ -78,10 +88,10 @@ def _focal_weight_jvp(primals, tangents):
   # outputs and s, sm (never a division by q, whose square underflows), so
   # differentiating this rule again stays exact.
   z, t, gamma = primals
-  tz, tt, _ = tangents        # gamma: a hyperparameter (C.hyper)
+  tz, tt, _ = tangents  # gamma: a hyperparameter (C.hyper)
   out = w, wb, a0, a1, b = _focal_weight(z, t, gamma)
   s, sm, _, _ = _sigmoid_parts(z)
-  dlq, dq, da0 = [], [], []     # dlog q from dz; dq from dt; d a0
+  dlq, dq, da0 = [], [], []  # dlog q from dz; dq from dt; d a0
   if C.has_tangent(tz):
     dlq.append((1.0 - 2.0 * t) * (a1 * s + a0 * sm) * tz)
     da0.append(a0 * a1 * tz)
@@ -93,11 +103,14 @@ def _focal_weight_jvp(primals, tangents):
   # where q^gamma is flushed to 0; where q underflows, q^(gamma - 1) is
   # exp((gamma - 1) log q) for gamma >= 1 (capped at 1 below, where it is
   # unbounded)
-  wbt = jnp.where(b > 0, wb, jnp.exp(jnp.minimum(
-      (gamma - 1.0) * _log_q_saturated(z, t), 0.0)))
-  return out, (gamma * (w * dlq + wbt * dq),
-               (gamma - 1.0) * wb * (dlq + b * dq), da0, -da0,
-               -b * (dlq + b * dq))
+  wbt = jnp.where(b > 0, wb, jnp.exp(jnp.minimum((gamma - 1.0) * _log_q_saturated(z, t), 0.0)))
+  return out, (
+    gamma * (w * dlq + wbt * dq),
+    (gamma - 1.0) * wb * (dlq + b * dq),
+    da0,
+    -da0,
+    -b * (dlq + b * dq),
+  )
 
 
 _focal_weight.defjvp(_focal_weight_jvp, symbolic_zeros=True)
@@ -128,7 +141,7 @@ def _sfocal(z, t, gamma, alpha, use_alpha):
 
 def _sfocal_jvp(use_alpha, primals, tangents):
   z, t, gamma, alpha = primals
-  tz, tt, _, _ = tangents     # gamma, alpha: hyperparameters (C.hyper)
+  tz, tt, _, _ = tangents  # gamma, alpha: hyperparameters (C.hyper)
   v = _sfocal(z, t, gamma, alpha, use_alpha)
   s, sm, ce, w, wr, wk = _sfocal_parts(z, t, gamma)
   at = _alpha_t(t, alpha, use_alpha)
@@ -158,12 +171,22 @@ _GAMMA = (">= 0", " (0 gives plain cross-entropy)")
 # alpha weights the positives and 1 - alpha the negatives, so it is a
 # fraction: outside [0, 1] one of the two weights turns negative
 @C.with_hyperparameter_checks(
-    gamma=_GAMMA,
-    alpha=("in [0, 1]", " (it weights positives and 1 - alpha negatives; "
-           "alpha=None turns the weighting off)"))
+  gamma=_GAMMA,
+  alpha=(
+    "in [0, 1]",
+    " (it weights positives and 1 - alpha negatives; alpha=None turns the weighting off)",
+  ),
+)
 @jax.jit
-def sigmoid_focal(logits, labels, *, where=None, weights=None, gamma=2.0,
-                  alpha=0.25):
+def sigmoid_focal(
+  logits: ArrayLike,
+  labels: ArrayLike,
+  *,
+  where: ArrayLike | None = None,
+  weights: ArrayLike | None = None,
+  gamma: ArrayLike = 2.0,
+  alpha: ArrayLike = 0.25,
+) -> jax.Array:
   """Sigmoid focal loss (RetinaNet, note 004), elementwise:
   ``alpha_t (1 - p_t)^gamma BCE(z, t)`` with ``p_t = p t + (1 - p)(1 - t)``,
   ``alpha_t = alpha t + (1 - alpha)(1 - t)`` (``alpha=None``: no weighting).
@@ -176,11 +199,20 @@ def sigmoid_focal(logits, labels, *, where=None, weights=None, gamma=2.0,
   ``optax.sigmoid_focal_loss``. ``gamma`` must be >= 0 and ``alpha`` in
   [0, 1] (ValueError when concrete; unchecked under ``jax.jit``).
   """
+
   def core(z, t, gamma_, alpha_):
     return _sfocal(z, t, gamma_, alpha_, alpha is not None)
-  return C.elementwise("sigmoid_focal", core, logits, labels, where, weights,
-                       hypers=(gamma, 0.0 if alpha is None else alpha),
-                       names=("logits", "labels"))
+
+  return C.elementwise(
+    "sigmoid_focal",
+    core,
+    logits,
+    labels,
+    where,
+    weights,
+    hypers=(gamma, 0.0 if alpha is None else alpha),
+    names=("logits", "labels"),
+  )
 
 
 def _softmax_focal_parts(z, gamma):
@@ -201,23 +233,21 @@ def _softmax_focal_parts(z, gamma):
   m2 = jnp.where(jnp.isfinite(m2), m2, 0.0)
   rs = jnp.sum(jnp.exp(others - m2), axis=-1, keepdims=True)
   lr = jnp.where(rs > 0, jnp.log(jnp.where(rs > 0, rs, 1.0)) + m2, C.LOG_ZERO)
-  ls = jax.nn.softplus(lr)                     # log sum e = log(1 + rest)
+  ls = jax.nn.softplus(lr)  # log sum e = log(1 + rest)
   inv_s = jnp.exp(-ls)
   e = jnp.exp(zs)
   lp = zs - ls
   p = e * inv_s
   q = jnp.where(top, 1.0, (1.0 + jnp.exp(lr) - e) * inv_s)
   lq_top = lr - ls
-  w = jnp.where(top, jnp.exp(gamma * lq_top), q ** gamma)
+  w = jnp.where(top, jnp.exp(gamma * lq_top), q**gamma)
   # top: q^(gamma-1) p (-log p) = q^gamma rho, rho = log1p(rest) / rest,
   # which is 1 - rest / 2 to the last bit once rest < eps (and e^-log rest
   # would overflow further on)
   far = lr < math.log(jnp.finfo(z.dtype).eps)
-  rho = jnp.where(far, 1.0 - 0.5 * jnp.exp(lr),
-                  jnp.exp(-jnp.where(far, 0.0, lr)) * ls)
-  nlp = jnp.where(e > 0, -lp, 0.0)             # p log p = 0 at a -inf logit
-  wr = jnp.where(top, jnp.exp(gamma * lq_top) * rho,
-                 q ** (gamma - 1.0) * p * nlp)
+  rho = jnp.where(far, 1.0 - 0.5 * jnp.exp(lr), jnp.exp(-jnp.where(far, 0.0, lr)) * ls)
+  nlp = jnp.where(e > 0, -lp, 0.0)  # p log p = 0 at a -inf logit
+  wr = jnp.where(top, jnp.exp(gamma * lq_top) * rho, q ** (gamma - 1.0) * p * nlp)
   return lp, p, w, wr
 
 
@@ -230,7 +260,7 @@ def _mfocal(z, t, gamma, alpha, use_alpha):
 
 def _mfocal_jvp(use_alpha, primals, tangents):
   z, t, gamma, alpha = primals
-  tz, tt, _, _ = tangents     # gamma, alpha: hyperparameters (C.hyper)
+  tz, tt, _, _ = tangents  # gamma, alpha: hyperparameters (C.hyper)
   v = _mfocal(z, t, gamma, alpha, use_alpha)
   lp, p, w, wr = _softmax_focal_parts(z, gamma)
   terms = []
@@ -254,11 +284,18 @@ _mfocal.defjvp(_mfocal_jvp, symbolic_zeros=True)
 # Here alpha is a per-class weight with no 1 - alpha counterpart, so values
 # above 1 are legitimate (e.g. inverse class frequencies); only a negative
 # weight, which would reward the loss of that class, is refused.
-@C.with_hyperparameter_checks(
-    gamma=_GAMMA, alpha=(">= 0", " (per-class weights)"))
+@C.with_hyperparameter_checks(gamma=_GAMMA, alpha=(">= 0", " (per-class weights)"))
 @functools.partial(jax.jit, static_argnames=("axis",))
-def softmax_focal(logits, target_probs, *, where=None, weights=None, axis=-1,
-                  gamma=2.0, alpha=None):
+def softmax_focal(
+  logits: ArrayLike,
+  target_probs: ArrayLike,
+  *,
+  where: ArrayLike | None = None,
+  weights: ArrayLike | None = None,
+  axis: Axis = -1,
+  gamma: ArrayLike = 2.0,
+  alpha: ArrayLike | None = None,
+) -> jax.Array:
   """Softmax focal loss ``-sum_c alpha_c t_c (1 - p_c)^gamma log p_c`` over
   ``axis`` (one value per example/pixel). ``alpha``: None, a scalar or a
   per-class vector broadcasting against the class axis.
@@ -271,8 +308,9 @@ def softmax_focal(logits, target_probs, *, where=None, weights=None, axis=-1,
   ``jax.jit``); unlike ``sigmoid_focal``'s, this alpha is a class weight and
   may exceed 1.
   """
-  z, t, mask, odt = C.axis_setup("softmax_focal", logits, target_probs, axis,
-                                 where, weights, ("logits", "target_probs"))
+  z, t, mask, odt = C.axis_setup(
+    "softmax_focal", logits, target_probs, axis, where, weights, ("logits", "target_probs")
+  )
   al = 0.0 if alpha is None else C.hyper(alpha, z.dtype)
   v = _mfocal(z, t, C.hyper(gamma, z.dtype), al, alpha is not None)
   return C.finish(v, mask, weights, odt)

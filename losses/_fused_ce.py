@@ -27,24 +27,22 @@ the loss itself raise JAX's "can't apply forward-mode autodiff (jvp) to a
 custom_vjp function". Use ``softmax_cross_entropy_with_integer_labels(h @ W
 + b, y)`` where that is needed.
 """
+
 from __future__ import annotations
 
 import functools
 
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 
 from losses import _common as C
+from losses import _fused_ce_rows as _rows
 
 _NAN = float("nan")
+# None: per-token losses; else as losses.reduce(per_token, how=reduction)
+_REDUCTIONS = (None, "sum", "mean", "weighted_mean")
 _FN = "linear_softmax_cross_entropy_with_integer_labels"
-
-
-def _logits(h_nd, w_dc, b_c, acc):
-  """One chunk's logits, accumulated in ``acc`` (>= float32) whatever the
-  input dtype: bf16 matmuls keep their fast path, the softmax stays exact."""
-  z_nc = jnp.dot(h_nd, w_dc, preferred_element_type=acc)
-  return z_nc if b_c is None else z_nc + b_c.astype(acc)
 
 
 def _chunks(num_classes: int, chunk: int):
@@ -79,12 +77,6 @@ def _over_chunks(body, carry, w_dv, b_v, chunk):
   return carry
 
 
-def _label_mask(lab_n, start, size):
-  """(iota == label - start) over a chunk, N x size: where the label is."""
-  iota = jax.lax.broadcasted_iota(jnp.int32, (lab_n.shape[0], size), 1)
-  return iota == (lab_n - start)[:, None]
-
-
 def _forward(h_nd, w_dv, b_v, labels_n, eps, zl, chunk, smooth):
   """(per-token loss, lse) by the online log-sum-exp over chunks."""
   n, num_classes = h_nd.shape[0], w_dv.shape[1]
@@ -93,24 +85,22 @@ def _forward(h_nd, w_dv, b_v, labels_n, eps, zl, chunk, smooth):
 
   def body(carry, w_dc, b_c, start, size):
     m_n, s_n, zy_n, sz_n = carry
-    z_nc = _logits(h_nd, w_dc, b_c, acc)
+    z_nc = C.linear_logits(h_nd, w_dc, b_c, acc)
     m_new = jnp.maximum(m_n, jnp.max(z_nc, axis=-1))
     # a row that is -inf so far (a bias of -inf masks classes) shifts by 0
     shift = jnp.where(jnp.isfinite(m_new), m_new, 0.0)
-    s_n = s_n * jnp.exp(m_n - shift) + jnp.sum(jnp.exp(z_nc - shift[:, None]),
-                                               axis=-1)
+    s_n = s_n * jnp.exp(m_n - shift) + jnp.sum(jnp.exp(z_nc - shift[:, None]), axis=-1)
     # the label's logit, read where the one-hot is true: exactly the entry of
     # the dense logits, with no N x V gather index
-    zy_n = zy_n + jnp.sum(jnp.where(_label_mask(lab_n, start, size), z_nc, 0.0),
-                          axis=-1)
+    zy_n = zy_n + jnp.sum(jnp.where(C.label_columns(lab_n, start, size), z_nc, 0.0), axis=-1)
     if smooth:
       sz_n = sz_n + jnp.sum(z_nc, axis=-1)
     return m_new, s_n, zy_n, sz_n
 
   zeros = jnp.zeros((n,), acc)
   m_n, s_n, zy_n, sz_n = _over_chunks(
-      body, (jnp.full((n,), -jnp.inf, acc), zeros, zeros, zeros), w_dv, b_v,
-      chunk)
+    body, (jnp.full((n,), -jnp.inf, acc), zeros, zeros, zeros), w_dv, b_v, chunk
+  )
   shift = jnp.where(jnp.isfinite(m_n), m_n, 0.0)
   log_s = jnp.log(s_n)
   lse_n = log_s + shift
@@ -118,8 +108,7 @@ def _forward(h_nd, w_dv, b_v, labels_n, eps, zl, chunk, smooth):
   # even for logits of 1e4 (as the dense integer-label CE computes it)
   v_n = log_s - (zy_n - shift)
   if smooth:
-    v_n = log_s - (1.0 - eps) * (zy_n - shift) - eps * (sz_n / num_classes
-                                                         - shift)
+    v_n = log_s - (1.0 - eps) * (zy_n - shift) - eps * (sz_n / num_classes - shift)
   v_n = v_n + zl * lse_n * lse_n
   v_n = jnp.where(bad_n, _NAN, jnp.where(ignore_n, 0.0, v_n))
   return v_n, lse_n
@@ -153,10 +142,9 @@ def _fused_bwd(chunk, smooth, res, ct_n):
 
   def body(carry, w_dc, b_c, start, size):
     dh_nd, dw_dv, db_v = carry
-    z_nc = _logits(h_nd, w_dc, b_c, acc)
+    z_nc = C.linear_logits(h_nd, w_dc, b_c, acc)
     g_nc = jnp.exp(z_nc - lse_n[:, None]) * p_scale_n[:, None]
-    g_nc = g_nc - jnp.where(_label_mask(lab_n, start, size),
-                            y_scale_n[:, None], 0.0)
+    g_nc = g_nc - jnp.where(C.label_columns(lab_n, start, size), y_scale_n[:, None], 0.0)
     if smooth:
       g_nc = g_nc - u_n[:, None]
     # the matmuls take the inputs' dtype (bf16 stays bf16), accumulate in acc
@@ -164,15 +152,18 @@ def _fused_bwd(chunk, smooth, res, ct_n):
     dh_nd = dh_nd + jnp.dot(g_in, w_dc.T, preferred_element_type=acc)
     dw_dc = jnp.dot(h_nd.T, g_in, preferred_element_type=acc)
     # each chunk's dW and db are complete: written in place, no accumulation
-    dw_dv = jax.lax.dynamic_update_slice_in_dim(
-        dw_dv, dw_dc.astype(dw_dv.dtype), start, axis=1)
+    dw_dv = jax.lax.dynamic_update_slice_in_dim(dw_dv, dw_dc.astype(dw_dv.dtype), start, axis=1)
     if db_v is not None:
       db_v = jax.lax.dynamic_update_slice_in_dim(
-          db_v, jnp.sum(g_nc, axis=0).astype(db_v.dtype), start, axis=0)
+        db_v, jnp.sum(g_nc, axis=0).astype(db_v.dtype), start, axis=0
+      )
     return dh_nd, dw_dv, db_v
 
-  init = (jnp.zeros(h_nd.shape, acc), jnp.zeros_like(w_dv),
-          None if b_v is None else jnp.zeros_like(b_v))
+  init = (
+    jnp.zeros(h_nd.shape, acc),
+    jnp.zeros_like(w_dv),
+    None if b_v is None else jnp.zeros_like(b_v),
+  )
   dh_nd, dw_dv, db_v = _over_chunks(body, init, w_dv, b_v, chunk)
   # labels are integers and eps/zl hyperparameters: no cotangent
   return dh_nd.astype(h_nd.dtype), dw_dv, db_v, None, None, None
@@ -181,7 +172,9 @@ def _fused_bwd(chunk, smooth, res, ct_n):
 _fused.defvjp(_fused_fwd, _fused_bwd)
 
 
-def _validate(hidden, weight, labels, bias, where, weights, chunk_size):
+def _validate(
+  hidden, weight, labels, bias, where, weights, chunk_size, reduction=None, row_block=1
+):
   """Trace-time checks (shapes, ranks, dtypes): ValueError naming the shapes."""
   C.check_floating(hidden, "hidden", _FN)
   C.check_floating(weight, "weight", _FN)
@@ -190,31 +183,46 @@ def _validate(hidden, weight, labels, bias, where, weights, chunk_size):
   hs, ws, ls = jnp.shape(hidden), jnp.shape(weight), jnp.shape(labels)
   if len(ws) != 2 or ws[0] != hs[-1]:
     raise ValueError(
-        f"{_FN}: weight must have shape (D, V) with D = hidden.shape[-1] = "
-        f"{hs[-1]}, got weight shape {ws} for hidden shape {hs}.")
+      f"{_FN}: weight must have shape (D, V) with D = hidden.shape[-1] = "
+      f"{hs[-1]}, got weight shape {ws} for hidden shape {hs}."
+    )
   if ws[1] == 0:
     raise ValueError(f"{_FN}: weight shape {ws} has no classes (V = 0).")
   if ls != hs[:-1]:
     raise ValueError(
-        f"{_FN}: hidden shape {hs} and labels shape {ls} are incompatible: "
-        f"labels must have shape {hs[:-1]} (hidden without its last axis).")
+      f"{_FN}: hidden shape {hs} and labels shape {ls} are incompatible: "
+      f"labels must have shape {hs[:-1]} (hidden without its last axis)."
+    )
   if bias is not None:
     C.check_floating(bias, "bias", _FN)
     if jnp.shape(bias) != (ws[1],):
-      raise ValueError(f"{_FN}: bias must have shape ({ws[1]},) (V), got "
-                       f"{jnp.shape(bias)}.")
+      raise ValueError(f"{_FN}: bias must have shape ({ws[1]},) (V), got {jnp.shape(bias)}.")
   C.check_broadcast_to(where, ls, "where", _FN)
   C.check_broadcast_to(weights, ls, "weights", _FN)
-  if (isinstance(chunk_size, bool) or not isinstance(chunk_size, int)
-      or chunk_size < 1):
-    raise ValueError(
-        f"{_FN}: chunk_size must be a positive int, got {chunk_size!r}.")
+  if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+    raise ValueError(f"{_FN}: chunk_size must be a positive int, got {chunk_size!r}.")
+  if reduction not in _REDUCTIONS:
+    raise ValueError(f"{_FN}: reduction must be one of {_REDUCTIONS}, got {reduction!r}.")
+  if isinstance(row_block, bool) or not isinstance(row_block, int) or row_block < 1:
+    raise ValueError(f"{_FN}: row_block must be a positive int, got {row_block!r}.")
 
 
-@functools.partial(jax.jit, static_argnames=("chunk_size", "smooth"))
-def _jit(hidden, weight, labels, bias, where, weights, label_smoothing, z_loss,
-         chunk_size, smooth):
-  _validate(hidden, weight, labels, bias, where, weights, chunk_size)
+@functools.partial(jax.jit, static_argnames=("chunk_size", "smooth", "reduction", "row_block"))
+def _jit(
+  hidden,
+  weight,
+  labels,
+  bias,
+  where,
+  weights,
+  label_smoothing,
+  z_loss,
+  chunk_size,
+  smooth,
+  reduction,
+  row_block,
+):
+  _validate(hidden, weight, labels, bias, where, weights, chunk_size, reduction, row_block)
   out_shape = jnp.shape(labels)
   dt = jnp.result_type(*[x for x in (hidden, weight, bias) if x is not None])
   h_nd = jnp.asarray(hidden, dt).reshape(-1, jnp.shape(hidden)[-1])
@@ -229,14 +237,45 @@ def _jit(hidden, weight, labels, bias, where, weights, label_smoothing, z_loss,
   # so that it adds exactly 0 to dW = h^T dz and gets exactly 0 in dh
   h_nd = jnp.where((lab_n >= 0)[:, None], h_nd, jnp.zeros((), dt))
   acc = jnp.promote_types(dt, jnp.float32)
-  v_n = _fused(h_nd, w_dv, b_v, lab_n, C.hyper(label_smoothing, acc),
-               C.hyper(z_loss, acc), min(chunk_size, w_dv.shape[1]), smooth)
-  return C.finish(v_n.reshape(out_shape), mask, weights, dt)
+  eps, zl = C.hyper(label_smoothing, acc), C.hyper(z_loss, acc)
+  chunk = min(chunk_size, w_dv.shape[1])
+  if reduction is None:
+    v_n = _fused(h_nd, w_dv, b_v, lab_n, eps, zl, chunk, smooth)
+    return C.finish(v_n.reshape(out_shape), mask, weights, dt)
+  # s_n = mask x weight (0 for an ignored token, NaN for a label >= V), and
+  # the denominator of losses.reduce(per_token, where, weights, how=reduction)
+  _, ignore_n, bad_n = C.label_status(lab_n, w_dv.shape[1])
+  m_n = (jnp.ones(out_shape, acc) if mask is None else mask.astype(acc)).reshape(-1)
+  w_n = (
+    m_n
+    if weights is None
+    else m_n * jnp.broadcast_to(jnp.asarray(weights).astype(acc), out_shape).reshape(-1)
+  )
+  scale_n = jnp.where(bad_n, _NAN, jnp.where(ignore_n, 0.0, w_n))
+  total = _rows.reduced(
+    h_nd, w_dv, b_v, lab_n, scale_n, eps, zl, min(row_block, h_nd.shape[0]), smooth
+  )
+  if reduction == "sum":
+    return total.astype(dt)
+  denom = jnp.sum(w_n if reduction == "weighted_mean" else m_n)
+  nonzero = denom != 0
+  return jnp.where(nonzero, total / jnp.where(nonzero, denom, 1.0), 0.0).astype(dt)
 
 
 def linear_softmax_cross_entropy_with_integer_labels(
-    hidden, weight, labels, *, bias=None, where=None, weights=None,
-    label_smoothing=0.0, z_loss=0.0, chunk_size: int = 2048):
+  hidden: ArrayLike,
+  weight: ArrayLike,
+  labels: ArrayLike,
+  *,
+  bias: ArrayLike | None = None,
+  where: ArrayLike | None = None,
+  weights: ArrayLike | None = None,
+  label_smoothing: ArrayLike = 0.0,
+  z_loss: ArrayLike = 0.0,
+  chunk_size: int = 2048,
+  reduction: str | None = None,
+  row_block: int = 512,
+) -> jax.Array:
   """Softmax cross-entropy of a linear layer's logits, never materialised.
 
   Per token ``n`` (any leading shape; ``hidden (..., D)``, ``weight (D, V)``,
@@ -268,10 +307,31 @@ def linear_softmax_cross_entropy_with_integer_labels(
   when concrete and out of range). bf16/f16 inputs run their matmuls in that
   dtype with float32 accumulation and softmax; the loss comes back in the
   inputs' dtype. Returns per-token losses of ``labels.shape``.
+
+  ``reduction`` ("sum", "mean" or "weighted_mean") returns instead the scalar
+  ``losses.reduce(per_token, where=where, weights=weights, how=reduction)``,
+  by another kernel (``_fused_ce_rows``): with one scalar output the backward
+  pass needs no per-token cotangent, so the gradients are computed in the
+  forward pass, over blocks of ``row_block`` tokens with logits of the whole
+  vocabulary (memory O(row_block x V)), in the dense computation's three
+  matmuls instead of four. Use it for a training loss; the per-token form
+  where each token's loss is wanted.
   """
-  _validate(hidden, weight, labels, bias, where, weights, chunk_size)
+  _validate(hidden, weight, labels, bias, where, weights, chunk_size, reduction, row_block)
   C.check_label_values(labels, jnp.shape(weight)[1], _FN)
   C.check_hyperparameter(label_smoothing, "label_smoothing", _FN, "in [0, 1]")
   C.check_hyperparameter(z_loss, "z_loss", _FN, ">= 0")
-  return _jit(hidden, weight, labels, bias, where, weights, label_smoothing,
-              z_loss, chunk_size, not C.is_zero(label_smoothing))
+  return _jit(
+    hidden,
+    weight,
+    labels,
+    bias,
+    where,
+    weights,
+    label_smoothing,
+    z_loss,
+    chunk_size,
+    not C.is_zero(label_smoothing),
+    reduction,
+    row_block,
+  )

@@ -3,10 +3,12 @@ standard minimax objective of Goodfellow et al.).
 
 ``D(x) = sigma(logit)``. All are elementwise (one value per logit).
 """
+
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 
 from losses import _common as C
 
@@ -37,25 +39,42 @@ def _disc_jvp(primals, tangents):
   r, f = primals
   tr, tf = tangents
   v = _disc(r, f)
-  return v, C.tangent_sum(v, [
+  return v, C.tangent_sum(
+    v,
+    [
       -jax.nn.sigmoid(-r) * tr if C.has_tangent(tr) else None,
-      jax.nn.sigmoid(f) * tf if C.has_tangent(tf) else None])
+      jax.nn.sigmoid(f) * tf if C.has_tangent(tf) else None,
+    ],
+  )
 
 
 _disc.defjvp(_disc_jvp, symbolic_zeros=True)
 
 
 @jax.jit
-def gan_discriminator(real_logits, fake_logits, *, where=None, weights=None):
+def gan_discriminator(
+  real_logits: ArrayLike,
+  fake_logits: ArrayLike,
+  *,
+  where: ArrayLike | None = None,
+  weights: ArrayLike | None = None,
+) -> jax.Array:
   """Discriminator loss ``-log D(x) - log(1 - D(G(z)))`` =
   ``softplus(-real) + softplus(fake)`` (BCE with targets 1 and 0).
 
   Gradients: ``sigma(real) - 1`` and ``sigma(fake)`` (note 003's sigma - t).
   ``real_logits`` and ``fake_logits`` must have the same shape.
   """
-  return C.elementwise("gan_discriminator", _disc, real_logits, fake_logits,
-                       where, weights, names=("real_logits", "fake_logits"),
-                       targets_float=True)
+  return C.elementwise(
+    "gan_discriminator",
+    _disc,
+    real_logits,
+    fake_logits,
+    where,
+    weights,
+    names=("real_logits", "fake_logits"),
+    targets_float=True,
+  )
 
 
 @jax.custom_jvp
@@ -66,22 +85,22 @@ def _gen_ns(f):
 def _gen_ns_jvp(primals, tangents):
   (f,), (tf,) = primals, tangents
   v = _gen_ns(f)
-  return v, C.tangent_sum(
-      v, [-jax.nn.sigmoid(-f) * tf if C.has_tangent(tf) else None])
+  return v, C.tangent_sum(v, [-jax.nn.sigmoid(-f) * tf if C.has_tangent(tf) else None])
 
 
 _gen_ns.defjvp(_gen_ns_jvp, symbolic_zeros=True)
 
 
 @jax.jit
-def gan_generator_nonsaturating(fake_logits, *, where=None, weights=None):
+def gan_generator_nonsaturating(
+  fake_logits: ArrayLike, *, where: ArrayLike | None = None, weights: ArrayLike | None = None
+) -> jax.Array:
   """Non-saturating generator loss ``-log D(G(z)) = softplus(-fake)``.
 
   Gradient ``sigma(fake) - 1``: strong when the discriminator wins (fake
   logits very negative), unlike the minimax form.
   """
-  return _single("gan_generator_nonsaturating", _gen_ns, fake_logits, where,
-                 weights)
+  return _single("gan_generator_nonsaturating", _gen_ns, fake_logits, where, weights)
 
 
 @jax.custom_jvp
@@ -92,18 +111,18 @@ def _gen_mm(f):
 def _gen_mm_jvp(primals, tangents):
   (f,), (tf,) = primals, tangents
   v = _gen_mm(f)
-  return v, C.tangent_sum(
-      v, [-jax.nn.sigmoid(f) * tf if C.has_tangent(tf) else None])
+  return v, C.tangent_sum(v, [-jax.nn.sigmoid(f) * tf if C.has_tangent(tf) else None])
 
 
 _gen_mm.defjvp(_gen_mm_jvp, symbolic_zeros=True)
 
 
 @jax.jit
-def gan_generator_minimax(fake_logits, *, where=None, weights=None):
+def gan_generator_minimax(
+  fake_logits: ArrayLike, *, where: ArrayLike | None = None, weights: ArrayLike | None = None
+) -> jax.Array:
   """Minimax generator loss ``log(1 - D(G(z))) = -softplus(fake)`` (to be
   minimised). Gradient ``-sigma(fake)``, which vanishes when the
   discriminator confidently rejects the fakes (the saturation problem).
   """
-  return _single("gan_generator_minimax", _gen_mm, fake_logits, where,
-                 weights)
+  return _single("gan_generator_minimax", _gen_mm, fake_logits, where, weights)

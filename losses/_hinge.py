@@ -13,14 +13,17 @@ The hand-derived derivatives are given as custom JVPs (see docs/losses.md).
 The hinge's indicator has derivative 0 away from the kink, so the second
 derivatives of the plain hinges are 0 and the squared hinge's is 2.
 """
+
 from __future__ import annotations
 
 import functools
 
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 
 from losses import _common as C
+from losses._common import Axis
 
 _NAN = float("nan")
 
@@ -40,10 +43,14 @@ def _bhinge_jvp(primals, tangents):
   # note 001: dL/ds = -y (and dL/dy = -s, dL/dmargin = 1) if 1 - y s > 0.
   # The partials are selects on the inputs, so in reverse mode XLA fuses them
   # into the gradient instead of writing a residual array.
-  return v, C.tangent_sum(v, [
+  return v, C.tangent_sum(
+    v,
+    [
       jnp.where(active, -y, 0.0) * ts if C.has_tangent(ts) else None,
       jnp.where(active, -s, 0.0) * ty if C.has_tangent(ty) else None,
-      active.astype(v.dtype) * tm if C.has_tangent(tm) else None])
+      active.astype(v.dtype) * tm if C.has_tangent(tm) else None,
+    ],
+  )
 
 
 _bhinge.defjvp(_bhinge_jvp, symbolic_zeros=True)
@@ -54,14 +61,28 @@ _MARGIN = (">= 0", " (0 for no margin)")
 
 @C.with_hyperparameter_checks(margin=_MARGIN)
 @jax.jit
-def binary_hinge(scores, labels_pm1, *, where=None, weights=None, margin=1.0):
+def binary_hinge(
+  scores: ArrayLike,
+  labels_pm1: ArrayLike,
+  *,
+  where: ArrayLike | None = None,
+  weights: ArrayLike | None = None,
+  margin: ArrayLike = 1.0,
+) -> jax.Array:
   """Binary SVM loss (note 001): ``max(0, margin - y s)`` with y in {-1, +1},
   elementwise. Gradient: ``-y`` where the hinge is active, else 0.
   Same as ``optax.hinge_loss`` for margin 1.
   """
-  return C.elementwise("binary_hinge", _bhinge, scores, labels_pm1, where,
-                       weights, hypers=(margin,),
-                       names=("scores", "labels_pm1"))
+  return C.elementwise(
+    "binary_hinge",
+    _bhinge,
+    scores,
+    labels_pm1,
+    where,
+    weights,
+    hypers=(margin,),
+    names=("scores", "labels_pm1"),
+  )
 
 
 def _pick(s, lab):
@@ -105,7 +126,7 @@ def _mhinge_jvp(squared, primals, tangents):
   terms = [None, None]
   if C.has_tangent(ts):
     gs = c - onehot * jnp.sum(c, axis=-1, keepdims=True)
-    terms[0] = k * jnp.sum(gs * ts, axis=-1)   # k per row: cheaper transposed
+    terms[0] = k * jnp.sum(gs * ts, axis=-1)  # k per row: cheaper transposed
   if C.has_tangent(tm):
     terms[1] = k * jnp.sum(c, axis=-1) * tm
   return v, C.tangent_sum(v, terms)
@@ -116,14 +137,23 @@ _mhinge.defjvp(_mhinge_jvp, symbolic_zeros=True)
 
 @functools.partial(jax.jit, static_argnames=("axis", "squared"))
 def _mhinge_jit(scores, labels, where, weights, axis, margin, squared):
-  s, lab, mask, odt = C.label_setup("multiclass_hinge", scores, labels, axis,
-                                    where, weights, ("scores", "labels"))
+  s, lab, mask, odt = C.label_setup(
+    "multiclass_hinge", scores, labels, axis, where, weights, ("scores", "labels")
+  )
   v = _mhinge(s, lab, C.hyper(margin, s.dtype), squared)
   return C.finish(v, mask, weights, odt)
 
 
-def multiclass_hinge(scores, labels, *, where=None, weights=None, axis=-1,
-                     margin=1.0, squared=False):
+def multiclass_hinge(
+  scores: ArrayLike,
+  labels: ArrayLike,
+  *,
+  where: ArrayLike | None = None,
+  weights: ArrayLike | None = None,
+  axis: Axis = -1,
+  margin: ArrayLike = 1.0,
+  squared: bool = False,
+) -> jax.Array:
   """Weston-Watkins multiclass SVM loss (notes 001, 002):
   ``sum_{j != y} max(0, s_j - s_y + margin)`` (squared hinge if ``squared``).
 
@@ -135,8 +165,7 @@ def multiclass_hinge(scores, labels, *, where=None, weights=None, axis=-1,
   ``crammer_singer_hinge``) and from torch's ``multi_margin_loss``, which
   divides this sum by C.
   """
-  C.eager_label_check("multiclass_hinge", scores, labels, axis,
-                      ("scores", "labels"))
+  C.eager_label_check("multiclass_hinge", scores, labels, axis, ("scores", "labels"))
   C.check_hyperparameter(margin, "margin", "multiclass_hinge", *_MARGIN)
   return _mhinge_jit(scores, labels, where, weights, axis, margin, squared)
 
@@ -162,7 +191,7 @@ def _cs_jvp(primals, tangents):
   ts, _, tm = tangents
   v, a, m, onehot, ignore, bad = _cs_parts(s, labels, margin)
   top = (a == m[..., None]).astype(s.dtype)
-  top = top / jnp.sum(top, axis=-1, keepdims=True)   # ties share, like max
+  top = top / jnp.sum(top, axis=-1, keepdims=True)  # ties share, like max
   k = _row_coef(ignore, bad, s.dtype)
   terms = [None, None]
   # +1 at the top wrong class, -1 at y; they cancel when y is the top (the
@@ -179,13 +208,21 @@ _cs.defjvp(_cs_jvp, symbolic_zeros=True)
 
 @functools.partial(jax.jit, static_argnames=("axis",))
 def _cs_jit(scores, labels, where, weights, axis, margin):
-  s, lab, mask, odt = C.label_setup("crammer_singer_hinge", scores, labels,
-                                    axis, where, weights, ("scores", "labels"))
+  s, lab, mask, odt = C.label_setup(
+    "crammer_singer_hinge", scores, labels, axis, where, weights, ("scores", "labels")
+  )
   return C.finish(_cs(s, lab, C.hyper(margin, s.dtype)), mask, weights, odt)
 
 
-def crammer_singer_hinge(scores, labels, *, where=None, weights=None, axis=-1,
-                         margin=1.0):
+def crammer_singer_hinge(
+  scores: ArrayLike,
+  labels: ArrayLike,
+  *,
+  where: ArrayLike | None = None,
+  weights: ArrayLike | None = None,
+  axis: Axis = -1,
+  margin: ArrayLike = 1.0,
+) -> jax.Array:
   """Crammer-Singer multiclass hinge: ``max(0, margin + max_{j != y} s_j -
   s_y)`` — only the most-violating class counts (Weston-Watkins sums all).
 
@@ -193,7 +230,6 @@ def crammer_singer_hinge(scores, labels, *, where=None, weights=None, axis=-1,
   the +1, as for ``jnp.max``).
   Equals ``optax.multiclass_hinge_loss`` for margin 1.
   """
-  C.eager_label_check("crammer_singer_hinge", scores, labels, axis,
-                      ("scores", "labels"))
+  C.eager_label_check("crammer_singer_hinge", scores, labels, axis, ("scores", "labels"))
   C.check_hyperparameter(margin, "margin", "crammer_singer_hinge", *_MARGIN)
   return _cs_jit(scores, labels, where, weights, axis, margin)

@@ -13,14 +13,17 @@ dissimilar pairs are never pushed apart); a negative margin would accept
 negatives closer than the positive, or silence every dissimilar pair, and
 has no common use.
 """
+
 from __future__ import annotations
 
 import functools
 
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 
 from losses import _common as C
+from losses._common import Axis
 
 
 def _dist(x, p, squared):
@@ -48,13 +51,17 @@ def _triplet_jvp(p, squared, primals, tangents):
   a, pos, neg, margin = primals
   ta, tp, tn, tm = tangents
   v, m, uap, uan = _triplet_parts(a, pos, neg, margin, p, squared)
-  h = (m > 0).astype(v.dtype)      # the hinge indicator
+  h = (m > 0).astype(v.dtype)  # the hinge indicator
   hap, han = h[..., None] * uap, h[..., None] * uan
-  return v, C.tangent_sum(v, [
+  return v, C.tangent_sum(
+    v,
+    [
       jnp.sum((hap - han) * ta, axis=-1) if C.has_tangent(ta) else None,
       -jnp.sum(hap * tp, axis=-1) if C.has_tangent(tp) else None,
       jnp.sum(han * tn, axis=-1) if C.has_tangent(tn) else None,
-      h * tm if C.has_tangent(tm) else None])
+      h * tm if C.has_tangent(tm) else None,
+    ],
+  )
 
 
 _triplet.defjvp(_triplet_jvp, symbolic_zeros=True)
@@ -65,8 +72,18 @@ _MARGIN = (">= 0", " (0 for no margin)")
 
 @C.with_hyperparameter_checks(margin=_MARGIN)
 @functools.partial(jax.jit, static_argnames=("axis", "p", "squared"))
-def triplet_margin(anchor, positive, negative, *, where=None, weights=None,
-                   axis=-1, margin=1.0, p=2, squared=False):
+def triplet_margin(
+  anchor: ArrayLike,
+  positive: ArrayLike,
+  negative: ArrayLike,
+  *,
+  where: ArrayLike | None = None,
+  weights: ArrayLike | None = None,
+  axis: Axis = -1,
+  margin: ArrayLike = 1.0,
+  p: float = 2,
+  squared: bool = False,
+) -> jax.Array:
   """``max(0, d(a, p) - d(a, n) + margin)`` with ``d`` the p-norm distance
   over ``axis`` (``squared=True``: squared L2, as written in note 004).
 
@@ -81,11 +98,11 @@ def triplet_margin(anchor, positive, negative, *, where=None, weights=None,
   if p < 1:
     raise ValueError(f"{fn}: p must be >= 1, got {p}.")
   C.check_same_shape(anchor, negative, "anchor", "negative", fn)
-  a, pos, mask, odt = C.axis_setup(fn, anchor, positive, axis, where, weights,
-                                   ("anchor", "positive"))
+  a, pos, mask, odt = C.axis_setup(
+    fn, anchor, positive, axis, where, weights, ("anchor", "positive")
+  )
   C.check_floating(negative, "negative", fn)
-  neg = C.safe(jnp.moveaxis(jnp.asarray(negative), axis, -1).astype(a.dtype),
-               C.expand_mask(mask))
+  neg = C.safe(jnp.moveaxis(jnp.asarray(negative), axis, -1).astype(a.dtype), C.expand_mask(mask))
   v = _triplet(a, pos, neg, C.hyper(margin, a.dtype), p, squared)
   return C.finish(v, mask, weights, odt)
 
@@ -128,8 +145,7 @@ def _bh_jvp(squared, primals, tangents):
     pick = lambda x, j: jnp.take_along_axis(x, j[..., None], axis=-2)
     up = h[..., None] * _dist(e - pick(e, jp), 2, squared)[1]
     un = h[..., None] * _dist(e - pick(e, jn), 2, squared)[1]
-    terms[0] = jnp.sum((up - un) * te - up * pick(te, jp) + un * pick(te, jn),
-                       axis=-1)
+    terms[0] = jnp.sum((up - un) * te - up * pick(te, jp) + un * pick(te, jn), axis=-1)
   if C.has_tangent(tm):
     terms[1] = h * tm
   return v, C.tangent_sum(v, terms)
@@ -140,8 +156,15 @@ _bh.defjvp(_bh_jvp, symbolic_zeros=True)
 
 @C.with_hyperparameter_checks(margin=_MARGIN)
 @functools.partial(jax.jit, static_argnames=("squared",))
-def batch_hard_triplet(embeddings, labels, *, where=None, weights=None,
-                       margin=1.0, squared=False):
+def batch_hard_triplet(
+  embeddings: ArrayLike,
+  labels: ArrayLike,
+  *,
+  where: ArrayLike | None = None,
+  weights: ArrayLike | None = None,
+  margin: ArrayLike = 1.0,
+  squared: bool = False,
+) -> jax.Array:
   """Batch-hard triplet loss (note 004; Hermans et al. 2017), a pure function.
 
   ``embeddings``: (..., B, D); ``labels``: (..., B) integer identities. For
@@ -155,8 +178,7 @@ def batch_hard_triplet(embeddings, labels, *, where=None, weights=None,
   """
   fn = "batch_hard_triplet"
   C.check_embedding_labels(embeddings, labels, fn)
-  e, labels, valid, cdt, odt = C.embedding_batch_setup(
-      fn, embeddings, labels, where, weights)
+  e, labels, valid, cdt, odt = C.embedding_batch_setup(fn, embeddings, labels, where, weights)
   v = _bh(e, labels, valid, C.hyper(margin, cdt), squared)
   return C.finish(v, None, weights, odt)
 
@@ -181,7 +203,7 @@ def _contrastive_jvp(primals, tangents):
   v, x, d, u, gap = _contrastive_parts(a, b, y, margin)
   terms = [None, None, None, None]
   if C.has_tangent(ta) or C.has_tangent(tb):
-    ga = y[..., None] * x - ((1.0 - y) * gap)[..., None] * u   # dL/da = -dL/db
+    ga = y[..., None] * x - ((1.0 - y) * gap)[..., None] * u  # dL/da = -dL/db
     if C.has_tangent(ta):
       terms[0] = jnp.sum(ga * ta, axis=-1)
     if C.has_tangent(tb):
@@ -198,8 +220,16 @@ _contrastive.defjvp(_contrastive_jvp, symbolic_zeros=True)
 
 @C.with_hyperparameter_checks(margin=_MARGIN)
 @functools.partial(jax.jit, static_argnames=("axis",))
-def contrastive(embedding_a, embedding_b, labels_similar, *, where=None,
-                weights=None, axis=-1, margin=1.0):
+def contrastive(
+  embedding_a: ArrayLike,
+  embedding_b: ArrayLike,
+  labels_similar: ArrayLike,
+  *,
+  where: ArrayLike | None = None,
+  weights: ArrayLike | None = None,
+  axis: Axis = -1,
+  margin: ArrayLike = 1.0,
+) -> jax.Array:
   """Contrastive loss: ``(y d^2 + (1 - y) max(0, margin - d)^2) / 2`` with
   ``d = ||a - b||_2`` over ``axis`` and ``y = 1`` for similar pairs.
 
@@ -207,14 +237,15 @@ def contrastive(embedding_a, embedding_b, labels_similar, *, where=None,
   its negative for b). Returns the pair shape (input without ``axis``).
   """
   fn = "contrastive"
-  a, b, mask, odt = C.axis_setup(fn, embedding_a, embedding_b, axis, where,
-                                 weights, ("embedding_a", "embedding_b"))
+  a, b, mask, odt = C.axis_setup(
+    fn, embedding_a, embedding_b, axis, where, weights, ("embedding_a", "embedding_b")
+  )
   C.check_real(labels_similar, "labels_similar", fn)
   if jnp.shape(labels_similar) != a.shape[:-1]:
     raise ValueError(
-        f"{fn}: embedding shape {jnp.shape(embedding_a)} and labels_similar "
-        f"shape {jnp.shape(labels_similar)} are incompatible (labels must be "
-        f"{a.shape[:-1]}).")
+      f"{fn}: embedding shape {jnp.shape(embedding_a)} and labels_similar "
+      f"shape {jnp.shape(labels_similar)} are incompatible (labels must be "
+      f"{a.shape[:-1]})."
+    )
   y = C.safe(jnp.asarray(labels_similar).astype(a.dtype), mask)
-  return C.finish(_contrastive(a, b, y, C.hyper(margin, a.dtype)), mask,
-                  weights, odt)
+  return C.finish(_contrastive(a, b, y, C.hyper(margin, a.dtype)), mask, weights, odt)

@@ -15,14 +15,17 @@ are plain jnp code, written to stay finite when JAX differentiates them again.
 Hyperparameters enter through ``C.hyper`` (stop_gradient) and labels are
 integers, so their tangents are always symbolic zeros and get no term.
 """
+
 from __future__ import annotations
 
 import functools
 
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 
 from losses import _common as C
+from losses._common import Axis
 
 _NAN = float("nan")
 
@@ -39,8 +42,7 @@ def _ignore_bad(v, ignore, bad):
 
 def _mask_rows(gz, ignore, bad):
   """A per-class partial: NaN for a bad label's row, 0 for an ignored one."""
-  return jnp.where(bad[..., None], _NAN,
-                   jnp.where(ignore[..., None], jnp.zeros((), gz.dtype), gz))
+  return jnp.where(bad[..., None], _NAN, jnp.where(ignore[..., None], jnp.zeros((), gz.dtype), gz))
 
 
 def _shift(z):
@@ -132,8 +134,14 @@ _sce.defjvp(_sce_jvp, symbolic_zeros=True)
 
 
 @functools.partial(jax.jit, static_argnames=("axis",))
-def softmax_cross_entropy(logits, target_probs, *, where=None, weights=None,
-                          axis=-1):
+def softmax_cross_entropy(
+  logits: ArrayLike,
+  target_probs: ArrayLike,
+  *,
+  where: ArrayLike | None = None,
+  weights: ArrayLike | None = None,
+  axis: Axis = -1,
+) -> jax.Array:
   """Softmax + cross-entropy with a target distribution (note 000 ``CE``,
   003): ``-sum_c t_c log softmax(z)_c`` via log-sum-exp.
 
@@ -141,9 +149,9 @@ def softmax_cross_entropy(logits, target_probs, *, where=None, weights=None,
   ``softmax(z) * sum(t) - t``); w.r.t. the targets ``-log softmax(z)``.
   Classes with ``t_c = 0`` may have logit -inf.
   """
-  z, t, mask, odt = C.axis_setup("softmax_cross_entropy", logits,
-                                 target_probs, axis, where, weights,
-                                 ("logits", "target_probs"))
+  z, t, mask, odt = C.axis_setup(
+    "softmax_cross_entropy", logits, target_probs, axis, where, weights, ("logits", "target_probs")
+  )
   return C.finish(_no_classes_is_zero(_sce, z, t), mask, weights, odt)
 
 
@@ -176,8 +184,7 @@ def _sce_int_jvp(smooth, primals, tangents):
   # of B values, so reverse mode transposes it into a scatter of B values on
   # top of p * ct (as optax's autodiff does) instead of a one-hot compare and
   # selects over all B x C entries; bad/ignored rows are one per-row scale.
-  t_y = jnp.take_along_axis(tz, lab[..., None], axis=-1,
-                            mode="promise_in_bounds")[..., 0]
+  t_y = jnp.take_along_axis(tz, lab[..., None], axis=-1, mode="promise_in_bounds")[..., 0]
   tv = jnp.sum(e * tz, axis=-1) / jnp.where(ignore, 1.0, s[..., 0])
   if smooth:
     # p - smoothed target: (1 - a) onehot + a / C (`losses.smooth_labels`)
@@ -192,18 +199,23 @@ _sce_int.defjvp(_sce_int_jvp, symbolic_zeros=True)
 
 
 @functools.partial(jax.jit, static_argnames=("axis", "smooth"))
-def _sce_int_jit(logits, labels, where, weights, axis, label_smoothing,
-                 smooth):
+def _sce_int_jit(logits, labels, where, weights, axis, label_smoothing, smooth):
   z, lab, mask, odt = C.label_setup(
-      "softmax_cross_entropy_with_integer_labels", logits, labels, axis,
-      where, weights)
+    "softmax_cross_entropy_with_integer_labels", logits, labels, axis, where, weights
+  )
   ls = C.hyper(label_smoothing, z.dtype)
   return C.finish(_sce_int(z, lab, ls, smooth), mask, weights, odt)
 
 
-def softmax_cross_entropy_with_integer_labels(logits, labels, *, where=None,
-                                              weights=None, axis=-1,
-                                              label_smoothing=0.0):
+def softmax_cross_entropy_with_integer_labels(
+  logits: ArrayLike,
+  labels: ArrayLike,
+  *,
+  where: ArrayLike | None = None,
+  weights: ArrayLike | None = None,
+  axis: Axis = -1,
+  label_smoothing: ArrayLike = 0.0,
+) -> jax.Array:
   """Softmax classifier loss (notes 001, 002): ``-log softmax(z)_y``
   = ``logsumexp(z) - z_y``.
 
@@ -221,16 +233,16 @@ def softmax_cross_entropy_with_integer_labels(logits, labels, *, where=None,
   C.eager_label_check(fn, logits, labels, axis)
   # a fraction, as smooth_labels' alpha (the same formula)
   C.check_hyperparameter(label_smoothing, "label_smoothing", fn, "in [0, 1]")
-  return _sce_int_jit(logits, labels, where, weights, axis, label_smoothing,
-                      not C.is_zero(label_smoothing))
+  return _sce_int_jit(
+    logits, labels, where, weights, axis, label_smoothing, not C.is_zero(label_smoothing)
+  )
 
 
 # --- NLL on probabilities -----------------------------------------------------
 @jax.custom_jvp
 def _nll(p, labels, eps):
   lab, ignore, bad = C.label_status(labels, p.shape[-1])
-  py = jnp.maximum(jnp.take_along_axis(p, lab[..., None], axis=-1)[..., 0],
-                   eps)
+  py = jnp.maximum(jnp.take_along_axis(p, lab[..., None], axis=-1)[..., 0], eps)
   return _ignore_bad(-jnp.log(py), ignore, bad)
 
 
@@ -246,7 +258,7 @@ def _nll_jvp(primals, tangents):
   # the floor is passed straight through at every order: the derivatives are
   # those of -log p_y evaluated at the floored p_y
   py = py + jax.lax.stop_gradient(jnp.maximum(py, eps) - py)
-  gp = -onehot / py[..., None]                     # note 001: -1/p_y at y
+  gp = -onehot / py[..., None]  # note 001: -1/p_y at y
   return v, jnp.sum(_mask_rows(gp, ignore, bad) * tp, axis=-1)
 
 
@@ -255,12 +267,19 @@ _nll.defjvp(_nll_jvp, symbolic_zeros=True)
 
 @functools.partial(jax.jit, static_argnames=("axis",))
 def _nll_jit(probs, labels, where, weights, axis, eps):
-  p, lab, mask, odt = C.label_setup("nll", probs, labels, axis, where,
-                                    weights, ("probs", "labels"))
+  p, lab, mask, odt = C.label_setup("nll", probs, labels, axis, where, weights, ("probs", "labels"))
   return C.finish(_nll(p, lab, C.hyper(eps, p.dtype)), mask, weights, odt)
 
 
-def nll(probs, labels, *, where=None, weights=None, axis=-1, eps=1e-7):
+def nll(
+  probs: ArrayLike,
+  labels: ArrayLike,
+  *,
+  where: ArrayLike | None = None,
+  weights: ArrayLike | None = None,
+  axis: Axis = -1,
+  eps: ArrayLike = 1e-7,
+) -> jax.Array:
   """Log-likelihood loss on probabilities (note 001): ``-log p_y``.
 
   Note 001's example: class 2 of 10 with ``p_2 = 0.7`` gives ``-log 0.7``.
@@ -275,10 +294,12 @@ def nll(probs, labels, *, where=None, weights=None, axis=-1, eps=1e-7):
   C.eager_label_check(fn, probs, labels, axis, ("probs", "labels"))
   axes = C.normalize_axes(axis, jnp.ndim(probs), fn)
   C.check_broadcast_to(where, jnp.shape(labels), "where", fn)
-  C.check_unit_interval(C.kept_values(probs, where, axes), fn,
-                        "probs must be probabilities",
-                        "; pass logits to "
-                        "softmax_cross_entropy_with_integer_labels instead")
+  C.check_unit_interval(
+    C.kept_values(probs, where, axes),
+    fn,
+    "probs must be probabilities",
+    "; pass logits to softmax_cross_entropy_with_integer_labels instead",
+  )
   return _nll_jit(probs, labels, where, weights, axis, eps)
 
 
@@ -287,8 +308,8 @@ def nll(probs, labels, *, where=None, weights=None, axis=-1, eps=1e-7):
 def _sbce_mc(z, labels):
   lab, ignore, bad = C.label_status(labels, z.shape[-1])
   lse = _lse(z)[..., None]
-  lp = z - lse                                        # log p_j
-  l1p = C.logsumexp_excluding_each(z) - lse           # log(1 - p_j), stable
+  lp = z - lse  # log p_j
+  l1p = C.logsumexp_excluding_each(z) - lse  # log(1 - p_j), stable
   onehot = C.one_hot_like(z, lab)
   v = -jnp.sum(jnp.where(onehot > 0, lp, l1p), axis=-1)
   return _ignore_bad(v, ignore, bad)
@@ -302,8 +323,8 @@ def _sbce_mc_jvp(primals, tangents):
     return v, jnp.zeros_like(v)
   lab, ignore, bad = C.label_status(labels, z.shape[-1])
   lse = _lse(z)[..., None]
-  lp = z - lse                                        # log p_j
-  l1p = _lse_excluding_each(z) - lse                  # log(1 - p_j), stable
+  lp = z - lse  # log p_j
+  l1p = _lse_excluding_each(z) - lse  # log(1 - p_j), stable
   onehot = C.one_hot_like(z, lab)
   # d/dz_k = p_k (1 + [k != y]) - [k == y] - p_k sum_{j not in {y, k}} r_j,
   # r_j = p_j / (1 - p_j); the last term is exp(lp_k + LSE_{j != k} a_j) with
@@ -320,13 +341,20 @@ _sbce_mc.defjvp(_sbce_mc_jvp, symbolic_zeros=True)
 
 @functools.partial(jax.jit, static_argnames=("axis",))
 def _sbce_mc_jit(logits, labels, where, weights, axis):
-  z, lab, mask, odt = C.label_setup("softmax_binary_cross_entropy", logits,
-                                    labels, axis, where, weights)
+  z, lab, mask, odt = C.label_setup(
+    "softmax_binary_cross_entropy", logits, labels, axis, where, weights
+  )
   return C.finish(_sbce_mc(z, lab), mask, weights, odt)
 
 
-def softmax_binary_cross_entropy(logits, labels, *, where=None, weights=None,
-                                 axis=-1):
+def softmax_binary_cross_entropy(
+  logits: ArrayLike,
+  labels: ArrayLike,
+  *,
+  where: ArrayLike | None = None,
+  weights: ArrayLike | None = None,
+  axis: Axis = -1,
+) -> jax.Array:
   """Note 001's "cross-entropy loss" over softmax probabilities:
   ``-sum_j [z_j log p_j + (1 - z_j) log(1 - p_j)]``, ``p = softmax(s)``,
   ``z = onehot(y)``.

@@ -10,12 +10,14 @@ The hand-derived derivatives are given as custom JVPs (see docs/losses.md).
 margin 0 asks only for the right order (torch's default), while a negative
 margin would accept pairs ranked the wrong way round by up to |margin|.
 """
+
 from __future__ import annotations
 
 import functools
 
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 
 from losses import _common as C
 
@@ -47,10 +49,15 @@ def _pmr_jvp(primals, tangents):
   tb, tw, tm = tangents
   m = margin - (zb - zw)
   v = C.relu(m)
-  h = (m > 0).astype(v.dtype)   # the pair is inside the margin
-  return v, C.tangent_sum(v, [-h * tb if C.has_tangent(tb) else None,
-                              h * tw if C.has_tangent(tw) else None,
-                              h * tm if C.has_tangent(tm) else None])
+  h = (m > 0).astype(v.dtype)  # the pair is inside the margin
+  return v, C.tangent_sum(
+    v,
+    [
+      -h * tb if C.has_tangent(tb) else None,
+      h * tw if C.has_tangent(tw) else None,
+      h * tm if C.has_tangent(tm) else None,
+    ],
+  )
 
 
 _pmr.defjvp(_pmr_jvp, symbolic_zeros=True)
@@ -61,17 +68,31 @@ _MARGIN = (">= 0", " (0 asks only for the right order)")
 
 @C.with_hyperparameter_checks(margin=_MARGIN)
 @jax.jit
-def pairwise_margin_ranking(z_better, z_worse, *, where=None, weights=None,
-                            margin=1.0):
+def pairwise_margin_ranking(
+  z_better: ArrayLike,
+  z_worse: ArrayLike,
+  *,
+  where: ArrayLike | None = None,
+  weights: ArrayLike | None = None,
+  margin: ArrayLike = 1.0,
+) -> jax.Array:
   """``max(0, M - (z_better - z_worse))`` elementwise (note 000, typo fixed).
 
   Gradient: ``-1`` for z_better and ``+1`` for z_worse while the pair is
   inside the margin. Same as torch's ``margin_ranking_loss(z_better,
   z_worse, y=1, margin)`` before its mean.
   """
-  return C.elementwise("pairwise_margin_ranking", _pmr, z_better, z_worse,
-                       where, weights, hypers=(margin,),
-                       names=("z_better", "z_worse"), targets_float=True)
+  return C.elementwise(
+    "pairwise_margin_ranking",
+    _pmr,
+    z_better,
+    z_worse,
+    where,
+    weights,
+    hypers=(margin,),
+    names=("z_better", "z_worse"),
+    targets_float=True,
+  )
 
 
 # --- pairwise logistic (RankNet) -------------------------------------------------
@@ -85,29 +106,43 @@ def _plog_jvp(primals, tangents):
   tb, tw = tangents
   d = zw - zb
   v = _sp(d)
-  gs = _sigmoid(d)          # d softplus(d) / dd
-  return v, C.tangent_sum(v, [-gs * tb if C.has_tangent(tb) else None,
-                              gs * tw if C.has_tangent(tw) else None])
+  gs = _sigmoid(d)  # d softplus(d) / dd
+  return v, C.tangent_sum(
+    v, [-gs * tb if C.has_tangent(tb) else None, gs * tw if C.has_tangent(tw) else None]
+  )
 
 
 _plog.defjvp(_plog_jvp, symbolic_zeros=True)
 
 
 @jax.jit
-def pairwise_logistic(z_better, z_worse, *, where=None, weights=None):
+def pairwise_logistic(
+  z_better: ArrayLike,
+  z_worse: ArrayLike,
+  *,
+  where: ArrayLike | None = None,
+  weights: ArrayLike | None = None,
+) -> jax.Array:
   """RankNet's ``log(1 + exp(-(z_better - z_worse)))``, elementwise: the
   sigmoid-BCE that "better beats worse". Gradient ``-sigma(z_worse -
   z_better)`` for z_better and the negative of that for z_worse.
   """
-  return C.elementwise("pairwise_logistic", _plog, z_better, z_worse, where,
-                       weights, names=("z_better", "z_worse"),
-                       targets_float=True)
+  return C.elementwise(
+    "pairwise_logistic",
+    _plog,
+    z_better,
+    z_worse,
+    where,
+    weights,
+    names=("z_better", "z_worse"),
+    targets_float=True,
+  )
 
 
 # --- all pairs of a list -------------------------------------------------------
 def _lp_parts(s, rel, item_mask, margin, kind):
-  diff = s[..., :, None] - s[..., None, :]          # s_i - s_j
-  valid = rel[..., :, None] > rel[..., None, :]     # i should beat j
+  diff = s[..., :, None] - s[..., None, :]  # s_i - s_j
+  valid = rel[..., :, None] > rel[..., None, :]  # i should beat j
   if item_mask is not None:
     valid = valid & item_mask[..., :, None] & item_mask[..., None, :]
   m = margin - diff
@@ -148,8 +183,16 @@ _lp.defjvp(_lp_jvp, symbolic_zeros=True)
 # negative value is a mistake either way
 @C.with_hyperparameter_checks(margin=_MARGIN)
 @functools.partial(jax.jit, static_argnames=("axis", "pair_loss"))
-def listwise_pairs(scores, relevance, *, where=None, weights=None, axis=-1,
-                   margin=1.0, pair_loss="margin"):
+def listwise_pairs(
+  scores: ArrayLike,
+  relevance: ArrayLike,
+  *,
+  where: ArrayLike | None = None,
+  weights: ArrayLike | None = None,
+  axis: int = -1,
+  margin: ArrayLike = 1.0,
+  pair_loss: str = "margin",
+) -> jax.Array:
   """Every ordered pair (i, j) of a list with ``relevance_i > relevance_j``,
   scored by the pairwise margin (``pair_loss="margin"``) or logistic
   (``"logistic"``) loss and averaged over the valid pairs of each list.
@@ -163,8 +206,7 @@ def listwise_pairs(scores, relevance, *, where=None, weights=None, axis=-1,
   """
   fn = "listwise_pairs"
   if pair_loss not in ("margin", "logistic"):
-    raise ValueError(f"{fn}: pair_loss must be 'margin' or 'logistic', got "
-                     f"{pair_loss!r}.")
+    raise ValueError(f"{fn}: pair_loss must be 'margin' or 'logistic', got {pair_loss!r}.")
   C.check_floating(scores, "scores", fn)
   C.check_real(relevance, "relevance", fn)
   C.check_same_shape(scores, relevance, "scores", "relevance", fn)

@@ -1,6 +1,7 @@
 """Reference formulas of the losses added for parity with optax's catalogue
 (``docs/losses-parity.md``); re-exported by ``losses.reference``, whose
 conventions they follow (plain ``jax.numpy``, no custom derivatives)."""
+
 from __future__ import annotations
 
 import jax.numpy as jnp
@@ -35,8 +36,7 @@ def ntxent(e, labels, temperature=0.07):
   negatives = jnp.sum(jnp.where(neg, jnp.exp(s), 0.0), -1, keepdims=True)
   pair = jnp.log(jnp.exp(s) + negatives) - s
   n_pos = jnp.sum(pos, -1)
-  scale = (jnp.sum(n_pos > 0, -1, keepdims=True)
-           / jnp.maximum(jnp.sum(n_pos, -1, keepdims=True), 1))
+  scale = jnp.sum(n_pos > 0, -1, keepdims=True) / jnp.maximum(jnp.sum(n_pos, -1, keepdims=True), 1)
   return scale * jnp.sum(jnp.where(pos, pair, 0.0), -1)
 
 
@@ -60,23 +60,21 @@ def sparsemax_loss(z, t):
   sparse_plus(z) + Omega(t) - t z (optax: sparse_plus(-z) for t = 1,
   sparse_plus(z) for t = 0)."""
   sparse_plus = jnp.where(z <= -1, 0.0, jnp.where(z >= 1, z, (z + 1) ** 2 / 4))
-  return sparse_plus + t ** 2 - t - t * z
+  return sparse_plus + t**2 - t - t * z
 
 
 def multiclass_sparsemax_loss(z, labels):
   """Martins & Astudillo (2016), eq. 21: 1/2 sum_S (z_j^2 - tau^2) + 1/2 - z_y."""
   tau = _sparsemax_tau(z)
   zy = jnp.sum(z * _onehot(labels, z.shape[-1]), axis=-1)
-  return (0.5 * jnp.sum(jnp.where(z > tau, z ** 2 - tau ** 2, 0.0), axis=-1)
-          + 0.5 - zy)
+  return 0.5 * jnp.sum(jnp.where(z > tau, z**2 - tau**2, 0.0), axis=-1) + 0.5 - zy
 
 
 # --- divergences and label smoothing (optax parity) ----------------------------
 def poly_loss_cross_entropy(z, t, epsilon=2.0):
   # Leng et al. 2022, Poly-1: CE + epsilon * sum_c t_c (1 - p_c)
   log_p = log_softmax(z)
-  return (-jnp.sum(t * log_p, axis=-1)
-          + epsilon * jnp.sum(t * (1.0 - jnp.exp(log_p)), axis=-1))
+  return -jnp.sum(t * log_p, axis=-1) + epsilon * jnp.sum(t * (1.0 - jnp.exp(log_p)), axis=-1)
 
 
 def generalized_kl_divergence(log_q, t):
@@ -90,8 +88,16 @@ def smooth_labels(labels, alpha):
 
 
 # --- generalized Dice (optax parity) ------------------------------------------
-def generalized_dice(z, t, mode="multiclass", spatial_dims=2, smooth=1.0,
-                     eps=1e-7, ignore_background=False, from_logits=True):
+def generalized_dice(
+  z,
+  t,
+  mode="multiclass",
+  spatial_dims=2,
+  smooth=1.0,
+  eps=1e-7,
+  ignore_background=False,
+  from_logits=True,
+):
   # per example: w_c = C u_c / sum u, u_c = 1 / (T_c^2 + eps), then
   # mean_c w_c (1 - Dice_c)
   _, tf = _flat(z, t, mode, spatial_dims)

@@ -4,14 +4,17 @@ and 001 "Regression loss" and its analytic gradient -2(y - s)).
 Elementwise losses return the shape of their inputs; ``euclidean_error`` is
 vector-valued and reduces over ``axis``.
 """
+
 from __future__ import annotations
 
 import functools
 
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 
 from losses import _common as C
+from losses._common import Axis
 
 
 # Each core's hand-derived derivative is a `jax.custom_jvp` rule. The cores are
@@ -21,9 +24,14 @@ from losses import _common as C
 # the core itself, so differentiating a rule again uses the hand-derived
 # derivative for the value too, at every order.
 def _pair_tangent(v, partial, tp, tt, extra=()):
-  return C.tangent_sum(v, [
+  return C.tangent_sum(
+    v,
+    [
       partial * tp if C.has_tangent(tp) else None,
-      -(partial * tt) if C.has_tangent(tt) else None, *extra])
+      -(partial * tt) if C.has_tangent(tt) else None,
+      *extra,
+    ],
+  )
 
 
 # --- squared error ------------------------------------------------------------
@@ -42,7 +50,14 @@ _se.defjvp(_se_jvp, symbolic_zeros=True)
 
 
 @functools.partial(jax.jit, static_argnames=("axis",))
-def squared_error(predictions, targets, *, where=None, weights=None, axis=-1):
+def squared_error(
+  predictions: ArrayLike,
+  targets: ArrayLike,
+  *,
+  where: ArrayLike | None = None,
+  weights: ArrayLike | None = None,
+  axis: Axis = -1,
+) -> jax.Array:
   """Squared error ``(s - y)^2`` elementwise (notes 000 SE, 001 L2 regression).
 
   Gradient (note 001): ``dL/ds = 2 (s - y)`` (the notes write -2(y - s)).
@@ -51,8 +66,7 @@ def squared_error(predictions, targets, *, where=None, weights=None, axis=-1):
   signature and unused (the loss is elementwise).
   """
   del axis
-  return C.elementwise("squared_error", _se, predictions, targets, where,
-                     weights)
+  return C.elementwise("squared_error", _se, predictions, targets, where, weights)
 
 
 # --- absolute error -----------------------------------------------------------
@@ -72,7 +86,14 @@ _ae.defjvp(_ae_jvp, symbolic_zeros=True)
 
 
 @functools.partial(jax.jit, static_argnames=("axis",))
-def absolute_error(predictions, targets, *, where=None, weights=None, axis=-1):
+def absolute_error(
+  predictions: ArrayLike,
+  targets: ArrayLike,
+  *,
+  where: ArrayLike | None = None,
+  weights: ArrayLike | None = None,
+  axis: Axis = -1,
+) -> jax.Array:
   """Absolute error ``|s - y|`` elementwise (notes 000 AE, 001 L1 regression).
 
   Note 000 prints ``AE = y - y^`` — a typo for ``|y - y^|``; the absolute value
@@ -81,8 +102,7 @@ def absolute_error(predictions, targets, *, where=None, weights=None, axis=-1):
   ``absolute_error(...).sum(-1)``. ``axis`` is unused (elementwise loss).
   """
   del axis
-  return C.elementwise("absolute_error", _ae, predictions, targets, where,
-                     weights)
+  return C.elementwise("absolute_error", _ae, predictions, targets, where, weights)
 
 
 # --- euclidean error (vector AE) ----------------------------------------------
@@ -98,17 +118,27 @@ def _euclid_jvp(primals, tangents):
   # differentiating it again stays finite at d = 0.
   _, direction = C.safe_norm(p - t)
   v = _euclid(p, t)
-  return v, C.tangent_sum(v, [
+  return v, C.tangent_sum(
+    v,
+    [
       jnp.sum(direction * tp, axis=-1) if C.has_tangent(tp) else None,
-      -jnp.sum(direction * tt, axis=-1) if C.has_tangent(tt) else None])
+      -jnp.sum(direction * tt, axis=-1) if C.has_tangent(tt) else None,
+    ],
+  )
 
 
 _euclid.defjvp(_euclid_jvp, symbolic_zeros=True)
 
 
 @functools.partial(jax.jit, static_argnames=("axis",))
-def euclidean_error(predictions, targets, *, where=None, weights=None,
-                    axis=-1):
+def euclidean_error(
+  predictions: ArrayLike,
+  targets: ArrayLike,
+  *,
+  where: ArrayLike | None = None,
+  weights: ArrayLike | None = None,
+  axis: int = -1,
+) -> jax.Array:
   """Vector absolute error ``||s - y||_2`` over ``axis`` (note 000, vector AE).
 
   Gradient: ``(s - y) / ||s - y||`` (0 when ``s == y``, where the norm has no
@@ -147,10 +177,12 @@ def _huber_jvp(primals, tangents):
   v = _huber(p, t, delta)
   # delta is a hyperparameter (stop_gradient: a symbolic zero) in the public
   # function; its partial 0 / |d| - delta is stated for completeness.
-  extra = ([jnp.where(jnp.abs(d) <= delta, 0.0, jnp.abs(d) - delta) * t_delta]
-           if C.has_tangent(t_delta) else [])
-  return v, _pair_tangent(v, jnp.clip(d, -delta, delta), *tangents[:2],
-                          extra=extra)
+  extra = (
+    [jnp.where(jnp.abs(d) <= delta, 0.0, jnp.abs(d) - delta) * t_delta]
+    if C.has_tangent(t_delta)
+    else []
+  )
+  return v, _pair_tangent(v, jnp.clip(d, -delta, delta), *tangents[:2], extra=extra)
 
 
 _huber.defjvp(_huber_jvp, symbolic_zeros=True)
@@ -158,11 +190,17 @@ _huber.defjvp(_huber_jvp, symbolic_zeros=True)
 
 # delta <= 0 would silently make the loss negative (delta (|d| - delta / 2)
 # with delta < 0) or identically 0; torch also requires delta > 0.
-@C.with_hyperparameter_checks(
-    delta=("> 0", " (the |error| where the loss turns linear)"))
+@C.with_hyperparameter_checks(delta=("> 0", " (the |error| where the loss turns linear)"))
 @functools.partial(jax.jit, static_argnames=("axis",))
-def huber(predictions, targets, *, where=None, weights=None, axis=-1,
-          delta=1.0):
+def huber(
+  predictions: ArrayLike,
+  targets: ArrayLike,
+  *,
+  where: ArrayLike | None = None,
+  weights: ArrayLike | None = None,
+  axis: Axis = -1,
+  delta: ArrayLike = 1.0,
+) -> jax.Array:
   """Huber loss, elementwise: ``d^2/2`` if ``|d| <= delta`` else
   ``delta (|d| - delta/2)`` with ``d = s - y``.
 
@@ -172,8 +210,7 @@ def huber(predictions, targets, *, where=None, weights=None, axis=-1,
   must be > 0 (ValueError when concrete; unchecked under ``jax.jit``).
   """
   del axis
-  return C.elementwise("huber", _huber, predictions, targets, where, weights,
-                     hypers=(delta,))
+  return C.elementwise("huber", _huber, predictions, targets, where, weights, hypers=(delta,))
 
 
 @jax.custom_jvp
@@ -185,7 +222,7 @@ def _smooth_l1_parts(p, t, beta):
   d = p - t
   a = jnp.abs(d)
   small = a < beta
-  safe_beta = jnp.where(beta > 0, beta, 1.0)   # beta = 0: never `small`
+  safe_beta = jnp.where(beta > 0, beta, 1.0)  # beta = 0: never `small`
   v = jnp.where(small, 0.5 * d * d / safe_beta, a - 0.5 * beta)
   return v, d, small, safe_beta
 
@@ -197,10 +234,14 @@ def _smooth_l1_jvp(primals, tangents):
   v = _smooth_l1(p, t, beta)
   # beta is a hyperparameter (a symbolic zero in the public function); its
   # partial -d^2 / (2 beta^2) inside, -1/2 outside, is stated for completeness.
-  extra = ([jnp.where(small, -0.5 * jnp.square(d / safe_beta), -0.5)
-            * t_beta] if C.has_tangent(t_beta) else [])
-  return v, _pair_tangent(v, jnp.where(small, d / safe_beta, jnp.sign(d)),
-                          *tangents[:2], extra=extra)
+  extra = (
+    [jnp.where(small, -0.5 * jnp.square(d / safe_beta), -0.5) * t_beta]
+    if C.has_tangent(t_beta)
+    else []
+  )
+  return v, _pair_tangent(
+    v, jnp.where(small, d / safe_beta, jnp.sign(d)), *tangents[:2], extra=extra
+  )
 
 
 _smooth_l1.defjvp(_smooth_l1_jvp, symbolic_zeros=True)
@@ -210,8 +251,15 @@ _smooth_l1.defjvp(_smooth_l1_jvp, symbolic_zeros=True)
 # loss |d| + |beta| / 2, a plausible but wrong number.
 @C.with_hyperparameter_checks(beta=(">= 0", " (beta = 0 is plain L1)"))
 @functools.partial(jax.jit, static_argnames=("axis",))
-def smooth_l1(predictions, targets, *, where=None, weights=None, axis=-1,
-              beta=1.0):
+def smooth_l1(
+  predictions: ArrayLike,
+  targets: ArrayLike,
+  *,
+  where: ArrayLike | None = None,
+  weights: ArrayLike | None = None,
+  axis: Axis = -1,
+  beta: ArrayLike = 1.0,
+) -> jax.Array:
   """Smooth L1 (as ``torch.nn.functional.smooth_l1_loss``), elementwise:
   ``d^2 / (2 beta)`` if ``|d| < beta`` else ``|d| - beta/2``; ``beta = 0`` is
   plain L1; ``beta < 0`` raises ValueError when concrete (unchecked under
@@ -220,8 +268,9 @@ def smooth_l1(predictions, targets, *, where=None, weights=None, axis=-1,
   Gradient: ``d / beta`` inside, ``sign(d)`` outside.
   """
   del axis
-  return C.elementwise("smooth_l1", _smooth_l1, predictions, targets, where,
-                     weights, hypers=(beta,))
+  return C.elementwise(
+    "smooth_l1", _smooth_l1, predictions, targets, where, weights, hypers=(beta,)
+  )
 
 
 # --- log-cosh -----------------------------------------------------------------
@@ -244,12 +293,18 @@ _log_cosh.defjvp(_log_cosh_jvp, symbolic_zeros=True)
 
 
 @functools.partial(jax.jit, static_argnames=("axis",))
-def log_cosh(predictions, targets, *, where=None, weights=None, axis=-1):
+def log_cosh(
+  predictions: ArrayLike,
+  targets: ArrayLike,
+  *,
+  where: ArrayLike | None = None,
+  weights: ArrayLike | None = None,
+  axis: Axis = -1,
+) -> jax.Array:
   """``log(cosh(s - y))`` elementwise, computed as
   ``|d| + log1p(exp(-2|d|)) - log 2`` so it never overflows.
 
   Gradient: ``tanh(s - y)``.
   """
   del axis
-  return C.elementwise("log_cosh", _log_cosh, predictions, targets, where,
-                     weights)
+  return C.elementwise("log_cosh", _log_cosh, predictions, targets, where, weights)

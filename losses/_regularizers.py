@@ -7,12 +7,14 @@ Python bools with the structure of ``params``, or a callable
 ``params -> such a pytree``. The mask is static (resolved before tracing).
 The penalties return a scalar; multiply by your lambda and add to the loss.
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 
 from losses import _common as C
 
@@ -26,17 +28,21 @@ def _selected(params, mask, fn):
   try:
     flags = treedef.flatten_up_to(mask)
   except (ValueError, TypeError) as e:
-    raise ValueError(f"{fn}: mask structure {jax.tree_util.tree_structure(mask)}"
-                     f" does not match params structure {treedef}.") from e
+    raise ValueError(
+      f"{fn}: mask structure {jax.tree_util.tree_structure(mask)}"
+      f" does not match params structure {treedef}."
+    ) from e
   return [x for x, m in zip(leaves, flags) if m]
 
 
 def _check(leaves, fn):
   for x in leaves:
     if not jnp.issubdtype(jnp.result_type(x), jnp.floating):
-      raise ValueError(f"{fn}: parameters must be floating point, got a leaf "
-                       f"of dtype {jnp.result_type(x)} and shape "
-                       f"{jnp.shape(x)}.")
+      raise ValueError(
+        f"{fn}: parameters must be floating point, got a leaf "
+        f"of dtype {jnp.result_type(x)} and shape "
+        f"{jnp.shape(x)}."
+      )
 
 
 def _total(values):
@@ -55,8 +61,7 @@ def _sumsq(x):
 def _sumsq_jvp(primals, tangents):
   (x,), (tx,) = primals, tangents
   v = _sumsq(x)
-  return v, C.tangent_sum(
-      v, [jnp.sum(2.0 * x * tx) if C.has_tangent(tx) else None])
+  return v, C.tangent_sum(v, [jnp.sum(2.0 * x * tx) if C.has_tangent(tx) else None])
 
 
 _sumsq.defjvp(_sumsq_jvp, symbolic_zeros=True)
@@ -70,8 +75,7 @@ def _sumabs(x):
 def _sumabs_jvp(primals, tangents):
   (x,), (tx,) = primals, tangents
   v = _sumabs(x)
-  return v, C.tangent_sum(
-      v, [jnp.sum(jnp.sign(x) * tx) if C.has_tangent(tx) else None])
+  return v, C.tangent_sum(v, [jnp.sum(jnp.sign(x) * tx) if C.has_tangent(tx) else None])
 
 
 _sumabs.defjvp(_sumabs_jvp, symbolic_zeros=True)
@@ -93,7 +97,7 @@ def _elastic(leaves, beta):
   return _total([beta * _sumsq(x) + _sumabs(x) for x in leaves])
 
 
-def l2_penalty(params, *, mask=None):
+def l2_penalty(params: Any, *, mask: Any = None) -> jax.Array:
   """``R(W) = sum_{k,l} W_kl^2`` over the selected leaves (notes 001, 002).
   Gradient ``2 W``. (No 1/2 factor, as in the notes.)"""
   leaves = _selected(params, mask, "l2_penalty")
@@ -101,7 +105,7 @@ def l2_penalty(params, *, mask=None):
   return _l2(leaves)
 
 
-def l1_penalty(params, *, mask=None):
+def l1_penalty(params: Any, *, mask: Any = None) -> jax.Array:
   """``R(W) = sum_{k,l} |W_kl|`` over the selected leaves (notes 001, 002).
   Gradient ``sign(W)`` (the subgradient 0 at W = 0)."""
   leaves = _selected(params, mask, "l1_penalty")
@@ -109,7 +113,7 @@ def l1_penalty(params, *, mask=None):
   return _l1(leaves)
 
 
-def elastic_net(params, *, beta=1.0, mask=None):
+def elastic_net(params: Any, *, beta: ArrayLike = 1.0, mask: Any = None) -> jax.Array:
   """``R(W) = sum beta W^2 + |W|`` (notes 001, 002). Gradient
   ``2 beta W + sign(W)``. ``beta`` is traced (no recompiles)."""
   leaves = _selected(params, mask, "elastic_net")
@@ -130,21 +134,24 @@ def _default_mask(params):
 def _project(leaves, c):
   out = []
   for w in leaves:
-    axes = tuple(range(w.ndim - 1))   # every axis but the output-unit axis
+    axes = tuple(range(w.ndim - 1))  # every axis but the output-unit axis
     norm = jnp.sqrt(jnp.sum(jnp.square(w), axis=axes, keepdims=True))
     scale = jnp.minimum(1.0, c / jnp.where(norm > 0, norm, 1.0))
     out.append(w * scale.astype(w.dtype))
   return out
 
 
-def max_norm_project(params, c, *, mask=None):
+def max_norm_project(params: Any, c: float, *, mask: Any = None) -> Any:
   """Rescales each selected weight so that every output unit's incoming
   weight vector (all axes but the last: ``W[:, j]`` of a Dense kernel,
   ``W[..., j]`` of a conv kernel) has L2 norm <= c (notes 001/002 max norm).
   Default mask: leaves with ndim >= 2 (biases untouched)."""
   leaves, treedef = jax.tree_util.tree_flatten(params)
   mask = _default_mask if mask is None else mask
-  flags = treedef.flatten_up_to(mask(params) if callable(mask) else mask)
+  # (PyTreeDef.flatten_up_to exists at run time; jaxlib's stubs do not declare it)
+  flags = treedef.flatten_up_to(  # type: ignore[attr-defined]
+    mask(params) if callable(mask) else mask
+  )
   chosen = [x for x, m in zip(leaves, flags) if m]
   projected = iter(_project(chosen, c))
   new = [next(projected) if m else x for x, m in zip(leaves, flags)]
@@ -154,16 +161,18 @@ def max_norm_project(params, c, *, mask=None):
 class MaxNorm(NamedTuple):
   """A GradientTransformation-shaped pair ``(init, update)`` (optax protocol;
   usable in ``optax.chain`` after the optimizer) built without optax."""
+
   init: Callable[[Any], MaxNormState]
   update: Callable[..., Any]
 
 
-def max_norm(c, *, mask=None) -> MaxNorm:
+def max_norm(c: float, *, mask: Any = None) -> MaxNorm:
   """Max-norm constraint as a projection step: ``update(updates, state,
   params)`` returns updates such that ``params + updates`` satisfies
   ``||w_j||_2 <= c`` for every unit j (see ``max_norm_project``). Put it last
   in ``optax.chain(optimizer, losses.max_norm(c))``; ``params`` is required.
   """
+
   def init(params):
     del params
     return MaxNormState()
@@ -171,16 +180,17 @@ def max_norm(c, *, mask=None) -> MaxNorm:
   def update(updates, state, params=None, **extra_args):
     del extra_args
     if params is None:
-      raise ValueError("max_norm: update needs params (the projection acts on "
-                       "params + updates).")
+      raise ValueError("max_norm: update needs params (the projection acts on params + updates).")
     p_leaves, treedef = jax.tree_util.tree_flatten(params)
     u_leaves = treedef.flatten_up_to(updates)
     m = _default_mask if mask is None else mask
     flags = treedef.flatten_up_to(m(params) if callable(m) else m)
     chosen = [p + u for p, u, f in zip(p_leaves, u_leaves, flags) if f]
     projected = iter(_project(chosen, c))
-    out = [(next(projected) - p).astype(jnp.result_type(u)) if f else u
-           for p, u, f in zip(p_leaves, u_leaves, flags)]
+    out = [
+      (next(projected) - p).astype(jnp.result_type(u)) if f else u
+      for p, u, f in zip(p_leaves, u_leaves, flags)
+    ]
     return jax.tree_util.tree_unflatten(treedef, out), state
 
   return MaxNorm(init, update)

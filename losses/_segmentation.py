@@ -5,14 +5,17 @@ probability check and the hand-derived ratio core of :mod:`losses._dense`;
 the weights have their own hand-derived ``jax.custom_jvp`` rule, so the
 derivative w.r.t. the targets goes through them too, at every order.
 """
+
 from __future__ import annotations
 
 import functools
 
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 
 from losses import _common as C
+from losses._common import Axis
 from losses._dense import _STATIC, _act, _apply_ratio, _check_probabilities, _layout  # pylint: disable=protected-access
 
 
@@ -28,7 +31,7 @@ def _gd_weights_jvp(primals, tangents):
   # u_c / sum u = w_c / C this is dw = -h + w mean(h), h = 2 T u w dT, free of
   # u^2 (T u = T / (T^2 + eps) is bounded by 1 / (2 sqrt(eps)))
   tsum, eps = primals
-  dtsum, _ = tangents        # eps: a hyperparameter (C.hyper)
+  dtsum, _ = tangents  # eps: a hyperparameter (C.hyper)
   w = _gd_weights(tsum, eps)
   if not C.has_tangent(dtsum):
     return w, jnp.zeros_like(w)
@@ -39,26 +42,45 @@ def _gd_weights_jvp(primals, tangents):
 _gd_weights.defjvp(_gd_weights_jvp, symbolic_zeros=True)
 
 
-@functools.partial(jax.jit, static_argnames=_STATIC + ("ignore_background",
-                                                       "from_logits"))
-def _generalized_dice_jit(logits, targets, where, weights, axis, mode,
-                          spatial_dims, smooth, eps, ignore_background,
-                          from_logits):
+@functools.partial(jax.jit, static_argnames=_STATIC + ("ignore_background", "from_logits"))
+def _generalized_dice_jit(
+  logits,
+  targets,
+  where,
+  weights,
+  axis,
+  mode,
+  spatial_dims,
+  smooth,
+  eps,
+  ignore_background,
+  from_logits,
+):
   fn = "generalized_dice"
-  z, t, mask, odt, start = _layout(fn, logits, targets, axis, mode,
-                                   spatial_dims, where, weights, False,
-                                   ignore_background)
+  z, t, mask, odt, start = _layout(
+    fn, logits, targets, axis, mode, spatial_dims, where, weights, False, ignore_background
+  )
   # weights from all C classes, background included (as optax normalizes)
   cw = _gd_weights(jnp.sum(t, axis=-2), C.hyper(eps, z.dtype))
   coef = jnp.asarray([2.0, 0.0, 1.0, 1.0], z.dtype)
-  v = _apply_ratio(z, t, coef, C.hyper(smooth, z.dtype), cw,
-                   _act(mode, from_logits), True, start)
+  v = _apply_ratio(z, t, coef, C.hyper(smooth, z.dtype), cw, _act(mode, from_logits), True, start)
   return C.finish(v, mask, weights, odt)
 
 
-def generalized_dice(logits, targets, *, where=None, weights=None, axis=-1,
-                     mode="multiclass", spatial_dims=2, smooth=1.0, eps=1e-7,
-                     ignore_background=False, from_logits=True):
+def generalized_dice(
+  logits: ArrayLike,
+  targets: ArrayLike,
+  *,
+  where: ArrayLike | None = None,
+  weights: ArrayLike | None = None,
+  axis: Axis = -1,
+  mode: str = "multiclass",
+  spatial_dims: int = 2,
+  smooth: ArrayLike = 1.0,
+  eps: ArrayLike = 1e-7,
+  ignore_background: bool = False,
+  from_logits: bool = True,
+) -> jax.Array:
   """Generalized Dice loss (Sudre et al. 2017; optax parity with
   ``optax.losses.multiclass_generalized_dice_loss``): the Dice loss with
   class weights from the example's own targets, ``mean_c w_c (1 - (2 I_c +
@@ -84,8 +106,19 @@ def generalized_dice(logits, targets, *, where=None, weights=None, axis=-1,
   C.check_hyperparameter(smooth, "smooth", "generalized_dice", ">= 0")
   C.check_hyperparameter(eps, "eps", "generalized_dice", ">= 0")
   if not from_logits:
-    _check_probabilities("generalized_dice", logits, targets, axis, mode,
-                         spatial_dims, where, False, ignore_background)
-  return _generalized_dice_jit(logits, targets, where, weights, axis, mode,
-                               spatial_dims, smooth, eps, ignore_background,
-                               from_logits)
+    _check_probabilities(
+      "generalized_dice", logits, targets, axis, mode, spatial_dims, where, False, ignore_background
+    )
+  return _generalized_dice_jit(
+    logits,
+    targets,
+    where,
+    weights,
+    axis,
+    mode,
+    spatial_dims,
+    smooth,
+    eps,
+    ignore_background,
+    from_logits,
+  )

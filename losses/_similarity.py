@@ -12,15 +12,18 @@ every rule below uses, is
 (below the clamp the norm is a constant and only ``de / n`` remains).
 The hand-derived derivatives are given as custom JVPs (see docs/losses.md).
 """
+
 from __future__ import annotations
 
 import functools
 
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 import numpy as np
 
 from losses import _common as C
+from losses._common import Axis
 
 
 def _unit(x, epsilon):
@@ -40,8 +43,7 @@ def _unit(x, epsilon):
 
 def _unit_tangent(x_hat, n, above, ok, dx):
   """d e_hat for a tangent dx (see the module docstring); 0 where not ok."""
-  radial = jnp.where(above, x_hat * jnp.sum(x_hat * dx, axis=-1, keepdims=True),
-                     0.0)
+  radial = jnp.where(above, x_hat * jnp.sum(x_hat * dx, axis=-1, keepdims=True), 0.0)
   return jnp.where(ok, (dx - radial) / n, 0.0)
 
 
@@ -91,11 +93,11 @@ _cosine.defjvp(_cosine_jvp, symbolic_zeros=True)
 
 
 @functools.partial(jax.jit, static_argnames=("fn", "axis"))
-def _cosine_jit(fn, predictions, targets, where, weights, axis, epsilon,
-                distance):
+def _cosine_jit(fn, predictions, targets, where, weights, axis, epsilon, distance):
   C.check_floating(targets, "targets", fn)
-  a, b, mask, odt = C.axis_setup(fn, predictions, targets, axis, where,
-                                 weights, ("predictions", "targets"))
+  a, b, mask, odt = C.axis_setup(
+    fn, predictions, targets, axis, where, weights, ("predictions", "targets")
+  )
   v = _cosine(a, b, C.hyper(epsilon, a.dtype))
   # distance is a traced 0/1: both public names share one compiled program
   return C.finish(distance - (2.0 * distance - 1.0) * v, mask, weights, odt)
@@ -106,8 +108,15 @@ def _check_epsilon(fn, epsilon):
     raise ValueError(f"{fn}: epsilon must be >= 0, got {epsilon}.")
 
 
-def cosine_similarity(predictions, targets, *, where=None, weights=None,
-                      axis=-1, epsilon=0.0):
+def cosine_similarity(
+  predictions: ArrayLike,
+  targets: ArrayLike,
+  *,
+  where: ArrayLike | None = None,
+  weights: ArrayLike | None = None,
+  axis: Axis = -1,
+  epsilon: ArrayLike = 0.0,
+) -> jax.Array:
   """Cosine similarity ``<a, b> / (n_a n_b)`` over ``axis`` (a similarity:
   higher is better; not in ``losses.LOSSES``), ``n = sqrt(max(||x||^2,
   epsilon))``: equals ``optax.losses.cosine_similarity(..., epsilon=)``.
@@ -122,12 +131,18 @@ def cosine_similarity(predictions, targets, *, where=None, weights=None,
   Returns the input shape without ``axis``.
   """
   _check_epsilon("cosine_similarity", epsilon)
-  return _cosine_jit("cosine_similarity", predictions, targets, where,
-                     weights, axis, epsilon, 0.0)
+  return _cosine_jit("cosine_similarity", predictions, targets, where, weights, axis, epsilon, 0.0)
 
 
-def cosine_distance(predictions, targets, *, where=None, weights=None,
-                    axis=-1, epsilon=0.0):
+def cosine_distance(
+  predictions: ArrayLike,
+  targets: ArrayLike,
+  *,
+  where: ArrayLike | None = None,
+  weights: ArrayLike | None = None,
+  axis: Axis = -1,
+  epsilon: ArrayLike = 0.0,
+) -> jax.Array:
   """Cosine distance ``1 - cosine_similarity`` (in [0, 2]) over ``axis``:
   equals ``optax.losses.cosine_distance(..., epsilon=)``; gradient the
   negative of ``cosine_similarity``'s, ``-(b_hat - cos a_hat) / ||a||``.
@@ -135,8 +150,7 @@ def cosine_distance(predictions, targets, *, where=None, weights=None,
   (optax: NaN). ``where`` masks whole examples (optax's: feature entries).
   """
   _check_epsilon("cosine_distance", epsilon)
-  return _cosine_jit("cosine_distance", predictions, targets, where, weights,
-                     axis, epsilon, 1.0)
+  return _cosine_jit("cosine_distance", predictions, targets, where, weights, axis, epsilon, 1.0)
 
 
 # --- NT-Xent -----------------------------------------------------------------------
@@ -153,8 +167,7 @@ def _ntxent_parts(e, labels, valid, temperature, epsilon):
   neg = ~same & both
   has_neg = jnp.any(neg, -1, keepdims=True)
   # lam_i = log sum_{k in N(i)} e^{s_ik}, shifted by the row max (exact)
-  m = jax.lax.stop_gradient(jnp.max(jnp.where(neg, s, -jnp.inf), -1,
-                                    keepdims=True))
+  m = jax.lax.stop_gradient(jnp.max(jnp.where(neg, s, -jnp.inf), -1, keepdims=True))
   m = jnp.where(has_neg, m, 0.0)
   ex = jnp.where(neg, jnp.exp(jnp.where(neg, s - m, 0.0)), 0.0)
   z = jnp.sum(ex, -1, keepdims=True)
@@ -166,12 +179,12 @@ def _ntxent_parts(e, labels, valid, temperature, epsilon):
   n_pos = jnp.sum(pos, -1)
   anchors = jnp.sum(n_pos > 0, -1, keepdims=True).astype(e.dtype)
   pairs = jnp.sum(n_pos, -1, keepdims=True).astype(e.dtype)
-  scale = anchors / jnp.where(pairs > 0, pairs, 1.0)        # A / N, a constant
+  scale = anchors / jnp.where(pairs > 0, pairs, 1.0)  # A / N, a constant
   w = jnp.where(pos & has_neg, scale[..., None], 0.0)
   v = jnp.sum(w * C.softplus(arg), -1)
   # dv_i/ds_ij = -w_ij sig_ij (positives), (sum_j w_ij sig_ij) q_ik (negatives)
   sig = jax.nn.sigmoid(arg)
-  q = ex / z_safe                                  # softmax over N(i)
+  q = ex / z_safe  # softmax over N(i)
   g = (jnp.sum(w * sig, -1, keepdims=True) * q - w * sig) / temperature
   return v, e_hat, n, above, cos, g
 
@@ -184,15 +197,14 @@ def _ntxent(e, labels, valid, temperature, epsilon):
 def _ntxent_jvp(primals, tangents):
   e, labels, valid, temperature, epsilon = primals
   te, _, _, tt, _ = tangents
-  v, e_hat, n, above, cos, g = _ntxent_parts(e, labels, valid, temperature,
-                                             epsilon)
+  v, e_hat, n, above, cos, g = _ntxent_parts(e, labels, valid, temperature, epsilon)
   terms = [None, None]
   if C.has_tangent(te):
     # dS = dE_hat E_hat^T + E_hat dE_hat^T; dv_i = sum_j G_ij dS_ij
     d_hat = _unit_tangent(e_hat, n, above, True, te)
-    terms[0] = (jnp.sum(g * jnp.einsum("...id,...jd->...ij", d_hat, e_hat), -1)
-                + jnp.sum(g * jnp.einsum("...id,...jd->...ij", e_hat, d_hat),
-                          -1))
+    terms[0] = jnp.sum(g * jnp.einsum("...id,...jd->...ij", d_hat, e_hat), -1) + jnp.sum(
+      g * jnp.einsum("...id,...jd->...ij", e_hat, d_hat), -1
+    )
   if C.has_tangent(tt):
     # s = S / T: dv/dT = sum_j (dv/ds_ij)(-s_ij / T) = -sum_j G_ij S_ij / T
     terms[1] = -jnp.sum(g * cos, -1) / temperature * tt
@@ -204,15 +216,21 @@ _ntxent.defjvp(_ntxent_jvp, symbolic_zeros=True)
 
 @jax.jit
 def _ntxent_jit(embeddings, labels, where, weights, temperature):
-  e, labels, valid, cdt, odt = C.embedding_batch_setup(
-      "ntxent", embeddings, labels, where, weights)
+  e, labels, valid, cdt, odt = C.embedding_batch_setup("ntxent", embeddings, labels, where, weights)
   # optax's epsilon: the machine epsilon of the embeddings' own dtype
   eps = C.hyper(jnp.finfo(odt).eps, cdt)
   v = _ntxent(e, labels, valid, C.hyper(temperature, cdt), eps)
   return C.finish(v, None, weights, odt)
 
 
-def ntxent(embeddings, labels, *, where=None, weights=None, temperature=0.07):
+def ntxent(
+  embeddings: ArrayLike,
+  labels: ArrayLike,
+  *,
+  where: ArrayLike | None = None,
+  weights: ArrayLike | None = None,
+  temperature: ArrayLike = 0.07,
+) -> jax.Array:
   """NT-Xent (normalized temperature-scaled cross-entropy; SimCLR, Chen et
   al. 2020), per anchor: ``optax.losses.ntxent``'s definition.
 

@@ -15,6 +15,7 @@ Derivatives are hand-derived ``jax.custom_jvp`` rules (see docs/losses.md),
 except in ``make_fenchel_young_loss``, whose ``Omega*`` is the caller's
 function: there the rule takes ``grad Omega*`` from ``jax.grad``.
 """
+
 from __future__ import annotations
 
 import functools
@@ -22,9 +23,11 @@ from typing import Callable
 
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 import numpy as np
 
 from losses import _common as C
+from losses._common import Axis
 
 _NAN = float("nan")
 
@@ -40,15 +43,14 @@ def _sparsemax(z):
   # sparsemax(z + c) = sparsemax(z): subtracting the max keeps the cumulative
   # sums small, so logits of 1e4 lose no precision in tau
   zs = z - jnp.max(z, axis=-1, keepdims=True)
-  u = -jnp.sort(-zs, axis=-1)                      # decreasing
+  u = -jnp.sort(-zs, axis=-1)  # decreasing
   k = jnp.arange(1, z.shape[-1] + 1, dtype=z.dtype)
   cum = jnp.cumsum(u, axis=-1)
   # the condition holds exactly for k = 1..k* (it is monotone in k), so the
   # support's sum is the sum of u where it holds: no gather at k*
   in_support = 1.0 + k * u > cum
   k_star = jnp.sum(in_support, axis=-1, keepdims=True).astype(z.dtype)
-  tau = (jnp.sum(jnp.where(in_support, u, 0.0), axis=-1, keepdims=True)
-         - 1.0) / k_star
+  tau = (jnp.sum(jnp.where(in_support, u, 0.0), axis=-1, keepdims=True) - 1.0) / k_star
   return C.relu(zs - tau)
 
 
@@ -62,8 +64,7 @@ def _sparsemax_jvp(primals, tangents):
   # mean there. s is piecewise constant in z, so the second derivative of
   # sparsemax is 0, exact away from changes of support.
   s = (p > 0).astype(p.dtype)
-  mean = jnp.sum(s * tz, axis=-1, keepdims=True) / jnp.sum(
-      s, axis=-1, keepdims=True)
+  mean = jnp.sum(s * tz, axis=-1, keepdims=True) / jnp.sum(s, axis=-1, keepdims=True)
   return p, s * (tz - mean)
 
 
@@ -71,7 +72,7 @@ _sparsemax.defjvp(_sparsemax_jvp, symbolic_zeros=True)
 
 
 @functools.partial(jax.jit, static_argnames=("axis",))
-def sparsemax(logits, *, axis=-1):
+def sparsemax(logits: ArrayLike, *, axis: Axis = -1) -> jax.Array:
   """Sparsemax (Martins & Astudillo 2016; ``optax.projections.projection_simplex``
   applied along ``axis``): the Euclidean projection of the logits onto the
   probability simplex, ``p = max(z - tau, 0)`` with the threshold tau found
@@ -135,11 +136,18 @@ _bsml.defjvp(_bsml_jvp, symbolic_zeros=True)
 
 @jax.jit
 def _bsml_jit(logits, labels, where, weights):
-  return C.elementwise("sparsemax_loss", _bsml, logits, labels, where,
-                       weights, names=("logits", "labels"))
+  return C.elementwise(
+    "sparsemax_loss", _bsml, logits, labels, where, weights, names=("logits", "labels")
+  )
 
 
-def sparsemax_loss(logits, labels, *, where=None, weights=None):
+def sparsemax_loss(
+  logits: ArrayLike,
+  labels: ArrayLike,
+  *,
+  where: ArrayLike | None = None,
+  weights: ArrayLike | None = None,
+) -> jax.Array:
   """Binary sparsemax loss, elementwise (optax parity:
   ``optax.losses.sparsemax_loss``; Blondel et al. 2020, Sec. 4.4).
 
@@ -163,13 +171,14 @@ def sparsemax_loss(logits, labels, *, where=None, weights=None):
   C.check_broadcast_to(where, jnp.shape(logits), "where", fn)
   if C.is_concrete(labels) and (where is None or C.is_concrete(where)):
     arr = np.asarray(labels, dtype=np.float64)
-    if where is not None:   # masked entries may hold anything
+    if where is not None:  # masked entries may hold anything
       arr = arr[np.broadcast_to(np.asarray(where, bool), arr.shape)]
-    out = arr[(arr < 0) | (arr > 1)]                # NaN is not flagged
+    out = arr[(arr < 0) | (arr > 1)]  # NaN is not flagged
     if out.size:
       raise ValueError(
-          f"{fn}: labels must lie in [0, 1] (0/1 labels or soft targets), "
-          f"got {out.size} outside, e.g. {out[0]}.")
+        f"{fn}: labels must lie in [0, 1] (0/1 labels or soft targets), "
+        f"got {out.size} outside, e.g. {out[0]}."
+      )
   return _bsml_jit(logits, labels, where, weights)
 
 
@@ -182,8 +191,7 @@ def _msml(z, labels):
   # 1/2 sum_S (z_j^2 - tau^2) + 1/2 - z_y written as
   # <p, z - z_y> + (1 - <p, p>) / 2: differences of logits only, so a common
   # offset of 1e4 cancels exactly instead of squaring to 1e8
-  v = (jnp.sum(p * (z - zy), axis=-1)
-       + 0.5 * (1.0 - jnp.sum(p * p, axis=-1)))
+  v = jnp.sum(p * (z - zy), axis=-1) + 0.5 * (1.0 - jnp.sum(p * p, axis=-1))
   return jnp.where(bad, _NAN, jnp.where(ignore, 0.0, v))
 
 
@@ -198,8 +206,7 @@ def _msml_jvp(primals, tangents):
   # second derivative of the loss, is the sparsemax Jacobian (from
   # _sparsemax's own rule): piecewise constant, exact away from support changes
   gz = _sparsemax(z) - C.one_hot_like(z, lab)
-  gz = jnp.where(bad[..., None], _NAN,
-                 jnp.where(ignore[..., None], jnp.zeros((), gz.dtype), gz))
+  gz = jnp.where(bad[..., None], _NAN, jnp.where(ignore[..., None], jnp.zeros((), gz.dtype), gz))
   return v, jnp.sum(gz * tz, axis=-1)
 
 
@@ -208,13 +215,20 @@ _msml.defjvp(_msml_jvp, symbolic_zeros=True)
 
 @functools.partial(jax.jit, static_argnames=("axis",))
 def _msml_jit(logits, labels, where, weights, axis):
-  z, lab, mask, odt = C.label_setup("multiclass_sparsemax_loss", logits,
-                                    labels, axis, where, weights)
+  z, lab, mask, odt = C.label_setup(
+    "multiclass_sparsemax_loss", logits, labels, axis, where, weights
+  )
   return C.finish(_msml(z, lab), mask, weights, odt)
 
 
-def multiclass_sparsemax_loss(logits, labels, *, where=None, weights=None,
-                              axis=-1):
+def multiclass_sparsemax_loss(
+  logits: ArrayLike,
+  labels: ArrayLike,
+  *,
+  where: ArrayLike | None = None,
+  weights: ArrayLike | None = None,
+  axis: Axis = -1,
+) -> jax.Array:
   """Multiclass sparsemax loss (optax parity:
   ``optax.losses.multiclass_sparsemax_loss``; Martins & Astudillo 2016, eq. 21):
   ``L = 1/2 sum_{j in S} (z_j^2 - tau^2) + 1/2 - z_y`` with S and tau those of
@@ -235,7 +249,7 @@ def multiclass_sparsemax_loss(logits, labels, *, where=None, weights=None,
 
 
 # --- Fenchel-Young losses from a regularized max ----------------------------------
-def make_fenchel_young_loss(max_fn: Callable[[jax.Array], jax.Array]):
+def make_fenchel_young_loss(max_fn: Callable[[jax.Array], jax.Array]) -> Callable[..., jax.Array]:
   """A Fenchel-Young loss from a regularized max function (optax parity:
   ``optax.losses.make_fenchel_young_loss``; Blondel et al. 2020).
 
@@ -259,8 +273,9 @@ def make_fenchel_young_loss(max_fn: Callable[[jax.Array], jax.Array]):
   derivatives need it twice differentiable.
   """
   if not callable(max_fn):
-    raise ValueError(f"make_fenchel_young_loss: max_fn must be callable, got "
-                     f"{type(max_fn).__name__}.")
+    raise ValueError(
+      f"make_fenchel_young_loss: max_fn must be callable, got {type(max_fn).__name__}."
+    )
   name = getattr(max_fn, "__name__", type(max_fn).__name__)
   fn = f"fenchel_young_loss[{name}]"
 
@@ -271,12 +286,13 @@ def make_fenchel_young_loss(max_fn: Callable[[jax.Array], jax.Array]):
     return out.reshape(theta.shape[:-1] + out.shape[1:])
 
   def check_scalar(theta):
-    out = jax.eval_shape(max_fn, jax.ShapeDtypeStruct(theta.shape[-1:],
-                                                      theta.dtype))
+    out = jax.eval_shape(max_fn, jax.ShapeDtypeStruct(theta.shape[-1:], theta.dtype))
     if getattr(out, "shape", None) != ():
-      raise ValueError(f"{fn}: max_fn must map a score vector of shape "
-                       f"{theta.shape[-1:]} to a scalar, got "
-                       f"{getattr(out, 'shape', out)}.")
+      raise ValueError(
+        f"{fn}: max_fn must map a score vector of shape "
+        f"{theta.shape[-1:]} to a scalar, got "
+        f"{getattr(out, 'shape', out)}."
+      )
 
   def dot(theta, t):
     # 0 * -inf = 0: a class with zero target may have score -inf
@@ -292,7 +308,7 @@ def make_fenchel_young_loss(max_fn: Callable[[jax.Array], jax.Array]):
     v = core(theta, t)
     terms = []
     if C.has_tangent(dtheta):
-      prediction = rowwise(jax.grad(max_fn), theta)     # grad Omega*(theta)
+      prediction = rowwise(jax.grad(max_fn), theta)  # grad Omega*(theta)
       terms.append(jnp.sum((prediction - t) * dtheta, axis=-1))
     if C.has_tangent(dt):
       terms.append(-jnp.sum(theta * dt, axis=-1))
@@ -300,17 +316,18 @@ def make_fenchel_young_loss(max_fn: Callable[[jax.Array], jax.Array]):
 
   core.defjvp(core_jvp, symbolic_zeros=True)
 
-  def fenchel_young_loss(scores, targets, *, where=None, weights=None,
-                         axis=-1):
-    theta, t, mask, odt = C.axis_setup(fn, scores, targets, axis, where,
-                                       weights, ("scores", "targets"))
+  def fenchel_young_loss(scores, targets, *, where=None, weights=None, axis=-1):
+    theta, t, mask, odt = C.axis_setup(
+      fn, scores, targets, axis, where, weights, ("scores", "targets")
+    )
     check_scalar(theta)
     return C.finish(core(theta, t), mask, weights, odt)
 
   fenchel_young_loss.__name__ = "fenchel_young_loss"
   fenchel_young_loss.__qualname__ = "fenchel_young_loss"
   fenchel_young_loss.__doc__ = (
-      f"Fenchel-Young loss of ``{name}``: ``{name}(theta) - <theta, t>`` "
-      "over ``axis``; gradient ``grad max_fn(theta) - t`` (see "
-      "``losses.make_fenchel_young_loss``).")
+    f"Fenchel-Young loss of ``{name}``: ``{name}(theta) - <theta, t>`` "
+    "over ``axis``; gradient ``grad max_fn(theta) - t`` (see "
+    "``losses.make_fenchel_young_loss``)."
+  )
   return jax.jit(fenchel_young_loss, static_argnames=("axis",))

@@ -7,6 +7,7 @@ hyperparameter ranges (:func:`check_hyperparameter`) and probabilities
 Every error is a ``ValueError`` that names the function and the shapes or the
 offending values.
 """
+
 from __future__ import annotations
 
 import functools
@@ -25,8 +26,8 @@ def check_floating(x, name: str, fn: str):
   dtype = jnp.result_type(x)
   if not jnp.issubdtype(dtype, jnp.floating):
     raise ValueError(
-        f"{fn}: {name} must be floating point, got dtype {dtype} "
-        f"with shape {_shape(x)}.")
+      f"{fn}: {name} must be floating point, got dtype {dtype} with shape {_shape(x)}."
+    )
 
 
 def check_integer(x, name: str, fn: str):
@@ -34,15 +35,16 @@ def check_integer(x, name: str, fn: str):
   dtype = jnp.result_type(x)
   if not jnp.issubdtype(dtype, jnp.integer):
     raise ValueError(
-        f"{fn}: {name} must be integer class indices, got dtype {dtype} "
-        f"with shape {_shape(x)}.")
+      f"{fn}: {name} must be integer class indices, got dtype {dtype} with shape {_shape(x)}."
+    )
 
 
 def check_real(x, name: str, fn: str):
   """Accepts bool, integer or floating ``x``; rejects complex and others."""
   dtype = jnp.result_type(x)
-  if not (jnp.issubdtype(dtype, jnp.floating)
-          or jnp.issubdtype(dtype, jnp.integer) or dtype == jnp.bool_):
+  if not (
+    jnp.issubdtype(dtype, jnp.floating) or jnp.issubdtype(dtype, jnp.integer) or dtype == jnp.bool_
+  ):
     raise ValueError(f"{fn}: {name} must be real, got dtype {dtype}.")
 
 
@@ -51,14 +53,13 @@ def check_same_shape(a, b, name_a: str, name_b: str, fn: str):
   sa, sb = _shape(a), _shape(b)
   if sa != sb:
     raise ValueError(
-        f"{fn}: {name_a} shape {sa} and {name_b} shape {sb} must be equal "
-        "(no implicit broadcasting).")
+      f"{fn}: {name_a} shape {sa} and {name_b} shape {sb} must be equal (no implicit broadcasting)."
+    )
 
 
 def check_min_rank(x, rank: int, name: str, fn: str):
   if jnp.ndim(x) < rank:
-    raise ValueError(
-        f"{fn}: {name} must have rank >= {rank}, got shape {_shape(x)}.")
+    raise ValueError(f"{fn}: {name} must have rank >= {rank}, got shape {_shape(x)}.")
 
 
 def check_embedding_labels(embeddings, labels, fn: str):
@@ -68,12 +69,13 @@ def check_embedding_labels(embeddings, labels, fn: str):
   check_min_rank(embeddings, 2, "embeddings", fn)
   if _shape(labels) != _shape(embeddings)[:-1]:
     raise ValueError(
-        f"{fn}: embeddings shape {_shape(embeddings)} and labels shape "
-        f"{_shape(labels)} are incompatible (labels must be "
-        f"{_shape(embeddings)[:-1]}).")
+      f"{fn}: embeddings shape {_shape(embeddings)} and labels shape "
+      f"{_shape(labels)} are incompatible (labels must be "
+      f"{_shape(embeddings)[:-1]})."
+    )
 
 
-def normalize_axis(axis: int, ndim: int, fn: str) -> int:
+def normalize_axis(axis: int | np.integer, ndim: int, fn: str) -> int:
   if not isinstance(axis, (int, np.integer)):
     raise ValueError(f"{fn}: axis must be a single int, got {axis!r}.")
   if not -ndim <= axis < ndim:
@@ -90,25 +92,24 @@ def normalize_axes(axis, ndim: int, fn: str) -> tuple[int, ...]:
   if isinstance(axis, (int, np.integer)):
     return (normalize_axis(axis, ndim, fn),)
   if not isinstance(axis, tuple) or not axis:
-    raise ValueError(f"{fn}: axis must be an int or a non-empty tuple of ints, "
-                     f"got {axis!r}.")
+    raise ValueError(f"{fn}: axis must be an int or a non-empty tuple of ints, got {axis!r}.")
   axes = tuple(normalize_axis(a, ndim, fn) for a in axis)
   if len(set(axes)) != len(axes):
     raise ValueError(f"{fn}: axis {axis} names an axis twice.")
   return axes
 
 
-def check_label_shape(logits, labels, axis, fn: str,
-                      names=("logits", "labels")) -> tuple[int, ...]:
+def check_label_shape(logits, labels, axis, fn: str, names=("logits", "labels")) -> tuple[int, ...]:
   """Checks labels.shape == logits.shape without ``axis``; returns the axes."""
   check_min_rank(logits, 1, names[0], fn)
   axes = normalize_axes(axis, jnp.ndim(logits), fn)
   expected = tuple(n for i, n in enumerate(_shape(logits)) if i not in axes)
   if _shape(labels) != expected:
     raise ValueError(
-        f"{fn}: {names[0]} shape {_shape(logits)} and {names[1]} shape "
-        f"{_shape(labels)} are incompatible: {names[1]} must have shape "
-        f"{expected} ({names[0]} without axis {axis}).")
+      f"{fn}: {names[0]} shape {_shape(logits)} and {names[1]} shape "
+      f"{_shape(labels)} are incompatible: {names[1]} must have shape "
+      f"{expected} ({names[0]} without axis {axis})."
+    )
   return axes
 
 
@@ -123,8 +124,8 @@ def check_broadcast_to(x, shape, name: str, fn: str):
     out = None
   if out != tuple(shape):
     raise ValueError(
-        f"{fn}: {name} shape {sx} does not broadcast to the per-example loss "
-        f"shape {tuple(shape)}.")
+      f"{fn}: {name} shape {sx} does not broadcast to the per-example loss shape {tuple(shape)}."
+    )
 
 
 def is_concrete(x) -> bool:
@@ -143,11 +144,10 @@ def check_label_values(labels, num_classes: int, fn: str, name="labels"):
   arr = np.asarray(labels)
   if arr.size and arr.max() >= num_classes:
     raise ValueError(
-        f"{fn}: {name} contain {int(arr.max())} but there are only "
-        f"{num_classes} classes (valid labels are 0..{num_classes - 1}; "
-        "negative labels mean 'ignore').")
-
-
+      f"{fn}: {name} contain {int(arr.max())} but there are only "
+      f"{num_classes} classes (valid labels are 0..{num_classes - 1}; "
+      "negative labels mean 'ignore')."
+    )
 
 
 # ----------------------------------------------------------------------------
@@ -158,14 +158,13 @@ def check_label_values(labels, num_classes: int, fn: str, name="labels"):
 # what a hyperparameter may be, in the message's words -> the test of its
 # values; the comparisons are False for NaN, so NaN is refused too
 _ALLOWED = {
-    "> 0": lambda a: a > 0,
-    ">= 0": lambda a: a >= 0,
-    "in [0, 1]": lambda a: (a >= 0) & (a <= 1),
+  "> 0": lambda a: a > 0,
+  ">= 0": lambda a: a >= 0,
+  "in [0, 1]": lambda a: (a >= 0) & (a <= 1),
 }
 
 
-def check_hyperparameter(value, name: str, fn: str, allowed: str,
-                         hint: str = ""):
+def check_hyperparameter(value, name: str, fn: str, allowed: str, hint: str = ""):
   """Raises ValueError when concrete ``value`` (a scalar or an array, e.g.
   per-class weights) is not ``allowed`` (a key of ``_ALLOWED``); ``hint``
   (e.g. " (0 is plain L1)") follows the rule in the message. None (an option
@@ -175,8 +174,11 @@ def check_hyperparameter(value, name: str, fn: str, allowed: str,
   arr = np.asarray(value, dtype=np.float64)
   bad = arr[~_ALLOWED[allowed](arr)]
   if bad.size:
-    got = (f"{float(bad[0])}" if arr.ndim == 0 else
-           f"{float(bad[0])} ({bad.size} of its {arr.size} entries)")
+    got = (
+      f"{float(bad[0])}"
+      if arr.ndim == 0
+      else f"{float(bad[0])} ({bad.size} of its {arr.size} entries)"
+    )
     raise ValueError(f"{fn}: {name} must be {allowed}{hint}, got {got}.")
 
 
@@ -201,6 +203,7 @@ def with_hyperparameter_checks(**specs):
 
     loss._cache_size = jitted._cache_size  # pylint: disable=protected-access
     return loss
+
   return wrap
 
 
@@ -212,14 +215,13 @@ def kept_values(x, where=None, axes=()):
   if not (is_concrete(x) and is_concrete(where)):
     return None
   arr = np.asarray(x)
-  if arr.dtype not in (np.float32, np.float64):   # half floats, ints, bools
+  if arr.dtype not in (np.float32, np.float64):  # half floats, ints, bools
     arr = arr.astype(np.float32)
   if where is None:
     return arr
   axes = tuple(axes)
   arr = np.moveaxis(arr, axes, tuple(range(arr.ndim - len(axes), arr.ndim)))
-  return arr[np.broadcast_to(np.asarray(where, bool),
-                             arr.shape[:arr.ndim - len(axes)])]
+  return arr[np.broadcast_to(np.asarray(where, bool), arr.shape[: arr.ndim - len(axes)])]
 
 
 def check_unit_interval(values, fn: str, what: str, hint: str = ""):
@@ -230,5 +232,6 @@ def check_unit_interval(values, fn: str, what: str, hint: str = ""):
     return
   if np.any(values < 0) or np.any(values > 1):
     raise ValueError(
-        f"{fn}: {what} in [0, 1], got values in [{np.nanmin(values):.6g}, "
-        f"{np.nanmax(values):.6g}]{hint}.")
+      f"{fn}: {what} in [0, 1], got values in [{np.nanmin(values):.6g}, "
+      f"{np.nanmax(values):.6g}]{hint}."
+    )

@@ -9,6 +9,7 @@ derivatives, in both modes, as plain autodiff of these (float64, at interior
 points). They are clear rather than hardened: use the public
 functions for training.
 """
+
 from __future__ import annotations
 
 import jax
@@ -41,12 +42,12 @@ def euclidean_error(s, y):
 
 def huber(s, y, delta=1.0):
   d = jnp.abs(s - y)
-  return jnp.where(d <= delta, 0.5 * d ** 2, delta * (d - 0.5 * delta))
+  return jnp.where(d <= delta, 0.5 * d**2, delta * (d - 0.5 * delta))
 
 
 def smooth_l1(s, y, beta=1.0):
   d = jnp.abs(s - y)
-  return jnp.where(d < beta, 0.5 * d ** 2 / beta, d - 0.5 * beta)
+  return jnp.where(d < beta, 0.5 * d**2 / beta, d - 0.5 * beta)
 
 
 def log_cosh(s, y):
@@ -106,7 +107,7 @@ def multiclass_hinge(s, labels, margin=1.0, squared=False):
   oh = _onehot(labels, s.shape[-1])
   sy = jnp.sum(s * oh, axis=-1, keepdims=True)
   h = jnp.maximum(0.0, s - sy + margin) * (1.0 - oh)
-  return jnp.sum(h ** 2 if squared else h, axis=-1)
+  return jnp.sum(h**2 if squared else h, axis=-1)
 
 
 def crammer_singer_hinge(s, labels, margin=1.0):
@@ -124,11 +125,12 @@ def single_object_detection(pred, target, component_weights=None):
   h = jnp.where(i != 0, target[..., 4], 1.0)
   x = jnp.where(i != 0, target[..., 1], 0.5)
   y = jnp.where(i != 0, target[..., 2], 0.5)
-  return (lam[0] * _bce_logits(pred[..., 0], i)
-          + i * (lam[1] * _bce_logits(pred[..., 1], x)
-                 + lam[2] * _bce_logits(pred[..., 2], y)
-                 + lam[3] * (pred[..., 3] - jnp.log(w)) ** 2
-                 + lam[4] * (pred[..., 4] - jnp.log(h)) ** 2))
+  return lam[0] * _bce_logits(pred[..., 0], i) + i * (
+    lam[1] * _bce_logits(pred[..., 1], x)
+    + lam[2] * _bce_logits(pred[..., 2], y)
+    + lam[3] * (pred[..., 3] - jnp.log(w)) ** 2
+    + lam[4] * (pred[..., 4] - jnp.log(h)) ** 2
+  )
 
 
 def _box_iou(a, b):  # (..., 4) = (cx, cy, w, h), one unit
@@ -139,33 +141,36 @@ def _box_iou(a, b):  # (..., 4) = (cx, cy, w, h), one unit
   return inter / union
 
 
-def yolo_loss(pred, target, num_boxes=2, lambda_coord=5.0, lambda_noobj=0.5,
-              confidence_target="iou"):
+def yolo_loss(
+  pred, target, num_boxes=2, lambda_coord=5.0, lambda_noobj=0.5, confidence_target="iou"
+):
   """Redmon et al. 2016, eq. (3), term by term."""
   nb = num_boxes
   rows, cols = pred.shape[-3], pred.shape[-2]
-  box = pred[..., :5 * nb].reshape(pred.shape[:-1] + (nb, 5))
-  x, y, sw, sh, conf = (box[..., k] for k in range(5))        # (..., S, S, B)
-  probs = pred[..., 5 * nb:]
-  obj = target[..., 0] > 0.5                                   # (..., S, S)
+  box = pred[..., : 5 * nb].reshape(pred.shape[:-1] + (nb, 5))
+  x, y, sw, sh, conf = (box[..., k] for k in range(5))  # (..., S, S, B)
+  probs = pred[..., 5 * nb :]
+  obj = target[..., 0] > 0.5  # (..., S, S)
   # an empty cell's box is undefined: a unit box there
   tx = jnp.where(obj, target[..., 1], 0.5)[..., None]
   ty = jnp.where(obj, target[..., 2], 0.5)[..., None]
   tw = jnp.where(obj, target[..., 3], 1.0)[..., None]
   th = jnp.where(obj, target[..., 4], 1.0)[..., None]
-  iou = jax.lax.stop_gradient(_box_iou(
-      jnp.stack([x / cols, y / rows, sw ** 2, sh ** 2], -1),
-      jnp.stack([tx / cols, ty / rows, tw, th], -1)))
-  resp = jax.lax.stop_gradient(
-      jax.nn.one_hot(jnp.argmax(iou, -1), nb) * obj[..., None])
+  iou = jax.lax.stop_gradient(
+    _box_iou(
+      jnp.stack([x / cols, y / rows, sw**2, sh**2], -1),
+      jnp.stack([tx / cols, ty / rows, tw, th], -1),
+    )
+  )
+  resp = jax.lax.stop_gradient(jax.nn.one_hot(jnp.argmax(iou, -1), nb) * obj[..., None])
   c_hat = iou if confidence_target == "iou" else 1.0
   per_cell = (
-      lambda_coord * jnp.sum(resp * ((x - tx) ** 2 + (y - ty) ** 2), -1)
-      + lambda_coord * jnp.sum(resp * ((sw - jnp.sqrt(tw)) ** 2
-                                       + (sh - jnp.sqrt(th)) ** 2), -1)
-      + jnp.sum(resp * (conf - c_hat) ** 2, -1)
-      + lambda_noobj * jnp.sum((1.0 - resp) * conf ** 2, -1)
-      + obj * jnp.sum((probs - target[..., 5:]) ** 2, -1))
+    lambda_coord * jnp.sum(resp * ((x - tx) ** 2 + (y - ty) ** 2), -1)
+    + lambda_coord * jnp.sum(resp * ((sw - jnp.sqrt(tw)) ** 2 + (sh - jnp.sqrt(th)) ** 2), -1)
+    + jnp.sum(resp * (conf - c_hat) ** 2, -1)
+    + lambda_noobj * jnp.sum((1.0 - resp) * conf**2, -1)
+    + obj * jnp.sum((probs - target[..., 5:]) ** 2, -1)
+  )
   return jnp.sum(per_cell, axis=(-2, -1))
 
 
@@ -192,13 +197,12 @@ def listwise_pairs(s, rel, margin=1.0, pair_loss="margin"):
 # --- metric learning (004) ------------------------------------------------------------
 def _pdist(x, p, squared):
   if squared:
-    return jnp.sum(x ** 2, axis=-1)
+    return jnp.sum(x**2, axis=-1)
   return jnp.sum(jnp.abs(x) ** p, axis=-1) ** (1.0 / p)
 
 
 def triplet_margin(a, pos, neg, margin=1.0, p=2, squared=False):
-  return jnp.maximum(
-      0.0, _pdist(a - pos, p, squared) - _pdist(a - neg, p, squared) + margin)
+  return jnp.maximum(0.0, _pdist(a - pos, p, squared) - _pdist(a - neg, p, squared) + margin)
 
 
 def batch_hard_triplet(e, labels, margin=1.0, squared=False):
@@ -214,7 +218,7 @@ def batch_hard_triplet(e, labels, margin=1.0, squared=False):
 
 def contrastive(a, b, y, margin=1.0):
   d = jnp.sqrt(jnp.sum((a - b) ** 2, axis=-1))
-  return 0.5 * (y * d ** 2 + (1.0 - y) * jnp.maximum(0.0, margin - d) ** 2)
+  return 0.5 * (y * d**2 + (1.0 - y) * jnp.maximum(0.0, margin - d) ** 2)
 
 
 # --- dense (004) --------------------------------------------------------------------
@@ -225,15 +229,14 @@ def _probs(z, mode):
 def _flat(z, t, mode, spatial_dims):
   if mode == "binary":
     z, t = z[..., None], t[..., None]
-  lead = z.shape[:z.ndim - 1 - spatial_dims]
-  return (z.reshape(lead + (-1, z.shape[-1])),
-          t.reshape(lead + (-1, z.shape[-1])))
+  lead = z.shape[: z.ndim - 1 - spatial_dims]
+  return (z.reshape(lead + (-1, z.shape[-1])), t.reshape(lead + (-1, z.shape[-1])))
 
 
 def _overlaps(z, t, mode, spatial_dims, from_logits=True, start=0):
   z, t = _flat(z, t, mode, spatial_dims)
   p = _probs(z, mode) if from_logits else z
-  p, t = p[..., start:], t[..., start:]      # start = 1: background dropped
+  p, t = p[..., start:], t[..., start:]  # start = 1: background dropped
   return jnp.sum(p * t, -2), jnp.sum(p, -2), jnp.sum(t, -2)
 
 
@@ -245,27 +248,51 @@ def _class_mean(r, class_weights, start, reduce_classes):
   return jnp.mean(loss, -1) if reduce_classes else loss
 
 
-def dice(z, t, mode="multiclass", spatial_dims=2, smooth=1.0,
-         class_weights=None, ignore_background=False, reduce_classes=True,
-         from_logits=True):
+def dice(
+  z,
+  t,
+  mode="multiclass",
+  spatial_dims=2,
+  smooth=1.0,
+  class_weights=None,
+  ignore_background=False,
+  reduce_classes=True,
+  from_logits=True,
+):
   s = int(ignore_background)
   i, p, tt = _overlaps(z, t, mode, spatial_dims, from_logits, s)
-  return _class_mean((2 * i + smooth) / (p + tt + smooth), class_weights, s,
-                     reduce_classes)
+  return _class_mean((2 * i + smooth) / (p + tt + smooth), class_weights, s, reduce_classes)
 
 
-def jaccard(z, t, mode="multiclass", spatial_dims=2, smooth=1.0,
-            class_weights=None, ignore_background=False, reduce_classes=True,
-            from_logits=True):
+def jaccard(
+  z,
+  t,
+  mode="multiclass",
+  spatial_dims=2,
+  smooth=1.0,
+  class_weights=None,
+  ignore_background=False,
+  reduce_classes=True,
+  from_logits=True,
+):
   s = int(ignore_background)
   i, p, tt = _overlaps(z, t, mode, spatial_dims, from_logits, s)
-  return _class_mean((i + smooth) / (p + tt - i + smooth), class_weights, s,
-                     reduce_classes)
+  return _class_mean((i + smooth) / (p + tt - i + smooth), class_weights, s, reduce_classes)
 
 
-def tversky(z, t, mode="multiclass", spatial_dims=2, alpha=0.5, beta=0.5,
-            smooth=1.0, class_weights=None, ignore_background=False,
-            reduce_classes=True, from_logits=True):
+def tversky(
+  z,
+  t,
+  mode="multiclass",
+  spatial_dims=2,
+  alpha=0.5,
+  beta=0.5,
+  smooth=1.0,
+  class_weights=None,
+  ignore_background=False,
+  reduce_classes=True,
+  from_logits=True,
+):
   s = int(ignore_background)
   i, p, tt = _overlaps(z, t, mode, spatial_dims, from_logits, s)
   ti = (i + smooth) / (i + alpha * (p - i) + beta * (tt - i) + smooth)
@@ -285,8 +312,9 @@ def softmax_focal(z, t, gamma=2.0, alpha=None):
   return -jnp.sum(a * t * (1.0 - jnp.exp(lp)) ** gamma * lp, axis=-1)
 
 
-def dice_cross_entropy(z, t, mode="multiclass", spatial_dims=2, smooth=1.0,
-                       dice_weight=1.0, ce_weight=1.0):
+def dice_cross_entropy(
+  z, t, mode="multiclass", spatial_dims=2, smooth=1.0, dice_weight=1.0, ce_weight=1.0
+):
   zf, tf = _flat(z, t, mode, spatial_dims)
   if mode == "multiclass":
     ce = jnp.mean(-jnp.sum(tf * log_softmax(zf), -1), -1)
@@ -316,15 +344,13 @@ def ctc(logits, labels, blank_id=0):
     a2 = jnp.where(can_skip, a2, neg)
     alpha = jnp.logaddexp(jnp.logaddexp(alpha, a1), a2) + e
   last = jnp.take_along_axis(alpha, (ext_len - 1)[:, None], 1)[:, 0]
-  before = jnp.take_along_axis(alpha, jnp.maximum(ext_len - 2, 0)[:, None],
-                               1)[:, 0]
+  before = jnp.take_along_axis(alpha, jnp.maximum(ext_len - 2, 0)[:, None], 1)[:, 0]
   return -jnp.logaddexp(last, jnp.where(ext_len > 1, before, neg))
 
 
 def negative_sampling(center, context, negatives):
   pos = jax.nn.log_sigmoid(jnp.sum(center * context, -1))
-  negs = jax.nn.log_sigmoid(-jnp.einsum("...kd,...d->...k", negatives,
-                                         center))
+  negs = jax.nn.log_sigmoid(-jnp.einsum("...kd,...d->...k", negatives, center))
   return -pos - jnp.sum(negs, -1)
 
 
@@ -348,7 +374,7 @@ def gan_generator_minimax(fake):
 
 # --- regularizers (001, 002) ---------------------------------------------------------
 def l2_penalty(params):
-  return sum(jnp.sum(x ** 2) for x in jax.tree_util.tree_leaves(params))
+  return sum(jnp.sum(x**2) for x in jax.tree_util.tree_leaves(params))
 
 
 def l1_penalty(params):
@@ -356,21 +382,29 @@ def l1_penalty(params):
 
 
 def elastic_net(params, beta=1.0):
-  return sum(jnp.sum(beta * x ** 2 + jnp.abs(x))
-             for x in jax.tree_util.tree_leaves(params))
+  return sum(jnp.sum(beta * x**2 + jnp.abs(x)) for x in jax.tree_util.tree_leaves(params))
 
 
 def max_norm_project(params, c):
   def proj(w):
     if w.ndim < 2:
       return w
-    norm = jnp.sqrt(jnp.sum(w ** 2, axis=tuple(range(w.ndim - 1))))
+    norm = jnp.sqrt(jnp.sum(w**2, axis=tuple(range(w.ndim - 1))))
     return w * jnp.minimum(1.0, c / norm)
+
   return jax.tree_util.tree_map(proj, params)
 
 
 # the formulas of the losses added for optax parity, in their own file
 from losses._reference_parity import (  # noqa: E402,F401  pylint: disable=wrong-import-position
-    cosine_distance, cosine_similarity, generalized_dice,
-    generalized_kl_divergence, multiclass_sparsemax_loss, ntxent,
-    poly_loss_cross_entropy, smooth_labels, sparsemax, sparsemax_loss)
+  cosine_distance,
+  cosine_similarity,
+  generalized_dice,
+  generalized_kl_divergence,
+  multiclass_sparsemax_loss,
+  ntxent,
+  poly_loss_cross_entropy,
+  smooth_labels,
+  sparsemax,
+  sparsemax_loss,
+)

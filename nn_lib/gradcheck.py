@@ -159,7 +159,7 @@ class GradCheckReport:
                    f"{leaf.verdict}")
     return "\n".join(lines)
 
-  __str__ = format
+  __str__ = format  # noqa: A003  (the method above, meant: str(report) is its table)
 
 
 def _checkable(model: nn.Module,

@@ -131,6 +131,36 @@ def test_batch_norm_statistics_move_and_sampling_reads_them(straight):
   assert not np.allclose(np.asarray(in_train_mode), np.asarray(expected), atol=1e-3)
 
 
+def test_the_moving_average_follows_its_rule_and_samples_with_standing_statistics(
+    tmp_path):
+  """gan.g_ema_decay = b: after each G update, ema <- b ema + (1 - b) params (checked
+  across a resume, from step 2's checkpoint to step 3), and G samples with the
+  average and its standing statistics: batch-norm statistics equal to a batch's
+  own, so that eval mode on that batch is train mode on it."""
+  decay = 0.75
+  cfg = _tiny_dcgan(g_ema_decay=decay)
+  cfg.num_steps = 2
+  two = gan.train_and_evaluate(cfg, tmp_path).state
+  cfg.num_steps = 3
+  three = gan.train_and_evaluate(cfg, tmp_path)
+  assert three.start_step == 2 and int(three.state["step"]) == 3
+  for e2, p3, e3 in zip(jax.tree.leaves(two["g_ema"]), jax.tree.leaves(three.state["g_params"]),
+                        jax.tree.leaves(three.state["g_ema"])):
+    np.testing.assert_allclose(np.asarray(e3), decay * np.asarray(e2) + (1 - decay) *
+                               np.asarray(p3), rtol=1e-6, atol=1e-7)
+    assert not np.allclose(np.asarray(e3), np.asarray(p3))
+  G, state = three.model["generator"], three.state
+  z = np.random.default_rng(2).standard_normal((64, cfg.gan.latent_dim)).astype(np.float32)
+  stats = gan.standing_statistics(G, state["g_ema"], state["g_state"], z)
+  in_eval = G.apply({"params": state["g_ema"], **stats}, z, train=False)
+  in_train = G.apply({"params": state["g_ema"], **state["g_state"]}, z, train=True,
+                     mutable=["batch_stats"])[0]
+  np.testing.assert_allclose(np.asarray(in_eval), np.asarray(in_train), atol=1e-4)
+  # and the run samples with the average, not with G's own weights
+  own = G.apply({"params": state["g_params"], **state["g_state"]}, z[:5], train=False)
+  assert not np.allclose(three.predict(z[:5]), np.asarray(own), atol=1e-3)
+
+
 def test_real_images_are_training_digits_scaled_to_tanh_range():
   cfg = experiments.get_config("dcgan_digits:smoke")
   real = gan_data.from_config(cfg.data)
@@ -157,6 +187,8 @@ def test_real_images_are_training_digits_scaled_to_tanh_range():
      (r"config.gan.r1_weight must be a number >= 0 \(0: no penalty\), got -1.0")),
     ("gan.real_label", 0.3,
      r"config.gan.real_label must be a number in \(0.5, 1\] \(1: no label smoothing\)"),
+    ("gan.g_ema_decay", 1.0,
+     r"config.gan.g_ema_decay must be a number in \[0, 1\) \(0: no moving average of G\)"),
     ("data.name", "spiral",
      r"config.data.name: unknown distribution 'spiral'; valid: gaussian_ring"),
     ("gan.sample_quality", "fid",

@@ -60,11 +60,12 @@ def ctc_best_path(logits_BxTxV: jax.Array, *, blank: int = 0,
   if frame_lengths_B is not None:
     chex.assert_shape(frame_lengths_B, (B,))
     keep_BxT &= jnp.arange(T)[None, :] < jnp.asarray(frame_lengths_B)[:, None]
-  # Scatter kept symbols to their rank among the kept ones; dropped ones to index T,
-  # out of bounds, which mode="drop" discards.
+  # Scatter kept symbols to their rank among the kept ones; dropped ones to a spare
+  # column T, cut off after. (Not an out-of-range index with mode="drop": on a GPU
+  # with --xla_gpu_deterministic_ops, XLA's scatter wrote those into the next row.)
   slot_BxT = jnp.where(keep_BxT, jnp.cumsum(keep_BxT, axis=1) - 1, T)
-  labels_BxT = jnp.full((B, T), blank, jnp.int32).at[
-      jnp.arange(B)[:, None], slot_BxT].set(path_BxT, mode="drop")
+  labels_BxT = jnp.full((B, T + 1), blank, jnp.int32).at[
+      jnp.arange(B)[:, None], slot_BxT].set(path_BxT)[:, :T]
   return labels_BxT, jnp.sum(keep_BxT, axis=1).astype(jnp.int32)
 
 

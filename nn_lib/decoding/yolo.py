@@ -115,10 +115,12 @@ def assign_targets(boxes_Kx4: jax.Array, classes_K: jax.Array,
   rows_Kx5C = jnp.concatenate([
       jnp.ones((k, 1)), (x * s_c - col)[:, None], (y * s_r - row)[:, None], boxes_Kx4[:, 2:],
       jax.nn.one_hot(classes_K, num_classes)], axis=1)
-  target = jnp.zeros((s_r * s_c, 5 + num_classes), jnp.float32)
-  # Losers go to an out-of-range row, which mode="drop" discards.
-  target = target.at[jnp.where(winner_K, cell_K, s_r * s_c)].set(rows_Kx5C, mode="drop")
-  return target.reshape(s_r, s_c, 5 + num_classes)
+  # Losers go to a spare last row, cut off after. Not an out-of-range index with
+  # mode="drop": XLA's deterministic GPU scatter (--xla_gpu_deterministic_ops)
+  # does not drop those reliably.
+  target = jnp.zeros((s_r * s_c + 1, 5 + num_classes), jnp.float32)
+  target = target.at[jnp.where(winner_K, cell_K, s_r * s_c)].set(rows_Kx5C)
+  return target[:-1].reshape(s_r, s_c, 5 + num_classes)
 
 
 def _check_predictions(predictions: jax.Array, num_boxes: int, num_classes: int,

@@ -18,17 +18,26 @@ density's modes covered) or "mnist_lenet" (a fixed digit classifier's confidence
 class spread, nn_lib.metrics.sample_quality).
 
 The state is one pytree {step, d_updates, rng, g_params, d_params, g_state, d_state,
-g_opt_state, d_opt_state}: g_state/d_state are the players' batch-norm statistics
-({} without batch norm), updated in train mode and read by G in eval mode when
-sampling. Every random draw is split off `rng`, so a run restored from a
-checkpoint continues bit-identically. Steps run `lax.scan`ned in chunks that end
-at every log/eval/checkpoint step, so a resumed run sees the same chunks.
+g_opt_state, d_opt_state} (+ g_ema): g_state/d_state are the players' batch-norm
+statistics ({} without batch norm), updated in train mode and read by G in eval mode
+when sampling.
+
+gan.g_ema_decay = beta > 0 samples from an exponential moving average of G's weights
+(Yazici et al. 2019), theta_ema <- beta theta_ema + (1 - beta) theta after every G
+update; the average's batch-norm statistics are its own "standing statistics"
+(Brock et al. 2019), the batch mean and variance of G_ema over gan.eval_samples fixed
+z drawn apart from the evaluation's z, since the running averages in g_state belong
+to G's own weights. 0 (the default): G's own weights and running averages.
+
+Every random draw is split off `rng`, so a run restored from a checkpoint continues
+bit-identically. Steps run `lax.scan`ned in chunks that end at every
+log/eval/checkpoint step, so a resumed run sees the same chunks.
 
 Config: generator, discriminator (models.get kwargs), g_optimizer, d_optimizer
 (as config.optimizer), schedule, eval_batch_size (z per G call when evaluating),
 gan.{latent_dim, d_steps, generator_loss, r1_weight, real_label (default 1),
-eval_samples, sample_quality, within_stds, min_mode_fraction (modes only),
-plot_snapshots, grid_samples (images:
+g_ema_decay (default 0), eval_samples, sample_quality, within_stds,
+min_mode_fraction (modes only), plot_snapshots, grid_samples (images:
 plots/samples_<step>.png of that many samples at every evaluation; 0: none)},
 num_steps, batch_size, log_every, eval_every, checkpoint_every, keep_checkpoints.
 """
@@ -50,6 +59,7 @@ from absl import logging
 import losses
 from nn_lib import config as config_lib
 from nn_lib import models, plots, writers
+from nn_lib.models import layers
 from nn_lib.plots import samples as samples_plot
 from nn_lib.registry import ConfigError
 from nn_lib.trainers import chunks, gan_data
@@ -86,6 +96,10 @@ def validate(cfg: Any) -> None:
   if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0.5 < t <= 1:
     raise ConfigError(f"config.gan.real_label must be a number in (0.5, 1] (1: no label "
                       f"smoothing), got {t!r}")
+  ema = cfg.gan.get("g_ema_decay", 0.0)
+  if isinstance(ema, bool) or not isinstance(ema, (int, float)) or not 0 <= ema < 1:
+    raise ConfigError(f"config.gan.g_ema_decay must be a number in [0, 1) (0: no moving "
+                      f"average of G), got {ema!r}")
   grid = cfg.gan.get("grid_samples", 0)
   if isinstance(grid, bool) or not isinstance(grid, int) or grid < 0:
     raise ConfigError(f"config.gan.grid_samples must be an integer >= 0 (0: no "
@@ -143,11 +157,25 @@ def init_state(cfg: Any, G, D, g_tx, d_tx, sample_shape: tuple[int, ...]) -> dic
     g_vars, d_vars, k_train = variables()
     g_vars, d_vars = dict(g_vars), dict(d_vars)
     g_params, d_params = g_vars.pop("params"), d_vars.pop("params")
-    return {"step": jnp.zeros((), jnp.int32), "d_updates": jnp.zeros((), jnp.int32),
-            "rng": k_train, "g_params": g_params, "d_params": d_params,
-            "g_state": g_vars, "d_state": d_vars,
-            "g_opt_state": g_tx.init(g_params), "d_opt_state": d_tx.init(d_params)}
+    state = {"step": jnp.zeros((), jnp.int32), "d_updates": jnp.zeros((), jnp.int32),
+             "rng": k_train, "g_params": g_params, "d_params": d_params,
+             "g_state": g_vars, "d_state": d_vars,
+             "g_opt_state": g_tx.init(g_params), "d_opt_state": d_tx.init(d_params)}
+    if cfg.gan.get("g_ema_decay", 0.0):
+      state["g_ema"] = jax.tree.map(jnp.copy, g_params)
+    return state
   return jax.jit(init)()
+
+
+def standing_statistics(G, params, model_state: dict, z_BxZ: jax.Array) -> dict:
+  """G's batch-norm statistics for `params`: the batch mean and variance of each
+  layer over z_BxZ. A train-mode call gives m * old + (1 - m) * batch (momentum m,
+  nn_lib.models.layers), so batch = (new - m * old) / (1 - m)."""
+  if not model_state:
+    return model_state
+  m = layers.BN_MOMENTUM
+  new = apply(G, params, model_state, z_BxZ, train=True)[1]
+  return jax.tree.map(lambda n, o: (n - m * o) / (1.0 - m), new, model_state)
 
 
 def apply(model, params, model_state: dict, x: jax.Array, train: bool):
@@ -173,6 +201,7 @@ def make_train_chunk(cfg: Any, G, D, g_tx, d_tx, real: gan_data.RealData):
     return out[:, 0], d_state
 
   r1_weight = cfg.gan.get("r1_weight", 0.0)
+  ema = float(cfg.gan.get("g_ema_decay", 0.0))
   real_label = float(cfg.gan.get("real_label", 1.0))
 
   def d_loss_fn(d_params, d_state, fake_BxD, real_BxD):
@@ -224,6 +253,9 @@ def make_train_chunk(cfg: Any, G, D, g_tx, d_tx, real: gan_data.RealData):
            "g_params": optax.apply_updates(state["g_params"], updates),
            "d_params": d_params, "g_state": g_state, "d_state": d_state,
            "g_opt_state": g_opt_state, "d_opt_state": d_opt_state}
+    if ema:
+      new["g_ema"] = jax.tree.map(lambda a, p: ema * a + (1.0 - ema) * p,
+                                  state["g_ema"], new["g_params"])
     # D(x), D(G(z)): means over this step's d_steps updates, before each update
     return new, {"d_loss": d_loss.mean(), "g_loss": g_loss, "d_real": d_real.mean(),
                  "d_fake": d_fake.mean()}
@@ -280,6 +312,16 @@ def train_and_evaluate(cfg: Any, workdir: str | Path) -> Result:
   z_eval = eval_rng.standard_normal((cfg.gan.eval_samples, cfg.gan.latent_dim)
                                     ).astype(np.float32)
   real_eval = real.sample_host(eval_rng, cfg.gan.eval_samples)
+  # drawn after the others, so that they are the same with or without the average
+  z_stats = eval_rng.standard_normal(z_eval.shape).astype(np.float32)
+  ema_stats = jax.jit(lambda p, s: standing_statistics(G, p, s, z_stats))
+
+  def sampler(state) -> tuple[Any, dict]:
+    """(params, batch-norm statistics) that G samples with: G's own, or the moving
+    average's with its standing statistics (gan.g_ema_decay)."""
+    if "g_ema" not in state:
+      return state["g_params"], state["g_state"]
+    return state["g_ema"], ema_stats(state["g_ema"], state["g_state"])
   snapshots_dir = workdir / "samples"
   if start == 0 and jax.process_index() == 0:
     shutil.rmtree(snapshots_dir, ignore_errors=True)  # a fresh run's, not a stale one's
@@ -288,9 +330,9 @@ def train_and_evaluate(cfg: Any, workdir: str | Path) -> Result:
 
   # every split is fresh draws of the same density
   def evaluate(state, step: int, _split: str) -> dict[str, float]:
+    params, g_state = sampler(state)
     fake_NxD = np.concatenate([
-        np.asarray(generate(state["g_params"], state["g_state"],
-                            z_eval[i:i + cfg.eval_batch_size]))
+        np.asarray(generate(params, g_state, z_eval[i:i + cfg.eval_batch_size]))
         for i in range(0, len(z_eval), cfg.eval_batch_size)])
     if jax.process_index() == 0:
       snapshots_dir.mkdir(parents=True, exist_ok=True)
@@ -314,10 +356,12 @@ def train_and_evaluate(cfg: Any, workdir: str | Path) -> Result:
     _plot_snapshots(cfg, real, snapshots, real_eval, history,
                     workdir / "plots" / "samples.png")
 
-  def predict(z_BxZ: np.ndarray, method: str | None = None, state=state) -> np.ndarray:
+  params, g_state = sampler(state)
+
+  def predict(z_BxZ: np.ndarray, method: str | None = None) -> np.ndarray:
     if method is not None:
       raise ValueError(f"the GAN predicts G(z) only; it has no method {method!r}")
-    return np.asarray(generate(state["g_params"], state["g_state"], jnp.asarray(z_BxZ)))
+    return np.asarray(generate(params, g_state, jnp.asarray(z_BxZ)))
 
   result = Result(cfg=cfg, workdir=workdir, final=final, history=history,
                   state=state, model={"generator": G, "discriminator": D},

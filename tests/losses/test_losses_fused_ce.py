@@ -236,6 +236,15 @@ def test_labels_out_of_range():
       np.asarray(per).ravel(), 2 * LEAD[1] + 3)))
 
 
+def _temp_bytes(loss, h, w):
+  """Working memory of the compiled value-and-gradient of loss(h, w), beyond
+  that of a plain matmul's (a GPU's temp includes the cuBLAS workspace, 32 MiB)."""
+  def temp(fn):
+    compiled = lc.jit(jax.value_and_grad(fn, (0, 1))).lower(h, w).compile()
+    return compiled.memory_analysis().temp_size_in_bytes
+  return temp(loss) - temp(lambda h, w: jnp.sum(h @ w[:, :8]))
+
+
 def test_hyperparameters_are_traced_and_chunks_bound_memory():
   h, w, b, y, _ = _inputs()
   fused(h, w, y, label_smoothing=0.1, z_loss=1e-3)
@@ -250,14 +259,85 @@ def test_hyperparameters_are_traced_and_chunks_bound_memory():
   ww = jnp.asarray(r.normal(size=(d, v)), jnp.float32)
   yy = jnp.asarray(r.integers(0, v, size=n))
 
-  def temp_bytes(fn):
-    vg = jax.value_and_grad(lambda h, w: jnp.mean(fn(h, w)), (0, 1))
-    return lc.jit(vg).lower(hh, ww).compile().memory_analysis() \
-        .temp_size_in_bytes
-
-  ours = temp_bytes(lambda h, w: fused(h, w, yy, chunk_size=chunk))
-  ref = temp_bytes(lambda h, w: dense(h, w, None, yy))
+  ours = _temp_bytes(lambda h, w: jnp.mean(fused(h, w, yy, chunk_size=chunk)),
+                     hh, ww)
+  ref = _temp_bytes(lambda h, w: jnp.mean(dense(h, w, None, yy)), hh, ww)
   assert ours < n * v * 4 // 4 < ref, (ours, ref)
+
+
+REDUCED = [(how, rows) for how in ("sum", "mean", "weighted_mean")
+           for rows in (5, 64)]
+
+
+@pytest.mark.usefixtures("enable_x64")
+@pytest.mark.parametrize("how,rows", REDUCED,
+                         ids=[f"{h}-rows{r}" for h, r in REDUCED])
+def test_reduced_equals_reduce_of_the_dense_loss(how, rows):
+  """reduction=how is losses.reduce(dense per-token, where, weights, how):
+  value, the gradients for h, W, b and the weights (d/dw_n = the token's loss),
+  in float64 to 1e-10; with a ragged last block of rows (24 tokens, 5 a block)
+  and with one block larger than the batch."""
+  h, w, b, y, cot = _inputs(np.float64)
+  mask = jnp.asarray(np.random.default_rng(3).uniform(size=LEAD) > 0.25)
+  kw = VARIANTS["both"]
+
+  def ours(h, w, b, weights):
+    return fused(h, w, y, bias=b, where=mask, weights=weights, reduction=how,
+                 row_block=rows, **kw)
+
+  def want(h, w, b, weights):
+    return losses.reduce(dense(h, w, b, y, **kw), where=mask, weights=weights,
+                         how=how)
+
+  got_v, got_g = jax.value_and_grad(ours, (0, 1, 2, 3))(h, w, b, cot)
+  want_v, want_g = jax.value_and_grad(want, (0, 1, 2, 3))(h, w, b, cot)
+  _close(got_v, want_v, 1e-10)
+  for g, g_ref in zip(got_g, want_g):
+    _close(g, g_ref, 1e-10)
+  # evaluated without differentiation (the forward-only scan)
+  _close(jax.jit(ours)(h, w, b, cot), want_v, 1e-10)
+
+
+@pytest.mark.usefixtures("enable_x64")
+def test_reduced_second_derivatives_match_dense():
+  """Hessian-vector products (forward over reverse) and a gradient of a
+  gradient (reverse over reverse) of the reduced loss: JAX differentiates the
+  forward rule that computes the gradients."""
+  h, w, b, y, _ = _inputs(np.float64, seed=4)
+  kw = VARIANTS["both"]
+
+  def ours(h, w):
+    return fused(h, w, y, bias=b, reduction="mean", row_block=7, **kw)
+
+  def want(h, w):
+    return jnp.mean(dense(h, w, b, y, **kw))
+
+  def hvp(fn):
+    return jax.jvp(jax.grad(fn), (h, w), (jnp.ones_like(h), jnp.ones_like(w)))[1]
+
+  def grad_of_grad(fn):
+    return jax.grad(lambda w: jnp.sum(jax.grad(fn)(h, w) ** 2))(w)
+
+  _close(hvp(ours), hvp(want), 1e-9)
+  _close(grad_of_grad(ours), grad_of_grad(want), 1e-9)
+
+
+def test_reduced_bounds_memory_by_the_row_block():
+  """The compiled value-and-gradient of reduction='mean' holds a block of
+  rows' logits, not N x V; bf16 inputs keep their dtype in the gradients."""
+  n, d, v, rows = 256, 32, 4096, 16
+  r = np.random.default_rng(2)
+  hh = jnp.asarray(r.normal(size=(n, d)), jnp.float32)
+  ww = jnp.asarray(r.normal(size=(d, v)), jnp.float32)
+  yy = jnp.asarray(r.integers(0, v, size=n))
+
+  ours = _temp_bytes(lambda h, w: fused(h, w, yy, reduction="mean", row_block=rows),
+                     hh, ww)
+  ref = _temp_bytes(lambda h, w: jnp.mean(dense(h, w, None, yy)), hh, ww)
+  assert ours < n * v * 4 // 4 < ref, (ours, ref)
+  g_h, g_w = jax.grad(lambda h, w: fused(h, w, yy, reduction="sum", row_block=rows),
+                      (0, 1))(hh.astype(jnp.bfloat16), ww.astype(jnp.bfloat16))
+  assert g_h.dtype == g_w.dtype == jnp.bfloat16
 
 
 def test_public_but_not_in_the_loss_table():
@@ -293,6 +373,12 @@ BAD = [
     ("where shape", lambda h, w, b, y: fused(h, w, y, where=jnp.ones((3,),
                                                                      bool)),
      r"where shape \(3,\) does not broadcast"),
+    ("reduction", lambda h, w, b, y: fused(h, w, y, reduction="avg"),
+     r"reduction must be one of \(None, 'sum', 'mean', 'weighted_mean'\), "
+     "got 'avg'"),
+    ("row block 0", lambda h, w, b, y: fused(h, w, y, reduction="sum",
+                                             row_block=0),
+     "row_block must be a positive int, got 0"),
 ]
 
 

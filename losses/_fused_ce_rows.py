@@ -1,0 +1,132 @@
+"""The fused linear + softmax cross-entropy reduced to one number: gradients
+computed in the forward pass, over blocks of rows (issue 11).
+
+When the caller wants ``sum_n s_n loss_n`` (a weighted sum or a mean), the
+cotangent that reaches the backward pass is one scalar ``g``, and every
+gradient is ``g`` times the gradient of the sum. So the forward pass can
+compute the gradients themselves, while each block's logits are at hand:
+per block of ``row_block`` tokens, the logits over the whole vocabulary
+(matmul 1), the softmax and ``dz`` (notes 001/003: ``p - t`` plus the z-loss
+term), ``dh = dz W^T`` (matmul 2) and ``dW += h^T dz`` (matmul 3). The
+backward pass only scales them by ``g``. Three N x D x V matmuls, as the dense
+computation does, against four for the per-token kernel (``_fused_ce``),
+whose backward pass must recompute every chunk's logits because its cotangent
+differs per token. Working memory is O(row_block x V) instead of O(N x V).
+
+Second derivatives are right as well: JAX differentiates this forward rule's
+plain jnp code for reverse-over-reverse and forward-over-reverse.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+
+from losses import _common as C
+
+
+def _block(h_rd, w_dv, b_v, lab_r, scale_r, eps, zl, smooth, acc):
+  """(sum_r scale_r loss_r, loss_r, dz of that sum) for one block of rows, logits of
+  the whole vocabulary; the same arithmetic as the per-token kernel."""
+  num_classes = w_dv.shape[1]
+  z_rv = C.linear_logits(h_rd, w_dv, b_v, acc)
+  m_r = jnp.max(z_rv, axis=-1)
+  shift = jnp.where(jnp.isfinite(m_r), m_r, 0.0)
+  e_rv = jnp.exp(z_rv - shift[:, None])
+  log_s = jnp.log(jnp.sum(e_rv, axis=-1))
+  lse_r = log_s + shift
+  at_label = C.label_columns(lab_r, 0, num_classes)
+  zy_r = jnp.sum(jnp.where(at_label, z_rv, 0.0), axis=-1)
+  # lse - z_y as log(s) - (z_y - max), exact for large logits (as _fused_ce)
+  if smooth:
+    v_r = log_s - (1.0 - eps) * (zy_r - shift) - eps * (jnp.mean(z_rv, axis=-1) - shift)
+  else:
+    v_r = log_s - (zy_r - shift)
+  v_r = v_r + zl * lse_r * lse_r
+  p_scale = scale_r * (1.0 + 2.0 * zl * lse_r) / jnp.exp(log_s)
+  dz_rv = e_rv * p_scale[:, None]
+  dz_rv = dz_rv - jnp.where(at_label, (scale_r * (1.0 - eps))[:, None], 0.0)
+  if smooth:
+    dz_rv = dz_rv - (scale_r * eps / num_classes)[:, None]
+  # 0 * (finite loss) for ignored rows; NaN for out-of-range labels
+  return jnp.sum(scale_r * v_r), v_r, dz_rv
+
+
+def _blocks(h_nd, labels_n, scale_n, num_classes, rows, acc):
+  """h, safe labels and scales cut into blocks of ``rows`` tokens; the last
+  block is padded with tokens of scale 0."""
+  n, d = h_nd.shape
+  lab_n, _, _ = C.label_status(labels_n, num_classes)
+  blocks = -(-n // rows)
+  pad = blocks * rows - n
+  return (
+    jnp.pad(h_nd, ((0, pad), (0, 0))).reshape(blocks, rows, d),
+    jnp.pad(lab_n, (0, pad)).reshape(blocks, rows),
+    jnp.pad(scale_n.astype(acc), (0, pad)).reshape(blocks, rows),
+  )
+
+
+def _forward_and_grads(h_nd, w_dv, b_v, labels_n, scale_n, eps, zl, rows, smooth):
+  """(sum_n scale_n loss_n, loss_n, (dh, dW, db) in the inputs' dtypes)."""
+  n, d = h_nd.shape
+  acc = jnp.promote_types(h_nd.dtype, jnp.float32)
+  xs = _blocks(h_nd, labels_n, scale_n, w_dv.shape[1], rows, acc)
+
+  def body(carry, x):
+    total, dw_dv, db_v = carry
+    h_rd, lab_r, scale_r = x
+    loss, v_r, dz_rv = _block(h_rd, w_dv, b_v, lab_r, scale_r, eps, zl, smooth, acc)
+    # the matmuls take the inputs' dtype (bf16 stays bf16), accumulate in acc
+    dz_in = dz_rv.astype(h_nd.dtype)
+    dh_rd = jnp.dot(dz_in, w_dv.T, preferred_element_type=acc)
+    dw_dv = dw_dv + jnp.dot(h_rd.T, dz_in, preferred_element_type=acc)
+    if db_v is not None:
+      db_v = db_v + jnp.sum(dz_rv, axis=0)
+    return (total + loss, dw_dv, db_v), (dh_rd, v_r)
+
+  init = (
+    jnp.zeros((), acc),
+    jnp.zeros(w_dv.shape, acc),
+    None if b_v is None else jnp.zeros(b_v.shape, acc),
+  )
+  (total, dw_dv, db_v), (dh_bRd, v_bR) = jax.lax.scan(body, init, xs)
+  dh_nd = dh_bRd.reshape(-1, d)[:n].astype(h_nd.dtype)
+  grads = (dh_nd, dw_dv.astype(w_dv.dtype), None if db_v is None else db_v.astype(b_v.dtype))
+  return total, v_bR.reshape(-1)[:n], grads
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(7, 8))
+def reduced(h_nd, w_dv, b_v, labels_n, scale_n, eps, zl, rows, smooth):
+  """sum_n scale_n loss_n; evaluated without differentiation, one matmul."""
+  acc = jnp.promote_types(h_nd.dtype, jnp.float32)
+
+  def body(total, x):
+    h_rd, lab_r, scale_r = x
+    return total + _block(h_rd, w_dv, b_v, lab_r, scale_r, eps, zl, smooth, acc)[0], None
+
+  xs = _blocks(h_nd, labels_n, scale_n, w_dv.shape[1], rows, acc)
+  return jax.lax.scan(body, jnp.zeros((), acc), xs)[0]
+
+
+def _reduced_fwd(h_nd, w_dv, b_v, labels_n, scale_n, eps, zl, rows, smooth):
+  total, v_n, (dh_nd, dw_dv, db_v) = _forward_and_grads(
+    h_nd, w_dv, b_v, labels_n, scale_n, eps, zl, rows, smooth
+  )
+  return total, (dh_nd, dw_dv, db_v, v_n)
+
+
+def _reduced_bwd(rows, smooth, res, g):
+  del rows, smooth
+  dh_nd, dw_dv, db_v, v_n = res
+
+  def times_g(x):
+    return None if x is None else (x * g).astype(x.dtype)
+
+  # the scales (weights, masks; in the accumulation dtype, as loss_n) get
+  # d total / d s_n = loss_n; labels and the hyperparameters eps, zl get none
+  return (times_g(dh_nd), times_g(dw_dv), times_g(db_v), None, v_n * g, None, None)
+
+
+reduced.defvjp(_reduced_fwd, _reduced_bwd)
