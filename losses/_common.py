@@ -368,20 +368,6 @@ def label_status(labels, num_classes):
   return jnp.where(ignore | bad, 0, labels), ignore, bad
 
 
-def linear_logits(h_nd, w_dc, b_c, acc):
-  """``h W_c + b_c``, the logits of a linear layer's columns ``c`` (the fused
-  cross-entropy's chunks), accumulated in ``acc`` (>= float32) whatever the
-  input dtype: bf16 matmuls keep their fast path, the softmax stays exact."""
-  z_nc = jnp.dot(h_nd, w_dc, preferred_element_type=acc)
-  return z_nc if b_c is None else z_nc + b_c.astype(acc)
-
-
-def label_columns(lab_n, start, size):
-  """(iota == label - start) over a chunk, N x size: where the label is."""
-  iota = jax.lax.broadcasted_iota(jnp.int32, (lab_n.shape[0], size), 1)
-  return iota == (lab_n - start)[:, None]
-
-
 def one_hot_like(z, labels):
   """One-hot of ``labels`` over z's last axis, built by a fused compare."""
   iota = jax.lax.broadcasted_iota(jnp.int32, z.shape, z.ndim - 1)

@@ -85,14 +85,14 @@ def _forward(h_nd, w_dv, b_v, labels_n, eps, zl, chunk, smooth):
 
   def body(carry, w_dc, b_c, start, size):
     m_n, s_n, zy_n, sz_n = carry
-    z_nc = C.linear_logits(h_nd, w_dc, b_c, acc)
+    z_nc = _rows.linear_logits(h_nd, w_dc, b_c, acc)
     m_new = jnp.maximum(m_n, jnp.max(z_nc, axis=-1))
     # a row that is -inf so far (a bias of -inf masks classes) shifts by 0
     shift = jnp.where(jnp.isfinite(m_new), m_new, 0.0)
     s_n = s_n * jnp.exp(m_n - shift) + jnp.sum(jnp.exp(z_nc - shift[:, None]), axis=-1)
     # the label's logit, read where the one-hot is true: exactly the entry of
     # the dense logits, with no N x V gather index
-    zy_n = zy_n + jnp.sum(jnp.where(C.label_columns(lab_n, start, size), z_nc, 0.0), axis=-1)
+    zy_n = zy_n + jnp.sum(jnp.where(_rows.label_columns(lab_n, start, size), z_nc, 0.0), axis=-1)
     if smooth:
       sz_n = sz_n + jnp.sum(z_nc, axis=-1)
     return m_new, s_n, zy_n, sz_n
@@ -142,9 +142,9 @@ def _fused_bwd(chunk, smooth, res, ct_n):
 
   def body(carry, w_dc, b_c, start, size):
     dh_nd, dw_dv, db_v = carry
-    z_nc = C.linear_logits(h_nd, w_dc, b_c, acc)
+    z_nc = _rows.linear_logits(h_nd, w_dc, b_c, acc)
     g_nc = jnp.exp(z_nc - lse_n[:, None]) * p_scale_n[:, None]
-    g_nc = g_nc - jnp.where(C.label_columns(lab_n, start, size), y_scale_n[:, None], 0.0)
+    g_nc = g_nc - jnp.where(_rows.label_columns(lab_n, start, size), y_scale_n[:, None], 0.0)
     if smooth:
       g_nc = g_nc - u_n[:, None]
     # the matmuls take the inputs' dtype (bf16 stays bf16), accumulate in acc

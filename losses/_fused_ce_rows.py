@@ -27,17 +27,31 @@ import jax.numpy as jnp
 from losses import _common as C
 
 
+def linear_logits(h_nd, w_dc, b_c, acc):
+  """``h W_c + b_c``, the logits of a linear layer's columns ``c`` (the fused
+  cross-entropy's chunks), accumulated in ``acc`` (>= float32) whatever the
+  input dtype: bf16 matmuls keep their fast path, the softmax stays exact."""
+  z_nc = jnp.dot(h_nd, w_dc, preferred_element_type=acc)
+  return z_nc if b_c is None else z_nc + b_c.astype(acc)
+
+
+def label_columns(lab_n, start, size):
+  """(iota == label - start) over a chunk, N x size: where the label is."""
+  iota = jax.lax.broadcasted_iota(jnp.int32, (lab_n.shape[0], size), 1)
+  return iota == (lab_n - start)[:, None]
+
+
 def _block(h_rd, w_dv, b_v, lab_r, scale_r, eps, zl, smooth, acc):
   """(sum_r scale_r loss_r, loss_r, dz of that sum) for one block of rows, logits of
   the whole vocabulary; the same arithmetic as the per-token kernel."""
   num_classes = w_dv.shape[1]
-  z_rv = C.linear_logits(h_rd, w_dv, b_v, acc)
+  z_rv = linear_logits(h_rd, w_dv, b_v, acc)
   m_r = jnp.max(z_rv, axis=-1)
   shift = jnp.where(jnp.isfinite(m_r), m_r, 0.0)
   e_rv = jnp.exp(z_rv - shift[:, None])
   log_s = jnp.log(jnp.sum(e_rv, axis=-1))
   lse_r = log_s + shift
-  at_label = C.label_columns(lab_r, 0, num_classes)
+  at_label = label_columns(lab_r, 0, num_classes)
   zy_r = jnp.sum(jnp.where(at_label, z_rv, 0.0), axis=-1)
   # lse - z_y as log(s) - (z_y - max), exact for large logits (as _fused_ce)
   if smooth:

@@ -1,7 +1,7 @@
 """Generalized Dice loss (Sudre et al. 2017) in the form of
 ``optax.losses.multiclass_generalized_dice_loss`` (optax parity): Dice with
 per-example class weights from the targets. It shares the layout, the
-probability check and the hand-derived ratio core of :mod:`losses._dense`;
+probability check and the hand-derived ratio core of :mod:`losses._region`;
 the weights have their own hand-derived ``jax.custom_jvp`` rule, so the
 derivative w.r.t. the targets goes through them too, at every order.
 """
@@ -16,7 +16,7 @@ from jax.typing import ArrayLike
 
 from losses import _common as C
 from losses._common import Axis
-from losses._dense import _STATIC, _act, _apply_ratio, _check_probabilities, _layout  # pylint: disable=protected-access
+from losses._region import _STATIC, _act, _apply_ratio, _check_probabilities, _layout  # pylint: disable=protected-access
 
 
 @jax.custom_jvp

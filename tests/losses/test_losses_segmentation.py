@@ -17,7 +17,7 @@ import pytest
 
 import _loss_cases as lc
 import losses
-from losses import _dense
+from losses import _region
 
 pytestmark = pytest.mark.usefixtures("enable_x64")
 enable_x64 = lc.enable_x64
@@ -245,10 +245,10 @@ def test_unreduced_where_masks_single_classes():
 def test_class_weights_are_traced():
   z, t = _inputs()
   losses.dice(z, t, class_weights=CW)
-  size = _dense._region_jit._cache_size()  # pylint: disable=protected-access
+  size = _region._region_jit._cache_size()  # pylint: disable=protected-access
   losses.dice(z, t, class_weights=2 * CW)
   losses.dice(z, t, class_weights=CW[::-1].copy())
-  assert _dense._region_jit._cache_size() == size  # pylint: disable=protected-access
+  assert _region._region_jit._cache_size() == size  # pylint: disable=protected-access
   # and get zero gradient (a hyperparameter)
   g = jax.grad(lambda w: jnp.sum(losses.dice(z, t, class_weights=w)))(CW)
   np.testing.assert_array_equal(g, 0.0)
