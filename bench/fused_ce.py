@@ -25,6 +25,7 @@ db), which are the same for both; ``peak`` = arguments + outputs + temp -
 aliased. Ratios are fused / dense. Goals (issue 11): temp <= 1/8 of dense,
 time <= 1.3x dense.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,7 +43,7 @@ import numpy as np  # noqa: E402
 import losses  # noqa: E402
 
 VARIANTS = {"plain": (0.0, 0.0), "smooth+z": (0.1, 1e-4)}
-MIB = 2.0 ** 20
+MIB = 2.0**20
 
 
 def _inputs(n: int, d: int, v: int):
@@ -52,14 +53,13 @@ def _inputs(n: int, d: int, v: int):
   w = jnp.asarray(r.standard_normal((d, v), np.float32) / np.sqrt(d))
   b = jnp.asarray(r.standard_normal(v, np.float32) * 0.1)
   y = jnp.asarray(r.integers(0, v, n).astype(np.int32))
-  y = y.at[::16].set(-1)                 # some ignored (padding) tokens
+  y = y.at[::16].set(-1)  # some ignored (padding) tokens
   return h, w, b, y
 
 
 def dense_loss(h, w, b, y, smoothing, z_loss):
   z = h @ w + b
-  v = losses.softmax_cross_entropy_with_integer_labels(
-      z, y, label_smoothing=smoothing)
+  v = losses.softmax_cross_entropy_with_integer_labels(z, y, label_smoothing=smoothing)
   if z_loss:
     v = v + jnp.where(y >= 0, z_loss * jax.nn.logsumexp(z, axis=-1) ** 2, 0.0)
   return v
@@ -68,27 +68,32 @@ def dense_loss(h, w, b, y, smoothing, z_loss):
 def fused_loss(chunk):
   def loss(h, w, b, y, smoothing, z_loss):
     return losses.linear_softmax_cross_entropy_with_integer_labels(
-        h, w, y, bias=b, label_smoothing=smoothing, z_loss=z_loss,
-        chunk_size=chunk)
+      h, w, y, bias=b, label_smoothing=smoothing, z_loss=z_loss, chunk_size=chunk
+    )
+
   return loss
 
 
 def fused_mean_loss(rows):
   def loss(h, w, b, y, smoothing, z_loss):
     return losses.linear_softmax_cross_entropy_with_integer_labels(
-        h, w, y, bias=b, label_smoothing=smoothing, z_loss=z_loss,
-        reduction="mean", row_block=rows)
+      h, w, y, bias=b, label_smoothing=smoothing, z_loss=z_loss, reduction="mean", row_block=rows
+    )
+
   return loss
 
 
 def _compile(loss, args, smoothing, z_loss, reduced=False):
   mean = (lambda v: v) if reduced else jnp.mean
-  f = jax.value_and_grad(
-      lambda h, w, b, y: mean(loss(h, w, b, y, smoothing, z_loss)), (0, 1, 2))
+  f = jax.value_and_grad(lambda h, w, b, y: mean(loss(h, w, b, y, smoothing, z_loss)), (0, 1, 2))
   compiled = jax.jit(f).lower(*args).compile()
   mem = compiled.memory_analysis()
-  peak = (mem.argument_size_in_bytes + mem.output_size_in_bytes
-          + mem.temp_size_in_bytes - mem.alias_size_in_bytes)
+  peak = (
+    mem.argument_size_in_bytes
+    + mem.output_size_in_bytes
+    + mem.temp_size_in_bytes
+    - mem.alias_size_in_bytes
+  )
   return compiled, mem.temp_size_in_bytes, peak
 
 
@@ -106,9 +111,9 @@ def _check(got, want, name):
   tolerance = 1e-4 if jax.default_backend() == "cpu" else 1e-2
   (v, g), (v_ref, g_ref) = got, want
   for a, c, what in [(v, v_ref, "value")] + [
-      (a, c, f"grad {k}") for k, a, c in zip("hWb", g, g_ref)]:
-    err = float(jnp.max(jnp.abs(a - c)) / jnp.maximum(jnp.max(jnp.abs(c)),
-                                                      1e-30))
+    (a, c, f"grad {k}") for k, a, c in zip("hWb", g, g_ref)
+  ]:
+    err = float(jnp.max(jnp.abs(a - c)) / jnp.maximum(jnp.max(jnp.abs(c)), 1e-30))
     if err > tolerance:
       raise AssertionError(f"{name}: {what} differs from dense by {err:.2e}")
 
@@ -120,8 +125,9 @@ def run_size(n, d, v, chunks, row_blocks, variant, repeats):
   for c in chunks:
     fns[f"fused chunk {c}"] = _compile(fused_loss(c), args, smoothing, z_loss)
   for r in row_blocks:
-    fns[f"fused mean rows {r}"] = _compile(fused_mean_loss(r), args, smoothing,
-                                           z_loss, reduced=True)
+    fns[f"fused mean rows {r}"] = _compile(
+      fused_mean_loss(r), args, smoothing, z_loss, reduced=True
+    )
   ref_out = fns["dense"][0](*args)
   for name, (f, _, _) in fns.items():
     if name != "dense":
@@ -131,8 +137,7 @@ def run_size(n, d, v, chunks, row_blocks, variant, repeats):
   for _ in range(repeats):
     for name, (f, _, _) in fns.items():
       times[name].append(_time(f, args))
-  t_ref, temp_ref, peak_ref = (statistics.median(times["dense"]),
-                               fns["dense"][1], fns["dense"][2])
+  t_ref, temp_ref, peak_ref = (statistics.median(times["dense"]), fns["dense"][1], fns["dense"][2])
   size = f"{n}x{d}x{v} {variant}"
   for name, (_, temp, peak) in fns.items():
     t = statistics.median(times[name])
@@ -141,32 +146,42 @@ def run_size(n, d, v, chunks, row_blocks, variant, repeats):
       flags.append("time > 1.3x")
     if name != "dense" and temp / temp_ref > 1 / 8:
       flags.append("temp > 1/8")
-    print(f"{size:24s} {name:20s} {1e3 * t:10.1f} {t / t_ref:6.3f} "
-          f"{temp / MIB:9.1f} {temp / temp_ref:6.3f} {peak / MIB:9.1f} "
-          f"{peak / peak_ref:6.3f}  {', '.join(flags)}", flush=True)
+    print(
+      f"{size:24s} {name:20s} {1e3 * t:10.1f} {t / t_ref:6.3f} "
+      f"{temp / MIB:9.1f} {temp / temp_ref:6.3f} {peak / MIB:9.1f} "
+      f"{peak / peak_ref:6.3f}  {', '.join(flags)}",
+      flush=True,
+    )
 
 
 def main(argv=None):
   ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-  ap.add_argument("--sizes", default="2048x1024x16384,8192x1024x65536",
-                  help="NxDxV,... (tokens x hidden x vocabulary)")
-  ap.add_argument("--chunks", default="2048",
-                  help="chunk sizes, comma-separated")
-  ap.add_argument("--row_blocks", default="512",
-                  help="row block sizes of reduction='mean', comma-separated "
-                  "('' for none)")
-  ap.add_argument("--variants", default="plain",
-                  help=f"comma-separated, of {sorted(VARIANTS)}")
+  ap.add_argument(
+    "--sizes",
+    default="2048x1024x16384,8192x1024x65536",
+    help="NxDxV,... (tokens x hidden x vocabulary)",
+  )
+  ap.add_argument("--chunks", default="2048", help="chunk sizes, comma-separated")
+  ap.add_argument(
+    "--row_blocks",
+    default="512",
+    help="row block sizes of reduction='mean', comma-separated ('' for none)",
+  )
+  ap.add_argument("--variants", default="plain", help=f"comma-separated, of {sorted(VARIANTS)}")
   ap.add_argument("--repeats", type=int, default=3)
   args = ap.parse_args(argv)
   chunks = [int(c) for c in args.chunks.split(",")]
   row_blocks = [int(r) for r in args.row_blocks.split(",") if r]
   dev = jax.devices()[0]
-  print(f"jax {jax.__version__}, backend {jax.default_backend()} "
-        f"({dev.device_kind}), float32; median of {args.repeats} interleaved "
-        "rounds of jit(value_and_grad(mean loss)) w.r.t. h, W, b")
-  print(f"{'N x D x V':24s} {'computation':20s} {'ms':>10s} {'ratio':>6s} "
-        f"{'temp MiB':>9s} {'ratio':>6s} {'peak MiB':>9s} {'ratio':>6s}")
+  print(
+    f"jax {jax.__version__}, backend {jax.default_backend()} "
+    f"({dev.device_kind}), float32; median of {args.repeats} interleaved "
+    "rounds of jit(value_and_grad(mean loss)) w.r.t. h, W, b"
+  )
+  print(
+    f"{'N x D x V':24s} {'computation':20s} {'ms':>10s} {'ratio':>6s} "
+    f"{'temp MiB':>9s} {'ratio':>6s} {'peak MiB':>9s} {'ratio':>6s}"
+  )
   for spec in args.sizes.split(","):
     n, d, v = (int(x) for x in spec.split("x"))
     for variant in args.variants.split(","):

@@ -9,6 +9,7 @@ optax, ours, ...; each sample ~20 ms of back-to-back calls ending in
 rounds and ratio = ours / optax (< 1 means we are faster). Goal: every
 ratio <= 1.05.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,21 +35,20 @@ def _inputs(scale):
   b, c = int(2048 * scale), 512
   f32 = lambda x: jnp.asarray(x, jnp.float32)  # noqa: E731
   d = {
-      "z": f32(r.normal(size=(b, c)) * 2),
-      "y": f32(r.normal(size=(b, c))),
-      "u": f32(r.uniform(0.01, 0.99, size=(b, c))),
-      "labels": jnp.asarray(r.integers(0, c, size=b)),
-      "pm1": f32(np.sign(r.normal(size=(b, c)))),
-      "img": f32(r.normal(size=(int(16 * scale), 64, 64, 4))),
-      "emb": f32(r.normal(size=(int(8192 * scale), 128))),
-      "emb_p": f32(r.normal(size=(int(8192 * scale), 128))),
-      "emb_n": f32(r.normal(size=(int(8192 * scale), 128))),
-      "ctc_z": f32(r.normal(size=(int(16 * scale), 64, 32))),
+    "z": f32(r.normal(size=(b, c)) * 2),
+    "y": f32(r.normal(size=(b, c))),
+    "u": f32(r.uniform(0.01, 0.99, size=(b, c))),
+    "labels": jnp.asarray(r.integers(0, c, size=b)),
+    "pm1": f32(np.sign(r.normal(size=(b, c)))),
+    "img": f32(r.normal(size=(int(16 * scale), 64, 64, 4))),
+    "emb": f32(r.normal(size=(int(8192 * scale), 128))),
+    "emb_p": f32(r.normal(size=(int(8192 * scale), 128))),
+    "emb_n": f32(r.normal(size=(int(8192 * scale), 128))),
+    "ctc_z": f32(r.normal(size=(int(16 * scale), 64, 32))),
   }
   d["probs"] = jax.nn.softmax(d["y"])
   d["binary"] = f32(r.integers(0, 2, size=(b, c)))
-  d["pair_labels"] = jnp.asarray(np.repeat(np.arange(int(512 * scale)), 2)
-                                 .astype(np.int32))
+  d["pair_labels"] = jnp.asarray(np.repeat(np.arange(int(512 * scale)), 2).astype(np.int32))
   d["onehot"] = jax.nn.one_hot(r.integers(0, 4, size=d["img"].shape[:-1]), 4)
   lab = r.integers(1, 32, size=(d["ctc_z"].shape[0], 16))
   lengths = r.integers(8, 17, size=(d["ctc_z"].shape[0], 1))
@@ -63,69 +63,114 @@ def pairs(d):
   ctc_lpad = jnp.zeros(d["ctc_z"].shape[:2])
   n = z.shape[-1]
   return {
-      "squared_error": (losses.squared_error, OL.squared_error, z, (y,)),
-      "huber": (lambda x, t: losses.huber(x, t, delta=0.5),
-                lambda x, t: OL.huber_loss(x, t, delta=0.5), z, (y,)),
-      "smooth_l1 (vs huber/beta)": (
-          lambda x, t: losses.smooth_l1(x, t, beta=0.5),
-          lambda x, t: OL.huber_loss(x, t, delta=0.5) / 0.5, z, (y,)),
-      "log_cosh": (losses.log_cosh, OL.log_cosh, z, (y,)),
-      "sigmoid_binary_cross_entropy": (
-          losses.sigmoid_binary_cross_entropy,
-          OL.sigmoid_binary_cross_entropy, z, (u,)),
-      "softmax_cross_entropy": (losses.softmax_cross_entropy,
-                                OL.softmax_cross_entropy, z, (d["probs"],)),
-      "softmax_cross_entropy_with_integer_labels": (
-          losses.softmax_cross_entropy_with_integer_labels,
-          OL.softmax_cross_entropy_with_integer_labels, z, (lab,)),
-      "  ... label_smoothing=0.1 (optax: smooth_labels + CE)": (
-          lambda x, l: losses.softmax_cross_entropy_with_integer_labels(
-              x, l, label_smoothing=0.1),
-          lambda x, l: OL.softmax_cross_entropy(
-              x, OL.smooth_labels(jax.nn.one_hot(l, n), 0.1)), z, (lab,)),
-      "kl_divergence": (
-          losses.kl_divergence,
-          lambda x, t: OL.kl_divergence(jax.nn.log_softmax(x), t), z,
-          (d["probs"],)),
-      "binary_hinge": (losses.binary_hinge, OL.hinge_loss, z, (d["pm1"],)),
-      "crammer_singer_hinge": (losses.crammer_singer_hinge,
-                               OL.multiclass_hinge_loss, z, (lab,)),
-      "sigmoid_focal": (
-          lambda x, t: losses.sigmoid_focal(x, t, gamma=2.0, alpha=0.25),
-          lambda x, t: OL.sigmoid_focal_loss(x, t, alpha=0.25, gamma=2.0), z,
-          (u,)),
-      "dice (multiclass)": (
-          losses.dice, lambda x, t: OL.dice_loss(x, t, smooth=0.5), d["img"],
-          (d["onehot"],)),
-      "tversky (multiclass)": (
-          lambda x, t: losses.tversky(x, t, alpha=0.3, beta=0.7),
-          lambda x, t: OL.dice_loss(x, t, alpha=0.3, beta=0.7), d["img"],
-          (d["onehot"],)),
-      "triplet_margin": (losses.triplet_margin, OL.triplet_margin_loss,
-                         d["emb"], (d["emb_p"], d["emb_n"])),
-      "poly_loss_cross_entropy": (
-          losses.poly_loss_cross_entropy, OL.poly_loss_cross_entropy, z,
-          (d["probs"],)),
-      "generalized_kl_divergence": (
-          losses.generalized_kl_divergence, OL.generalized_kl_divergence, y,
-          (u,)),
-      "multiclass_sparsemax_loss": (losses.multiclass_sparsemax_loss,
-                                    OL.multiclass_sparsemax_loss, z, (lab,)),
-      "sparsemax_loss": (losses.sparsemax_loss, OL.sparsemax_loss, z,
-                         (d["binary"],)),
-      "cosine_distance": (losses.cosine_distance, OL.cosine_distance,
-                          d["emb"], (d["emb_p"],)),
-      "ntxent (1024 embeddings, pairs)": (
-          losses.ntxent, OL.ntxent, d["emb"][:d["pair_labels"].shape[0]],
-          (d["pair_labels"],)),
-      "generalized_dice (optax vmapped per example)": (
-          lambda x, t: losses.generalized_dice(x, t, smooth=0.5),
-          jax.vmap(lambda x, t: OL.multiclass_generalized_dice_loss(
-              x[None], t[None], smooth=0.25)), d["img"], (d["onehot"],)),
-      "ctc": (lambda x, l: losses.ctc(x, l),
-              lambda x, l: OL.ctc_loss(x, ctc_lpad, jnp.maximum(l, 0),
-                                       (l < 0).astype(jnp.float32)),
-              d["ctc_z"], (d["ctc_labels"],)),
+    "squared_error": (losses.squared_error, OL.squared_error, z, (y,)),
+    "huber": (
+      lambda x, t: losses.huber(x, t, delta=0.5),
+      lambda x, t: OL.huber_loss(x, t, delta=0.5),
+      z,
+      (y,),
+    ),
+    "smooth_l1 (vs huber/beta)": (
+      lambda x, t: losses.smooth_l1(x, t, beta=0.5),
+      lambda x, t: OL.huber_loss(x, t, delta=0.5) / 0.5,
+      z,
+      (y,),
+    ),
+    "log_cosh": (losses.log_cosh, OL.log_cosh, z, (y,)),
+    "sigmoid_binary_cross_entropy": (
+      losses.sigmoid_binary_cross_entropy,
+      OL.sigmoid_binary_cross_entropy,
+      z,
+      (u,),
+    ),
+    "softmax_cross_entropy": (
+      losses.softmax_cross_entropy,
+      OL.softmax_cross_entropy,
+      z,
+      (d["probs"],),
+    ),
+    "softmax_cross_entropy_with_integer_labels": (
+      losses.softmax_cross_entropy_with_integer_labels,
+      OL.softmax_cross_entropy_with_integer_labels,
+      z,
+      (lab,),
+    ),
+    "  ... label_smoothing=0.1 (optax: smooth_labels + CE)": (
+      lambda x, l: losses.softmax_cross_entropy_with_integer_labels(x, l, label_smoothing=0.1),
+      lambda x, l: OL.softmax_cross_entropy(x, OL.smooth_labels(jax.nn.one_hot(l, n), 0.1)),
+      z,
+      (lab,),
+    ),
+    "kl_divergence": (
+      losses.kl_divergence,
+      lambda x, t: OL.kl_divergence(jax.nn.log_softmax(x), t),
+      z,
+      (d["probs"],),
+    ),
+    "binary_hinge": (losses.binary_hinge, OL.hinge_loss, z, (d["pm1"],)),
+    "crammer_singer_hinge": (losses.crammer_singer_hinge, OL.multiclass_hinge_loss, z, (lab,)),
+    "sigmoid_focal": (
+      lambda x, t: losses.sigmoid_focal(x, t, gamma=2.0, alpha=0.25),
+      lambda x, t: OL.sigmoid_focal_loss(x, t, alpha=0.25, gamma=2.0),
+      z,
+      (u,),
+    ),
+    "dice (multiclass)": (
+      losses.dice,
+      lambda x, t: OL.dice_loss(x, t, smooth=0.5),
+      d["img"],
+      (d["onehot"],),
+    ),
+    "tversky (multiclass)": (
+      lambda x, t: losses.tversky(x, t, alpha=0.3, beta=0.7),
+      lambda x, t: OL.dice_loss(x, t, alpha=0.3, beta=0.7),
+      d["img"],
+      (d["onehot"],),
+    ),
+    "triplet_margin": (
+      losses.triplet_margin,
+      OL.triplet_margin_loss,
+      d["emb"],
+      (d["emb_p"], d["emb_n"]),
+    ),
+    "poly_loss_cross_entropy": (
+      losses.poly_loss_cross_entropy,
+      OL.poly_loss_cross_entropy,
+      z,
+      (d["probs"],),
+    ),
+    "generalized_kl_divergence": (
+      losses.generalized_kl_divergence,
+      OL.generalized_kl_divergence,
+      y,
+      (u,),
+    ),
+    "multiclass_sparsemax_loss": (
+      losses.multiclass_sparsemax_loss,
+      OL.multiclass_sparsemax_loss,
+      z,
+      (lab,),
+    ),
+    "sparsemax_loss": (losses.sparsemax_loss, OL.sparsemax_loss, z, (d["binary"],)),
+    "cosine_distance": (losses.cosine_distance, OL.cosine_distance, d["emb"], (d["emb_p"],)),
+    "ntxent (1024 embeddings, pairs)": (
+      losses.ntxent,
+      OL.ntxent,
+      d["emb"][: d["pair_labels"].shape[0]],
+      (d["pair_labels"],),
+    ),
+    "generalized_dice (optax vmapped per example)": (
+      lambda x, t: losses.generalized_dice(x, t, smooth=0.5),
+      jax.vmap(lambda x, t: OL.multiclass_generalized_dice_loss(x[None], t[None], smooth=0.25)),
+      d["img"],
+      (d["onehot"],),
+    ),
+    "ctc": (
+      lambda x, l: losses.ctc(x, l),
+      lambda x, l: OL.ctc_loss(x, ctc_lpad, jnp.maximum(l, 0), (l < 0).astype(jnp.float32)),
+      d["ctc_z"],
+      (d["ctc_labels"],),
+    ),
   }
 
 
@@ -149,9 +194,11 @@ def main(argv=None):
   ap.add_argument("--only", default=None, help="substring filter on names")
   args = ap.parse_args(argv)
   d = _inputs(args.scale)
-  print(f"jax {jax.__version__}, optax {optax.__version__}, "
-        f"backend {jax.default_backend()}, {jax.device_count()} device(s); "
-        f"median of {args.repeats} interleaved rounds")
+  print(
+    f"jax {jax.__version__}, optax {optax.__version__}, "
+    f"backend {jax.default_backend()}, {jax.device_count()} device(s); "
+    f"median of {args.repeats} interleaved rounds"
+  )
   print(f"{'loss':55s} {'ours ms':>9s} {'optax ms':>9s} {'ratio':>7s}")
   worst = 0.0
   for name, (ours, theirs, x, aux) in pairs(d).items():
@@ -159,7 +206,7 @@ def main(argv=None):
       continue
     fo, ft = _compile(ours), _compile(theirs)
     (vo, go), (vt, gt) = fo(x, *aux), ft(x, *aux)
-    scale = 2.0 if name.startswith("dice") else 1.0   # optax smooths s / 2
+    scale = 2.0 if name.startswith("dice") else 1.0  # optax smooths s / 2
     np.testing.assert_allclose(vo, vt, rtol=2e-3 * scale, atol=1e-4)
     np.testing.assert_allclose(go, gt, rtol=2e-2, atol=1e-6)
     for _ in range(3):  # warm up
@@ -173,8 +220,7 @@ def main(argv=None):
     mo, mt = statistics.median(to), statistics.median(tt)
     worst = max(worst, mo / mt)
     flag = "" if mo / mt <= 1.05 else "  <-- slower than optax by > 5%"
-    print(f"{name:55s} {1e3 * mo:9.3f} {1e3 * mt:9.3f} {mo / mt:7.3f}{flag}",
-          flush=True)
+    print(f"{name:55s} {1e3 * mo:9.3f} {1e3 * mt:9.3f} {mo / mt:7.3f}{flag}", flush=True)
   print(f"worst ratio {worst:.3f}")
 
 

@@ -12,12 +12,14 @@ per step and each ratio torch / ours (> 1: ours is faster).
   python bench/step_vs_torch.py [--models mlp lenet5 resnet20] [--batches 32 128 512]
                                 [--steps 300] [--k 8] [--compile]
 """
+
 from __future__ import annotations
 
 import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -33,11 +35,10 @@ from nn_lib.training import step as step_lib  # noqa: E402
 
 CLASSES = 10
 # name -> (nn_lib model arguments, input shape of one example, optimizer)
-MODELS = {
-    "mlp": (dict(name="mlp", num_outputs=CLASSES, hidden=(256, 256)), (784,), "adam"),
-    "lenet5": (dict(name="lenet5", num_outputs=CLASSES), (28, 28, 1), "adam"),
-    "resnet20": (dict(name="resnet", num_outputs=CLASSES, arch="resnet20"), (32, 32, 3),
-                 "sgd"),
+MODELS: dict[str, tuple[dict[str, Any], tuple[int, ...], str]] = {
+  "mlp": (dict(name="mlp", num_outputs=CLASSES, hidden=(256, 256)), (784,), "adam"),
+  "lenet5": (dict(name="lenet5", num_outputs=CLASSES), (28, 28, 1), "adam"),
+  "resnet20": (dict(name="resnet", num_outputs=CLASSES, arch="resnet20"), (32, 32, 3), "sgd"),
 }
 
 
@@ -56,8 +57,9 @@ def ours(name: str, batch: int, steps: int, k: int) -> float:
   model_args, shape, optimizer = MODELS[name]
   model = models.get(**model_args)
   tx = optax.adam(1e-3) if optimizer == "adam" else optax.sgd(0.1, momentum=0.9)
-  loss_fn = objective.loss_from_config(ml_collections.ConfigDict(
-      dict(name="softmax_cross_entropy_with_integer_labels")))
+  loss_fn = objective.loss_from_config(
+    ml_collections.ConfigDict(dict(name="softmax_cross_entropy_with_integer_labels"))
+  )
   rng = np.random.default_rng(0)
   x = jnp.asarray(rng.normal(size=(k, batch, *shape)), jnp.float32)
   y = jnp.asarray(rng.integers(0, CLASSES, size=(k, batch)), jnp.int32)
@@ -69,7 +71,7 @@ def ours(name: str, batch: int, steps: int, k: int) -> float:
   else:
     call = jax.jit(feed.multi_step(step_fn), donate_argnums=0)
     batches = {"inputs": x, "targets": y}
-  state, _ = call(state, batches)   # compile
+  state, _ = call(state, batches)  # compile
   jax.block_until_ready(state)
   holder = [state]
 
@@ -79,20 +81,33 @@ def ours(name: str, batch: int, steps: int, k: int) -> float:
       s, metrics = call(s, batches)
     jax.block_until_ready(metrics["loss"])
     holder[0] = s
+
   return _best_of(run, steps)
 
 
 def _torch_model(name: str):
   import torch  # pylint: disable=g-import-not-at-top
+
   nn = torch.nn
   if name == "mlp":
-    return nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(),
-                         nn.Linear(256, CLASSES))
+    return nn.Sequential(
+      nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, CLASSES)
+    )
   if name == "lenet5":
-    return nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-                         nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-                         nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
-                         nn.Linear(84, CLASSES))
+    return nn.Sequential(
+      nn.Conv2d(1, 6, 5, padding=2),
+      nn.ReLU(),
+      nn.MaxPool2d(2),
+      nn.Conv2d(6, 16, 5),
+      nn.ReLU(),
+      nn.MaxPool2d(2),
+      nn.Flatten(),
+      nn.Linear(400, 120),
+      nn.ReLU(),
+      nn.Linear(120, 84),
+      nn.ReLU(),
+      nn.Linear(84, CLASSES),
+    )
 
   class Block(nn.Module):
     """He et al.'s CIFAR block, option A: the shortcut subsamples and zero-pads."""
@@ -108,7 +123,7 @@ def _torch_model(name: str):
     def forward(self, x):
       h = torch.relu(self.bn1(self.conv1(x)))
       h = self.bn2(self.conv2(h))
-      sc = x[:, :, ::self.stride, ::self.stride] if self.stride > 1 else x
+      sc = x[:, :, :: self.stride, :: self.stride] if self.stride > 1 else x
       if self.pad:
         sc = torch.nn.functional.pad(sc, (0, 0, 0, 0, self.pad // 2, self.pad - self.pad // 2))
       return torch.relu(h + sc)
@@ -131,14 +146,19 @@ def torch_step(name: str, batch: int, steps: int, compiled: bool) -> float | Non
   device = "cuda" if jax.default_backend() == "gpu" and torch.cuda.is_available() else "cpu"
   _, shape, optimizer = MODELS[name]
   net = _torch_model(name).to(device)
-  opt = (torch.optim.Adam(net.parameters(), lr=1e-3) if optimizer == "adam" else
-         torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9))
+  opt = (
+    torch.optim.Adam(net.parameters(), lr=1e-3)
+    if optimizer == "adam"
+    else torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+  )
   x = torch.randn(batch, *shape, device=device)
   if len(shape) == 3:  # NHWC -> NCHW, kept channels-last in memory on the GPU
     x = x.permute(0, 3, 1, 2)
     if device == "cuda":
-      net, x = net.to(memory_format=torch.channels_last), x.contiguous(
-          memory_format=torch.channels_last)
+      net, x = (
+        net.to(memory_format=torch.channels_last),
+        x.contiguous(memory_format=torch.channels_last),
+      )
     else:
       x = x.contiguous()
   y = torch.randint(0, CLASSES, (batch,), device=device)
@@ -165,6 +185,7 @@ def torch_step(name: str, batch: int, steps: int, compiled: bool) -> float | Non
     if device == "cuda":
       torch.cuda.synchronize()
     del loss
+
   return _best_of(run, steps)
 
 
@@ -176,8 +197,10 @@ def main() -> None:
   parser.add_argument("--k", type=int, default=8)
   parser.add_argument("--compile", action="store_true", help="also torch.compile")
   args = parser.parse_args()
-  print(f"ms per step ({jax.default_backend()}: {jax.devices()[0].device_kind}, "
-        f"jax {jax.__version__}); MLP and LeNet-5 with Adam, ResNet-20 with SGD+momentum")
+  print(
+    f"ms per step ({jax.default_backend()}: {jax.devices()[0].device_kind}, "
+    f"jax {jax.__version__}); MLP and LeNet-5 with Adam, ResNet-20 with SGD+momentum"
+  )
   header = f"{'model':<10}{'batch':>6}{'ours K=1':>10}{f'ours K={args.k}':>10}{'torch':>10}"
   header += f"{'torch.compile':>15}" if args.compile else ""
   header += f"{'torch/ours K=1':>16}{f'torch/ours K={args.k}':>16}"

@@ -12,6 +12,7 @@
   python bench/throughput.py            # accelerator sizes on a GPU, CPU sizes on a CPU
   python bench/throughput.py --small    # CPU sizes anywhere
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,7 +49,7 @@ def matmul_rate(n: int, dtype) -> float:
   """FLOP/s of an n x n x n matrix product in `dtype` on random data (zeros or
   ones can run faster than real data), best of 5."""
   a, b = jax.random.normal(jax.random.PRNGKey(0), (2, n, n), dtype)
-  return 2 * n ** 3 / _best_time(jax.jit(lambda a, b: a @ b), a, b)
+  return 2 * n**3 / _best_time(jax.jit(lambda a, b: a @ b), a, b)
 
 
 def copy_bandwidth(n_bytes: int) -> float:
@@ -57,14 +58,19 @@ def copy_bandwidth(n_bytes: int) -> float:
   return 2 * n_bytes / _best_time(jax.jit(lambda x: x * 2.0), x)
 
 
-def resnet_images_per_sec(workdir: Path, steps: int, batch: int, dtype: str,
-                          steps_per_call: int, rows: int) -> float:
+def resnet_images_per_sec(
+  workdir: Path, steps: int, batch: int, dtype: str, steps_per_call: int, rows: int
+) -> float:
   rng = np.random.default_rng(0)
   path = workdir / "cifar_shaped.npz"
   if not path.exists():
-    np.savez(path, x_train=rng.integers(0, 256, (rows, 32, 32, 3), np.uint8),
-             y_train=rng.integers(0, 10, rows), x_test=rng.integers(0, 256, (256, 32, 32, 3), np.uint8),
-             y_test=rng.integers(0, 10, 256))
+    np.savez(
+      path,
+      x_train=rng.integers(0, 256, (rows, 32, 32, 3), np.uint8),
+      y_train=rng.integers(0, 10, rows),
+      x_test=rng.integers(0, 256, (256, 32, 32, 3), np.uint8),
+      y_test=rng.integers(0, 10, 256),
+    )
   cfg = experiments.get_config("cifar10_resnet20")
   cfg.data.source, cfg.data.path = "npz", str(path)
   cfg.num_steps, cfg.batch_size = steps, batch
@@ -76,23 +82,44 @@ def resnet_images_per_sec(workdir: Path, steps: int, batch: int, dtype: str,
   cfg.steps_per_call, cfg.data_on_device = steps_per_call, True
   cfg.model.dtype = dtype
   run = workdir / f"resnet_{dtype}_{batch}_{steps_per_call}"
-  return train_and_evaluate(cfg, run).steps_per_sec * batch
+  rate = train_and_evaluate(cfg, run).steps_per_sec
+  assert rate is not None  # the supervised loop measures it
+  return rate * batch
 
 
-def transformer_mfu(layers: int, d: int, heads: int, context: int, vocab: int,
-                    batch: int, steps: int, peak: float,
-                    attention: str = "fused") -> tuple[float, float]:
-  model = models.get("transformer_lm", vocab_size=vocab, d_model=d, num_heads=heads,
-                     num_layers=layers, d_ff=4 * d, dropout=0.0, pre_norm=True,
-                     dtype="bfloat16", attention=attention)
+def transformer_mfu(
+  layers: int,
+  d: int,
+  heads: int,
+  context: int,
+  vocab: int,
+  batch: int,
+  steps: int,
+  peak: float,
+  attention: str = "fused",
+) -> tuple[float, float]:
+  model = models.get(
+    "transformer_lm",
+    vocab_size=vocab,
+    d_model=d,
+    num_heads=heads,
+    num_layers=layers,
+    d_ff=4 * d,
+    dropout=0.0,
+    pre_norm=True,
+    dtype="bfloat16",
+    attention=attention,
+  )
   tx = optax.adamw(3e-4)
-  loss_fn = objective.loss_from_config(ml_collections.ConfigDict(
-      dict(name="softmax_cross_entropy_with_integer_labels")))
+  loss_fn = objective.loss_from_config(
+    ml_collections.ConfigDict(dict(name="softmax_cross_entropy_with_integer_labels"))
+  )
   tokens = jnp.asarray(np.random.default_rng(0).integers(0, vocab, (batch, context + 1)))
   batch_xy = {"inputs": tokens[:, :-1], "targets": tokens[:, 1:]}
   state = jax.jit(lambda x: step_lib.init_state(model, tx, 0, x))(batch_xy["inputs"][:1])
-  step = jax.jit(step_lib.make_train_step(model, tx, loss_fn, optax.constant_schedule(3e-4)),
-                 donate_argnums=0)
+  step = jax.jit(
+    step_lib.make_train_step(model, tx, loss_fn, optax.constant_schedule(3e-4)), donate_argnums=0
+  )
   state, metrics = step(state, batch_xy)
   jax.block_until_ready(metrics["loss"])
   start = time.perf_counter()
@@ -107,36 +134,48 @@ def transformer_mfu(layers: int, d: int, heads: int, context: int, vocab: int,
 
 def main() -> None:
   parser = argparse.ArgumentParser()
-  parser.add_argument("--small", action="store_true",
-                      help="CPU-sized runs (the default on a CPU)")
-  parser.add_argument("--resnet_steps", type=int, default=None,
-                      help="steps of each ResNet-20 run (default 600; 50 with --small)")
+  parser.add_argument("--small", action="store_true", help="CPU-sized runs (the default on a CPU)")
+  parser.add_argument(
+    "--resnet_steps",
+    type=int,
+    default=None,
+    help="steps of each ResNet-20 run (default 600; 50 with --small)",
+  )
   args = parser.parse_args()
   small = args.small or jax.default_backend() == "cpu"
   peak = matmul_rate(1024 if small else 8192, jnp.bfloat16)
-  bandwidth = copy_bandwidth(2 ** 24 if small else 2 ** 31)
-  print(f"{jax.devices()[0].device_kind} ({jax.default_backend()}), jax {jax.__version__}; "
-        f"measured here: bfloat16 matmul {peak / 1e12:.2f} TFLOP/s, memory "
-        f"{bandwidth / 1e9:.0f} GB/s (read + write)", flush=True)
+  bandwidth = copy_bandwidth(2**24 if small else 2**31)
+  print(
+    f"{jax.devices()[0].device_kind} ({jax.default_backend()}), jax {jax.__version__}; "
+    f"measured here: bfloat16 matmul {peak / 1e12:.2f} TFLOP/s, memory "
+    f"{bandwidth / 1e9:.0f} GB/s (read + write)",
+    flush=True,
+  )
   print(f"{'what':<50}{'value':>14}", flush=True)
   # (dtype, batch, steps per call); the loop's own float32 batch-128 ratio to its
   # bare step is bench/train_loop.py's
-  resnet_runs = (((("float32", 16, 1), ("bfloat16", 16, 5)), 50, 512) if small else
-                 ((("float32", 1024, 1), ("bfloat16", 1024, 1), ("bfloat16", 2048, 1)),
-                  600, 10000))
+  resnet_runs = (
+    ((("float32", 16, 1), ("bfloat16", 16, 5)), 50, 512)
+    if small
+    else ((("float32", 1024, 1), ("bfloat16", 1024, 1), ("bfloat16", 2048, 1)), 600, 10000)
+  )
   with tempfile.TemporaryDirectory() as tmp:
     runs, steps, rows = resnet_runs
     steps = args.resnet_steps or steps
     for dtype, batch, k in runs:
       rate = resnet_images_per_sec(Path(tmp), steps, batch, dtype, k, rows)
-      print(f"{f'ResNet-20 loop, batch {batch}, {dtype}, K={k}':<50}{rate:>10.0f} im/s",
-            flush=True)
-  sizes = dict(layers=2, d=256, heads=4, context=128, vocab=1024, batch=8, steps=5) if small \
-      else dict(layers=12, d=768, heads=12, context=1024, vocab=50304, batch=16, steps=20)
+      print(f"{f'ResNet-20 loop, batch {batch}, {dtype}, K={k}':<50}{rate:>10.0f} im/s", flush=True)
+  sizes = (
+    dict(layers=2, d=256, heads=4, context=128, vocab=1024, batch=8, steps=5)
+    if small
+    else dict(layers=12, d=768, heads=12, context=1024, vocab=50304, batch=16, steps=20)
+  )
   for attention in ("fused", "explicit"):
     tokens, mfu = transformer_mfu(**sizes, peak=peak, attention=attention)
-    label = (f"transformer_lm {sizes['layers']}x{sizes['d']}, T={sizes['context']}, "
-             f"B={sizes['batch']}, bf16, {attention} attention")
+    label = (
+      f"transformer_lm {sizes['layers']}x{sizes['d']}, T={sizes['context']}, "
+      f"B={sizes['batch']}, bf16, {attention} attention"
+    )
     print(label, flush=True)
     print(f"{'  tokens/s':<50}{tokens:>14.0f}")
     print(f"{'  model FLOP utilisation (of the matmul rate)':<50}{mfu:>14.2%}", flush=True)

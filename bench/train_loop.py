@@ -14,6 +14,7 @@ rates the bare step reaches).
   python bench/train_loop.py --experiment cifar10_resnet20 --batch 128
                              # random CIFAR-shaped uint8 images from an .npz file
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,8 +44,14 @@ def bare_loop(cfg, steps: int, on_device: bool) -> tuple[float, dict[str, float]
   model = models.get(**cfg.model)
   tx, schedule = make_optimizer(cfg, steps_per_epoch=batches.steps_per_epoch)
   train_step = step_lib.make_train_step(
-      model, tx, objective.loss_from_config(cfg.loss), schedule, tuple(cfg.metrics),
-      cfg.get("regularizer"), cfg_augment=cfg.get("augment", ()))
+    model,
+    tx,
+    objective.loss_from_config(cfg.loss),
+    schedule,
+    tuple(cfg.metrics),
+    cfg.get("regularizer"),
+    cfg_augment=cfg.get("augment", ()),
+  )
   state = step_lib.init_state(model, tx, cfg.seed, batches(0)["inputs"][:1])
   resident = [jax.device_put(batches(s)) for s in range(8)]
   step = jax.jit(train_step, donate_argnums=0)
@@ -54,28 +61,33 @@ def bare_loop(cfg, steps: int, on_device: bool) -> tuple[float, dict[str, float]
   jax.block_until_ready(metrics["loss"])
   start = time.perf_counter()
   for s in range(steps):
-    batch = resident[s % len(resident)] if on_device else {
-        k: mesh_lib.host_dtype(v) for k, v in batches(s).items()}
+    batch = (
+      resident[s % len(resident)]
+      if on_device
+      else {k: mesh_lib.host_dtype(v) for k, v in batches(s).items()}
+    )
     state, metrics = step(state, batch)
   jax.block_until_ready(metrics["loss"])
   return steps / (time.perf_counter() - start), cost
 
 
-def experiment_config(name: str, steps: int, batch: int | None, dtype: str | None,
-                      workdir: Path):
+def experiment_config(name: str, steps: int, batch: int | None, dtype: str | None, workdir: Path):
   cfg = experiments.get_config(name)
   if name == "cifar10_resnet20":  # CIFAR-shaped random images: no dataset needed
     rng = np.random.default_rng(0)
     path = workdir / "cifar_shaped.npz"
-    np.savez(path, x_train=rng.integers(0, 256, (10000, 32, 32, 3), np.uint8),
-             y_train=rng.integers(0, 10, 10000),
-             x_test=rng.integers(0, 256, (256, 32, 32, 3), np.uint8),
-             y_test=rng.integers(0, 10, 256))
+    np.savez(
+      path,
+      x_train=rng.integers(0, 256, (10000, 32, 32, 3), np.uint8),
+      y_train=rng.integers(0, 10, 10000),
+      x_test=rng.integers(0, 256, (256, 32, 32, 3), np.uint8),
+      y_test=rng.integers(0, 10, 256),
+    )
     cfg.data.source, cfg.data.path = "npz", str(path)
     cfg.metrics = ("accuracy",)
   cfg.num_steps = steps
   cfg.eval_every = cfg.checkpoint_every = steps
-  cfg.log_every = max(1, steps // 10)   # the loop reports the median window
+  cfg.log_every = max(1, steps // 10)  # the loop reports the median window
   if batch:
     cfg.batch_size = batch
   if dtype:
@@ -85,18 +97,21 @@ def experiment_config(name: str, steps: int, batch: int | None, dtype: str | Non
 
 def main() -> None:
   parser = argparse.ArgumentParser()
-  parser.add_argument("--experiment", default="digits_mlp",
-                      choices=("digits_mlp", "cifar10_resnet20"))
+  parser.add_argument(
+    "--experiment", default="digits_mlp", choices=("digits_mlp", "cifar10_resnet20")
+  )
   parser.add_argument("--steps", type=int, default=1500)
   parser.add_argument("--batch", type=int, default=None, help="default: the experiment's")
   parser.add_argument("--dtype", default=None, help="model dtype (default: the experiment's)")
   parser.add_argument("--k", type=int, default=10, help="steps_per_call of the last rows")
   parser.add_argument("--rounds", type=int, default=3)
   args = parser.parse_args()
-  variants = {"train_and_evaluate": {},
-              "  data_on_device": {"data_on_device": True},
-              f"  steps_per_call={args.k}": {"steps_per_call": args.k},
-              "  + data_on_device": {"steps_per_call": args.k, "data_on_device": True}}
+  variants = {
+    "train_and_evaluate": {},
+    "  data_on_device": {"data_on_device": True},
+    f"  steps_per_call={args.k}": {"steps_per_call": args.k},
+    "  + data_on_device": {"steps_per_call": args.k, "data_on_device": True},
+  }
   with tempfile.TemporaryDirectory() as tmp:
     cfg = experiment_config(args.experiment, args.steps, args.batch, args.dtype, Path(tmp))
 
@@ -105,7 +120,9 @@ def main() -> None:
       for key, value in options.items():
         run_cfg[key] = value
       with tempfile.TemporaryDirectory() as workdir:
-        return train_and_evaluate(run_cfg, workdir).steps_per_sec
+        rate = train_and_evaluate(run_cfg, workdir).steps_per_sec
+        assert rate is not None  # the supervised loop measures it
+        return rate
 
     # Interleaved rounds, best of each: a shared machine's speed drifts by 30%
     # within a minute, so one measurement after the other would compare
@@ -114,30 +131,39 @@ def main() -> None:
     for i in range(args.rounds):
       rate, cost = bare_loop(cfg, args.steps, on_device=True)
       host_rate, _ = bare_loop(cfg, args.steps, on_device=False)
-      best["bare"], best["bare_host"] = max(best["bare"], rate), max(best["bare_host"],
-                                                                    host_rate)
+      best["bare"], best["bare_host"] = max(best["bare"], rate), max(best["bare_host"], host_rate)
       rates = {name: loop(options) for name, options in variants.items()}
       for name, value in rates.items():
         best[name] = max(best[name], value)
-      print(f"round {i + 1}: bare {rate:.0f} steps/s, fed from the host {host_rate:.0f}; "
-            + ", ".join(f"{name.strip()} {value:.0f}" for name, value in rates.items()),
-            flush=True)
+      print(
+        f"round {i + 1}: bare {rate:.0f} steps/s, fed from the host {host_rate:.0f}; "
+        + ", ".join(f"{name.strip()} {value:.0f}" for name, value in rates.items()),
+        flush=True,
+      )
   print(f"{'loop':<30}{'steps/s':>10}{'ratio to bare':>15}{'to host-fed bare':>18}")
   print(f"{'bare jitted step':<30}{best['bare']:>10.0f}")
-  print(f"{'  fed host batches each step':<30}{best['bare_host']:>10.0f}"
-        f"{best['bare_host'] / best['bare']:>15.2f}")
+  print(
+    f"{'  fed host batches each step':<30}{best['bare_host']:>10.0f}"
+    f"{best['bare_host'] / best['bare']:>15.2f}"
+  )
   for name in variants:
-    print(f"{name:<30}{best[name]:>10.0f}{best[name] / best['bare']:>15.2f}"
-          f"{best[name] / best['bare_host']:>18.2f}")
-  print(f"({args.experiment}, batch {cfg.batch_size}, {cfg.model.get('dtype', 'float32')}, "
-        f"log_every {cfg.log_every}, best of {args.rounds} interleaved rounds, "
-        f"{jax.device_count()} {jax.default_backend()} device(s): "
-        f"{jax.devices()[0].device_kind})")
+    print(
+      f"{name:<30}{best[name]:>10.0f}{best[name] / best['bare']:>15.2f}"
+      f"{best[name] / best['bare_host']:>18.2f}"
+    )
+  print(
+    f"({args.experiment}, batch {cfg.batch_size}, {cfg.model.get('dtype', 'float32')}, "
+    f"log_every {cfg.log_every}, best of {args.rounds} interleaved rounds, "
+    f"{jax.device_count()} {jax.default_backend()} device(s): "
+    f"{jax.devices()[0].device_kind})"
+  )
   flops, moved = cost.get("flops", 0.0), cost.get("bytes accessed", 0.0)
   if flops:
-    print(f"step cost (XLA): {flops / 1e9:.3f} GFLOP, {moved / 1e9:.3f} GB accessed; bare "
-          f"step reaches {flops * best['bare'] / 1e12:.2f} TFLOP/s, "
-          f"{moved * best['bare'] / 1e9:.0f} GB/s")
+    print(
+      f"step cost (XLA): {flops / 1e9:.3f} GFLOP, {moved / 1e9:.3f} GB accessed; bare "
+      f"step reaches {flops * best['bare'] / 1e12:.2f} TFLOP/s, "
+      f"{moved * best['bare'] / 1e9:.0f} GB/s"
+    )
 
 
 if __name__ == "__main__":

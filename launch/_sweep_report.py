@@ -1,6 +1,7 @@
 """What launch/sweep.py leaves in its sweep dir: results.csv and results.jsonl (one
 row per trial), plots/<param>.png (the metric against each numeric parameter), and
 the best trial as a ready-to-paste train.py command line."""
+
 from __future__ import annotations
 
 import csv
@@ -21,6 +22,7 @@ from launch._sweep_spec import Spec
 class Trial:
   """One train.py run of the sweep. status: pending, ok, failed or interrupted (by
   a signal; the next run of the sweep resumes it)."""
+
   round: int
   index: int
   params: dict[str, Any]
@@ -36,10 +38,18 @@ class Trial:
     return f"round {self.round} trial {self.index:03d}"
 
   def row(self, metric: str) -> dict:
-    return {"round": self.round, "trial": self.index, "params": self.params,
-            "metric": self.metric, "metric_name": metric, "status": self.status,
-            "wall_s": None if self.wall_s is None else round(self.wall_s, 2),
-            "error": self.error, "workdir": str(self.workdir), "final": self.final}
+    return {
+      "round": self.round,
+      "trial": self.index,
+      "params": self.params,
+      "metric": self.metric,
+      "metric_name": metric,
+      "status": self.status,
+      "wall_s": None if self.wall_s is None else round(self.wall_s, 2),
+      "error": self.error,
+      "workdir": str(self.workdir),
+      "final": self.final,
+    }
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -51,18 +61,26 @@ def _write_atomic(path: Path, text: str) -> None:
 def write_results(sweep_dir: Path, spec: Spec, trials: Sequence[Trial]) -> None:
   """results.jsonl and results.csv, rewritten whole (atomically) after each trial."""
   done = [t for t in trials if t.status != "pending"]
-  _write_atomic(sweep_dir / "results.jsonl",
-                "".join(json.dumps(t.row(spec.metric)) + "\n" for t in done))
+  _write_atomic(
+    sweep_dir / "results.jsonl", "".join(json.dumps(t.row(spec.metric)) + "\n" for t in done)
+  )
   names = [p.name for p in spec.params]
   out = io.StringIO()
   writer = csv.writer(out, lineterminator="\n")
-  writer.writerow(["round", "trial", *names, spec.metric, "status", "wall_s", "error",
-                   "workdir"])
+  writer.writerow(["round", "trial", *names, spec.metric, "status", "wall_s", "error", "workdir"])
   for t in done:
-    writer.writerow([t.round, t.index, *(format_value(t.params[n]) for n in names),
-                     "" if t.metric is None else repr(t.metric), t.status,
-                     "" if t.wall_s is None else f"{t.wall_s:.1f}", t.error or "",
-                     t.workdir])
+    writer.writerow(
+      [
+        t.round,
+        t.index,
+        *(format_value(t.params[n]) for n in names),
+        "" if t.metric is None else repr(t.metric),
+        t.status,
+        "" if t.wall_s is None else f"{t.wall_s:.1f}",
+        t.error or "",
+        t.workdir,
+      ]
+    )
   _write_atomic(sweep_dir / "results.csv", out.getvalue())
 
 
@@ -71,7 +89,13 @@ def best(trials: Sequence[Trial], mode: str) -> Trial | None:
   if not scored:
     return None
   pick = max if mode == "max" else min
-  return pick(scored, key=lambda t: t.metric)
+  return pick(scored, key=_metric)
+
+
+def _metric(trial: Trial) -> float:
+  """The metric of a scored trial (one whose metric is not None)."""
+  assert trial.metric is not None, trial.name
+  return trial.metric
 
 
 def shell_quote(word: str) -> str:
@@ -88,9 +112,13 @@ def shell_join(words: Sequence[str]) -> str:
 
 def command_line(spec: Spec, params: dict[str, Any]) -> str:
   """`python train.py --experiment=... --config.K=V ...` for these params."""
-  words = ["python", "train.py", f"--experiment={spec.experiment}",
-           *(f"--config.{o}" for o in spec.overrides),
-           *(f"--config.{k}={format_value(v)}" for k, v in params.items())]
+  words = [
+    "python",
+    "train.py",
+    f"--experiment={spec.experiment}",
+    *(f"--config.{o}" for o in spec.overrides),
+    *(f"--config.{k}={format_value(v)}" for k, v in params.items()),
+  ]
   return shell_join(words)
 
 
@@ -99,10 +127,13 @@ def plot(sweep_dir: Path, spec: Spec, trials: Sequence[Trial]) -> list[Path]:
   trial against the parameter's value (log x-axis for the log kinds; 1 - value for
   one_minus_log), one colour per round, the best trial starred."""
   import matplotlib  # pylint: disable=g-import-not-at-top  (only when plotting)
+
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
-  scored = [t for t in trials if t.status == "ok" and t.metric is not None
-            and math.isfinite(t.metric)]
+
+  scored = [
+    t for t in trials if t.status == "ok" and t.metric is not None and math.isfinite(t.metric)
+  ]
   top = best(trials, spec.mode)
   failed = sum(t.status == "failed" for t in trials)
   paths = []
@@ -110,17 +141,30 @@ def plot(sweep_dir: Path, spec: Spec, trials: Sequence[Trial]) -> list[Path]:
     fig, ax = plt.subplots(figsize=(6, 4))
     for r in sorted({t.round for t in scored}):
       points = [t for t in scored if t.round == r]
-      ax.scatter([_x(p, t.params[p.name]) for t in points], [t.metric for t in points],
-                 label=f"round {r}", alpha=0.8)
+      ax.scatter(
+        [_x(p, t.params[p.name]) for t in points],
+        [_metric(t) for t in points],
+        label=f"round {r}",
+        alpha=0.8,
+      )
     if top is not None:
-      ax.scatter([_x(p, top.params[p.name])], [top.metric], marker="*", s=250,
-                 facecolors="none", edgecolors="k", label="best")
+      ax.scatter(
+        [_x(p, top.params[p.name])],
+        [_metric(top)],
+        marker="*",
+        s=250,
+        facecolors="none",
+        edgecolors="k",
+        label="best",
+      )
     if p.kind in LOG_KINDS:
       ax.set_xscale("log")
     ax.set_xlabel(f"1 - {p.name}" if p.kind == "one_minus_log" else p.name)
     ax.set_ylabel(spec.metric)
-    ax.set_title(f"{spec.experiment}: {len(scored)} trials"
-                 + (f" ({failed} failed, not shown)" if failed else ""))
+    ax.set_title(
+      f"{spec.experiment}: {len(scored)} trials"
+      + (f" ({failed} failed, not shown)" if failed else "")
+    )
     ax.grid(True, which="both", alpha=0.3)
     if scored:
       ax.legend(fontsize="small")
@@ -142,12 +186,13 @@ def summary_lines(spec: Spec, trials: Sequence[Trial], shown: int = 5) -> list[s
   ok = [t for t in trials if t.status == "ok"]
   failed = [t for t in trials if t.status in ("failed", "interrupted")]
   stopped = sum(t.status == "interrupted" for t in trials)
-  lines = [f"{len(ok)} trials ok, {len(failed) - stopped} failed"
-           + (f", {stopped} interrupted (re-run the same command to resume)" if stopped else "")]
+  lines = [
+    f"{len(ok)} trials ok, {len(failed) - stopped} failed"
+    + (f", {stopped} interrupted (re-run the same command to resume)" if stopped else "")
+  ]
   for t in failed:
     lines.append(f"  {t.status}: {t.name}: {t.error}")
-  ranked = sorted((t for t in ok if t.metric is not None), key=lambda t: t.metric,
-                  reverse=spec.mode == "max")
+  ranked = sorted((t for t in ok if t.metric is not None), key=_metric, reverse=spec.mode == "max")
   if not ranked:
     return lines + ["no trial finished: no best"]
   lines.append(f"top {min(shown, len(ranked))} by {spec.metric} ({spec.mode}):")
@@ -155,6 +200,8 @@ def summary_lines(spec: Spec, trials: Sequence[Trial], shown: int = 5) -> list[s
     values = " ".join(f"{k}={format_value(v)}" for k, v in t.params.items())
     lines.append(f"  {t.metric:.4f}  {t.name}  {values}")
   top = ranked[0]
-  lines += [f"best: {top.name}: {spec.metric}={top.metric:.6g} ({top.workdir})",
-            command_line(spec, top.params)]
+  lines += [
+    f"best: {top.name}: {spec.metric}={top.metric:.6g} ({top.workdir})",
+    command_line(spec, top.params),
+  ]
   return lines

@@ -15,11 +15,12 @@ Each parameter has a *sampling space* in which it is drawn uniformly (notes 004,
 A zoom narrows a parameter's range *in its sampling space* (so in log space for
 the log kinds); choices are never narrowed.
 """
+
 from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence, TypeGuard
 
 import numpy as np
 
@@ -38,6 +39,7 @@ class SweepError(ValueError):
 class Param:
   """One searched config key. `lo`, `hi` bound the value (1 - value for
   one_minus_log); `choices` holds a choice parameter's values."""
+
   name: str
   kind: str
   lo: float | None = None
@@ -51,11 +53,18 @@ class Param:
   def numeric(self) -> bool:
     return self.kind != "choice"
 
+  @property
+  def bounds(self) -> Range:
+    """(lo, hi) of a numeric param: `_check` has made sure both are numbers."""
+    assert self.lo is not None and self.hi is not None, f"{self.name} has no bounds"
+    return self.lo, self.hi
+
   def full_range(self) -> Range:
     """The whole range in sampling space."""
+    lo, hi = self.bounds
     if self.kind in LOG_KINDS:
-      return math.log10(self.lo), math.log10(self.hi)
-    return float(self.lo), float(self.hi)
+      return math.log10(lo), math.log10(hi)
+    return float(lo), float(hi)
 
   def coord(self, value: float) -> float:
     """Where `value` lies in sampling space."""
@@ -71,13 +80,14 @@ class Param:
     if self.kind == "int":
       return int(min(math.floor(a + u * (b + 1 - a)), b))
     s = a + u * (b - a)
+    lo, hi = self.bounds
     if self.kind == "int_log":
-      return int(min(max(round(10 ** s), self.lo), self.hi))
+      return int(min(max(round(10**s), lo), hi))
     if self.kind == "one_minus_log":
-      gap = _round_sig(10 ** s)
+      gap = _round_sig(10**s)
       return round(1.0 - gap, DIGITS - 1 - math.floor(math.log10(gap)))
-    value = _round_sig(10 ** s if self.kind == "log" else s)
-    return float(min(max(value, self.lo), self.hi))
+    value = _round_sig(10**s if self.kind == "log" else s)
+    return float(min(max(value, lo), hi))
 
   def to_json(self) -> dict:
     if self.kind == "choice":
@@ -92,28 +102,29 @@ def _round_sig(x: float) -> float:
 def _check(p: Param) -> None:
   where = f"param {p.name}"
   if not p.name or not all(p.name.split(".")):
-    raise SweepError(f"a param needs a config key such as optimizer.learning_rate, "
-                     f"got {p.name!r}")
+    raise SweepError(f"a param needs a config key such as optimizer.learning_rate, got {p.name!r}")
   if p.kind not in KINDS:
     raise SweepError(f"{where}: unknown kind {p.kind!r}; valid kinds: {', '.join(KINDS)}")
   if p.kind == "choice":
     if not p.choices:
       raise SweepError(f"{where}: a choice needs at least one value")
     return
-  for bound in (p.lo, p.hi):
-    if isinstance(bound, bool) or not isinstance(bound, (int, float)) or not math.isfinite(bound):
-      raise SweepError(f"{where}: bounds must be finite numbers, got lo={p.lo!r} hi={p.hi!r}")
-  if p.lo >= p.hi:
-    raise SweepError(f"{where}: lo must be below hi, got lo={p.lo:g} hi={p.hi:g}")
-  if p.kind in LOG_KINDS and p.lo <= 0:
-    raise SweepError(f"{where}: a {p.kind} range needs positive bounds, got "
-                     f"lo={p.lo:g} hi={p.hi:g}")
-  if p.kind == "one_minus_log" and p.hi > 1:
-    raise SweepError(f"{where}: one_minus_log bounds 1 - value, so hi must be <= 1, "
-                     f"got hi={p.hi:g}")
-  if p.kind in ("int", "int_log") and (p.lo != int(p.lo) or p.hi != int(p.hi)):
-    raise SweepError(f"{where}: an {p.kind} range needs integer bounds, got "
-                     f"lo={p.lo:g} hi={p.hi:g}")
+  lo, hi = p.lo, p.hi
+  if not (_finite_number(lo) and _finite_number(hi)):
+    raise SweepError(f"{where}: bounds must be finite numbers, got lo={lo!r} hi={hi!r}")
+  if lo >= hi:
+    raise SweepError(f"{where}: lo must be below hi, got lo={lo:g} hi={hi:g}")
+  if p.kind in LOG_KINDS and lo <= 0:
+    raise SweepError(f"{where}: a {p.kind} range needs positive bounds, got lo={lo:g} hi={hi:g}")
+  if p.kind == "one_minus_log" and hi > 1:
+    raise SweepError(f"{where}: one_minus_log bounds 1 - value, so hi must be <= 1, got hi={hi:g}")
+  if p.kind in ("int", "int_log") and (lo != int(lo) or hi != int(hi)):
+    raise SweepError(f"{where}: an {p.kind} range needs integer bounds, got lo={lo:g} hi={hi:g}")
+
+
+def _finite_number(bound: object) -> TypeGuard[float]:
+  """An int or float (not a bool) that is finite."""
+  return not isinstance(bound, bool) and isinstance(bound, (int, float)) and math.isfinite(bound)
 
 
 def _number(text: str, name: str) -> float:
@@ -157,11 +168,18 @@ def param_from_spec(name: str, value: Any) -> Param:
   if isinstance(value, str):
     return parse_param(f"{name}:{value}")
   if isinstance(value, Mapping):
-    value = (value.get("kind"), *([value.get("choices", ())] if value.get("kind") == "choice"
-                                   else [value.get("lo"), value.get("hi")]))
+    value = (
+      value.get("kind"),
+      *(
+        [value.get("choices", ())]
+        if value.get("kind") == "choice"
+        else [value.get("lo"), value.get("hi")]
+      ),
+    )
   if not isinstance(value, (tuple, list)) or not value:
-    raise SweepError(f"param {name}: expected (KIND, LO, HI) or ('choice', [VALUES]), "
-                     f"got {value!r}")
+    raise SweepError(
+      f"param {name}: expected (KIND, LO, HI) or ('choice', [VALUES]), got {value!r}"
+    )
   kind, *rest = value
   if kind == "choice":
     if len(rest) != 1 or not isinstance(rest[0], (list, tuple)):
@@ -176,19 +194,22 @@ def full_ranges(params: Sequence[Param]) -> dict[str, Range]:
   return {p.name: p.full_range() for p in params if p.numeric}
 
 
-def sample(params: Sequence[Param], ranges: Mapping[str, Range], seed: int,
-           round_index: int, count: int) -> list[dict[str, Any]]:
+def sample(
+  params: Sequence[Param], ranges: Mapping[str, Range], seed: int, round_index: int, count: int
+) -> list[dict[str, Any]]:
   """`count` points; point i depends only on (seed, round_index, i) and `ranges`."""
   points = []
   for i in range(count):
     rng = np.random.default_rng([seed, round_index, i])
-    points.append({p.name: p.value_at(float(rng.random()), ranges.get(p.name, (0, 0)))
-                   for p in params})
+    points.append(
+      {p.name: p.value_at(float(rng.random()), ranges.get(p.name, (0, 0))) for p in params}
+    )
   return points
 
 
-def top(rows: Iterable[tuple[Mapping[str, Any], float | None]], k: int,
-        mode: str) -> list[Mapping[str, Any]]:
+def top(
+  rows: Iterable[tuple[Mapping[str, Any], float | None]], k: int, mode: str
+) -> list[Mapping[str, Any]]:
   """The params of the `k` best (params, metric) rows; rows without a finite metric
   are left out."""
   scored = [(m, p) for p, m in rows if m is not None and math.isfinite(m)]
@@ -196,8 +217,9 @@ def top(rows: Iterable[tuple[Mapping[str, Any], float | None]], k: int,
   return [p for _, p in scored[:k]]
 
 
-def zoom(params: Sequence[Param], best: Sequence[Mapping[str, Any]],
-         pad: float) -> dict[str, Range]:
+def zoom(
+  params: Sequence[Param], best: Sequence[Mapping[str, Any]], pad: float
+) -> dict[str, Range]:
   """The bounding box of the points `best` in sampling space, widened by `pad`
   times its width on each side and kept inside the full ranges; the full ranges
   when `best` is empty."""
@@ -223,9 +245,9 @@ def describe_range(p: Param, span: Range) -> str:
   for one_minus_log."""
   a, b = span
   if p.kind == "one_minus_log":
-    return f"1 - [{10 ** b:.3g}, {10 ** a:.3g}]"
+    return f"1 - [{10**b:.3g}, {10**a:.3g}]"
   if p.kind in LOG_KINDS:
-    return f"[{10 ** a:.3g}, {10 ** b:.3g}]"
+    return f"[{10**a:.3g}, {10**b:.3g}]"
   return f"[{a:.4g}, {b:.4g}]"
 
 

@@ -10,6 +10,7 @@ flags, checked against the experiment's config, and stored as sweep.json.
       trials=10, rounds=2, zoom_top=3, pad=0.25, seed=0,
   )
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -21,8 +22,9 @@ from typing import Any, Mapping, Sequence
 
 from launch._sweep_space import Param, SweepError, param_from_spec, parse_param
 
-DEFAULTS = dict(overrides=(), metric=None, mode=None, trials=10, rounds=1, zoom_top=3,
-                pad=0.25, seed=0)
+DEFAULTS = dict(
+  overrides=(), metric=None, mode=None, trials=10, rounds=1, zoom_top=3, pad=0.25, seed=0
+)
 KEYS = ("experiment", "params", *DEFAULTS)
 # May differ between runs of one sweep dir: more rounds continue a finished sweep.
 EXTENDABLE = ("rounds",)
@@ -32,10 +34,10 @@ EXTENDABLE = ("rounds",)
 class Spec:
   experiment: str
   params: tuple[Param, ...]
-  overrides: tuple[str, ...]   # "KEY=VALUE", passed on as --config.KEY=VALUE
+  overrides: tuple[str, ...]  # "KEY=VALUE", passed on as --config.KEY=VALUE
   metric: str
-  mode: str                    # "max" or "min"
-  trials: int                  # per round
+  mode: str  # "max" or "min"
+  trials: int  # per round
   rounds: int
   zoom_top: int
   pad: float
@@ -45,7 +47,7 @@ class Spec:
     data = dataclasses.asdict(self)
     data["params"] = {p.name: p.to_json() for p in self.params}
     data["overrides"] = list(self.overrides)
-    return json.loads(json.dumps(data))   # tuples -> lists, as read back
+    return json.loads(json.dumps(data))  # tuples -> lists, as read back
 
 
 def load_file(path: str | Path) -> dict:
@@ -63,8 +65,12 @@ def load_file(path: str | Path) -> dict:
   return dict(spec)
 
 
-def build(base: Mapping[str, Any], flags: Mapping[str, Any], param_flags: Sequence[str],
-          config_flags: Sequence[str]) -> Spec:
+def build(
+  base: Mapping[str, Any],
+  flags: Mapping[str, Any],
+  param_flags: Sequence[str],
+  config_flags: Sequence[str],
+) -> Spec:
   """The spec: `base` (a SPEC dict), then the flags that were given (None = not
   given), the --param flags (replacing a base param of the same name) and the
   --config.KEY=VALUE flags (added to the fixed overrides)."""
@@ -78,10 +84,22 @@ def build(base: Mapping[str, Any], flags: Mapping[str, Any], param_flags: Sequen
   if not isinstance(experiment, str) or not experiment:
     raise SweepError("no experiment: give --experiment=NAME[:VARIANT,...] or SPEC['experiment']")
   metric = merged["metric"] or _report_metric(experiment)
-  mode = merged["mode"] or ("min" if any(w in metric for w in ("loss", "error", "mse"))
-                            else "max")
-  spec = Spec(experiment, params, overrides, metric, mode,
-              *(_number(k, merged[k]) for k in ("trials", "rounds", "zoom_top", "pad", "seed")))
+  mode = merged["mode"] or ("min" if any(w in metric for w in ("loss", "error", "mse")) else "max")
+  trials, rounds, zoom_top, pad, seed = (
+    _number(k, merged[k]) for k in ("trials", "rounds", "zoom_top", "pad", "seed")
+  )
+  spec = Spec(
+    experiment,
+    params,
+    overrides,
+    metric,
+    mode,
+    int(trials),
+    int(rounds),
+    int(zoom_top),
+    float(pad),
+    int(seed),
+  )
   _check(spec)
   return spec
 
@@ -92,8 +110,7 @@ def _params(base: Any, param_flags: Sequence[str]) -> tuple[Param, ...]:
   elif isinstance(base, Mapping):
     params = {name: param_from_spec(name, v) for name, v in base.items()}
   else:
-    raise SweepError(f"SPEC['params'] must be a dict or a list of 'NAME:KIND:LO:HI', "
-                     f"got {base!r}")
+    raise SweepError(f"SPEC['params'] must be a dict or a list of 'NAME:KIND:LO:HI', got {base!r}")
   seen = set()
   for text in param_flags:
     p = parse_param(text)
@@ -144,6 +161,7 @@ def _check(spec: Spec) -> None:
 
 def _report_metric(experiment: str) -> str:
   import experiments  # pylint: disable=g-import-not-at-top  (ml_collections only, no JAX)
+
   try:
     return experiments.report(experiment.partition(":")[0])["metric"]
   except ValueError as e:
@@ -157,6 +175,7 @@ def check_config_keys(experiment: str, keys: Sequence[str]) -> None:
   runs. model.* keys the config leaves out are the model's defaults: train.py
   checks those."""
   import experiments  # pylint: disable=g-import-not-at-top
+
   try:
     config = experiments.get_config(experiment)
   except ValueError as e:
@@ -166,8 +185,10 @@ def check_config_keys(experiment: str, keys: Sequence[str]) -> None:
     for part in key.split("."):
       if not hasattr(node, "keys") or part not in node:
         if not key.startswith("model."):
-          raise SweepError(f"unknown config key {key!r} of experiment {experiment} "
-                           "(python train.py --experiment=... --show_config lists them)")
+          raise SweepError(
+            f"unknown config key {key!r} of experiment {experiment} "
+            "(python train.py --experiment=... --show_config lists them)"
+          )
         break
       node = node[part]
 
@@ -183,5 +204,7 @@ def check_stored(path: Path, spec: Spec) -> None:
   current = spec.to_json()
   differ = [k for k in KEYS if k not in EXTENDABLE and stored.get(k) != current.get(k)]
   if differ:
-    raise SweepError(f"{path.parent} holds a different sweep (its sweep.json differs in "
-                     f"{', '.join(differ)}); use another --sweep_dir or the same spec")
+    raise SweepError(
+      f"{path.parent} holds a different sweep (its sweep.json differs in "
+      f"{', '.join(differ)}); use another --sweep_dir or the same spec"
+    )

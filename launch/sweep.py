@@ -24,6 +24,7 @@ Ctrl-C or SIGTERM sends each running trial one SIGTERM (it saves a checkpoint).
 The sweep writes SWEEP_DIR/sweep.json, results.csv, results.jsonl and
 plots/<param>.png, and prints the best trial as a train.py command line.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -64,28 +65,39 @@ class _Parser(argparse.ArgumentParser):
 
 
 def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
-  p = _Parser(prog=ME, description=__doc__.splitlines()[0],
-              formatter_class=argparse.RawDescriptionHelpFormatter,
-              epilog="\n".join(__doc__.splitlines()[1:]))
+  p = _Parser(
+    prog=ME,
+    description=__doc__.splitlines()[0],
+    formatter_class=argparse.RawDescriptionHelpFormatter,
+    epilog="\n".join(__doc__.splitlines()[1:]),
+  )
   p.add_argument("--spec", help="a Python file defining SPEC = dict(...)")
   p.add_argument("--experiment", help="NAME[:VARIANT,...] (overrides the spec's)")
-  p.add_argument("--param", action="append", default=[],
-                 help="NAME:KIND:LO:HI or NAME:choice:A,B,...; repeat for each")
-  p.add_argument("--metric", help="key of summary.json's final, e.g. test/accuracy "
-                 "(default: the experiment's REPORT metric)")
+  p.add_argument(
+    "--param",
+    action="append",
+    default=[],
+    help="NAME:KIND:LO:HI or NAME:choice:A,B,...; repeat for each",
+  )
+  p.add_argument(
+    "--metric",
+    help="key of summary.json's final, e.g. test/accuracy "
+    "(default: the experiment's REPORT metric)",
+  )
   p.add_argument("--mode", help="max or min (default: min for losses and errors)")
   p.add_argument("--trials", type=int, help="trials per round (default 10)")
   p.add_argument("--rounds", type=int, help="coarse-to-fine rounds (default 1)")
-  p.add_argument("--zoom_top", type=int, help="best trials whose box the next round "
-                 "samples (default 3)")
-  p.add_argument("--pad", type=float, help="the box widened by pad x its width per "
-                 "side (default 0.25)")
+  p.add_argument(
+    "--zoom_top", type=int, help="best trials whose box the next round samples (default 3)"
+  )
+  p.add_argument(
+    "--pad", type=float, help="the box widened by pad x its width per side (default 0.25)"
+  )
   p.add_argument("--seed", type=int, help="sweep seed (default 0)")
   p.add_argument("--sweep_dir", help="default runs/sweeps/<spec file or experiment>")
   p.add_argument("--parallel", type=int, help="trials at once (default: one per GPU, or 1)")
   p.add_argument("--retry_failed", action="store_true", help="re-run failed trials")
-  p.add_argument("--dry_run", action="store_true", help="print the first round's "
-                 "commands and exit")
+  p.add_argument("--dry_run", action="store_true", help="print the first round's commands and exit")
   args, rest = p.parse_known_args(argv)
   bad = [a for a in rest if not a.startswith("--config.")]
   if bad:
@@ -126,15 +138,24 @@ def slot_envs(parallel: int | None) -> list[dict[str, str]]:
   if not gpus:
     return [{} for _ in range(count)]
   shared = count > len(gpus)  # trials share a GPU: none may take most of its memory
-  return [{"CUDA_VISIBLE_DEVICES": gpus[i % len(gpus)],
-           **({"XLA_PYTHON_CLIENT_PREALLOCATE": "false"} if shared else {})}
-          for i in range(count)]
+  return [
+    {
+      "CUDA_VISIBLE_DEVICES": gpus[i % len(gpus)],
+      **({"XLA_PYTHON_CLIENT_PREALLOCATE": "false"} if shared else {}),
+    }
+    for i in range(count)
+  ]
 
 
 def trial_argv(spec: spec_lib.Spec, trial: Trial) -> list[str]:
-  return [sys.executable, str(TRAIN), f"--experiment={spec.experiment}",
-          f"--workdir={trial.workdir}", *(f"--config.{o}" for o in spec.overrides),
-          *(f"--config.{k}={space.format_value(v)}" for k, v in trial.params.items())]
+  return [
+    sys.executable,
+    str(TRAIN),
+    f"--experiment={spec.experiment}",
+    f"--workdir={trial.workdir}",
+    *(f"--config.{o}" for o in spec.overrides),
+    *(f"--config.{k}={space.format_value(v)}" for k, v in trial.params.items()),
+  ]
 
 
 def log_path(trial: Trial) -> Path:
@@ -145,8 +166,9 @@ def record_path(trial: Trial) -> Path:
   return trial.workdir.with_suffix(".json")
 
 
-def plan_round(sweep_dir: Path, spec: spec_lib.Spec, r: int, earlier: list[Trial],
-               write: bool = True) -> tuple[list[Trial], str]:
+def plan_round(
+  sweep_dir: Path, spec: spec_lib.Spec, r: int, earlier: list[Trial], write: bool = True
+) -> tuple[list[Trial], str]:
   """Round r's trials, and a line saying where they were sampled: from the full
   ranges (r = 1) or zoomed to the best earlier trials. They are kept in
   round_R/round.json, so that a resumed sweep runs the same points whatever its
@@ -156,14 +178,20 @@ def plan_round(sweep_dir: Path, spec: spec_lib.Spec, r: int, earlier: list[Trial
   if saved.exists():
     plan = json.loads(saved.read_text())
   else:
-    best = space.top([(t.params, t.metric) for t in earlier if t.status == "ok"],
-                     spec.zoom_top, spec.mode) if r > 1 else []
+    best = (
+      space.top(
+        [(t.params, t.metric) for t in earlier if t.status == "ok"], spec.zoom_top, spec.mode
+      )
+      if r > 1
+      else []
+    )
     ranges = space.zoom(spec.params, best, spec.pad)
-    plan = {"ranges": ranges, "trials": space.sample(spec.params, ranges, spec.seed, r,
-                                                      spec.trials),
-            "shown": {p.name: space.describe_range(p, ranges[p.name])
-                      for p in spec.params if p.numeric},
-            "zoomed_to": best}
+    plan = {
+      "ranges": ranges,
+      "trials": space.sample(spec.params, ranges, spec.seed, r, spec.trials),
+      "shown": {p.name: space.describe_range(p, ranges[p.name]) for p in spec.params if p.numeric},
+      "zoomed_to": best,
+    }
     if write:
       round_dir.mkdir(parents=True, exist_ok=True)
       saved.write_text(json.dumps(plan, indent=2))
@@ -189,8 +217,9 @@ def restore(trial: Trial, spec: spec_lib.Spec, retry_failed: bool) -> None:
 def read_summary(trial: Trial, metric: str, path: Path) -> None:
   final = json.loads(path.read_text()).get("final", {})
   if metric not in final:
-    raise SweepError(f"metric {metric!r} is not in {path}; it has: "
-                     f"{', '.join(sorted(final)) or 'nothing'}")
+    raise SweepError(
+      f"metric {metric!r} is not in {path}; it has: {', '.join(sorted(final)) or 'nothing'}"
+    )
   trial.final, trial.metric = final, float(final[metric])
   trial.status, trial.error = "ok", None
   if not math.isfinite(trial.metric):
@@ -198,8 +227,11 @@ def read_summary(trial: Trial, metric: str, path: Path) -> None:
 
 
 def last_error(log: Path, returncode: int) -> str:
-  lines = [line.strip() for line in log.read_text(errors="replace").splitlines()
-           if line.strip() and not line.startswith("# ")]  # not the command lines we wrote
+  lines = [
+    line.strip()
+    for line in log.read_text(errors="replace").splitlines()
+    if line.strip() and not line.startswith("# ")
+  ]  # not the command lines we wrote
   errors = [line for line in lines if "error" in line.lower()]
   return (errors or lines or [f"exit status {returncode}"])[-1][:300]
 
@@ -216,8 +248,9 @@ def _die_with_parent() -> None:
 class Runner:
   """Runs trials as train.py processes, len(slots) at a time."""
 
-  def __init__(self, spec: spec_lib.Spec, slots: list[dict[str, str]],
-               on_done: Callable[[Trial], None]):
+  def __init__(
+    self, spec: spec_lib.Spec, slots: list[dict[str, str]], on_done: Callable[[Trial], None]
+  ):
     self.spec, self.slots, self.on_done = spec, slots, on_done
     self.running: dict[int, tuple[subprocess.Popen, Trial, float]] = {}
 
@@ -241,16 +274,26 @@ class Runner:
     trial.workdir.parent.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, **self.slots[slot]}
     with open(log_path(trial), "a", encoding="utf-8") as log:
-      log.write(f"# {time.strftime('%Y-%m-%d %H:%M:%S')}: "
-                f"{report.shell_join(trial_argv(self.spec, trial))}\n")
+      log.write(
+        f"# {time.strftime('%Y-%m-%d %H:%M:%S')}: "
+        f"{report.shell_join(trial_argv(self.spec, trial))}\n"
+      )
       log.flush()
       proc = subprocess.Popen(  # pylint: disable=consider-using-with
-          trial_argv(self.spec, trial), cwd=REPO, env=env, stdout=log,
-          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-          preexec_fn=_die_with_parent if sys.platform == "linux" else None)
+        trial_argv(self.spec, trial),
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+        preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+      )
     gpu = self.slots[slot].get("CUDA_VISIBLE_DEVICES")
-    print(f"{trial.name}: started" + (f" on GPU {gpu}" if gpu else "") + f", log "
-          f"{log_path(trial)}", flush=True)
+    print(
+      f"{trial.name}: started" + (f" on GPU {gpu}" if gpu else "") + f", log {log_path(trial)}",
+      flush=True,
+    )
     self.running[slot] = (proc, trial, time.time())
 
   def _finish(self, proc: subprocess.Popen, trial: Trial, t0: float) -> None:
@@ -263,11 +306,21 @@ class Runner:
       trial.status, trial.error = "interrupted", f"exit status {proc.returncode}"
     else:
       trial.status, trial.error = "failed", last_error(log_path(trial), proc.returncode)
-    record_path(trial).write_text(json.dumps(
-        {"status": trial.status, "wall_s": trial.wall_s, "error": trial.error,
-         "returncode": proc.returncode}))
-    shown = (f"{self.spec.metric}={trial.metric:.4g}" if trial.status == "ok"
-             else f"{trial.status.upper()}: {trial.error}")
+    record_path(trial).write_text(
+      json.dumps(
+        {
+          "status": trial.status,
+          "wall_s": trial.wall_s,
+          "error": trial.error,
+          "returncode": proc.returncode,
+        }
+      )
+    )
+    shown = (
+      f"{self.spec.metric}={trial.metric:.4g}"
+      if trial.status == "ok"
+      else f"{trial.status.upper()}: {trial.error}"
+    )
     print(f"{trial.name}: {shown} ({trial.wall_s:.0f} s)", flush=True)
     self.on_done(trial)
 
@@ -291,12 +344,17 @@ def dry_run(spec: spec_lib.Spec, sweep_dir: Path, slots: list[dict[str, str]]) -
   print(f"cd {report.shell_quote(str(REPO))}")
   for i, trial in enumerate(trials):
     env = [f"{k}={v}" for k, v in slots[i % len(slots)].items()]
-    print(report.shell_join([*env, *trial_argv(spec, trial)]) + " > "
-          + report.shell_quote(str(log_path(trial))) + " 2>&1")
+    print(
+      report.shell_join([*env, *trial_argv(spec, trial)])
+      + " > "
+      + report.shell_quote(str(log_path(trial)))
+      + " 2>&1"
+    )
 
 
-def sweep(spec: spec_lib.Spec, sweep_dir: Path, slots: list[dict[str, str]],
-          retry_failed: bool) -> list[Trial]:
+def sweep(
+  spec: spec_lib.Spec, sweep_dir: Path, slots: list[dict[str, str]], retry_failed: bool
+) -> list[Trial]:
   sweep_dir.mkdir(parents=True, exist_ok=True)
   (sweep_dir / "sweep.json").write_text(json.dumps(spec.to_json(), indent=2))
   trials: list[Trial] = []
@@ -312,8 +370,10 @@ def sweep(spec: spec_lib.Spec, sweep_dir: Path, slots: list[dict[str, str]],
     for trial in planned:
       restore(trial, spec, retry_failed)
       if trial.status != "pending":
-        print(f"{trial.name}: already {'finished' if trial.status == 'ok' else 'failed'}"
-              ", skipped", flush=True)
+        print(
+          f"{trial.name}: already {'finished' if trial.status == 'ok' else 'failed'}, skipped",
+          flush=True,
+        )
     trials += planned
     save()
     pending = [t for t in planned if t.status == "pending"]
@@ -335,8 +395,9 @@ def main(argv: Sequence[str] | None = None) -> int:
   try:
     args, config_flags = parse_args(sys.argv[1:] if argv is None else argv)
     spec = make_spec(args, config_flags)
-    name = (Path(args.spec).stem if args.spec
-            else spec.experiment.replace(":", "_").replace(",", "_"))
+    name = (
+      Path(args.spec).stem if args.spec else spec.experiment.replace(":", "_").replace(",", "_")
+    )
     sweep_dir = Path(args.sweep_dir or f"runs/sweeps/{name}").absolute()
     if sweep_dir.exists() and not sweep_dir.is_dir():
       raise SweepError(f"--sweep_dir {sweep_dir} is a file, not a directory")
@@ -358,8 +419,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 128 + (signal.SIGTERM if isinstance(e, Stop) else signal.SIGINT)
   for line in report.summary_lines(spec, trials):
     print(line)
-  print(f"results: {sweep_dir}/results.csv, plots: {sweep_dir}/plots/; "
-        f"{time.time() - t0:.0f} s")
+  print(f"results: {sweep_dir}/results.csv, plots: {sweep_dir}/plots/; {time.time() - t0:.0f} s")
   return 0
 
 

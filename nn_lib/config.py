@@ -3,6 +3,7 @@ resume a workdir with a different config, and derives sub-configs for studies.
 
 Errors are `ConfigError`s whose message names the offending key and what to do.
 """
+
 from __future__ import annotations
 
 import copy
@@ -16,175 +17,212 @@ import numpy as np
 
 from nn_lib.registry import ConfigError
 
-__all__ = ["ConfigError", "KEY_HELP", "check_resumable", "derive", "describe",
-           "validate_common", "validate_training"]
+__all__ = [
+  "ConfigError",
+  "KEY_HELP",
+  "check_resumable",
+  "derive",
+  "describe",
+  "validate_common",
+  "validate_training",
+]
 
 # Keys that may change between a run and its resumption without changing what the
 # checkpoint means (cadence, where data lives, how long to train, what is plotted).
-RESUMABLE_CHANGES = ("num_steps", "log_every", "eval_every", "checkpoint_every",
-                     "keep_checkpoints", "eval_batch_size", "data.data_dir",
-                     "data.embedded_dir", "plots", "check_initial_loss",
-                     "steps_per_call", "prefetch", "data_on_device",
-                     # where arrays live, not what they hold (restores reshard)
-                     "sharding.model_axis", "sharding.params", "sharding.rules")
+RESUMABLE_CHANGES = (
+  "num_steps",
+  "log_every",
+  "eval_every",
+  "checkpoint_every",
+  "keep_checkpoints",
+  "eval_batch_size",
+  "data.data_dir",
+  "data.embedded_dir",
+  "plots",
+  "check_initial_loss",
+  "steps_per_call",
+  "prefetch",
+  "data_on_device",
+  # where arrays live, not what they hold (restores reshard)
+  "sharding.model_axis",
+  "sharding.params",
+  "sharding.rules",
+)
 # Keys a config may lack, with the value their absence means (added after workdirs
 # were first written, or set only when given): a config without one resumes a run
 # whose config holds that value, and the other way round.
-ADDED_KEYS = {"steps_per_call": 1, "prefetch": 2, "data_on_device": False,
-              "parallel": "jit", "accumulate_steps": 1, "ema_decay": 0.0,
-              "sharding.model_axis": 1, "sharding.params": "replicated",
-              "sharding.rules": [], "regularizer.l2_lambda": 0.0, "augment": [],
-              "early_stopping.metric": "", "early_stopping.mode": "max",
-              "early_stopping.patience": 5, "early_stopping.min_delta": 0.0,
-              # model hyperparameters train.py adds when set on the command line
-              "model.dtype": "float32", "model.param_dtype": "float32"}
+ADDED_KEYS = {
+  "steps_per_call": 1,
+  "prefetch": 2,
+  "data_on_device": False,
+  "parallel": "jit",
+  "accumulate_steps": 1,
+  "ema_decay": 0.0,
+  "sharding.model_axis": 1,
+  "sharding.params": "replicated",
+  "sharding.rules": [],
+  "regularizer.l2_lambda": 0.0,
+  "augment": [],
+  "early_stopping.metric": "",
+  "early_stopping.mode": "max",
+  "early_stopping.patience": 5,
+  "early_stopping.min_delta": 0.0,
+  # model hyperparameters train.py adds when set on the command line
+  "model.dtype": "float32",
+  "model.param_dtype": "float32",
+}
 PARALLEL_MODES = ("jit", "explicit")
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
-TRAINING_KEYS = ("model", "loss", "optimizer", "schedule", "num_steps", "batch_size",
-                 "eval_batch_size", "log_every", "eval_every", "checkpoint_every",
-                 "keep_checkpoints", "metrics")
+TRAINING_KEYS = (
+  "model",
+  "loss",
+  "optimizer",
+  "schedule",
+  "num_steps",
+  "batch_size",
+  "eval_batch_size",
+  "log_every",
+  "eval_every",
+  "checkpoint_every",
+  "keep_checkpoints",
+  "metrics",
+)
 
 
 # What each config key means, for `train.py --show_config` (one place; a key not
 # listed is shown with its value only). Model, loss and optimizer keys other than
 # these are the keyword arguments of the named model, loss or optax optimizer.
 KEY_HELP: dict[str, str] = {
-    "seed": "seeds initialization, batch order and dropout",
-    "trainer": "how to train: supervised (gradient steps), knn, gan (two players), nerf "
-               "(rays), charlm (streams), seq2seq, ctc or word_vectors (nn_lib.trainers)",
-    "study": "optional: train several variations and compare them",
-    "compare.key": "the dotted config key a comparison study varies",
-    "compare.choices": "the values the study gives compare.key, one run each",
-    "compare.runs": "named runs, each a sequence of (dotted key, value) pairs",
-    "data.source": "where examples come from: embedded, tfds (prepared data_dir), npz, "
-                   "inline",
-    "data.name": "embedded or TFDS dataset name",
-    "data.path": "the .npz file (source=npz) with x_train, y_train, x_test, y_test",
-    "data.train_split": "the source's split to train on",
-    "data.test_split": "the source's split to test on",
-    "data.dev_fraction": "fraction of train held out as a dev split (0 = none)",
-    "data.split_seed": "which training rows go to the dev split",
-    "data.standardize": "zero-mean, unit-variance inputs (training statistics)",
-    "data.data_dir": "prepared TFDS data (default $TFDS_DATA_DIR)",
-    "data.embedded_dir": "where embedded datasets are prepared (default "
-                         "$NN_LIB_DATA_DIR)",
-    "data.input_key": "the TFDS feature used as input",
-    "data.target_key": "the TFDS feature used as target",
-    "data.input_max": "inputs are divided by it (default 255 for uint8, else 1)",
-    "data.ignore_label": "a negative class label whose rows are left out of training "
-                         "and evaluation (None refuses negative labels)",
-    "data.target_transform.name": "re-targets the data: none, is_class, one_hot, "
-                                  "inputs, normalize",
-    "data.target_transform.label": "the class that is positive (is_class)",
-    "data.target_transform.negative": "the target of the other classes (is_class)",
-    "data.target_transform.num_classes": "width of the one-hot targets (one_hot)",
-    "data.inline": "the examples themselves, per split (source=inline)",
-    "data.train_classes": "optional: the class labels the train (and dev) split keeps, "
-                          "e.g. (0, 1, 2, 3, 4, 5, 6); unset = all",
-    "data.test_classes": "optional: the class labels the test split keeps (classes "
-                         "held out of training, for verification); unset = all",
-    "model.name": "the model (nn_lib.models.MODELS); other model.* keys are its "
-                  "arguments",
-    "model.num_outputs": "output width: classes (softmax), 1 (sigmoid), target size",
-    "model.hidden": "hidden layer widths, input to output",
-    "model.activation": "hidden activation (relu, tanh, sigmoid, ...)",
-    "model.dropout": "dropout rate of hidden units (0 = none)",
-    "model.batch_norm": "batch normalization after each hidden layer",
-    "model.kernel_init": "weight initialization (he, lecun, xavier, zeros, ...)",
-    "model.depth": "number of hidden layers (overrides hidden)",
-    "model.width": "units per hidden layer (overrides hidden)",
-    "model.num_freqs": "positional encoding of the inputs (mlp): L frequencies "
-                       "2^0 pi ... 2^(L-1) pi of NeRF's gamma (0 = none)",
-    "model.output_activation": "applied to the outputs (identity = logits, sigmoid, ...)",
-    "model.widths": "channels (or units) per stage",
-    "model.arch": "a named architecture (e.g. resnet20)",
-    "model.latent_dim": "size of the code / latent vector",
-    "model.pooling": "pooling layer: max or avg",
-    "loss.name": "the loss (losses.LOSSES); other loss.* keys are its hyperparameters",
-    "loss.margin": "the hinge / ranking margin",
-    "optimizer.name": "any optax optimizer by name (adam, sgd, ...), or notes 004's "
-                      "notes_momentum, notes_rmsprop, notes_adam",
-    "optimizer.learning_rate": "the peak step size (positive, finite in float32)",
-    "optimizer.momentum": "momentum of sgd",
-    "optimizer.clip_norm": "clips the gradient's global norm (None = no clipping)",
-    "schedule.name": "learning-rate schedule: constant, cosine, exponential, linear; per "
-                     "epoch: inverse_time, exponential_epoch, inverse_sqrt, staircase",
-    "schedule.warmup_steps": "steps of linear warmup before the schedule",
-    "regularizer.l2": "adds l2 * sum W^2 over weight matrices (not biases)",
-    "regularizer.l1": "adds l1 * sum |W| over weight matrices",
-    "regularizer.max_norm": "caps each unit's incoming weight norm (0 = off)",
-    "regularizer.l2_lambda": "notes 004's L2: adds lambda/(2m) sum W^2, m = batch size "
-                             "(= optax.add_decayed_weights(lambda/m))",
-    "augment": "data augmentation in the train step: ({'name': 'random_crop', "
-               "'padding': 4}, {'name': 'horizontal_flip'}, ...); names: random_crop, "
-               "translate, horizontal_flip, gaussian_noise, mixup (last)",
-    "early_stopping.metric": "'split/name' to stop on (e.g. dev/accuracy; '' = off); "
-                             "the best evaluation is kept in best_checkpoint/",
-    "early_stopping.mode": "max (accuracy-like) or min (loss-like)",
-    "early_stopping.patience": "evaluations without improvement before stopping",
-    "early_stopping.min_delta": "how much better than the best counts as improvement",
-    "model.dtype": "computation dtype: float32, or bfloat16 for mixed precision "
-                   "(parameters stay float32; the loss is computed in float32)",
-    "model.param_dtype": "dtype parameters are stored in (float32)",
-    "steps_per_call": "training steps per jitted call (lax.scan over stacked batches); "
-                      "cadences stay exact, results identical; for small dense models "
-                      "(conv nets run slower inside the scan on the CPU)",
-    "prefetch": "calls whose batches a background thread prepares ahead (0 = none)",
-    "data_on_device": "keep the training split on the devices and gather each batch "
-                      "there (for data that fits)",
-    "parallel": "jit (XLA places the collectives) or explicit (the step per device: "
-                "shard_map + pmean of the gradients)",
-    "accumulate_steps": "micro-batches per update, gradients averaged (batch_size is "
-                        "their total)",
-    "ema_decay": "> 0: keep params_ema = d*params_ema + (1-d)*params and evaluate it "
-                 "as <split>_ema",
-    "sharding.model_axis": "devices on the mesh's model axis; the rest form data",
-    "sharding.params": "replicated, fsdp (large arrays split over data) or rules",
-    "sharding.rules": "(regex on parameter path, per-dimension mesh axes) pairs; the "
-                      "first match applies (sharding.params=rules)",
-    "num_steps": "training steps (batches)",
-    "batch_size": "examples per training step (a multiple of the devices)",
-    "eval_batch_size": "examples per evaluation batch (padded to the devices)",
-    "log_every": "steps between logged training metrics",
-    "eval_every": "steps between evaluations of eval_splits",
-    "checkpoint_every": "steps between checkpoints",
-    "keep_checkpoints": "how many recent checkpoints to keep",
-    "check_initial_loss": "logs the loss at the initial weights (notes 002's check)",
-    "metrics": "metrics by name (nn_lib.metrics.METRICS), on every eval split",
-    "eval_splits": "splits evaluated: train, dev, test",
-    "plots": "plots drawn after training (nn_lib.plots.PLOTS)",
-    "knn.k_grid": "the k values cross-validated",
-    "knn.num_folds": "cross-validation folds",
-    "knn.distance": "the distance: l1 or l2",
-    "lm.bptt": "characters backpropagated through per window (truncated BPTT)",
-    "lm.sample.num_chars": "characters sampled after training into sample.txt",
-    "lm.sample.temperature": "sampling temperature (0: argmax)",
-    "lm.sample.top_k": "sample among the k most likely characters (0: all)",
-    "lm.sample.seed": "the sampling's random seed",
-    "lm.sample.prompt_chars": "dev-text characters that prime the sample",
-    "lm.sample.prompt_start": "where in the dev text the prompt starts",
-    "seq2seq.beam_width": "beam search's width B (1: greedy decoding)",
-    "seq2seq.alpha": "beam search's length normalisation 1/T_y^alpha (0: none)",
-    "seq2seq.num_examples": "decoded test pairs written to examples.txt",
-    "seq2seq.plot_examples": "of them, attention heat maps in plots/attention.png",
-    "ctc.beam_width": "prefixes kept by the CTC prefix beam search",
-    "ctc.beam_splits": "eval splits also decoded by prefix beam search (host)",
-    "ctc.beam_strips": "of their strips, how many (0: all)",
-    "ctc.plot_strips": "test strips drawn in plots/ctc_strips.png",
-    "embeddings.method": "sgns (skip-gram, negative sampling) or glove",
-    "embeddings.vocab_size": "the most frequent words kept",
-    "embeddings.min_count": "... that occur at least this often",
-    "embeddings.dim": "word-vector dimension",
-    "embeddings.window": "context words on each side of a centre word",
-    "embeddings.subsample": "sgns: frequent-word subsampling threshold t",
-    "embeddings.num_negatives": "sgns: negative words per (centre, context) pair",
-    "embeddings.neg_power": "sgns: negatives drawn from unigram counts to this power",
-    "embeddings.x_max": "glove: f(X) = min(1, (X / x_max)^alpha)",
-    "embeddings.alpha": "glove: the weighting function's exponent",
-    "embeddings.analogies": "the analogy questions (a file in nn_lib/data/assets)",
-    "embeddings.neighbours": "words whose nearest neighbours are logged",
-    "embeddings.num_neighbours": "neighbours listed per word",
-    "embeddings.pca_pairs": "word pairs drawn in plots/pca.png",
+  "seed": "seeds initialization, batch order and dropout",
+  "trainer": "how to train: supervised (gradient steps), knn, gan (two players), nerf "
+  "(rays), charlm (streams), seq2seq, ctc or word_vectors (nn_lib.trainers)",
+  "study": "optional: train several variations and compare them",
+  "compare.key": "the dotted config key a comparison study varies",
+  "compare.choices": "the values the study gives compare.key, one run each",
+  "compare.runs": "named runs, each a sequence of (dotted key, value) pairs",
+  "data.source": "where examples come from: embedded, tfds (prepared data_dir), npz, inline",
+  "data.name": "embedded or TFDS dataset name",
+  "data.path": "the .npz file (source=npz) with x_train, y_train, x_test, y_test",
+  "data.train_split": "the source's split to train on",
+  "data.test_split": "the source's split to test on",
+  "data.dev_fraction": "fraction of train held out as a dev split (0 = none)",
+  "data.split_seed": "which training rows go to the dev split",
+  "data.standardize": "zero-mean, unit-variance inputs (training statistics)",
+  "data.data_dir": "prepared TFDS data (default $TFDS_DATA_DIR)",
+  "data.embedded_dir": "where embedded datasets are prepared (default $NN_LIB_DATA_DIR)",
+  "data.input_key": "the TFDS feature used as input",
+  "data.target_key": "the TFDS feature used as target",
+  "data.input_max": "inputs are divided by it (default 255 for uint8, else 1)",
+  "data.ignore_label": "a negative class label whose rows are left out of training "
+  "and evaluation (None refuses negative labels)",
+  "data.target_transform.name": "re-targets the data: none, is_class, one_hot, inputs, normalize",
+  "data.target_transform.label": "the class that is positive (is_class)",
+  "data.target_transform.negative": "the target of the other classes (is_class)",
+  "data.target_transform.num_classes": "width of the one-hot targets (one_hot)",
+  "data.inline": "the examples themselves, per split (source=inline)",
+  "data.train_classes": "optional: the class labels the train (and dev) split keeps, "
+  "e.g. (0, 1, 2, 3, 4, 5, 6); unset = all",
+  "data.test_classes": "optional: the class labels the test split keeps (classes "
+  "held out of training, for verification); unset = all",
+  "model.name": "the model (nn_lib.models.MODELS); other model.* keys are its arguments",
+  "model.num_outputs": "output width: classes (softmax), 1 (sigmoid), target size",
+  "model.hidden": "hidden layer widths, input to output",
+  "model.activation": "hidden activation (relu, tanh, sigmoid, ...)",
+  "model.dropout": "dropout rate of hidden units (0 = none)",
+  "model.batch_norm": "batch normalization after each hidden layer",
+  "model.kernel_init": "weight initialization (he, lecun, xavier, zeros, ...)",
+  "model.depth": "number of hidden layers (overrides hidden)",
+  "model.width": "units per hidden layer (overrides hidden)",
+  "model.num_freqs": "positional encoding of the inputs (mlp): L frequencies "
+  "2^0 pi ... 2^(L-1) pi of NeRF's gamma (0 = none)",
+  "model.output_activation": "applied to the outputs (identity = logits, sigmoid, ...)",
+  "model.widths": "channels (or units) per stage",
+  "model.arch": "a named architecture (e.g. resnet20)",
+  "model.latent_dim": "size of the code / latent vector",
+  "model.pooling": "pooling layer: max or avg",
+  "loss.name": "the loss (losses.LOSSES); other loss.* keys are its hyperparameters",
+  "loss.margin": "the hinge / ranking margin",
+  "optimizer.name": "any optax optimizer by name (adam, sgd, ...), or notes 004's "
+  "notes_momentum, notes_rmsprop, notes_adam",
+  "optimizer.learning_rate": "the peak step size (positive, finite in float32)",
+  "optimizer.momentum": "momentum of sgd",
+  "optimizer.clip_norm": "clips the gradient's global norm (None = no clipping)",
+  "schedule.name": "learning-rate schedule: constant, cosine, exponential, linear; per "
+  "epoch: inverse_time, exponential_epoch, inverse_sqrt, staircase",
+  "schedule.warmup_steps": "steps of linear warmup before the schedule",
+  "regularizer.l2": "adds l2 * sum W^2 over weight matrices (not biases)",
+  "regularizer.l1": "adds l1 * sum |W| over weight matrices",
+  "regularizer.max_norm": "caps each unit's incoming weight norm (0 = off)",
+  "regularizer.l2_lambda": "notes 004's L2: adds lambda/(2m) sum W^2, m = batch size "
+  "(= optax.add_decayed_weights(lambda/m))",
+  "augment": "data augmentation in the train step: ({'name': 'random_crop', "
+  "'padding': 4}, {'name': 'horizontal_flip'}, ...); names: random_crop, "
+  "translate, horizontal_flip, gaussian_noise, mixup (last)",
+  "early_stopping.metric": "'split/name' to stop on (e.g. dev/accuracy; '' = off); "
+  "the best evaluation is kept in best_checkpoint/",
+  "early_stopping.mode": "max (accuracy-like) or min (loss-like)",
+  "early_stopping.patience": "evaluations without improvement before stopping",
+  "early_stopping.min_delta": "how much better than the best counts as improvement",
+  "model.dtype": "computation dtype: float32, or bfloat16 for mixed precision "
+  "(parameters stay float32; the loss is computed in float32)",
+  "model.param_dtype": "dtype parameters are stored in (float32)",
+  "steps_per_call": "training steps per jitted call (lax.scan over stacked batches); "
+  "cadences stay exact, results identical; for small dense models "
+  "(conv nets run slower inside the scan on the CPU)",
+  "prefetch": "calls whose batches a background thread prepares ahead (0 = none)",
+  "data_on_device": "keep the training split on the devices and gather each batch "
+  "there (for data that fits)",
+  "parallel": "jit (XLA places the collectives) or explicit (the step per device: "
+  "shard_map + pmean of the gradients)",
+  "accumulate_steps": "micro-batches per update, gradients averaged (batch_size is their total)",
+  "ema_decay": "> 0: keep params_ema = d*params_ema + (1-d)*params and evaluate it as <split>_ema",
+  "sharding.model_axis": "devices on the mesh's model axis; the rest form data",
+  "sharding.params": "replicated, fsdp (large arrays split over data) or rules",
+  "sharding.rules": "(regex on parameter path, per-dimension mesh axes) pairs; the "
+  "first match applies (sharding.params=rules)",
+  "num_steps": "training steps (batches)",
+  "batch_size": "examples per training step (a multiple of the devices)",
+  "eval_batch_size": "examples per evaluation batch (padded to the devices)",
+  "log_every": "steps between logged training metrics",
+  "eval_every": "steps between evaluations of eval_splits",
+  "checkpoint_every": "steps between checkpoints",
+  "keep_checkpoints": "how many recent checkpoints to keep",
+  "check_initial_loss": "logs the loss at the initial weights (notes 002's check)",
+  "metrics": "metrics by name (nn_lib.metrics.METRICS), on every eval split",
+  "eval_splits": "splits evaluated: train, dev, test",
+  "plots": "plots drawn after training (nn_lib.plots.PLOTS)",
+  "knn.k_grid": "the k values cross-validated",
+  "knn.num_folds": "cross-validation folds",
+  "knn.distance": "the distance: l1 or l2",
+  "lm.bptt": "characters backpropagated through per window (truncated BPTT)",
+  "lm.sample.num_chars": "characters sampled after training into sample.txt",
+  "lm.sample.temperature": "sampling temperature (0: argmax)",
+  "lm.sample.top_k": "sample among the k most likely characters (0: all)",
+  "lm.sample.seed": "the sampling's random seed",
+  "lm.sample.prompt_chars": "dev-text characters that prime the sample",
+  "lm.sample.prompt_start": "where in the dev text the prompt starts",
+  "seq2seq.beam_width": "beam search's width B (1: greedy decoding)",
+  "seq2seq.alpha": "beam search's length normalisation 1/T_y^alpha (0: none)",
+  "seq2seq.num_examples": "decoded test pairs written to examples.txt",
+  "seq2seq.plot_examples": "of them, attention heat maps in plots/attention.png",
+  "ctc.beam_width": "prefixes kept by the CTC prefix beam search",
+  "ctc.beam_splits": "eval splits also decoded by prefix beam search (host)",
+  "ctc.beam_strips": "of their strips, how many (0: all)",
+  "ctc.plot_strips": "test strips drawn in plots/ctc_strips.png",
+  "embeddings.method": "sgns (skip-gram, negative sampling) or glove",
+  "embeddings.vocab_size": "the most frequent words kept",
+  "embeddings.min_count": "... that occur at least this often",
+  "embeddings.dim": "word-vector dimension",
+  "embeddings.window": "context words on each side of a centre word",
+  "embeddings.subsample": "sgns: frequent-word subsampling threshold t",
+  "embeddings.num_negatives": "sgns: negative words per (centre, context) pair",
+  "embeddings.neg_power": "sgns: negatives drawn from unigram counts to this power",
+  "embeddings.x_max": "glove: f(X) = min(1, (X / x_max)^alpha)",
+  "embeddings.alpha": "glove: the weighting function's exponent",
+  "embeddings.analogies": "the analogy questions (a file in nn_lib/data/assets)",
+  "embeddings.neighbours": "words whose nearest neighbours are logged",
+  "embeddings.num_neighbours": "neighbours listed per word",
+  "embeddings.pca_pairs": "word pairs drawn in plots/pca.png",
 }
 
 
@@ -193,8 +231,7 @@ def describe(cfg: Any) -> str:
   flat = _flatten(cfg.to_dict() if hasattr(cfg, "to_dict") else dict(cfg))
   lines = [(f"{key} = {value!r}", KEY_HELP.get(key, "")) for key, value in flat.items()]
   width = min(48, max(len(text) for text, _ in lines))
-  return "\n".join(f"{text:<{width}}  # {meaning}" if meaning else text
-                   for text, meaning in lines)
+  return "\n".join(f"{text:<{width}}  # {meaning}" if meaning else text for text, meaning in lines)
 
 
 def _require(cfg: Any, keys) -> None:
@@ -214,8 +251,9 @@ def _divisible_by_devices(cfg, key: str) -> None:
   devices = jax.device_count()
   if cfg[key] % devices:
     raise ConfigError(
-        f"config.{key}={cfg[key]} is not divisible by the {devices} devices of the "
-        f"data mesh; use a multiple of {devices} (e.g. {devices * max(1, cfg[key] // devices)}).")
+      f"config.{key}={cfg[key]} is not divisible by the {devices} devices of the "
+      f"data mesh; use a multiple of {devices} (e.g. {devices * max(1, cfg[key] // devices)})."
+    )
 
 
 def validate_common(cfg: Any) -> None:
@@ -226,45 +264,60 @@ def validate_common(cfg: Any) -> None:
   if not cfg.eval_splits:
     # Nothing would be evaluated: the run would end with no test metric in its
     # Result or summary.json, which is never what a user asking for a run means.
-    raise ConfigError("config.eval_splits is empty, so no split would be evaluated "
-                      "and the run would report no metric; name at least one of train, "
-                      "dev, test, e.g. --config.eval_splits=\"('test',)\".")
+    raise ConfigError(
+      "config.eval_splits is empty, so no split would be evaluated "
+      "and the run would report no metric; name at least one of train, "
+      "dev, test, e.g. --config.eval_splits=\"('test',)\"."
+    )
   unknown_splits = set(cfg.eval_splits) - {"dev", "test", "train"}
   if unknown_splits:
-    raise ConfigError(f"config.eval_splits has unknown split(s) {sorted(unknown_splits)};"
-                      " valid: train, dev, test")
+    raise ConfigError(
+      f"config.eval_splits has unknown split(s) {sorted(unknown_splits)}; valid: train, dev, test"
+    )
   frac = cfg.data.get("dev_fraction", 0.0)
   if not 0.0 <= frac < 1.0:
     raise ConfigError(f"config.data.dev_fraction must be in [0, 1), got {frac!r}")
   split_seed = cfg.data.get("split_seed", 0)
   if isinstance(split_seed, bool) or not isinstance(split_seed, int) or split_seed < 0:
     # numpy's default_rng only takes non-negative seeds; refuse it here, not mid-load.
-    raise ConfigError(f"config.data.split_seed must be a non-negative integer, got "
-                      f"{split_seed!r}; set --config.data.split_seed to e.g. 0.")
+    raise ConfigError(
+      f"config.data.split_seed must be a non-negative integer, got "
+      f"{split_seed!r}; set --config.data.split_seed to e.g. 0."
+    )
   if "dev" in cfg.eval_splits and not frac:
-    raise ConfigError("config.eval_splits asks for 'dev' but config.data.dev_fraction "
-                      "is 0; set a fraction of the training split to hold out.")
+    raise ConfigError(
+      "config.eval_splits asks for 'dev' but config.data.dev_fraction "
+      "is 0; set a fraction of the training split to hold out."
+    )
 
 
 def validate_training(cfg: Any) -> None:
   """What a gradient trainer reads on top of `validate_common`."""
   validate_common(cfg)
   _require(cfg, TRAINING_KEYS)
-  for key in ("num_steps", "batch_size", "eval_batch_size", "log_every", "eval_every",
-              "checkpoint_every", "keep_checkpoints"):
+  for key in (
+    "num_steps",
+    "batch_size",
+    "eval_batch_size",
+    "log_every",
+    "eval_every",
+    "checkpoint_every",
+    "keep_checkpoints",
+  ):
     _positive_int(cfg, key)
   # eval_batch_size needs no multiple: evaluation pads each batch to one (predict.py).
   _divisible_by_devices(cfg, "batch_size")
   _check_scale_out(cfg)
   lr = cfg.optimizer.get("learning_rate")
   if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0:
-    raise ConfigError(f"config.optimizer.learning_rate must be a positive number, "
-                      f"got {lr!r}")
+    raise ConfigError(f"config.optimizer.learning_rate must be a positive number, got {lr!r}")
   if not math.isfinite(lr) or lr > _FLOAT32_MAX:
     # The step computes in float32: a larger rate is Inf there and every update NaN.
-    raise ConfigError(f"config.optimizer.learning_rate={lr!r} is not finite in float32 "
-                      f"(the largest float32 is {_FLOAT32_MAX:.4g}); use a learning rate "
-                      "such as 1e-3.")
+    raise ConfigError(
+      f"config.optimizer.learning_rate={lr!r} is not finite in float32 "
+      f"(the largest float32 is {_FLOAT32_MAX:.4g}); use a learning rate "
+      "such as 1e-3."
+    )
   for part in ("model", "loss", "optimizer", "schedule"):
     if not cfg[part].get("name"):
       raise ConfigError(f"config.{part}.name is not set")
@@ -273,8 +326,7 @@ def validate_training(cfg: Any) -> None:
   known = ("l2", "l1", "max_norm", "l2_lambda")
   for key, value in (cfg.get("regularizer") or {}).items():
     if key not in known:
-      raise ConfigError(f"config.regularizer.{key} is not a regularizer; valid: "
-                        f"{', '.join(known)}")
+      raise ConfigError(f"config.regularizer.{key} is not a regularizer; valid: {', '.join(known)}")
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
       raise ConfigError(f"config.regularizer.{key} must be a number >= 0, got {value!r}")
 
@@ -282,38 +334,44 @@ def validate_training(cfg: Any) -> None:
 def _check_scale_out(cfg: Any) -> None:
   parallel = cfg.get("parallel", "jit")
   if parallel not in PARALLEL_MODES:
-    raise ConfigError(f"config.parallel={parallel!r} is not a parallel mode; valid: "
-                      f"{', '.join(PARALLEL_MODES)}.")
+    raise ConfigError(
+      f"config.parallel={parallel!r} is not a parallel mode; valid: {', '.join(PARALLEL_MODES)}."
+    )
   k = cfg.get("accumulate_steps", 1)
   if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-    raise ConfigError(f"config.accumulate_steps must be a positive integer (1 = no "
-                      f"accumulation), got {k!r}.")
+    raise ConfigError(
+      f"config.accumulate_steps must be a positive integer (1 = no accumulation), got {k!r}."
+    )
   rows = cfg.batch_size // jax.device_count()
   if rows % k:
     raise ConfigError(
-        f"config.accumulate_steps={k} must divide the {rows} rows each device gets "
-        f"(batch_size={cfg.batch_size} over {jax.device_count()} devices); use a "
-        f"divisor of {rows}, or a batch_size that is a multiple of "
-        f"{k * jax.device_count()}.")
+      f"config.accumulate_steps={k} must divide the {rows} rows each device gets "
+      f"(batch_size={cfg.batch_size} over {jax.device_count()} devices); use a "
+      f"divisor of {rows}, or a batch_size that is a multiple of "
+      f"{k * jax.device_count()}."
+    )
   for key in ("steps_per_call", "prefetch"):
     value = cfg.get(key, 1)
     if isinstance(value, bool) or not isinstance(value, int) or value < (key == "steps_per_call"):
-      raise ConfigError(f"config.{key} must be an integer >= {int(key == 'steps_per_call')}"
-                        f", got {value!r}.")
+      raise ConfigError(
+        f"config.{key} must be an integer >= {int(key == 'steps_per_call')}, got {value!r}."
+      )
   decay = cfg.get("ema_decay", 0.0)
   if not (_is_number(decay) and 0 <= decay < 1):
-    raise ConfigError(f"config.ema_decay must be in [0, 1) (0 = no moving average; "
-                      f"e.g. 0.999), got {decay!r}.")
+    raise ConfigError(
+      f"config.ema_decay must be in [0, 1) (0 = no moving average; e.g. 0.999), got {decay!r}."
+    )
   params = cfg.get("sharding", {}).get("params", "replicated")
   if parallel == "explicit" and params != "replicated":
-    raise ConfigError(f"config.parallel='explicit' replicates the parameters on every "
-                      f"device, so config.sharding.params={params!r} cannot apply; use "
-                      "parallel='jit' to shard them.")
+    raise ConfigError(
+      f"config.parallel='explicit' replicates the parameters on every "
+      f"device, so config.sharding.params={params!r} cannot apply; use "
+      "parallel='jit' to shard them."
+    )
 
 
 def _is_number(value: Any) -> bool:
-  return (not isinstance(value, bool) and isinstance(value, (int, float))
-          and math.isfinite(value))
+  return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
 
 
 # optax arguments that are decay factors of a running average: 1 (or more) never
@@ -325,31 +383,38 @@ def _check_optimizer_values(cfg_optimizer: Any) -> None:
   """Values optax accepts silently but that make training wrong or NaN."""
   clip_norm = cfg_optimizer.get("clip_norm")
   if clip_norm is not None and not (_is_number(clip_norm) and clip_norm > 0):
-    raise ConfigError(f"config.optimizer.clip_norm must be a positive number (the "
-                      f"largest gradient norm kept) or None for no clipping, got "
-                      f"{clip_norm!r}; set e.g. --config.optimizer.clip_norm=1.0.")
+    raise ConfigError(
+      f"config.optimizer.clip_norm must be a positive number (the "
+      f"largest gradient norm kept) or None for no clipping, got "
+      f"{clip_norm!r}; set e.g. --config.optimizer.clip_norm=1.0."
+    )
   for key in _DECAY_FACTORS:
     value = cfg_optimizer.get(key)
     if value is not None and not (_is_number(value) and 0 <= value < 1):
-      raise ConfigError(f"config.optimizer.{key} must be in [0, 1), got {value!r} "
-                        f"(optimizer {cfg_optimizer.get('name')!r}); set e.g. "
-                        f"--config.optimizer.{key}=0.9.")
+      raise ConfigError(
+        f"config.optimizer.{key} must be in [0, 1), got {value!r} "
+        f"(optimizer {cfg_optimizer.get('name')!r}); set e.g. "
+        f"--config.optimizer.{key}=0.9."
+      )
   weight_decay = cfg_optimizer.get("weight_decay")
   if weight_decay is not None and not (_is_number(weight_decay) and weight_decay >= 0):
-    raise ConfigError(f"config.optimizer.weight_decay must be a number >= 0 (a negative "
-                      f"one grows the weights), got {weight_decay!r}; set e.g. "
-                      f"--config.optimizer.weight_decay=1e-4.")
+    raise ConfigError(
+      f"config.optimizer.weight_decay must be a number >= 0 (a negative "
+      f"one grows the weights), got {weight_decay!r}; set e.g. "
+      f"--config.optimizer.weight_decay=1e-4."
+    )
 
 
 def _check_warmup(cfg_schedule: Any, num_steps: int) -> None:
   warmup = cfg_schedule.get("warmup_steps")
   if warmup is None:
     return
-  if (isinstance(warmup, bool) or not isinstance(warmup, int)
-      or not 0 <= warmup < num_steps):
-    raise ConfigError(f"config.schedule.warmup_steps={warmup!r} must be an integer in "
-                      f"[0, num_steps={num_steps}); set --config.schedule.warmup_steps "
-                      f"below config.num_steps (0 = no warmup).")
+  if isinstance(warmup, bool) or not isinstance(warmup, int) or not 0 <= warmup < num_steps:
+    raise ConfigError(
+      f"config.schedule.warmup_steps={warmup!r} must be an integer in "
+      f"[0, num_steps={num_steps}); set --config.schedule.warmup_steps "
+      f"below config.num_steps (0 = no warmup)."
+    )
 
 
 def derive(cfg: Any, **updates: Any) -> Any:
@@ -387,11 +452,14 @@ def check_resumable(saved_json: str, cfg_json: str, workdir: str | Path) -> None
   for key, default in ADDED_KEYS.items():
     saved.setdefault(key, default)
     now.setdefault(key, default)
-  diffs = [f"{k}: {saved.get(k, '<absent>')!r} -> {now.get(k, '<absent>')!r}"
-           for k in sorted(set(saved) | set(now))
-           if saved.get(k) != now.get(k) and k not in RESUMABLE_CHANGES]
+  diffs = [
+    f"{k}: {saved.get(k, '<absent>')!r} -> {now.get(k, '<absent>')!r}"
+    for k in sorted(set(saved) | set(now))
+    if saved.get(k) != now.get(k) and k not in RESUMABLE_CHANGES
+  ]
   if diffs:
     raise ConfigError(
-        f"workdir {workdir} holds a run with a different config, so its checkpoints "
-        f"cannot be resumed:\n  " + "\n  ".join(diffs) + "\nUse a new --workdir, or "
-        "move that directory away to start over (nothing is deleted automatically).")
+      f"workdir {workdir} holds a run with a different config, so its checkpoints "
+      f"cannot be resumed:\n  " + "\n  ".join(diffs) + "\nUse a new --workdir, or "
+      "move that directory away to start over (nothing is deleted automatically)."
+    )

@@ -19,6 +19,7 @@ there is no derivative to approximate: such coordinates are found from J alone
   report = check_gradients(model, variables, loss_fn, batch, cfg_regularizer=reg)
   print(report); report.verdict   # "great" | "check" | "wrong"
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -39,7 +40,7 @@ from nn_lib.training.objective import LossFn, loss_from_config
 from nn_lib.training.step import regularization
 
 # The notes' bands (1e-7 great, 1e-5 so-so, 1e-3 worry) as exact thresholds:
-GREAT_BELOW = 1e-7   # relative error < 1e-7: "great"; > 1e-3: "wrong"; else "check"
+GREAT_BELOW = 1e-7  # relative error < 1e-7: "great"; > 1e-3: "wrong"; else "check"
 WRONG_ABOVE = 1e-3
 VERDICTS = ("great", "check", "wrong")
 DEFAULT_EPS = 1e-7
@@ -65,7 +66,7 @@ def relative_error(approx: Any, exact: Any) -> float:
 
 
 def verdict_of(error: float) -> str:
-  """"great" if error < GREAT_BELOW, "wrong" if error > WRONG_ABOVE (or NaN),
+  """ "great" if error < GREAT_BELOW, "wrong" if error > WRONG_ABOVE (or NaN),
   else "check"."""
   if not error <= WRONG_ABOVE:
     return "wrong"
@@ -75,13 +76,14 @@ def verdict_of(error: float) -> str:
 @dataclasses.dataclass(frozen=True)
 class LeafCheck:
   """One parameter array: its error over its checked coordinates."""
+
   path: str
   size: int
-  sampled: int            # coordinates drawn
-  kinks: int              # of those, excluded (J has a kink there)
-  relative_error: float   # over the others; NaN when there are none
-  max_abs_error: float    # max_i |d_theta_approx[i] - d_theta[i]|
-  grad_norm: float        # ||d_theta||_2 over the checked coordinates
+  sampled: int  # coordinates drawn
+  kinks: int  # of those, excluded (J has a kink there)
+  relative_error: float  # over the others; NaN when there are none
+  max_abs_error: float  # max_i |d_theta_approx[i] - d_theta[i]|
+  grad_norm: float  # ||d_theta||_2 over the checked coordinates
 
   @property
   def checked(self) -> int:
@@ -99,13 +101,14 @@ class GradCheckReport:
   `verdict` is the worst band of the overall error and of every leaf's: a wrong
   small leaf (the notes' "db may be far off, but dW may be just fine") barely
   moves the overall norm, so the components are judged too."""
+
   relative_error: float
   leaves: tuple[LeafCheck, ...]
   num_params: int
   num_sampled: int
   num_kinks: int
   eps: float
-  objective: float        # J(theta): data loss + regularization, in float64
+  objective: float  # J(theta): data loss + regularization, in float64
   notes: tuple[str, ...]  # what was changed to check (dropout off, float64, ...)
   seconds: float
 
@@ -129,41 +132,54 @@ class GradCheckReport:
     return self.verdict != "wrong"
 
   def format(self) -> str:
-    coverage = ("every parameter" if self.num_sampled == self.num_params else
-                f"{self.num_sampled} of {self.num_params} parameters (random, seeded, "
-                "shared equally among the arrays)")
+    coverage = (
+      "every parameter"
+      if self.num_sampled == self.num_params
+      else f"{self.num_sampled} of {self.num_params} parameters (random, seeded, "
+      "shared equally among the arrays)"
+    )
     if self.num_kinks:
-      coverage += (f"; {self.num_kinks} at kinks of J excluded (one-sided "
-                   "differences disagree: ReLU at 0, max-pool ties)")
-    lines = [f"gradient check of J = mean loss + regularization in float64, "
-             f"eps={self.eps:g}, {self.seconds:.1f} s",
-             f"  checked: {coverage}",
-             *(f"  note: {note}" for note in self.notes),
-             f"  J = {self.objective:.10g}; float64 rounding in one difference: "
-             f"|J| 2^-52 / eps = {self.rounding_floor:.1e}",
-             f"relative error ||d_approx - d|| / (||d_approx|| + ||d||) = "
-             f"{self.relative_error:.3e}",
-             f"verdict: {self.verdict.upper()} (worst of the overall and per-array "
-             f"errors; great < {GREAT_BELOW:g} <= check <= {WRONG_ABOVE:g} < wrong)"]
-    if self.verdict != "great" and all(leaf.max_abs_error < 10 * self.rounding_floor
-                                       for leaf in self.leaves if leaf.checked):
-      lines.append("  every difference is within 10x that rounding: at this eps a wrong "
-                   "gradient cannot be told from rounding (a larger eps, 1e-5, can)")
+      coverage += (
+        f"; {self.num_kinks} at kinks of J excluded (one-sided "
+        "differences disagree: ReLU at 0, max-pool ties)"
+      )
+    lines = [
+      f"gradient check of J = mean loss + regularization in float64, "
+      f"eps={self.eps:g}, {self.seconds:.1f} s",
+      f"  checked: {coverage}",
+      *(f"  note: {note}" for note in self.notes),
+      f"  J = {self.objective:.10g}; float64 rounding in one difference: "
+      f"|J| 2^-52 / eps = {self.rounding_floor:.1e}",
+      f"relative error ||d_approx - d|| / (||d_approx|| + ||d||) = {self.relative_error:.3e}",
+      f"verdict: {self.verdict.upper()} (worst of the overall and per-array "
+      f"errors; great < {GREAT_BELOW:g} <= check <= {WRONG_ABOVE:g} < wrong)",
+    ]
+    if self.verdict != "great" and all(
+      leaf.max_abs_error < 10 * self.rounding_floor for leaf in self.leaves if leaf.checked
+    ):
+      lines.append(
+        "  every difference is within 10x that rounding: at this eps a wrong "
+        "gradient cannot be told from rounding (a larger eps, 1e-5, can)"
+      )
     width = max([len("parameter")] + [len(leaf.path) for leaf in self.leaves])
-    lines += ["", f"{'parameter':<{width}}  {'checked':>13}  {'kinks':>5}  "
-              f"{'rel. error':>10}  {'max |diff|':>10}  {'||d||':>10}  verdict"]
+    lines += [
+      "",
+      f"{'parameter':<{width}}  {'checked':>13}  {'kinks':>5}  "
+      f"{'rel. error':>10}  {'max |diff|':>10}  {'||d||':>10}  verdict",
+    ]
     for leaf in self.leaves:
-      lines.append(f"{leaf.path:<{width}}  {f'{leaf.checked}/{leaf.size}':>13}  "
-                   f"{leaf.kinks:>5}  {leaf.relative_error:>10.3e}  "
-                   f"{leaf.max_abs_error:>10.3e}  {leaf.grad_norm:>10.3e}  "
-                   f"{leaf.verdict}")
+      lines.append(
+        f"{leaf.path:<{width}}  {f'{leaf.checked}/{leaf.size}':>13}  "
+        f"{leaf.kinks:>5}  {leaf.relative_error:>10.3e}  "
+        f"{leaf.max_abs_error:>10.3e}  {leaf.grad_norm:>10.3e}  "
+        f"{leaf.verdict}"
+      )
     return "\n".join(lines)
 
   __str__ = format  # noqa: A003  (the method above, meant: str(report) is its table)
 
 
-def _checkable(model: nn.Module,
-               variables: Mapping[str, Any]) -> tuple[nn.Module, list[str]]:
+def _checkable(model: nn.Module, variables: Mapping[str, Any]) -> tuple[nn.Module, list[str]]:
   """The model as checked (dropout off, float64) and notes saying what changed."""
   changes: dict[str, Any] = {}
   notes = []
@@ -178,21 +194,23 @@ def _checkable(model: nn.Module,
   if "dtype" in changes:
     notes.append(f"model computes in float64 (dtype was {model.dtype})")
   if "batch_stats" in variables:
-    notes.append("batch norm in train mode (mini-batch statistics); the updated "
-                 "running averages are discarded")
+    notes.append(
+      "batch norm in train mode (mini-batch statistics); the updated running averages are discarded"
+    )
   return (model.clone(**changes) if changes else model), notes
 
 
 def _to_float64(tree: Any) -> Any:
   """Floating leaves in float64; integer leaves (class labels) unchanged."""
+
   def cast(x):
     x = jnp.asarray(x)
     return x.astype(jnp.float64) if jnp.issubdtype(x.dtype, jnp.floating) else x
+
   return jax.tree.map(cast, tree)
 
 
-def _sample_coordinates(sizes: list[int], max_params: int | None,
-                        seed: int) -> np.ndarray:
+def _sample_coordinates(sizes: list[int], max_params: int | None, seed: int) -> np.ndarray:
   """Sorted indices into theta: all, or `max_params` drawn with `seed`, shared
   equally among the arrays (one smaller than its share is checked whole and
   leaves the rest to the others): a uniform draw would skip the small arrays,
@@ -211,10 +229,18 @@ def _sample_coordinates(sizes: list[int], max_params: int | None,
   return np.sort(np.concatenate(chosen))
 
 
-def check_gradients(model: nn.Module, variables: Mapping[str, Any], loss_fn: LossFn,
-                    batch: Mapping[str, Any], *, cfg_regularizer: Any = None,
-                    eps: float = DEFAULT_EPS, max_params: int | None = DEFAULT_MAX_PARAMS,
-                    seed: int = 0, chunk_size: int | None = None) -> GradCheckReport:
+def check_gradients(
+  model: nn.Module,
+  variables: Mapping[str, Any],
+  loss_fn: LossFn,
+  batch: Mapping[str, Any],
+  *,
+  cfg_regularizer: Any = None,
+  eps: float = DEFAULT_EPS,
+  max_params: int | None = DEFAULT_MAX_PARAMS,
+  seed: int = 0,
+  chunk_size: int | None = None,
+) -> GradCheckReport:
   """Checks jax.grad of J(theta) = reduce(loss_fn(model(x), y)) + R(theta) against
   the two-sided differences, in float64.
 
@@ -245,19 +271,22 @@ def check_gradients(model: nn.Module, variables: Mapping[str, Any], loss_fn: Los
     def objective(theta_N: jax.Array) -> jax.Array:
       params = unravel(theta_N)
       # No rngs: a model that still draws (dropout) fails here, and is refused.
-      outputs, _ = model.apply({"params": params, **model_state}, inputs, train=True,
-                               mutable=list(model_state))
+      outputs, _ = model.apply(
+        {"params": params, **model_state}, inputs, train=True, mutable=list(model_state)
+      )
       # as the train step: l2_lambda's lambda / (2m) takes m = the batch size
-      return (losses.reduce(loss_fn(outputs, targets))
-              + regularization(params, cfg_regularizer, batch_size=inputs.shape[0]))
+      return losses.reduce(loss_fn(outputs, targets)) + regularization(
+        params, cfg_regularizer, batch_size=inputs.shape[0]
+      )
 
     try:
       jax.eval_shape(objective, theta_N)
     except flax.errors.InvalidRngError as e:
       raise GradCheckError(
-          f"the model draws random numbers in train mode even with `dropout` = 0 "
-          f"({e}): J is not a function of the parameters alone; switch that layer's "
-          f"randomness off to check it (the notes: check without dropout)") from None
+        f"the model draws random numbers in train mode even with `dropout` = 0 "
+        f"({e}): J is not a function of the parameters alone; switch that layer's "
+        f"randomness off to check it (the notes: check without dropout)"
+      ) from None
 
     j_value, grad_N = jax.jit(jax.value_and_grad(objective))(theta_N)
     if not np.isfinite(float(j_value)):
@@ -270,51 +299,67 @@ def check_gradients(model: nn.Module, variables: Mapping[str, Any], loss_fn: Los
     def evaluate(i: jax.Array) -> tuple[jax.Array, ...]:
       plus, minus = theta_N.at[i].add(eps), theta_N.at[i].add(-eps)
       # the steps actually taken: eps up to the rounding of theta_i +- eps
-      return (objective(plus), objective(minus), plus[i] - theta_N[i],
-              theta_N[i] - minus[i])
+      return (objective(plus), objective(minus), plus[i] - theta_N[i], theta_N[i] - minus[i])
 
     numeric = jax.jit(lambda idx: jax.lax.map(evaluate, idx, batch_size=chunk))
-    j_plus_C, j_minus_C, h_plus_C, h_minus_C = map(np.asarray,
-                                                   numeric(jnp.asarray(index_C)))
+    j_plus_C, j_minus_C, h_plus_C, h_minus_C = map(np.asarray, numeric(jnp.asarray(index_C)))
     approx_C = (j_plus_C - j_minus_C) / (h_plus_C + h_minus_C)
     forward_C = (j_plus_C - float(j_value)) / h_plus_C
     backward_C = (float(j_value) - j_minus_C) / h_minus_C
     rounding = abs(float(j_value)) * float(np.finfo(np.float64).eps) / eps
-    kink_C = (np.abs(forward_C - backward_C) > KINK_GAP + 100 * rounding
-              + KINK_REL * (np.abs(forward_C) + np.abs(backward_C)))
+    kink_C = np.abs(forward_C - backward_C) > KINK_GAP + 100 * rounding + KINK_REL * (
+      np.abs(forward_C) + np.abs(backward_C)
+    )
     exact_C = np.asarray(grad_N)[index_C]
   if kink_C.all():
     raise GradCheckError(
-        f"J has a kink within eps={eps:g} at every one of the {index_C.size} checked "
-        "coordinates (ReLU inputs at exactly 0, max-pool ties); check at another "
-        "point (another seed or inputs) or with a smooth activation")
+      f"J has a kink within eps={eps:g} at every one of the {index_C.size} checked "
+      "coordinates (ReLU inputs at exactly 0, max-pool ties); check at another "
+      "point (another seed or inputs) or with a smooth activation"
+    )
 
   leaves, offset = [], 0
   for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
-    size = int(np.size(leaf))   # ravel_pytree concatenates the leaves in this order
+    size = int(np.size(leaf))  # ravel_pytree concatenates the leaves in this order
     in_leaf = (index_C >= offset) & (index_C < offset + size)
     kept = in_leaf & ~kink_C
     a, g = approx_C[kept], exact_C[kept]
-    leaves.append(LeafCheck(
-        path=jax.tree_util.keystr(path, simple=True, separator="/"), size=size,
-        sampled=int(in_leaf.sum()), kinks=int((in_leaf & kink_C).sum()),
+    leaves.append(
+      LeafCheck(
+        path=jax.tree_util.keystr(path, simple=True, separator="/"),
+        size=size,
+        sampled=int(in_leaf.sum()),
+        kinks=int((in_leaf & kink_C).sum()),
         relative_error=relative_error(a, g) if a.size else math.nan,
         max_abs_error=float(np.max(np.abs(a - g))) if a.size else math.nan,
-        grad_norm=float(np.linalg.norm(g))))
+        grad_norm=float(np.linalg.norm(g)),
+      )
+    )
     offset += size
   # worst first (a non-finite error counts as the worst); unchecked leaves last
-  leaves.sort(key=lambda leaf: (leaf.checked == 0,
-                                -np.nan_to_num(leaf.relative_error, nan=np.inf)))
+  leaves.sort(key=lambda leaf: (leaf.checked == 0, -np.nan_to_num(leaf.relative_error, nan=np.inf)))
   return GradCheckReport(
-      relative_error=relative_error(approx_C[~kink_C], exact_C[~kink_C]),
-      leaves=tuple(leaves), num_params=num_params, num_sampled=int(index_C.size),
-      num_kinks=int(kink_C.sum()), eps=eps, objective=float(j_value),
-      notes=tuple(notes), seconds=time.perf_counter() - start)
+    relative_error=relative_error(approx_C[~kink_C], exact_C[~kink_C]),
+    leaves=tuple(leaves),
+    num_params=num_params,
+    num_sampled=int(index_C.size),
+    num_kinks=int(kink_C.sum()),
+    eps=eps,
+    objective=float(j_value),
+    notes=tuple(notes),
+    seconds=time.perf_counter() - start,
+  )
 
 
-def check_config(cfg: Any, *, num_examples: int = 8, max_params: int | None =
-                 DEFAULT_MAX_PARAMS, eps: float = DEFAULT_EPS, seed: int | None = None,
-                 split: str = "train") -> GradCheckReport:
+def check_config(
+  cfg: Any,
+  *,
+  num_examples: int = 8,
+  max_params: int | None = DEFAULT_MAX_PARAMS,
+  eps: float = DEFAULT_EPS,
+  seed: int | None = None,
+  split: str = "train",
+) -> GradCheckReport:
   """`check_gradients` on an experiment config: its model (initialized with
   `cfg.seed`), loss, regularizer, and the first `num_examples` rows of `split`.
   Only supervised configs (model + loss) are checkable this way."""
@@ -322,8 +367,10 @@ def check_config(cfg: Any, *, num_examples: int = 8, max_params: int | None =
     raise GradCheckError(f"num_examples must be >= 1, got {num_examples}")
   missing = [key for key in ("data", "model", "loss") if key not in cfg]
   if missing:
-    raise GradCheckError(f"the config has no {', '.join(missing)}: only supervised "
-                         "experiments (data, model, loss) can be gradient-checked")
+    raise GradCheckError(
+      f"the config has no {', '.join(missing)}: only supervised "
+      "experiments (data, model, loss) can be gradient-checked"
+    )
   seed = cfg.get("seed", 0) if seed is None else seed
   rows = data.load(cfg.data)[split]
   batch = {k: np.asarray(rows[k][:num_examples]) for k in ("inputs", "targets")}
@@ -331,8 +378,15 @@ def check_config(cfg: Any, *, num_examples: int = 8, max_params: int | None =
   with jax.enable_x64(True):
     params_rng, dropout_rng = jax.random.split(jax.random.PRNGKey(seed))
     variables = _checkable(model, {})[0].init(
-        {"params": params_rng, "dropout": dropout_rng}, _to_float64(batch["inputs"]),
-        train=False)
-  return check_gradients(model, variables, loss_from_config(cfg.loss), batch,
-                         cfg_regularizer=cfg.get("regularizer"), eps=eps,
-                         max_params=max_params, seed=seed)
+      {"params": params_rng, "dropout": dropout_rng}, _to_float64(batch["inputs"]), train=False
+    )
+  return check_gradients(
+    model,
+    variables,
+    loss_from_config(cfg.loss),
+    batch,
+    cfg_regularizer=cfg.get("regularizer"),
+    eps=eps,
+    max_params=max_params,
+    seed=seed,
+  )

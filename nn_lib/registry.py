@@ -5,6 +5,7 @@ A config says `model.name="resnet"`; the code asks `MODELS.get("resnet")`. An
 unknown name is a `ConfigError` that lists the valid ones, so a typo on the command
 line is one clear line instead of a traceback.
 """
+
 from __future__ import annotations
 
 from typing import Callable, Generic, Iterator, Mapping, TypeVar

@@ -7,16 +7,16 @@ dev split (20% of train, evaluated with test), not on the test set.
 
   python launch/sweep.py --spec=launch/sweeps/digits_mlp_lr.py --parallel 2
 """
+
 SPEC = dict(
-    experiment="digits_mlp",
-    params={"optimizer.learning_rate": ("log", 1e-5, 1.0)},
-    overrides={"num_steps": 500, "data.dev_fraction": 0.2,
-               "eval_splits": ("dev", "test")},
-    metric="dev/accuracy",
-    mode="max",
-    trials=10,
-    rounds=2,
-    zoom_top=3,
-    pad=0.25,
-    seed=0,
+  experiment="digits_mlp",
+  params={"optimizer.learning_rate": ("log", 1e-5, 1.0)},
+  overrides={"num_steps": 500, "data.dev_fraction": 0.2, "eval_splits": ("dev", "test")},
+  metric="dev/accuracy",
+  mode="max",
+  trials=10,
+  rounds=2,
+  zoom_top=3,
+  pad=0.25,
+  seed=0,
 )

@@ -3,6 +3,7 @@ transform -> numpy splits -> host-side batches. `load(config.data)` gives the sp
 an experiment trains and evaluates on, every one checked by `validate.check_splits`
 (bad user data is one `DataError` naming the file, split and array);
 `TrainBatches` and `eval_batches` cut them into batches."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -18,21 +19,31 @@ from nn_lib.data.builders import EMBEDDED, prepare
 from nn_lib.data.sources import SOURCES, DataError, Split, load_splits
 from nn_lib.data.transforms import TARGET_TRANSFORMS
 
-__all__ = ["DataError", "EMBEDDED", "SOURCES", "Split", "TARGET_TRANSFORMS",
-           "TrainBatches", "eval_batches", "load", "prepare"]
+__all__ = [
+  "DataError",
+  "EMBEDDED",
+  "SOURCES",
+  "Split",
+  "TARGET_TRANSFORMS",
+  "TrainBatches",
+  "eval_batches",
+  "load",
+  "prepare",
+]
 
 
 def _carve_dev(train: Split, fraction: float, seed: int) -> tuple[Split, Split]:
   n = len(train["targets"])
   n_dev = int(round(n * fraction))
   if not 0 < n_dev < n:
-    raise DataError(f"data.dev_fraction={fraction} leaves {n_dev} of {n} training "
-                    "examples for dev; choose a fraction in (0, 1) that keeps both "
-                    "sets non-empty.")
+    raise DataError(
+      f"data.dev_fraction={fraction} leaves {n_dev} of {n} training "
+      "examples for dev; choose a fraction in (0, 1) that keeps both "
+      "sets non-empty."
+    )
   order = np.random.default_rng(seed).permutation(n)
   dev_rows, train_rows = np.sort(order[:n_dev]), np.sort(order[n_dev:])
-  return ({k: v[train_rows] for k, v in train.items()},
-          {k: v[dev_rows] for k, v in train.items()})
+  return ({k: v[train_rows] for k, v in train.items()}, {k: v[dev_rows] for k, v in train.items()})
 
 
 def _standardize(splits: dict[str, Split]) -> None:
@@ -55,7 +66,8 @@ def load(cfg: Any) -> dict[str, Split]:
   transforms.apply(splits, cfg.get("target_transform"))
   if cfg.get("dev_fraction", 0.0):
     splits["train"], splits["dev"] = _carve_dev(
-        splits["train"], cfg.dev_fraction, cfg.get("split_seed", 0))
+      splits["train"], cfg.dev_fraction, cfg.get("split_seed", 0)
+    )
   if cfg.get("standardize", False):
     _standardize(splits)
   return splits

@@ -14,6 +14,7 @@ He et al. 2016's CIFAR-10 recipe is the first two entries. `mixup` mixes targets
 well as inputs, so `from_config` leaves it out and `mixup_from_config` reports its
 alpha; it must come last (it mixes the batch that the other ops produced).
 """
+
 from __future__ import annotations
 
 import inspect
@@ -35,8 +36,9 @@ IMAGE_OPS = frozenset({"random_crop", "horizontal_flip", "translate"})
 
 
 @AUGMENTATIONS.register("random_crop")
-def random_crop(key: jax.Array, images_BxHxWxC: jax.Array, padding: int,
-                mode: str = "constant") -> jax.Array:
+def random_crop(
+  key: jax.Array, images_BxHxWxC: jax.Array, padding: int, mode: str = "constant"
+) -> jax.Array:
   """Pads H and W by `padding` on each side (`jnp.pad` mode, zeros by default) and
   crops each image back to H x W at its own offset (dy, dx), each uniform in
   {0, ..., 2 * padding}: out[b] = padded[b, dy:dy + H, dx:dx + W]. He et al. 2016
@@ -59,8 +61,9 @@ def translate(key: jax.Array, images_BxHxWxC: jax.Array, max_shift: int) -> jax.
 
 
 @AUGMENTATIONS.register("horizontal_flip")
-def horizontal_flip(key: jax.Array, images_BxHxWxC: jax.Array,
-                    probability: float = 0.5) -> jax.Array:
+def horizontal_flip(
+  key: jax.Array, images_BxHxWxC: jax.Array, probability: float = 0.5
+) -> jax.Array:
   """Mirrors each image left-right (x[b, :, ::-1]) with its own coin of the given
   probability (notes 004; He et al. 2016 flip with probability 0.5)."""
   flip_B = jax.random.bernoulli(key, probability, images_BxHxWxC.shape[:1])
@@ -78,8 +81,9 @@ def gaussian_noise(key: jax.Array, inputs: jax.Array, std: float) -> jax.Array:
   return (inputs + noise).astype(inputs.dtype)
 
 
-def mixup(key: jax.Array, inputs: jax.Array, alpha: float
-          ) -> tuple[jax.Array, jax.Array, jax.Array]:
+def mixup(
+  key: jax.Array, inputs: jax.Array, alpha: float
+) -> tuple[jax.Array, jax.Array, jax.Array]:
   """Zhang et al. 2018: lam ~ Beta(alpha, alpha), one per batch, and partner_B a
   random permutation of the batch; returns (lam * x + (1 - lam) * x[partner_B],
   partner_B, lam).
@@ -97,72 +101,90 @@ def mixup(key: jax.Array, inputs: jax.Array, alpha: float
 
 
 def _int_at_least_0(value: Any) -> str | None:
-  ok = (isinstance(value, numbers.Integral) and not isinstance(value, bool)
-        and value >= 0)
+  ok = isinstance(value, numbers.Integral) and not isinstance(value, bool) and int(value) >= 0
   return None if ok else "must be a non-negative integer (pixels)"
 
 
 def _real(value: Any, low: float, high: float, low_open: bool = False) -> bool:
-  return (isinstance(value, numbers.Real) and not isinstance(value, bool)
-          and math.isfinite(value)
-          and (value > low if low_open else value >= low) and value <= high)
+  return (
+    isinstance(value, numbers.Real)
+    and not isinstance(value, bool)
+    and math.isfinite(value)
+    and (float(value) > low if low_open else float(value) >= low)
+    and float(value) <= high
+  )
 
 
 # config key -> None if the value is valid, else what it must be
 _VALUE_CHECKS: dict[str, Callable[[Any], str | None]] = {
-    "padding": _int_at_least_0,
-    "max_shift": _int_at_least_0,
-    "mode": lambda v: None if v in PAD_MODES else f"must be one of {', '.join(PAD_MODES)}",
-    "probability": lambda v: None if _real(v, 0, 1) else "must be a number in [0, 1]",
-    "std": lambda v: None if _real(v, 0, math.inf) else "must be a number >= 0",
-    "alpha": lambda v: (None if _real(v, 0, math.inf, low_open=True)
-                        else "must be a number > 0 (0.2 in Zhang et al. 2018)"),
+  "padding": _int_at_least_0,
+  "max_shift": _int_at_least_0,
+  "mode": lambda v: None if v in PAD_MODES else f"must be one of {', '.join(PAD_MODES)}",
+  "probability": lambda v: None if _real(v, 0, 1) else "must be a number in [0, 1]",
+  "std": lambda v: None if _real(v, 0, math.inf) else "must be a number >= 0",
+  "alpha": lambda v: (
+    None
+    if _real(v, 0, math.inf, low_open=True)
+    else "must be a number > 0 (0.2 in Zhang et al. 2018)"
+  ),
 }
 
 
 def _config_keys(op: Callable) -> tuple[list[str], list[str]]:
   """(required, optional) config keys of an op: its arguments after (key, inputs)."""
   params = list(inspect.signature(op).parameters.values())[2:]
-  return ([p.name for p in params if p.default is inspect.Parameter.empty],
-          [p.name for p in params if p.default is not inspect.Parameter.empty])
+  return (
+    [p.name for p in params if p.default is inspect.Parameter.empty],
+    [p.name for p in params if p.default is not inspect.Parameter.empty],
+  )
 
 
 def _parse(cfg_augment: Any) -> list[tuple[str, dict[str, Any]]]:
   """Validates the whole config; returns its entries as (name, kwargs)."""
   if cfg_augment is None:
     return []
-  if (isinstance(cfg_augment, (str, bytes, Mapping))
-      or not isinstance(cfg_augment, Sequence)):
-    raise ConfigError(f"augment must be a sequence of entries like "
-                      f"({{'name': 'random_crop', 'padding': 4}},), got {cfg_augment!r}; "
-                      f"wrap a single entry in a tuple, or use () for none.")
+  if isinstance(cfg_augment, (str, bytes, Mapping)) or not isinstance(cfg_augment, Sequence):
+    raise ConfigError(
+      f"augment must be a sequence of entries like "
+      f"({{'name': 'random_crop', 'padding': 4}},), got {cfg_augment!r}; "
+      f"wrap a single entry in a tuple, or use () for none."
+    )
   names = [*AUGMENTATIONS.names(), "mixup"]
   entries = []
   for i, entry in enumerate(cfg_augment):
     where = f"config.augment[{i}] {entry!r}"
     if not hasattr(entry, "items"):  # a dict, or a ConfigDict (not a Mapping)
-      raise ConfigError(f"{where}: each entry must be a mapping like "
-                        f"{{'name': 'horizontal_flip'}}.")
+      raise ConfigError(
+        f"{where}: each entry must be a mapping like {{'name': 'horizontal_flip'}}."
+      )
     kwargs = dict(entry.items())
     name = kwargs.pop("name", None)
     if name not in names:
-      raise ConfigError(f"{where}: unknown or missing augmentation name {name!r}; set "
-                        f"'name' to one of: {', '.join(names)}.")
+      raise ConfigError(
+        f"{where}: unknown or missing augmentation name {name!r}; set "
+        f"'name' to one of: {', '.join(names)}."
+      )
     required, optional = _config_keys(mixup if name == "mixup" else AUGMENTATIONS.get(name))
     unknown = sorted(set(kwargs) - set(required) - set(optional))
     missing = [k for k in required if k not in kwargs]
     if unknown or missing:
-      raise ConfigError(f"{where}: {name!r} " + "; ".join(
+      raise ConfigError(
+        f"{where}: {name!r} "
+        + "; ".join(
           ([f"does not take {', '.join(unknown)}"] if unknown else [])
-          + ([f"needs {', '.join(missing)}"] if missing else []))
-          + f". It takes {', '.join(required + optional) or 'no settings'}.")
+          + ([f"needs {', '.join(missing)}"] if missing else [])
+        )
+        + f". It takes {', '.join(required + optional) or 'no settings'}."
+      )
     for k, v in kwargs.items():
       problem = _VALUE_CHECKS[k](v)
       if problem:
         raise ConfigError(f"{where}: {k} {problem}, got {v!r}.")
     if name == "mixup" and i != len(cfg_augment) - 1:
-      raise ConfigError(f"{where}: mixup must be the last entry (it mixes the batch the "
-                        f"other augmentations produced); move it to the end.")
+      raise ConfigError(
+        f"{where}: mixup must be the last entry (it mixes the batch the "
+        f"other augmentations produced); move it to the end."
+      )
     entries.append((name, kwargs))
   return entries
 
@@ -171,8 +193,11 @@ def from_config(cfg_augment: Any) -> Callable[[jax.Array, jax.Array], jax.Array]
   """augment(key, inputs) applying the config's input-only ops in order, op i with
   key `jax.random.fold_in(key, i)`; None when there are none. A mixup entry is not
   applied (see `mixup_from_config`); draw its key as fold_in(key, its index)."""
-  ops = [(i, AUGMENTATIONS.get(name), kwargs)
-         for i, (name, kwargs) in enumerate(_parse(cfg_augment)) if name != "mixup"]
+  ops = [
+    (i, AUGMENTATIONS.get(name), kwargs)
+    for i, (name, kwargs) in enumerate(_parse(cfg_augment))
+    if name != "mixup"
+  ]
   if not ops:
     return None
 
@@ -180,13 +205,13 @@ def from_config(cfg_augment: Any) -> Callable[[jax.Array, jax.Array], jax.Array]
     for i, op, kwargs in ops:
       inputs = op(jax.random.fold_in(key, i), inputs, **kwargs)
     return inputs
+
   return augment
 
 
 def mixup_from_config(cfg_augment: Any) -> float:
   """The alpha of the config's mixup entry; 0.0 (no mixup) when there is none."""
-  return next((float(kw["alpha"]) for name, kw in _parse(cfg_augment) if name == "mixup"),
-              0.0)
+  return next((float(kw["alpha"]) for name, kw in _parse(cfg_augment) if name == "mixup"), 0.0)
 
 
 def check_inputs(cfg_augment: Any, sample_inputs_shape: Sequence[int]) -> None:
@@ -195,6 +220,8 @@ def check_inputs(cfg_augment: Any, sample_inputs_shape: Sequence[int]) -> None:
   shape = tuple(sample_inputs_shape)
   for i, (name, _) in enumerate(_parse(cfg_augment)):
     if name in IMAGE_OPS and len(shape) != 4:
-      raise ConfigError(f"config.augment[{i}] {name!r} needs B x H x W x C image inputs, but the "
-                        f"inputs have shape {shape}; remove it (gaussian_noise and mixup "
-                        f"work on inputs of any rank).")
+      raise ConfigError(
+        f"config.augment[{i}] {name!r} needs B x H x W x C image inputs, but the "
+        f"inputs have shape {shape}; remove it (gaussian_noise and mixup "
+        f"work on inputs of any rank)."
+      )

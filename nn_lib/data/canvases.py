@@ -15,6 +15,7 @@ drawn from fixed seeds: every preparation writes the same bytes. The generators 
 plain numpy functions (`multilabel_canvases`, `detection_canvases`, `likes`), so
 tests and plots can use them without TFDS.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -40,18 +41,24 @@ def mnist10k_splits() -> dict[str, tuple[np.ndarray, np.ndarray]]:
 # Multi-label canvases
 # ---------------------------------------------------------------------------
 
+
 def _ink_crop(image_28x28: np.ndarray) -> np.ndarray:
   """The digit cut to its ink bounding box (rows/columns with any non-zero pixel);
   MNIST normalises every digit to fit a 20x20 box, so the crop is at most 20x20."""
   rows, cols = np.flatnonzero(image_28x28.any(1)), np.flatnonzero(image_28x28.any(0))
   if not rows.size:
     raise ValueError("cannot place a blank image (no non-zero pixel) on a canvas")
-  return image_28x28[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+  return image_28x28[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
 
 
-def multilabel_canvases(images_Nx28x28: np.ndarray, labels_N: np.ndarray, n: int,
-                        seed: int, max_digits: int = 3, cell: int = 22
-                        ) -> tuple[np.ndarray, np.ndarray]:
+def multilabel_canvases(
+  images_Nx28x28: np.ndarray,
+  labels_N: np.ndarray,
+  n: int,
+  seed: int,
+  max_digits: int = 3,
+  cell: int = 22,
+) -> tuple[np.ndarray, np.ndarray]:
   """`n` canvases of 2 cell x 2 cell pixels (a 2x2 grid of cells); k ~ U{1..max_digits}
   of the cells each hold one digit, of k distinct classes, cut to its ink (at most
   20x20, see `_ink_crop`) and placed at a uniformly random position inside its cell,
@@ -81,7 +88,7 @@ def multilabel_canvases(images_Nx28x28: np.ndarray, labels_N: np.ndarray, n: int
       row, col = divmod(int(where), 2)
       top = row * cell + rng.integers(0, cell - h + 1)
       left = col * cell + rng.integers(0, cell - w + 1)
-      canvases[i, top:top + h, left:left + w] = digit
+      canvases[i, top : top + h, left : left + w] = digit
       presence[i, c] = 1.0
   return canvases, presence
 
@@ -90,23 +97,28 @@ def multilabel_canvases(images_Nx28x28: np.ndarray, labels_N: np.ndarray, n: int
 class MnistMultilabel(builders._ArrayBuilder):  # pylint: disable=protected-access
   """44x44 canvases with 1-3 distinct mnist10k digits; target: presence vector."""
 
-  DESCRIPTION = ("44x44 canvases holding 1-3 mnist10k digits of distinct classes, one "
-                 "per 22x22 cell of a 2x2 grid at a random position in its cell; "
-                 "24,000 train / 2,000 test; target = 10-dim presence vector.")
+  DESCRIPTION = (
+    "44x44 canvases holding 1-3 mnist10k digits of distinct classes, one "
+    "per 22x22 cell of a 2x2 grid at a random position in its cell; "
+    "24,000 train / 2,000 test; target = 10-dim presence vector."
+  )
   INPUT_MAX = 255.0
   TARGET_KEY = "labels"
   SIZES = {"train": 24000, "test": 2000}
   SEED = 1
 
   def _features(self):
-    return {"image": tfds.features.Tensor(shape=(44, 44, 1), dtype=np.uint8),
-            "labels": tfds.features.Tensor(shape=(NUM_CLASSES,), dtype=np.float32)}
+    return {
+      "image": tfds.features.Tensor(shape=(44, 44, 1), dtype=np.uint8),
+      "labels": tfds.features.Tensor(shape=(NUM_CLASSES,), dtype=np.float32),
+    }
 
   def _arrays(self):
     out = {}
     for split, (images, labels) in mnist10k_splits().items():
-      x, y = multilabel_canvases(images, labels, self.SIZES[split],
-                                 seed=self.SEED * 100 + (split == "test"))
+      x, y = multilabel_canvases(
+        images, labels, self.SIZES[split], seed=self.SEED * 100 + (split == "test")
+      )
       out[split] = (x[..., None], y)
     return out
 
@@ -115,9 +127,16 @@ class MnistMultilabel(builders._ArrayBuilder):  # pylint: disable=protected-acce
 # Single-object detection canvases
 # ---------------------------------------------------------------------------
 
-def detection_canvases(images_Nx28x28: np.ndarray, n: int, seed: int, size: int = 48,
-                       empty_fraction: float = 0.2, min_side: int = 12,
-                       max_side: int = 40) -> tuple[np.ndarray, np.ndarray]:
+
+def detection_canvases(
+  images_Nx28x28: np.ndarray,
+  n: int,
+  seed: int,
+  size: int = 48,
+  empty_fraction: float = 0.2,
+  min_side: int = 12,
+  max_side: int = 40,
+) -> tuple[np.ndarray, np.ndarray]:
   """`n` size x size canvases; exactly round(empty_fraction * n) are empty (I = 0).
   The others hold one digit, cropped to its ink, resized (bilinear, aspect kept) so
   that its longer side is ~ U{min_side..max_side} pixels, at a uniformly random
@@ -140,9 +159,9 @@ def detection_canvases(images_Nx28x28: np.ndarray, n: int, seed: int, size: int 
     side = rng.integers(min_side, max_side + 1)
     scale = side / max(crop.shape)
     h, w = (max(1, int(round(d * scale))) for d in crop.shape)
-    patch = np.asarray(Image.fromarray(crop).resize((w, h), Image.BILINEAR))
+    patch = np.asarray(Image.fromarray(crop).resize((w, h), Image.Resampling.BILINEAR))
     top, left = rng.integers(0, size - h + 1), rng.integers(0, size - w + 1)
-    canvases[i, top:top + h, left:left + w] = patch
+    canvases[i, top : top + h, left : left + w] = patch
     boxes[i] = (1.0, (left + w / 2) / size, (top + h / 2) / size, w / size, h / size)
   return canvases, boxes
 
@@ -151,23 +170,26 @@ def detection_canvases(images_Nx28x28: np.ndarray, n: int, seed: int, size: int 
 class MnistDetect(builders._ArrayBuilder):  # pylint: disable=protected-access
   """48x48 canvases with one mnist10k digit (random position, scale) or nothing."""
 
-  DESCRIPTION = ("48x48 canvases: one mnist10k digit at a random position with its "
-                 "longer side 12-40 px, or nothing (20%); 12,000 train / 2,000 test; "
-                 "target = (I, x, y, w, h), box centre and size as canvas fractions.")
+  DESCRIPTION = (
+    "48x48 canvases: one mnist10k digit at a random position with its "
+    "longer side 12-40 px, or nothing (20%); 12,000 train / 2,000 test; "
+    "target = (I, x, y, w, h), box centre and size as canvas fractions."
+  )
   INPUT_MAX = 255.0
   TARGET_KEY = "box"
   SIZES = {"train": 12000, "test": 2000}
   SEED = 2
 
   def _features(self):
-    return {"image": tfds.features.Tensor(shape=(48, 48, 1), dtype=np.uint8),
-            "box": tfds.features.Tensor(shape=(5,), dtype=np.float32)}
+    return {
+      "image": tfds.features.Tensor(shape=(48, 48, 1), dtype=np.uint8),
+      "box": tfds.features.Tensor(shape=(5,), dtype=np.float32),
+    }
 
   def _arrays(self):
     out = {}
     for split, (images, _) in mnist10k_splits().items():
-      x, y = detection_canvases(images, self.SIZES[split],
-                                seed=self.SEED * 100 + (split == "test"))
+      x, y = detection_canvases(images, self.SIZES[split], seed=self.SEED * 100 + (split == "test"))
       out[split] = (x[..., None], y)
     return out
 
@@ -178,8 +200,7 @@ class MnistDetect(builders._ArrayBuilder):  # pylint: disable=protected-access
 
 # The hidden taste of the audience: base likes per digit class (a fixed, arbitrary
 # order, so that the score is not simply the digit's value).
-CLASS_LIKES = np.array([30.0, 60.0, 0.0, 80.0, 20.0, 90.0, 40.0, 70.0, 10.0, 50.0],
-                       np.float32)
+CLASS_LIKES = np.array([30.0, 60.0, 0.0, 80.0, 20.0, 90.0, 40.0, 70.0, 10.0, 50.0], np.float32)
 INK_LIKES = 40.0
 
 
@@ -199,15 +220,21 @@ def likes(images_Nx28x28: np.ndarray, labels_N: np.ndarray) -> np.ndarray:
 class MnistLikes(builders._ArrayBuilder):  # pylint: disable=protected-access
   """The mnist10k digits with a hidden "likes" score per image (for ranking)."""
 
-  DESCRIPTION = ("The mnist10k digits (8,000 train / 2,000 test), target = hidden "
-                 "'likes' score (shape (1,)) = CLASS_LIKES[class] + 40 * mean ink.")
+  DESCRIPTION = (
+    "The mnist10k digits (8,000 train / 2,000 test), target = hidden "
+    "'likes' score (shape (1,)) = CLASS_LIKES[class] + 40 * mean ink."
+  )
   INPUT_MAX = 255.0
   TARGET_KEY = "likes"
 
   def _features(self):
-    return {"image": tfds.features.Tensor(shape=(28, 28, 1), dtype=np.uint8),
-            "likes": tfds.features.Tensor(shape=(1,), dtype=np.float32)}
+    return {
+      "image": tfds.features.Tensor(shape=(28, 28, 1), dtype=np.uint8),
+      "likes": tfds.features.Tensor(shape=(1,), dtype=np.float32),
+    }
 
   def _arrays(self):
-    return {split: (images[..., None], likes(images, labels)[:, None])
-            for split, (images, labels) in mnist10k_splits().items()}
+    return {
+      split: (images[..., None], likes(images, labels)[:, None])
+      for split, (images, labels) in mnist10k_splits().items()
+    }

@@ -26,6 +26,7 @@ Inputs are MAX_INPUT_LEN = 32 tokens: the characters (29 at most, e.g. "Wednesda
 14th September 1988"), EOS, then PAD. Targets are TARGET_LEN = 11 tokens: the 10
 ISO characters and EOS, never padded.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -37,8 +38,7 @@ import tensorflow_datasets as tfds
 from nn_lib.data import builders
 
 PAD, EOS, BOS = 0, 1, 2
-CHARS = (" ',-./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-         "abcdefghijklmnopqrstuvwxyz")
+CHARS = " ',-./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 VOCAB = ("<pad>", "<eos>", "<bos>") + tuple(CHARS)
 MAX_INPUT_LEN = 32
 TARGET_LEN = 11
@@ -49,8 +49,20 @@ _BYTE_IDS[0] = PAD
 _BYTE_IDS[[ord(c) for c in CHARS]] = [_IDS[c] for c in CHARS]
 
 # English names, spelled out: `calendar` and strftime follow the locale.
-_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
-           "September", "October", "November", "December")
+_MONTHS = (
+  "January",
+  "February",
+  "March",
+  "April",
+  "May",
+  "June",
+  "July",
+  "August",
+  "September",
+  "October",
+  "November",
+  "December",
+)
 _DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
@@ -71,23 +83,22 @@ def _weekday(d: datetime.date) -> str:
 # name -> date -> text. Names say the layout (d day, dd zero-padded, M month number,
 # MMM/MMMM month abbreviated/full, EEE/EEEE weekday, yy/yyyy year), as in CLDR/Java.
 FORMATS: dict[str, Callable[[datetime.date], str]] = {
-    "d MMMM yyyy": lambda d: f"{d.day} {_month(d)} {d.year}",
-    "dd MMM yyyy": lambda d: f"{d.day:02d} {_month(d)[:3]} {d.year}",
-    "MMMM d, yyyy": lambda d: f"{_month(d)} {d.day}, {d.year}",
-    "mmmm dth, yyyy": lambda d: f"{_month(d).lower()} {_ordinal(d.day)}, {d.year}",
-    "EEEE, MMMM d yyyy": lambda d: f"{_weekday(d)}, {_month(d)} {d.day} {d.year}",
-    "EEE d MMM yyyy": lambda d: f"{_weekday(d)[:3]} {d.day} {_month(d)[:3]} {d.year}",
-    "EEEE dth MMMM yyyy": lambda d: f"{_weekday(d)} {_ordinal(d.day)} {_month(d)} {d.year}",
-    "the dth of MMMM, yyyy": lambda d: f"the {_ordinal(d.day)} of {_month(d)}, {d.year}",
-    "MMM d 'yy": lambda d: f"{_month(d)[:3]} {d.day} '{d.year % 100:02d}",
-    "MM/dd/yy": lambda d: f"{d.month:02d}/{d.day:02d}/{d.year % 100:02d}",
-    "M/d/yyyy": lambda d: f"{d.month}/{d.day}/{d.year}",
-    "dd.MM.yyyy": lambda d: f"{d.day:02d}.{d.month:02d}.{d.year}",
-    "dd-MMM-yy": lambda d: f"{d.day:02d}-{_month(d)[:3].upper()}-{d.year % 100:02d}",
-    "yyyy-MM-dd": lambda d: d.isoformat(),
-    "yyyyMMdd": lambda d: f"{d.year}{d.month:02d}{d.day:02d}",
-    "EEEE MMMM d, yyyy (upper)": lambda d: f"{_weekday(d)} {_month(d)} {d.day}, "
-                                           f"{d.year}".upper(),
+  "d MMMM yyyy": lambda d: f"{d.day} {_month(d)} {d.year}",
+  "dd MMM yyyy": lambda d: f"{d.day:02d} {_month(d)[:3]} {d.year}",
+  "MMMM d, yyyy": lambda d: f"{_month(d)} {d.day}, {d.year}",
+  "mmmm dth, yyyy": lambda d: f"{_month(d).lower()} {_ordinal(d.day)}, {d.year}",
+  "EEEE, MMMM d yyyy": lambda d: f"{_weekday(d)}, {_month(d)} {d.day} {d.year}",
+  "EEE d MMM yyyy": lambda d: f"{_weekday(d)[:3]} {d.day} {_month(d)[:3]} {d.year}",
+  "EEEE dth MMMM yyyy": lambda d: f"{_weekday(d)} {_ordinal(d.day)} {_month(d)} {d.year}",
+  "the dth of MMMM, yyyy": lambda d: f"the {_ordinal(d.day)} of {_month(d)}, {d.year}",
+  "MMM d 'yy": lambda d: f"{_month(d)[:3]} {d.day} '{d.year % 100:02d}",
+  "MM/dd/yy": lambda d: f"{d.month:02d}/{d.day:02d}/{d.year % 100:02d}",
+  "M/d/yyyy": lambda d: f"{d.month}/{d.day}/{d.year}",
+  "dd.MM.yyyy": lambda d: f"{d.day:02d}.{d.month:02d}.{d.year}",
+  "dd-MMM-yy": lambda d: f"{d.day:02d}-{_month(d)[:3].upper()}-{d.year % 100:02d}",
+  "yyyy-MM-dd": lambda d: d.isoformat(),
+  "yyyyMMdd": lambda d: f"{d.year}{d.month:02d}{d.day:02d}",
+  "EEEE MMMM d, yyyy (upper)": lambda d: f"{_weekday(d)} {_month(d)} {d.day}, {d.year}".upper(),
 }
 FORMAT_NAMES = tuple(FORMATS)
 
@@ -100,7 +111,7 @@ def encode(text: str, length: int) -> np.ndarray:
   if unknown:
     raise ValueError(f"{text!r} holds characters outside the vocabulary: {unknown}")
   tokens = np.full(length, PAD, np.int32)
-  tokens[:len(text)] = [_IDS[c] for c in text]
+  tokens[: len(text)] = [_IDS[c] for c in text]
   tokens[len(text)] = EOS
   return tokens
 
@@ -131,10 +142,10 @@ def date_pairs(n: int, seed: int) -> tuple[list[str], list[datetime.date], np.nd
   return texts, dates, formats
 
 
-def encode_pairs(texts: list[str], dates: list[datetime.date]
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def encode_pairs(texts: list[str], dates: list[datetime.date]) -> tuple[np.ndarray, np.ndarray]:
   """-> (inputs_NxMAX_INPUT_LEN, targets_NxTARGET_LEN), int32 tokens, each row
   `encode(text)`, made by one table lookup over all rows."""
+
   def tokens(strings: list[str], length: int) -> np.ndarray:
     bad = [t for t in strings if len(t) + 1 > length or not t.isascii()]
     if bad:
@@ -146,6 +157,7 @@ def encode_pairs(texts: list[str], dates: list[datetime.date]
       encode(strings[int(np.argmax((ids_NxL < 0).any(axis=1)))], length)  # raises
     ids_NxL[np.arange(len(strings)), [len(t) for t in strings]] = EOS
     return ids_NxL
+
   return tokens(texts, MAX_INPUT_LEN), tokens([d.isoformat() for d in dates], TARGET_LEN)
 
 
@@ -153,19 +165,23 @@ def encode_pairs(texts: list[str], dates: list[datetime.date]
 class Dates(builders._ArrayBuilder):  # pylint: disable=protected-access
   """Human-readable dates in 16 formats -> ISO YYYY-MM-DD, as token arrays."""
 
-  DESCRIPTION = ("Dates 1950-2049 written in 16 human formats ('3 May 1979', "
-                 "'Thursday, May 3 1979', '05/03/79', ...) -> ISO 'YYYY-MM-DD'; "
-                 "10,000 train / 1,000 dev / 2,000 test, no date twice; char tokens "
-                 "(0 pad, 1 eos, 2 bos, 3.. characters), inputs 32, targets 11.")
+  DESCRIPTION = (
+    "Dates 1950-2049 written in 16 human formats ('3 May 1979', "
+    "'Thursday, May 3 1979', '05/03/79', ...) -> ISO 'YYYY-MM-DD'; "
+    "10,000 train / 1,000 dev / 2,000 test, no date twice; char tokens "
+    "(0 pad, 1 eos, 2 bos, 3.. characters), inputs 32, targets 11."
+  )
   INPUT_KEY, TARGET_KEY = "text", "iso"
-  INPUT_MAX = 1.0           # inputs are token ids, as float32
+  INPUT_MAX = 1.0  # inputs are token ids, as float32
   DISABLE_SHUFFLING = True  # split[:k] is the first k pairs drawn
   SIZES: ClassVar[dict[str, int]] = {"train": 10000, "dev": 1000, "test": 2000}
   SEED = 14
 
   def _features(self):
-    return {"text": tfds.features.Tensor(shape=(MAX_INPUT_LEN,), dtype=np.int32),
-            "iso": tfds.features.Tensor(shape=(TARGET_LEN,), dtype=np.int32)}
+    return {
+      "text": tfds.features.Tensor(shape=(MAX_INPUT_LEN,), dtype=np.int32),
+      "iso": tfds.features.Tensor(shape=(TARGET_LEN,), dtype=np.int32),
+    }
 
   def _arrays(self):
     # One draw for all splits, cut in order: dates never repeat across splits.
@@ -173,6 +189,6 @@ class Dates(builders._ArrayBuilder):  # pylint: disable=protected-access
     inputs, targets = encode_pairs(texts, dates)
     out, start = {}, 0
     for split, n in self.SIZES.items():
-      out[split] = (inputs[start:start + n], targets[start:start + n])
+      out[split] = (inputs[start : start + n], targets[start : start + n])
       start += n
     return out

@@ -25,6 +25,7 @@ loss takes the first `length` entries (and needs a blank id other than 0..9, e.g
 Train strips use only mnist10k's train digits and test strips only its test digits
 (`canvases.mnist10k_splits`); everything is drawn from fixed seeds.
 """
+
 from __future__ import annotations
 
 from typing import ClassVar
@@ -47,7 +48,7 @@ assert MAX_DIGITS * MAX_INK + (MAX_DIGITS - 1) * MAX_GAP <= WIDTH  # every draw 
 def ink_boxes(images_Nx28x28: np.ndarray) -> np.ndarray:
   """Each image's ink bounding box (top, left, bottom, right), exclusive ends, as
   int64 N x 4: `canvases._ink_crop` for all images at once."""
-  rows_NxH, cols_NxW = images_Nx28x28.any(axis=2), images_Nx28x28.any(axis=1)
+  rows_NxH, cols_NxW = np.any(images_Nx28x28, axis=2), np.any(images_Nx28x28, axis=1)
   if not rows_NxH.any(axis=1).all():
     raise ValueError("cannot paste a blank image (no non-zero pixel) into a strip")
   h, w = rows_NxH.shape[1], cols_NxW.shape[1]
@@ -57,8 +58,9 @@ def ink_boxes(images_Nx28x28: np.ndarray) -> np.ndarray:
   return np.stack([top, left, bottom, right], axis=1).astype(np.int64)
 
 
-def digit_strips(images_Nx28x28: np.ndarray, labels_N: np.ndarray, n: int, seed: int
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def digit_strips(
+  images_Nx28x28: np.ndarray, labels_N: np.ndarray, n: int, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
   """`n` strips (module docstring): k ~ U{MIN_DIGITS..MAX_DIGITS} digits, each drawn
   uniformly (with replacement) from the given images. The draws for all strips are
   made at once, so the first m of n strips are not the strips of n = m.
@@ -70,8 +72,10 @@ def digit_strips(images_Nx28x28: np.ndarray, labels_N: np.ndarray, n: int, seed:
   """
   ink_Nx4 = ink_boxes(images_Nx28x28)
   if (ink_Nx4[:, 2:] - ink_Nx4[:, :2] > MAX_INK).any():
-    raise ValueError(f"a digit's ink is wider or taller than {MAX_INK} px: six of them "
-                     f"might not fit in {WIDTH} columns")
+    raise ValueError(
+      f"a digit's ink is wider or taller than {MAX_INK} px: six of them "
+      f"might not fit in {WIDTH} columns"
+    )
   rng = np.random.default_rng(seed)
   # All draws at once (per-strip generator calls cost 5x the pasting); slot j of a
   # strip is used when j < k, so the unused slots' draws are thrown away.
@@ -81,7 +85,7 @@ def digit_strips(images_Nx28x28: np.ndarray, labels_N: np.ndarray, n: int, seed:
   jitter_NxK = rng.integers(-JITTER, JITTER + 1, size=(n, MAX_DIGITS))
   start_N = rng.random(n)
   used_NxK = np.arange(MAX_DIGITS) < k_N[:, None]
-  t, lf, b, r = np.moveaxis(ink_Nx4[rows_NxK], -1, 0)       # each N x K
+  t, lf, b, r = np.moveaxis(ink_Nx4[rows_NxK], -1, 0)  # each N x K
   h_NxK, w_NxK = (b - t) * used_NxK, (r - lf) * used_NxK
   gaps_NxK[:, 0] = 0
   gaps_NxK *= used_NxK
@@ -93,12 +97,14 @@ def digit_strips(images_Nx28x28: np.ndarray, labels_N: np.ndarray, n: int, seed:
   strips = np.zeros((n, HEIGHT, WIDTH), np.uint8)
   for i, j in zip(*np.nonzero(used_NxK)):
     y, x = top_NxK[i, j], left_NxK[i, j]
-    strips[i, y:y + h_NxK[i, j], x:x + w_NxK[i, j]] = \
-        images_Nx28x28[rows_NxK[i, j], t[i, j]:b[i, j], lf[i, j]:r[i, j]]
+    strips[i, y : y + h_NxK[i, j], x : x + w_NxK[i, j]] = images_Nx28x28[
+      rows_NxK[i, j], t[i, j] : b[i, j], lf[i, j] : r[i, j]
+    ]
   labels = np.where(used_NxK, labels_N[rows_NxK], PAD).astype(np.int32)
   lengths = k_N.astype(np.int32)
-  boxes = (np.stack([top_NxK, left_NxK, h_NxK, w_NxK], axis=-1)
-           * used_NxK[..., None]).astype(np.int32)
+  boxes = (np.stack([top_NxK, left_NxK, h_NxK, w_NxK], axis=-1) * used_NxK[..., None]).astype(
+    np.int32
+  )
   return strips, labels, lengths, boxes
 
 
@@ -106,25 +112,30 @@ def digit_strips(images_Nx28x28: np.ndarray, labels_N: np.ndarray, n: int, seed:
 class DigitStrips(builders._ArrayBuilder):  # pylint: disable=protected-access
   """28x168 strips of 3-6 mnist10k digits; target: the digits, PAD-padded."""
 
-  DESCRIPTION = ("28x168 strips of 3-6 mnist10k digits (ink boxes pasted left to right, "
-                 "gaps 2-8 px, vertical jitter +-4 px); 6,000 train strips from the "
-                 "train digits / 1,000 test strips from the test digits; label = the "
-                 "digits left to right padded to 6 with 10, length = their number.")
+  DESCRIPTION = (
+    "28x168 strips of 3-6 mnist10k digits (ink boxes pasted left to right, "
+    "gaps 2-8 px, vertical jitter +-4 px); 6,000 train strips from the "
+    "train digits / 1,000 test strips from the test digits; label = the "
+    "digits left to right padded to 6 with 10, length = their number."
+  )
   INPUT_MAX = 255.0
   SIZES: ClassVar[dict[str, int]] = {"train": 6000, "test": 1000}
   SEED = 15
   DISABLE_SHUFFLING = True  # split[:k] is the first k strips of the split's draw
 
   def _features(self):
-    return {"image": tfds.features.Tensor(shape=(HEIGHT, WIDTH, 1), dtype=np.uint8),
-            "label": tfds.features.Tensor(shape=(MAX_DIGITS,), dtype=np.int32),
-            "length": tfds.features.Tensor(shape=(), dtype=np.int32)}
+    return {
+      "image": tfds.features.Tensor(shape=(HEIGHT, WIDTH, 1), dtype=np.uint8),
+      "label": tfds.features.Tensor(shape=(MAX_DIGITS,), dtype=np.int32),
+      "length": tfds.features.Tensor(shape=(), dtype=np.int32),
+    }
 
   def _arrays(self):
     out = {}
     for split, (images, labels) in mnist10k_splits().items():
       strips, digits, lengths, _ = digit_strips(
-          images, labels, self.SIZES[split], seed=self.SEED * 100 + (split == "test"))
+        images, labels, self.SIZES[split], seed=self.SEED * 100 + (split == "test")
+      )
       out[split] = (strips[..., None], (digits, lengths))
     return out
 

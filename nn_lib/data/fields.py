@@ -16,6 +16,7 @@ same pixels: fitting the image is the task, and the test split reports how well.
 image, drawn from the same analytic image) for checking interpolation between
 the training pixels.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -44,8 +45,9 @@ def field_colour(xy_Nx2: np.ndarray, side: int = FIELD_SIDE) -> np.ndarray:
   x, y = xy_Nx2[:, 0].astype(np.float64), xy_Nx2[:, 1].astype(np.float64)
   pixel = 2.0 / side
   # Smooth background: the part every network fits.
-  rgb = np.stack([0.25 + 0.35 * (x + 1) / 2, 0.3 + 0.2 * (1 - (y + 1) / 2),
-                  0.3 + 0.35 * (y + 1) / 2], axis=-1)
+  rgb = np.stack(
+    [0.25 + 0.35 * (x + 1) / 2, 0.3 + 0.2 * (1 - (y + 1) / 2), 0.3 + 0.35 * (y + 1) / 2], axis=-1
+  )
   r = np.hypot(x - 0.45, y + 0.45)
   rings = (r < 0.45) & (np.cos(2 * np.pi * r / (4 * pixel)) > 0)
   rgb[(r < 0.45) & ~rings] = (0.1, 0.1, 0.35)
@@ -53,8 +55,9 @@ def field_colour(xy_Nx2: np.ndarray, side: int = FIELD_SIDE) -> np.ndarray:
   # 6 x 6 cells whose edges fall on pixel edges (multiples of `pixel` from -1), so
   # every cell is exactly 4 x 4 pixels.
   in_board = (np.abs(x + 0.5) < 12 * pixel) & (np.abs(y - 0.5) < 12 * pixel)
-  cells = (np.floor((x + 0.5 + 12 * pixel) / (4 * pixel))
-           + np.floor((y - 0.5 + 12 * pixel) / (4 * pixel))) % 2
+  cells = (
+    np.floor((x + 0.5 + 12 * pixel) / (4 * pixel)) + np.floor((y - 0.5 + 12 * pixel) / (4 * pixel))
+  ) % 2
   rgb[in_board & (cells == 0)] = (0.95, 0.95, 0.95)
   rgb[in_board & (cells == 1)] = (0.05, 0.05, 0.05)
   rgb[np.hypot(x + 0.5, y + 0.5) < 0.3] = (0.9, 0.15, 0.1)
@@ -76,8 +79,10 @@ def grid_image(xy_Nx2: np.ndarray, values_NxC: np.ndarray) -> np.ndarray:
   xs, col = np.unique(xy_Nx2[:, 0], return_inverse=True)
   ys, row = np.unique(xy_Nx2[:, 1], return_inverse=True)
   if len(xs) * len(ys) != len(xy_Nx2):
-    raise ValueError(f"{len(xy_Nx2)} points are not a rectangular grid "
-                     f"({len(ys)} distinct y x {len(xs)} distinct x)")
+    raise ValueError(
+      f"{len(xy_Nx2)} points are not a rectangular grid "
+      f"({len(ys)} distinct y x {len(xs)} distinct x)"
+    )
   image = np.zeros((len(ys), len(xs), values_NxC.shape[-1]), values_NxC.dtype)
   image[row.ravel(), col.ravel()] = values_NxC
   return image
@@ -87,9 +92,11 @@ def grid_image(xy_Nx2: np.ndarray, values_NxC: np.ndarray) -> np.ndarray:
 class ImageField2D(regression._Regression):  # pylint: disable=protected-access
   """The pixels of `field_image(64)`: (x, y) in [-1, 1]^2 -> RGB in [0, 1]."""
 
-  DESCRIPTION = ("A deterministic 64x64 RGB image (gradient, disk, triangle, rings, "
-                 "checkerboard) as 4,096 pixels (x, y) -> (r, g, b); train = test = "
-                 "every pixel centre; shifted = the 63x63 interior pixel corners.")
+  DESCRIPTION = (
+    "A deterministic 64x64 RGB image (gradient, disk, triangle, rings, "
+    "checkerboard) as 4,096 pixels (x, y) -> (r, g, b); train = test = "
+    "every pixel centre; shifted = the 63x63 interior pixel corners."
+  )
   name = "image_field_2d"  # TFDS would derive "image_field2_d" from the class name
   INPUT_DIM = 2
   TARGET_DIM = 3

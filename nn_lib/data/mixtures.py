@@ -5,6 +5,7 @@ same batches (they are functions of the RNG key in the training state).
 
 `DISTRIBUTIONS[name](**hyperparameters)` builds a `Mixture`; config.data.name picks it.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -22,6 +23,7 @@ from nn_lib.registry import ConfigError, Registry
 class Mixture:
   """An equal-weight mixture of isotropic Gaussians N(c_m, std^2 I):
   x = c_m + std * eps, m ~ Uniform{1..M}, eps ~ N(0, I)."""
+
   centers_MxD: np.ndarray
   std: float
 
@@ -71,9 +73,14 @@ def from_config(cfg_data) -> Mixture:
   return fn(**{k: v for k, v in kw.items() if k in params})
 
 
-def mode_metrics(samples_NxD: np.ndarray, centers_MxD: np.ndarray, std: float, *,
-                 within_stds: float = 3.0, min_mode_fraction: float = 1 / 16,
-                 ) -> dict[str, float]:
+def mode_metrics(
+  samples_NxD: np.ndarray,
+  centers_MxD: np.ndarray,
+  std: float,
+  *,
+  within_stds: float = 3.0,
+  min_mode_fraction: float = 1 / 16,
+) -> dict[str, float]:
   """Mode coverage of samples from a mixture (Metz et al. 2017, "Unrolled GANs"):
   a sample belongs to its nearest center if ||x - c|| <= within_stds * std (a
   "high-quality" sample); a mode is covered when it holds >= min_mode_fraction
@@ -88,5 +95,7 @@ def mode_metrics(samples_NxD: np.ndarray, centers_MxD: np.ndarray, std: float, *
   nearest_N = dist_NxM.argmin(1)
   close_N = dist_NxM.min(1) <= within_stds * std
   counts_M = np.bincount(nearest_N[close_N], minlength=len(centers_MxD))
-  return {"modes_covered": float(np.sum(counts_M >= min_mode_fraction * len(samples_NxD))),
-          "high_quality_fraction": float(close_N.mean())}
+  return {
+    "modes_covered": float(np.sum(counts_M >= min_mode_fraction * len(samples_NxD))),
+    "high_quality_fraction": float(close_N.mean()),
+  }

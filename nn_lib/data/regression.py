@@ -12,6 +12,7 @@ the other embedded builders.
   lets those rows pull the fit (its gradient 2(y^ - y) grows with the residual);
   the Euclidean error's gradient (y^ - y) / ||y^ - y|| has norm 1 for every row.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -20,7 +21,9 @@ import tensorflow_datasets as tfds
 from nn_lib.data import builders
 
 
-class _Regression(builders._ArrayBuilder, skip_registration=True):  # pylint: disable=protected-access
+# The ignore: as in builders.py (tfds is untyped; mypy checks the class keyword
+# against object's __init_subclass__).
+class _Regression(builders._ArrayBuilder, skip_registration=True):  # type: ignore[call-arg]  # pylint: disable=protected-access
   """Float32 vectors in, float32 vectors out, under the keys "x" and "y"."""
 
   INPUT_KEY = "x"
@@ -29,8 +32,10 @@ class _Regression(builders._ArrayBuilder, skip_registration=True):  # pylint: di
   TARGET_DIM = 1
 
   def _features(self) -> dict:
-    return {"x": tfds.features.Tensor(shape=(self.INPUT_DIM,), dtype=np.float32),
-            "y": tfds.features.Tensor(shape=(self.TARGET_DIM,), dtype=np.float32)}
+    return {
+      "x": tfds.features.Tensor(shape=(self.INPUT_DIM,), dtype=np.float32),
+      "y": tfds.features.Tensor(shape=(self.TARGET_DIM,), dtype=np.float32),
+    }
 
 
 def polyfit_curve(x: np.ndarray) -> np.ndarray:
@@ -42,8 +47,10 @@ def polyfit_curve(x: np.ndarray) -> np.ndarray:
 class Polyfit(_Regression):
   """Noisy samples of sin(pi x): 15 equispaced train points, 1,000 test points."""
 
-  DESCRIPTION = ("y = sin(pi x) + N(0, 0.2^2); train: 15 equispaced x in [-1, 1]; "
-                 "test: 1,000 uniform x in [-1, 1] (fixed seeds).")
+  DESCRIPTION = (
+    "y = sin(pi x) + N(0, 0.2^2); train: 15 equispaced x in [-1, 1]; "
+    "test: 1,000 uniform x in [-1, 1] (fixed seeds)."
+  )
   NUM_TRAIN = 15
   NUM_TEST = 1000
   NOISE_STD = 0.2
@@ -57,16 +64,17 @@ class Polyfit(_Regression):
     x_test = rng.uniform(-1.0, 1.0, self.NUM_TEST)
     y_test = polyfit_curve(x_test) + self.NOISE_STD * rng.normal(size=self.NUM_TEST)
     as_col = lambda a: a.astype(np.float32)[:, None]
-    return {"train": (as_col(x_train), as_col(y_train)),
-            "test": (as_col(x_test), as_col(y_test))}
+    return {"train": (as_col(x_train), as_col(y_train)), "test": (as_col(x_test), as_col(y_test))}
 
 
 @builders.register_embedded("vector_regression")
 class VectorRegression(_Regression):
   """y = A x + b + noise in R^4 from x in R^8; 10% of training targets glitched."""
 
-  DESCRIPTION = ("x ~ N(0, I_8), y = A x + b + N(0, 0.1^2 I_4); 800 train (10% with "
-                 "a +5 offset on every component), 200 clean test (fixed seeds).")
+  DESCRIPTION = (
+    "x ~ N(0, I_8), y = A x + b + N(0, 0.1^2 I_4); 800 train (10% with "
+    "a +5 offset on every component), 200 clean test (fixed seeds)."
+  )
   INPUT_DIM = 8
   TARGET_DIM = 4
   SIZES = {"train": 800, "test": 200}
@@ -83,8 +91,7 @@ class VectorRegression(_Regression):
       x_nx8 = rng.normal(size=(n, self.INPUT_DIM))
       y_nx4 = x_nx8 @ a_4x8.T + b_4 + self.NOISE_STD * rng.normal(size=(n, self.TARGET_DIM))
       if split == "train":
-        glitched = rng.permutation(n)[:int(round(self.OUTLIER_FRACTION * n))]
-        y_nx4[glitched] += self.OUTLIER_OFFSET + rng.normal(size=(len(glitched),
-                                                                   self.TARGET_DIM))
+        glitched = rng.permutation(n)[: int(round(self.OUTLIER_FRACTION * n))]
+        y_nx4[glitched] += self.OUTLIER_OFFSET + rng.normal(size=(len(glitched), self.TARGET_DIM))
       out[split] = (x_nx8.astype(np.float32), y_nx4.astype(np.float32))
     return out

@@ -23,6 +23,7 @@ Everything is deterministic. Scene bounds for these cameras: every visible
 surface lies between NEAR = 1.8 and FAR = 5.6 from every camera (the floor is
 1.93 to 5.56 away, the spheres 2.45 to 4.42; `near_far` computes them).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -47,33 +48,34 @@ class Sphere:
 @dataclasses.dataclass(frozen=True)
 class Scene:
   """Spheres above a checkered floor; a directional light; a camera circle."""
+
   spheres: tuple[Sphere, ...]
-  floor_half: float = 1.5            # the floor is the square |x|, |z| <= floor_half
-  checker: float = 0.5               # side of one floor cell
-  floor_albedos: tuple[tuple[float, float, float], ...] = ((0.9, 0.85, 0.7),
-                                                           (0.25, 0.3, 0.35))
+  floor_half: float = 1.5  # the floor is the square |x|, |z| <= floor_half
+  checker: float = 0.5  # side of one floor cell
+  floor_albedos: tuple[tuple[float, float, float], ...] = ((0.9, 0.85, 0.7), (0.25, 0.3, 0.35))
   light_3: tuple[float, float, float] = (0.5, 1.0, 0.35)  # towards the light
   ambient: float = 0.3
   background: tuple[float, float, float] = (1.0, 1.0, 1.0)
-  camera_radius: float = 3.2         # cameras on the circle x^2 + z^2 = R^2 ...
-  camera_height: float = 1.6         # ... at this height
+  camera_radius: float = 3.2  # cameras on the circle x^2 + z^2 = R^2 ...
+  camera_height: float = 1.6  # ... at this height
   target: tuple[float, float, float] = (0.0, 0.3, 0.0)  # where every camera looks
-  fov_degrees: float = 50.0          # horizontal field of view
+  fov_degrees: float = 50.0  # horizontal field of view
 
 
 SCENES: dict[str, Scene] = {
-    "two_spheres": Scene(spheres=(
-        Sphere(centre=(-0.5, 0.45, -0.2), radius=0.45, albedo=(0.9, 0.2, 0.15)),
-        Sphere(centre=(0.55, 0.3, 0.45), radius=0.3, albedo=(0.15, 0.4, 0.9)),
-    )),
+  "two_spheres": Scene(
+    spheres=(
+      Sphere(centre=(-0.5, 0.45, -0.2), radius=0.45, albedo=(0.9, 0.2, 0.15)),
+      Sphere(centre=(0.55, 0.3, 0.45), radius=0.3, albedo=(0.15, 0.4, 0.9)),
+    )
+  ),
 }
 NEAR, FAR = 1.8, 5.6
 
 
 def get(name: str) -> Scene:
   if name not in SCENES:
-    raise ConfigError(f"config.data.name: unknown scene {name!r}; valid: "
-                      f"{', '.join(SCENES)}")
+    raise ConfigError(f"config.data.name: unknown scene {name!r}; valid: {', '.join(SCENES)}")
   return SCENES[name]
 
 
@@ -81,7 +83,7 @@ def _hit_sphere(o_Nx3: np.ndarray, d_Nx3: np.ndarray, sphere: Sphere) -> np.ndar
   """Distance t_N > 0 to the first hit of the sphere (inf where none)."""
   oc_Nx3 = np.asarray(sphere.centre) - o_Nx3
   b_N = np.einsum("nk,nk->n", oc_Nx3, d_Nx3)
-  disc_N = b_N ** 2 - np.einsum("nk,nk->n", oc_Nx3, oc_Nx3) + sphere.radius ** 2
+  disc_N = b_N**2 - np.einsum("nk,nk->n", oc_Nx3, oc_Nx3) + sphere.radius**2
   root_N = np.sqrt(np.maximum(disc_N, 0.0))
   # the nearer root if it lies ahead, else the farther (a ray starting inside)
   t_N = np.where(b_N - root_N > 1e-9, b_N - root_N, b_N + root_N)
@@ -96,22 +98,24 @@ def _hit_floor(o_Nx3: np.ndarray, d_Nx3: np.ndarray, half: float) -> np.ndarray:
   return np.where((t_N > 1e-9) & inside & np.isfinite(t_N), t_N, np.inf)
 
 
-def render_rays(origins_Nx3: np.ndarray, directions_Nx3: np.ndarray,
-                scene: Scene) -> tuple[np.ndarray, np.ndarray]:
+def render_rays(
+  origins_Nx3: np.ndarray, directions_Nx3: np.ndarray, scene: Scene
+) -> tuple[np.ndarray, np.ndarray]:
   """Colour rgb_Nx3 (float32 in [0, 1]) and depth t_N (distance along the unit
   direction to the first hit; +inf where the ray meets nothing) of each ray."""
   o = np.asarray(origins_Nx3, np.float64).reshape(-1, 3)
   d = np.asarray(directions_Nx3, np.float64).reshape(-1, 3)
   d = d / np.linalg.norm(d, axis=-1, keepdims=True)
   # candidate surfaces: 0 = floor, 1.. = spheres; the nearest hit wins
-  t_SxN = np.stack([_hit_floor(o, d, scene.floor_half)]
-                   + [_hit_sphere(o, d, s) for s in scene.spheres])
+  t_SxN = np.stack(
+    [_hit_floor(o, d, scene.floor_half)] + [_hit_sphere(o, d, s) for s in scene.spheres]
+  )
   which_N, t_N = np.argmin(t_SxN, axis=0), np.min(t_SxN, axis=0)
   hit_N = np.isfinite(t_N)
   p_Nx3 = o + np.where(hit_N, t_N, 0.0)[:, None] * d
 
   normal_Nx3 = np.tile([0.0, 1.0, 0.0], (len(o), 1))
-  cell_N = (np.floor(p_Nx3[:, 0] / scene.checker) + np.floor(p_Nx3[:, 2] / scene.checker))
+  cell_N = np.floor(p_Nx3[:, 0] / scene.checker) + np.floor(p_Nx3[:, 2] / scene.checker)
   albedo_Nx3 = np.asarray(scene.floor_albedos)[(cell_N % 2).astype(int)]
   for k, s in enumerate(scene.spheres, start=1):
     on = which_N == k
@@ -127,8 +131,7 @@ def render_rays(origins_Nx3: np.ndarray, directions_Nx3: np.ndarray,
     blocked_N |= np.isfinite(_hit_sphere(shadow_o, shadow_d, s))
   lambert_N = np.maximum(normal_Nx3 @ light_3, 0.0) * ~blocked_N
   shade_N = scene.ambient + (1.0 - scene.ambient) * lambert_N
-  rgb_Nx3 = np.where(hit_N[:, None], albedo_Nx3 * shade_N[:, None],
-                     np.asarray(scene.background))
+  rgb_Nx3 = np.where(hit_N[:, None], albedo_Nx3 * shade_N[:, None], np.asarray(scene.background))
   return rgb_Nx3.astype(np.float32), t_N.astype(np.float32)
 
 
@@ -140,21 +143,26 @@ def focal_pixels(scene: Scene, size: int) -> float:
 def camera_poses(scene: Scene, num_views: int) -> np.ndarray:
   """c2w_Vx3x4 of cameras at angles 2 pi v / V on the scene's camera circle."""
   angles_V = 2 * np.pi * np.arange(num_views) / num_views
-  return np.stack([
-      rays_lib.look_at((scene.camera_radius * np.sin(a), scene.camera_height,
-                        scene.camera_radius * np.cos(a)), scene.target)
-      for a in angles_V])
+  return np.stack(
+    [
+      rays_lib.look_at(
+        (scene.camera_radius * np.sin(a), scene.camera_height, scene.camera_radius * np.cos(a)),
+        scene.target,
+      )
+      for a in angles_V
+    ]
+  )
 
 
 class Views(NamedTuple):
   images_VxHxWx3: np.ndarray  # float32 in [0, 1]
-  depths_VxHxW: np.ndarray    # float32 distance to the first hit (inf: background)
+  depths_VxHxW: np.ndarray  # float32 distance to the first hit (inf: background)
   c2w_Vx3x4: np.ndarray
-  focal: float                # pixels
+  focal: float  # pixels
   near: float
   far: float
   background_3: np.ndarray
-  origins_VxHxWx3: np.ndarray     # the pixels' rays (pinhole_rays), float32
+  origins_VxHxWx3: np.ndarray  # the pixels' rays (pinhole_rays), float32
   directions_VxHxWx3: np.ndarray  # unit
 
 
@@ -165,9 +173,17 @@ def views(name: str = "two_spheres", num_views: int = 40, size: int = 32) -> Vie
   c2w_Vx3x4, focal = camera_poses(scene, num_views), focal_pixels(scene, size)
   o_VxHxWx3, d_VxHxWx3 = all_rays(size, focal, c2w_Vx3x4)
   rgb_Nx3, t_N = render_rays(o_VxHxWx3, d_VxHxWx3, scene)
-  return Views(rgb_Nx3.reshape(num_views, size, size, 3), t_N.reshape(num_views, size, size),
-               c2w_Vx3x4.astype(np.float32), focal, NEAR, FAR,
-               np.asarray(scene.background, np.float32), o_VxHxWx3, d_VxHxWx3)
+  return Views(
+    rgb_Nx3.reshape(num_views, size, size, 3),
+    t_N.reshape(num_views, size, size),
+    c2w_Vx3x4.astype(np.float32),
+    focal,
+    NEAR,
+    FAR,
+    np.asarray(scene.background, np.float32),
+    o_VxHxWx3,
+    d_VxHxWx3,
+  )
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1))

@@ -22,6 +22,7 @@ over B x H x W x C logits and of the segmentation metrics. The region losses (di
 tversky, softmax_focal, dice_cross_entropy) want one-hot maps B x H x W x C: the
 target transform `one_hot` makes them (and keeps the class maps as `labels`).
 """
+
 from __future__ import annotations
 
 from typing import ClassVar
@@ -50,7 +51,7 @@ def _smooth_noise(rng: np.random.Generator, size: int, cells: int) -> np.ndarray
   t = np.linspace(0.0, cells, size, endpoint=False) + cells / (2 * size)
   i = np.minimum(t.astype(int), cells - 1)
   w = (t - i)[:, None]
-  rows = grid[i] * (1 - w[..., None]) + grid[i + 1] * w[..., None]        # H x K x 3
+  rows = grid[i] * (1 - w[..., None]) + grid[i + 1] * w[..., None]  # H x K x 3
   cols = rows[:, i] * (1 - w.T[..., None]) + rows[:, i + 1] * w.T[..., None]
   return cols
 
@@ -85,13 +86,14 @@ def _polygon_inside(y: np.ndarray, x: np.ndarray, vertices_Kx2: np.ndarray) -> n
   return inside
 
 
-def shape_mask(kind: int, y: np.ndarray, x: np.ndarray, cx: float, cy: float,
-               radius: float, angle: float) -> np.ndarray:
+def shape_mask(
+  kind: int, y: np.ndarray, x: np.ndarray, cx: float, cy: float, radius: float, angle: float
+) -> np.ndarray:
   """The pixels of one shape of class `kind` (1 disc, 2 square, 3 triangle) with
   centre (cx, cy) and circumradius `radius` (pixels), rotated by `angle`: a disc
   of that radius, or the regular polygon (4 or 3 vertices) inscribed in it."""
   if kind == 1:
-    return (x - cx) ** 2 + (y - cy) ** 2 <= radius ** 2
+    return (x - cx) ** 2 + (y - cy) ** 2 <= radius**2
   if kind not in (2, 3):
     raise ValueError(f"shape class must be 1 (disc), 2 (square) or 3 (triangle), got {kind}")
   k = 4 if kind == 2 else 3  # vertices
@@ -100,10 +102,16 @@ def shape_mask(kind: int, y: np.ndarray, x: np.ndarray, cx: float, cy: float,
   return _polygon_inside(y, x, vertices)
 
 
-def shapes_canvases(n: int, seed: int, size: int = SIZE, min_objects: int = 2,
-                    max_objects: int = 4, min_radius: float = 5.0,
-                    max_radius: float = 16.0, noise: float = 0.03
-                    ) -> tuple[np.ndarray, np.ndarray]:
+def shapes_canvases(
+  n: int,
+  seed: int,
+  size: int = SIZE,
+  min_objects: int = 2,
+  max_objects: int = 4,
+  min_radius: float = 5.0,
+  max_radius: float = 16.0,
+  noise: float = 0.03,
+) -> tuple[np.ndarray, np.ndarray]:
   """`n` canvases with min_objects..max_objects shapes each (module docstring).
 
   Each object: class ~ U{1, 2, 3}; circumradius r log-uniform in [min_radius,
@@ -116,8 +124,9 @@ def shapes_canvases(n: int, seed: int, size: int = SIZE, min_objects: int = 2,
   if not 1 <= min_objects <= max_objects:
     raise ValueError(f"need 1 <= min_objects={min_objects} <= max_objects={max_objects}")
   if not 0 < min_radius <= max_radius <= size / 2:
-    raise ValueError(f"need 0 < min_radius={min_radius} <= max_radius={max_radius} "
-                     f"<= size / 2 = {size / 2}")
+    raise ValueError(
+      f"need 0 < min_radius={min_radius} <= max_radius={max_radius} <= size / 2 = {size / 2}"
+    )
   rng = np.random.default_rng(seed)
   y, x = _pixel_grid(size)
   images = np.zeros((n, size, size, 3), np.uint8)
@@ -144,9 +153,11 @@ def shapes_canvases(n: int, seed: int, size: int = SIZE, min_objects: int = 2,
 class ShapesSeg(builders._ArrayBuilder):  # pylint: disable=protected-access
   """64x64 RGB canvases of 2-4 discs / squares / triangles; target: class map."""
 
-  DESCRIPTION = ("64x64x3 canvases holding 2-4 shapes (disc, square, triangle; random "
-                 "size, rotation, colour) on striped smooth-noise backgrounds; "
-                 "2,000 train / 500 test; target = 64x64 class map (0 = background).")
+  DESCRIPTION = (
+    "64x64x3 canvases holding 2-4 shapes (disc, square, triangle; random "
+    "size, rotation, colour) on striped smooth-noise backgrounds; "
+    "2,000 train / 500 test; target = 64x64 class map (0 = background)."
+  )
   name = "shapes_seg"
   INPUT_MAX = 255.0
   TARGET_KEY = "mask"
@@ -155,9 +166,13 @@ class ShapesSeg(builders._ArrayBuilder):  # pylint: disable=protected-access
   DISABLE_SHUFFLING = True  # split[:k] is shapes_canvases(n, seed)[:k]
 
   def _features(self):
-    return {"image": tfds.features.Tensor(shape=(SIZE, SIZE, 3), dtype=np.uint8),
-            "mask": tfds.features.Tensor(shape=(SIZE, SIZE), dtype=np.uint8)}
+    return {
+      "image": tfds.features.Tensor(shape=(SIZE, SIZE, 3), dtype=np.uint8),
+      "mask": tfds.features.Tensor(shape=(SIZE, SIZE), dtype=np.uint8),
+    }
 
   def _arrays(self):
-    return {split: shapes_canvases(n, seed=self.SEED * 100 + k)
-            for k, (split, n) in enumerate(self.SIZES.items())}
+    return {
+      split: shapes_canvases(n, seed=self.SEED * 100 + k)
+      for k, (split, n) in enumerate(self.SIZES.items())
+    }

@@ -30,6 +30,7 @@ from bytes 1..t, so the trainer shifts (`next_byte_pairs`). Rows of one split
 concatenated are its contiguous text, so a trainer may also cut windows of any
 length across rows.
 """
+
 from __future__ import annotations
 
 import lzma
@@ -41,11 +42,12 @@ import tensorflow_datasets as tfds
 from nn_lib.data import builders
 
 ASSET = "austen.txt.xz"
-BLOCK = 256                                   # bytes per row
+BLOCK = 256  # bytes per row
 FRACTIONS = {"train": 0.90, "dev": 0.05, "test": 0.05}
 # The bytes that occur in the corpus, sorted (tests/data/test_text_corpus.py checks it).
-BYTES_USED = (b"\n !\"&'()*,-.0123456789:;?ABCDEFGHIJKLMNOPQRSTUVWXYZ[]_"
-              b"abcdefghijklmnopqrstuvwxyz\xa3\xc2")
+BYTES_USED = (
+  b"\n !\"&'()*,-.0123456789:;?ABCDEFGHIJKLMNOPQRSTUVWXYZ[]_abcdefghijklmnopqrstuvwxyz\xa3\xc2"
+)
 _BYTE_TO_ID = np.full(256, -1, np.int32)
 _BYTE_TO_ID[np.frombuffer(BYTES_USED, np.uint8)] = np.arange(len(BYTES_USED))
 
@@ -60,11 +62,14 @@ def split_blocks(raw: bytes, block: int = BLOCK) -> dict[str, np.ndarray]:
   remainder dropped, and the rows shared out in order by FRACTIONS (dev and test
   get round(5% of the rows) each, train the rest)."""
   n = len(raw) // block
-  rows_NxB = np.frombuffer(raw[:n * block], np.uint8).reshape(n, block)
+  rows_NxB = np.frombuffer(raw[: n * block], np.uint8).reshape(n, block)
   n_dev, n_test = (int(round(FRACTIONS[s] * n)) for s in ("dev", "test"))
   n_train = n - n_dev - n_test
-  return {"train": rows_NxB[:n_train], "dev": rows_NxB[n_train:n_train + n_dev],
-          "test": rows_NxB[n_train + n_dev:]}
+  return {
+    "train": rows_NxB[:n_train],
+    "dev": rows_NxB[n_train : n_train + n_dev],
+    "test": rows_NxB[n_train + n_dev :],
+  }
 
 
 def to_ids(bytes_: np.ndarray) -> np.ndarray:
@@ -99,12 +104,14 @@ def next_byte_pairs(rows_NxT: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 class AustenText(builders._ArrayBuilder):  # pylint: disable=protected-access
   """Jane Austen's novels as rows of 256 bytes, contiguous 90/5/5 splits."""
 
-  DESCRIPTION = ("Jane Austen's six novels (Project Gutenberg e-texts, public domain), "
-                 "4,024,616 bytes of UTF-8 in rows of 256 bytes in text order: 14,149 "
-                 "train / 786 dev / 786 test rows, contiguous. Input and target are the "
-                 "same bytes: a language model shifts them by one.")
+  DESCRIPTION = (
+    "Jane Austen's six novels (Project Gutenberg e-texts, public domain), "
+    "4,024,616 bytes of UTF-8 in rows of 256 bytes in text order: 14,149 "
+    "train / 786 dev / 786 test rows, contiguous. Input and target are the "
+    "same bytes: a language model shifts them by one."
+  )
   INPUT_KEY = TARGET_KEY = "text"
-  INPUT_MAX = 1.0          # inputs are the byte values, as float32
+  INPUT_MAX = 1.0  # inputs are the byte values, as float32
   DISABLE_SHUFFLING = True  # rows in text order: concatenated, a split is its text
   SIZES: ClassVar[dict[str, int]] = {"train": 14149, "dev": 786, "test": 786}
 

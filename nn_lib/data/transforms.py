@@ -4,6 +4,7 @@
 Each re-targets every split in place and keeps the original targets as `labels`,
 so plots can still colour or title examples by class.
 """
+
 from __future__ import annotations
 
 import numbers
@@ -33,28 +34,39 @@ def one_hot(targets, inputs, *, num_classes: int) -> np.ndarray:
   B x C, per-pixel class maps B x H x W give B x H x W x C (the region losses of
   segmentation: dice, tversky, focal)."""
   del inputs
-  if (isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral)
-      or num_classes <= 0):
-    raise ConfigError(f"data.target_transform.num_classes must be a positive integer, "
-                      f"got {num_classes!r}; set --config.data.target_transform."
-                      f"num_classes to the number of classes.")
+  if (
+    isinstance(num_classes, bool)
+    or not isinstance(num_classes, numbers.Integral)
+    or num_classes <= 0
+  ):
+    raise ConfigError(
+      f"data.target_transform.num_classes must be a positive integer, "
+      f"got {num_classes!r}; set --config.data.target_transform."
+      f"num_classes to the number of classes."
+    )
   labels = np.asarray(targets)
   if labels.ndim < 1 or not np.issubdtype(labels.dtype, np.integer):
-    raise DataError(f"target_transform 'one_hot' needs integer class labels, got "
-                    f"dtype {labels.dtype} with shape {labels.shape}.")
+    raise DataError(
+      f"target_transform 'one_hot' needs integer class labels, got "
+      f"dtype {labels.dtype} with shape {labels.shape}."
+    )
   if not labels.size:
     return np.zeros(labels.shape + (num_classes,), np.float32)
   # np.eye(C)[labels] would raise IndexError for a label >= C and, worse, give a
   # negative label (data.ignore_label) the one-hot row of class C - 1.
   top, low = int(labels.max()), int(labels.min())
   if top >= num_classes:
-    raise DataError(f"target_transform 'one_hot' has num_classes={num_classes} but the "
-                    f"labels go up to {top}; num_classes must be at least {top + 1}: set "
-                    f"--config.data.target_transform.num_classes={top + 1}.")
+    raise DataError(
+      f"target_transform 'one_hot' has num_classes={num_classes} but the "
+      f"labels go up to {top}; num_classes must be at least {top + 1}: set "
+      f"--config.data.target_transform.num_classes={top + 1}."
+    )
   if low < 0:
-    raise DataError(f"target_transform 'one_hot' cannot encode the negative label "
-                    f"{low} (one-hot rows have no 'ignore'); relabel those rows or drop "
-                    f"them, or train on the labels themselves without one_hot.")
+    raise DataError(
+      f"target_transform 'one_hot' cannot encode the negative label "
+      f"{low} (one-hot rows have no 'ignore'); relabel those rows or drop "
+      f"them, or train on the labels themselves without one_hot."
+    )
   return np.eye(num_classes, dtype=np.float32)[labels]
 
 
@@ -72,8 +84,7 @@ def normalize(targets, inputs) -> np.ndarray:
   del inputs
   totals = targets.sum(axis=-1, keepdims=True)
   if np.any(totals <= 0):
-    raise DataError("target_transform 'normalize' needs at least one positive target "
-                    "per example")
+    raise DataError("target_transform 'normalize' needs at least one positive target per example")
   return (targets / totals).astype(np.float32)
 
 

@@ -22,6 +22,7 @@ Decisions (`data.ignore_label` is also described in `config.KEY_HELP`):
 - Every split needs at least one row; the training split needs a whole batch
   (`TrainBatches`) and a dev split at least one row of each part (`load`).
 """
+
 from __future__ import annotations
 
 from typing import Any, Mapping
@@ -48,10 +49,11 @@ def require_numeric(array: np.ndarray, what: str) -> None:
   if array.dtype.kind not in "biuf":
     kind = "strings" if array.dtype.kind in "US" else f"dtype {array.dtype}"
     raise DataError(
-        f"{what} holds {kind} (e.g. {str(array.flat[0])!r} in row 0), not numbers. Class "
-        "labels must be integers 0..C-1 (map names to indices, e.g. "
-        "np.unique(y, return_inverse=True)[1]); inputs and regression targets must "
-        "be int or float arrays.")
+      f"{what} holds {kind} (e.g. {str(array.flat[0])!r} in row 0), not numbers. Class "
+      "labels must be integers 0..C-1 (map names to indices, e.g. "
+      "np.unique(y, return_inverse=True)[1]); inputs and regression targets must "
+      "be int or float arrays."
+    )
 
 
 def _require_finite(array: np.ndarray, what: str) -> None:
@@ -63,10 +65,11 @@ def _require_finite(array: np.ndarray, what: str) -> None:
     first = tuple(int(i) for i in np.unravel_index(np.argmax(bad), bad.shape))
     rows = int(bad.reshape(len(array), -1).any(axis=1).sum())
     raise DataError(
-        f"{what} has {int(bad.sum())} non-finite value(s) (NaN, Inf or beyond float32's "
-        f"{_F32_MAX:.3g}) in {rows} row(s); the first is in row {first[0]} (index "
-        f"{first}, value {array[first]}). Remove or impute those rows: one NaN makes "
-        "the loss NaN.")
+      f"{what} has {int(bad.sum())} non-finite value(s) (NaN, Inf or beyond float32's "
+      f"{_F32_MAX:.3g}) in {rows} row(s); the first is in row {first[0]} (index "
+      f"{first}, value {array[first]}). Remove or impute those rows: one NaN makes "
+      "the loss NaN."
+    )
 
 
 def _class_labels(targets: np.ndarray, what: str) -> np.ndarray:
@@ -78,9 +81,10 @@ def _class_labels(targets: np.ndarray, what: str) -> np.ndarray:
     if fractional.any():
       row = int(np.argmax(fractional))
       raise DataError(
-          f"{what} is 1-D, so it is read as one class label per row, but it holds "
-          f"{targets[row]} at row {row}, not a whole number. Class labels must be "
-          "integers 0..C-1; regression targets need shape (N, K) (y[:, None] for one).")
+        f"{what} is 1-D, so it is read as one class label per row, but it holds "
+        f"{targets[row]} at row {row}, not a whole number. Class labels must be "
+        "integers 0..C-1; regression targets need shape (N, K) (y[:, None] for one)."
+      )
     logging.info("%s: float class labels that are whole numbers, cast to int32", what)
     return targets.astype(np.int32)
   return targets
@@ -93,13 +97,16 @@ def _check_labels(labels: np.ndarray, what: str, ignore_label: int | None) -> No
   if negative.any():
     row = int(np.argmax(negative))
     if ignore_label is None:
-      fix = (f"If {labels[row]} marks examples to leave out of the loss, set "
-             f"--config.data.ignore_label={labels[row]}; otherwise relabel them 0..C-1.")
+      fix = (
+        f"If {labels[row]} marks examples to leave out of the loss, set "
+        f"--config.data.ignore_label={labels[row]}; otherwise relabel them 0..C-1."
+      )
     else:
-      fix = (f"Only data.ignore_label={ignore_label} may be negative; relabel the "
-             "others 0..C-1.")
-    raise DataError(f"{what} holds the negative class label {labels[row]} in "
-                    f"{int(negative.sum())} row(s), the first at row {row}. {fix}")
+      fix = f"Only data.ignore_label={ignore_label} may be negative; relabel the others 0..C-1."
+    raise DataError(
+      f"{what} holds the negative class label {labels[row]} in "
+      f"{int(negative.sum())} row(s), the first at row {row}. {fix}"
+    )
 
 
 def _ignore_label(cfg: Any) -> int | None:
@@ -107,9 +114,11 @@ def _ignore_label(cfg: Any) -> int | None:
   if value is None:
     return None
   if isinstance(value, bool) or not isinstance(value, int) or value >= 0:
-    raise ConfigError(f"config.data.ignore_label must be a negative integer (rows "
-                      f"labelled with it are left out), got {value!r}; relabel the rows "
-                      "to ignore with -1 and set --config.data.ignore_label=-1.")
+    raise ConfigError(
+      f"config.data.ignore_label must be a negative integer (rows "
+      f"labelled with it are left out), got {value!r}; relabel the rows "
+      "to ignore with -1 and set --config.data.ignore_label=-1."
+    )
   return value
 
 
@@ -120,16 +129,24 @@ def _drop_ignored(split: Split, ignore_label: int, where: str) -> None:
   if keep.all():
     return
   if not keep.any():
-    raise DataError(f"{where}: every row is labelled data.ignore_label={ignore_label}, "
-                    "so nothing is left to train or evaluate on.")
-  logging.info("%s: left out %d row(s) labelled data.ignore_label=%d", where,
-               int((~keep).sum()), ignore_label)
+    raise DataError(
+      f"{where}: every row is labelled data.ignore_label={ignore_label}, "
+      "so nothing is left to train or evaluate on."
+    )
+  logging.info(
+    "%s: left out %d row(s) labelled data.ignore_label=%d", where, int((~keep).sum()), ignore_label
+  )
   split["inputs"], split["targets"] = split["inputs"][keep], split["targets"][keep]
 
 
-def check_splits(splits: dict[str, Split], cfg: Any, origin: str,
-                 names: Mapping[str, tuple[str, str]], *,
-                 classes_declared: bool) -> None:
+def check_splits(
+  splits: dict[str, Split],
+  cfg: Any,
+  origin: str,
+  names: Mapping[str, tuple[str, str]],
+  *,
+  classes_declared: bool,
+) -> None:
   """Validates (and normalizes in place) every split as the module docstring says.
 
   `origin` names the file or dataset, `names[alias]` the (inputs, targets) arrays
@@ -141,11 +158,14 @@ def check_splits(splits: dict[str, Split], cfg: Any, origin: str,
   for alias, split in splits.items():
     x_name, y_name = (f"{_where(origin, alias)}: {n}" for n in names[alias])
     if len(split["inputs"]) != len(split["targets"]):
-      raise DataError(f"{x_name} has {len(split['inputs'])} rows but "
-                      f"{names[alias][1]} has {len(split['targets'])}; they must match.")
+      raise DataError(
+        f"{x_name} has {len(split['inputs'])} rows but "
+        f"{names[alias][1]} has {len(split['targets'])}; they must match."
+      )
     if len(split["inputs"]) == 0:
-      raise DataError(f"{_where(origin, alias)} has no rows; every split needs at "
-                      "least one example.")
+      raise DataError(
+        f"{_where(origin, alias)} has no rows; every split needs at least one example."
+      )
     _require_finite(split["inputs"], x_name)
     targets = split["targets"]
     require_numeric(targets, y_name)
@@ -159,8 +179,9 @@ def check_splits(splits: dict[str, Split], cfg: Any, origin: str,
       shape, expected = split[key].shape[1:], splits[first][key].shape[1:]
       if shape != expected:
         raise DataError(
-            f"{_where(origin, alias)}: {names[alias][i]} has rows of shape {shape} but "
-            f"{names[first][i]} has {expected}; every split needs the same row shape.")
+          f"{_where(origin, alias)}: {names[alias][i]} has rows of shape {shape} but "
+          f"{names[first][i]} has {expected}; every split needs the same row shape."
+        )
   train = splits.get("train")
   if classes_declared or train is None or train["targets"].ndim != 1:
     return
@@ -170,7 +191,8 @@ def check_splits(splits: dict[str, Split], cfg: Any, origin: str,
     if labels.dtype.kind in "iu" and labels.max() > top:
       row = int(np.argmax(labels > top))
       raise DataError(
-          f"{_where(origin, alias)}: {names[alias][1]} holds class label "
-          f"{labels[row]} (row {row}) but the training labels ({names['train'][1]}) go "
-          f"up to {top}: a class the model never trains on. Use one label encoding "
-          f"0..C-1 in every split, with every class present in training.")
+        f"{_where(origin, alias)}: {names[alias][1]} holds class label "
+        f"{labels[row]} (row {row}) but the training labels ({names['train'][1]}) go "
+        f"up to {top}: a class the model never trains on. Use one label encoding "
+        f"0..C-1 in every split, with every class present in training."
+      )

@@ -34,6 +34,7 @@ every occurrence of i and every j at distance d <= window on either side of 1/d
 (the GloVe tool's distance weighting), so X is symmetric; kept as the list of its
 nonzero entries (i, j, X_ij).
 """
+
 from __future__ import annotations
 
 import re
@@ -51,9 +52,10 @@ def tokenize(text: str) -> list[str]:
 
 
 class Vocab(NamedTuple):
-  words: tuple[str, ...]     # most frequent first
-  counts_V: np.ndarray       # int64 count of each word in the text
-  index: dict[str, int]      # word -> id
+  words: tuple[str, ...]  # most frequent first
+  counts_V: np.ndarray  # int64 count of each word in the text
+  # word -> id; mypy takes a NamedTuple field named like tuple.index for an override
+  index: dict[str, int]  # type: ignore[assignment]  # see above
 
   def __len__(self) -> int:
     return len(self.words)
@@ -64,8 +66,9 @@ def build_vocab(tokens: Sequence[str], max_size: int, min_count: int = 1) -> Voc
   ranked = sorted(Counter(tokens).items(), key=lambda kv: (-kv[1], kv[0]))
   kept = [(w, n) for w, n in ranked if n >= min_count][:max_size]
   words = tuple(w for w, _ in kept)
-  return Vocab(words, np.asarray([n for _, n in kept], np.int64),
-               {w: i for i, w in enumerate(words)})
+  return Vocab(
+    words, np.asarray([n for _, n in kept], np.int64), {w: i for i, w in enumerate(words)}
+  )
 
 
 def encode(tokens: Sequence[str], vocab: Vocab) -> np.ndarray:
@@ -107,14 +110,22 @@ def steps_per_pass(ids_N: np.ndarray, keep_V: np.ndarray, batch: int) -> int:
 
 
 class SgnsBatch(NamedTuple):
-  center_B: np.ndarray       # int32 ids of the centre words
-  context_B: np.ndarray      # int32 ids of the targets in their windows
+  center_B: np.ndarray  # int32 ids of the centre words
+  context_B: np.ndarray  # int32 ids of the targets in their windows
   negatives_BxK: np.ndarray  # int32 ids from count^(3/4)
-  valid_B: np.ndarray        # bool: False where the target would lie outside the text
+  valid_B: np.ndarray  # bool: False where the target would lie outside the text
 
 
-def sgns_batch(text_M: np.ndarray, neg_cdf_V: np.ndarray, *, seed: int, step: int,
-               batch: int, window: int, num_negatives: int) -> SgnsBatch:
+def sgns_batch(
+  text_M: np.ndarray,
+  neg_cdf_V: np.ndarray,
+  *,
+  seed: int,
+  step: int,
+  batch: int,
+  window: int,
+  num_negatives: int,
+) -> SgnsBatch:
   """The `batch` skip-gram pairs of step `step` from a (subsampled) text: centres at
   uniform positions p, radius r ~ U{1..window}, a side s = -1 or +1, target at
   p + s r (invalid when that is outside the text, so the loss leaves it out); K
@@ -127,15 +138,18 @@ def sgns_batch(text_M: np.ndarray, neg_cdf_V: np.ndarray, *, seed: int, step: in
   target_B = center_B + offset_B
   valid_B = (target_B >= 0) & (target_B < m)
   negatives = np.searchsorted(neg_cdf_V, rng.random((batch, num_negatives)), side="right")
-  return SgnsBatch(text_M[center_B].astype(np.int32),
-                   text_M[np.clip(target_B, 0, m - 1)].astype(np.int32),
-                   np.minimum(negatives, len(neg_cdf_V) - 1).astype(np.int32), valid_B)
+  return SgnsBatch(
+    text_M[center_B].astype(np.int32),
+    text_M[np.clip(target_B, 0, m - 1)].astype(np.int32),
+    np.minimum(negatives, len(neg_cdf_V) - 1).astype(np.int32),
+    valid_B,
+  )
 
 
 class Cooccurrence(NamedTuple):
-  rows_E: np.ndarray      # int32 word i
-  cols_E: np.ndarray      # int32 context word j
-  values_E: np.ndarray    # float32 X_ij > 0
+  rows_E: np.ndarray  # int32 word i
+  cols_E: np.ndarray  # int32 context word j
+  values_E: np.ndarray  # float32 X_ij > 0
 
 
 def cooccurrence(ids_N: np.ndarray, vocab_size: int, window: int) -> Cooccurrence:
@@ -152,8 +166,11 @@ def cooccurrence(ids_N: np.ndarray, vocab_size: int, window: int) -> Cooccurrenc
     return Cooccurrence(empty, empty, np.empty(0, np.float32))
   uniq, inverse = np.unique(np.concatenate(keys), return_inverse=True)
   x = np.bincount(inverse, weights=np.concatenate(vals))
-  return Cooccurrence((uniq // vocab_size).astype(np.int32),
-                      (uniq % vocab_size).astype(np.int32), x.astype(np.float32))
+  return Cooccurrence(
+    (uniq // vocab_size).astype(np.int32),
+    (uniq % vocab_size).astype(np.int32),
+    x.astype(np.float32),
+  )
 
 
 def glove_batch(num_entries: int, *, seed: int, step: int, batch: int) -> np.ndarray:

@@ -32,6 +32,7 @@ compare P(y*|x) with P(y_hat|x), `sequence_log_probs`, to blame the search or th
 Jittable with static beam_width, max_len, eos_id, pad_id (shapes and constants);
 alpha may be traced. A `jax.lax.while_loop` ends once every sentence has stopped.
 """
+
 from __future__ import annotations
 
 import numbers
@@ -49,32 +50,54 @@ class BeamSearchResult(NamedTuple):
   end-of-sequence token included, then pad_id), lengths_BxK = T_y, scores_BxK (length
   normalised) and log_probs_BxK = sum_t log P(y_t | x, y_<t). tokens_BxKxL[:, 0] is
   the decoded sequence. A slot that holds no hypothesis has score -inf."""
+
   tokens_BxKxL: jax.Array
   lengths_BxK: jax.Array
   scores_BxK: jax.Array
   log_probs_BxK: jax.Array
 
 
-def normalised_score(log_probs: jax.Array, lengths: jax.Array,
-                     alpha: float | jax.Array) -> jax.Array:
+def normalised_score(
+  log_probs: jax.Array, lengths: jax.Array, alpha: float | jax.Array
+) -> jax.Array:
   """The notes' (1 / T_y^alpha) * sum_t log P(y_t | ...), from the summed log-probs."""
   lengths = jnp.maximum(jnp.asarray(lengths), 1).astype(jnp.float32)
-  return jnp.asarray(log_probs, jnp.float32) / lengths ** alpha
+  return jnp.asarray(log_probs, jnp.float32) / lengths**alpha
 
 
-def greedy_decode(step_fn: StepFn, init_state: Any, start_tokens_B: jax.Array, *,
-                  max_len: int, eos_id: int, pad_id: int = 0) -> Decoded:
+def greedy_decode(
+  step_fn: StepFn,
+  init_state: Any,
+  start_tokens_B: jax.Array,
+  *,
+  max_len: int,
+  eos_id: int,
+  pad_id: int = 0,
+) -> Decoded:
   """y_t = argmax_v P(v | x, y_<t), fed back until eos_id or max_len tokens.
 
   `sample_sequences` at temperature 0 (see there for the arguments); returns
   Decoded(tokens_BxL, lengths_B, log_probs_B). Equal logits: the lowest token id.
   """
-  return sample_sequences(step_fn, init_state, start_tokens_B, jax.random.key(0),
-                          max_len=max_len, eos_id=eos_id, temperature=0.0, pad_id=pad_id)
+  return sample_sequences(
+    step_fn,
+    init_state,
+    start_tokens_B,
+    jax.random.key(0),
+    max_len=max_len,
+    eos_id=eos_id,
+    temperature=0.0,
+    pad_id=pad_id,
+  )
 
 
-def sequence_log_probs(step_fn: StepFn, init_state: Any, start_tokens_B: jax.Array,
-                       tokens_BxL: jax.Array, lengths_B: jax.Array) -> jax.Array:
+def sequence_log_probs(
+  step_fn: StepFn,
+  init_state: Any,
+  start_tokens_B: jax.Array,
+  tokens_BxL: jax.Array,
+  lengths_B: jax.Array,
+) -> jax.Array:
   """log P(y | x) = sum_{t <= T_y} log P(y_t | x, y_<t) of given sequences (teacher
   forcing: the decoder is fed y_{t-1}, not its own choice). For the notes' error
   analysis: P(y*|x) > P(y_hat|x) means the search is at fault, else the model."""
@@ -98,8 +121,10 @@ def sequence_log_probs(step_fn: StepFn, init_state: Any, start_tokens_B: jax.Arr
 def _check(beam_width, max_len) -> None:
   for name, value in (("beam_width", beam_width), ("max_len", max_len)):
     if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
-      raise ValueError(f"beam_search: {name} must be a positive Python int (it is a "
-                       f"shape, so static under jit); got {value!r}")
+      raise ValueError(
+        f"beam_search: {name} must be a positive Python int (it is a "
+        f"shape, so static under jit); got {value!r}"
+      )
 
 
 def _take(x_BxN: jax.Array, index_BxM: jax.Array) -> jax.Array:
@@ -108,9 +133,17 @@ def _take(x_BxN: jax.Array, index_BxM: jax.Array) -> jax.Array:
   return jnp.take_along_axis(x_BxN, index, axis=1)
 
 
-def beam_search(step_fn: StepFn, init_state: Any, start_tokens_B: jax.Array, *,
-                beam_width: int, max_len: int, eos_id: int,
-                alpha: float | jax.Array = 0.7, pad_id: int = 0) -> BeamSearchResult:
+def beam_search(
+  step_fn: StepFn,
+  init_state: Any,
+  start_tokens_B: jax.Array,
+  *,
+  beam_width: int,
+  max_len: int,
+  eos_id: int,
+  alpha: float | jax.Array = 0.7,
+  pad_id: int = 0,
+) -> BeamSearchResult:
   """Beam search of width K = beam_width for argmax_y score(y) (module docstring).
 
   Args:
@@ -138,16 +171,29 @@ def beam_search(step_fn: StepFn, init_state: Any, start_tokens_B: jax.Array, *,
   state = jax.tree.map(lambda leaf: jnp.repeat(leaf, K, axis=0), init_state)
   logits_shape = jax.eval_shape(step_fn, state, jnp.repeat(start_tokens_B, K))[0].shape
   if len(logits_shape) != 2 or logits_shape[0] != B * K or logits_shape[1] < 2:
-    raise ValueError(f"beam_search: step_fn must return logits (B * K) x V = "
-                     f"{B * K} x V with V >= 2; got {logits_shape}")
+    raise ValueError(
+      f"beam_search: step_fn must return logits (B * K) x V = "
+      f"{B * K} x V with V >= 2; got {logits_shape}"
+    )
   V = logits_shape[1]
   neg_inf = jnp.float32(-jnp.inf)
   first_2K = jnp.arange(2 * K) < K
   positions_L = jnp.arange(L)
 
   def step(carry):
-    (t, state, last_BxK, alive_BxKxL, alive_lp_BxK,
-     fin_BxKxL, fin_lp_BxK, fin_len_BxK, fin_score_BxK, fin_count_B, done_B) = carry
+    (
+      t,
+      state,
+      last_BxK,
+      alive_BxKxL,
+      alive_lp_BxK,
+      fin_BxKxL,
+      fin_lp_BxK,
+      fin_len_BxK,
+      fin_score_BxK,
+      fin_count_B,
+      done_B,
+    ) = carry
     logits, new_state = step_fn(state, last_BxK.reshape(B * K))
     log_p_BxKxV = jax.nn.log_softmax(logits.astype(jnp.float32)).reshape(B, K, V)
     cand_BxKV = (alive_lp_BxK[:, :, None] + log_p_BxKxV).reshape(B, K * V)
@@ -155,8 +201,9 @@ def beam_search(step_fn: StepFn, init_state: Any, start_tokens_B: jax.Array, *,
     # extension), so the next beam is always full.
     lp_Bx2K, index_Bx2K = jax.lax.top_k(cand_BxKV, 2 * K)
     parent_Bx2K, token_Bx2K = index_Bx2K // V, index_Bx2K % V
-    seq_Bx2KxL = jnp.where(positions_L == t, token_Bx2K[:, :, None],
-                           _take(alive_BxKxL, parent_Bx2K))
+    seq_Bx2KxL = jnp.where(
+      positions_L == t, token_Bx2K[:, :, None], _take(alive_BxKxL, parent_Bx2K)
+    )
     is_eos_Bx2K = token_Bx2K == eos_id
     ended_lp_Bx2K = jnp.where(is_eos_Bx2K & first_2K, lp_Bx2K, neg_inf)
 
@@ -172,8 +219,11 @@ def beam_search(step_fn: StepFn, init_state: Any, start_tokens_B: jax.Array, *,
     pool_lp = jnp.concatenate([fin_lp_BxK, ended_lp_Bx2K, cut_lp_BxK], axis=1)
     pool_len = jnp.concatenate([fin_len_BxK, jnp.full((B, 3 * K), t + 1)], axis=1)
     score, keep_BxK = jax.lax.top_k(normalised_score(pool_lp, pool_len, alpha), K)
-    new_count_B = (fin_count_B + jnp.sum(jnp.isfinite(ended_lp_Bx2K), axis=1)
-                   + jnp.sum(jnp.isfinite(cut_lp_BxK), axis=1))
+    new_count_B = (
+      fin_count_B
+      + jnp.sum(jnp.isfinite(ended_lp_Bx2K), axis=1)
+      + jnp.sum(jnp.isfinite(cut_lp_BxK), axis=1)
+    )
 
     def keep(new, old):
       # A stopped sentence keeps its finished set (its beam runs on, unused).
@@ -191,8 +241,19 @@ def beam_search(step_fn: StepFn, init_state: Any, start_tokens_B: jax.Array, *,
     # longer hypothesis (a search error in the notes' error analysis).
     bound_B = jnp.max(alive_lp_BxK, axis=1) / jnp.power(jnp.float32(L), alpha)
     done_B = done_B | ((fin_count_B >= K) & (bound_B <= jnp.min(fin_score_BxK, axis=1)))
-    return (t + 1, state, last_BxK, alive_BxKxL, alive_lp_BxK, fin_BxKxL, fin_lp_BxK,
-            fin_len_BxK, fin_score_BxK, fin_count_B, done_B)
+    return (
+      t + 1,
+      state,
+      last_BxK,
+      alive_BxKxL,
+      alive_lp_BxK,
+      fin_BxKxL,
+      fin_lp_BxK,
+      fin_len_BxK,
+      fin_score_BxK,
+      fin_count_B,
+      done_B,
+    )
 
   def running(carry):
     return (carry[0] < L) & ~jnp.all(carry[-1])
@@ -201,10 +262,19 @@ def beam_search(step_fn: StepFn, init_state: Any, start_tokens_B: jax.Array, *,
   # with K identical hypotheses.
   alive_lp_BxK = jnp.broadcast_to(jnp.where(jnp.arange(K) == 0, 0.0, neg_inf), (B, K))
   pad_BxKxL = jnp.full((B, K, L), pad_id, jnp.int32)
-  carry = (jnp.int32(0), state, jnp.repeat(start_tokens_B[:, None], K, axis=1),
-           pad_BxKxL, alive_lp_BxK, pad_BxKxL,
-           jnp.full((B, K), neg_inf), jnp.zeros((B, K), jnp.int32),
-           jnp.full((B, K), neg_inf), jnp.zeros((B,), jnp.int32), jnp.zeros((B,), bool))
+  carry = (
+    jnp.int32(0),
+    state,
+    jnp.repeat(start_tokens_B[:, None], K, axis=1),
+    pad_BxKxL,
+    alive_lp_BxK,
+    pad_BxKxL,
+    jnp.full((B, K), neg_inf),
+    jnp.zeros((B, K), jnp.int32),
+    jnp.full((B, K), neg_inf),
+    jnp.zeros((B,), jnp.int32),
+    jnp.zeros((B,), bool),
+  )
   carry = jax.lax.while_loop(running, step, carry)
   fin_BxKxL, fin_lp_BxK, fin_len_BxK, fin_score_BxK = carry[5:9]
   return BeamSearchResult(fin_BxKxL, fin_len_BxK, fin_score_BxK, fin_lp_BxK)

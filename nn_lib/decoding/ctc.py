@@ -25,6 +25,7 @@ of a labelling sums over its paths:
   with the right-hand sides taken at t - 1, and P(l) = P_b(l) + P_nb(l) at the end;
   computed in log space. With a beam wider than the number of prefixes it is exact.
 """
+
 from __future__ import annotations
 
 import math
@@ -36,9 +37,9 @@ import jax.numpy as jnp
 import numpy as np
 
 
-def ctc_best_path(logits_BxTxV: jax.Array, *, blank: int = 0,
-                  frame_lengths_B: jax.Array | None = None
-                  ) -> tuple[jax.Array, jax.Array]:
+def ctc_best_path(
+  logits_BxTxV: jax.Array, *, blank: int = 0, frame_lengths_B: jax.Array | None = None
+) -> tuple[jax.Array, jax.Array]:
   """Best-path (greedy) CTC decoding: argmax per frame, collapse repeats, drop blanks.
 
   Args:
@@ -64,14 +65,16 @@ def ctc_best_path(logits_BxTxV: jax.Array, *, blank: int = 0,
   # column T, cut off after. (Not an out-of-range index with mode="drop": on a GPU
   # with --xla_gpu_deterministic_ops, XLA's scatter wrote those into the next row.)
   slot_BxT = jnp.where(keep_BxT, jnp.cumsum(keep_BxT, axis=1) - 1, T)
-  labels_BxT = jnp.full((B, T + 1), blank, jnp.int32).at[
-      jnp.arange(B)[:, None], slot_BxT].set(path_BxT)[:, :T]
+  labels_BxT = (
+    jnp.full((B, T + 1), blank, jnp.int32).at[jnp.arange(B)[:, None], slot_BxT].set(path_BxT)[:, :T]
+  )
   return labels_BxT, jnp.sum(keep_BxT, axis=1).astype(jnp.int32)
 
 
 class CTCBeam(NamedTuple):
   """A prefix of the beam: its labels, log P(labels | x) = logaddexp of the log
   probabilities of its paths ending in a blank and in its last symbol."""
+
   labels: tuple[int, ...]
   log_prob: float
   log_prob_blank: float
@@ -87,8 +90,9 @@ def _log_softmax(x_TxV: np.ndarray) -> np.ndarray:
 NEG_INF = -math.inf
 
 
-def _add(beam: dict[tuple[int, ...], list[float]], prefix: tuple[int, ...], which: int,
-         log_p: float) -> None:
+def _add(
+  beam: dict[tuple[int, ...], list[float]], prefix: tuple[int, ...], which: int, log_p: float
+) -> None:
   """beam[prefix][which] += exp(log_p), in logs (which: 0 blank, 1 non-blank)."""
   if log_p == NEG_INF:  # e.g. "aa" from "a" with no path ending in a blank yet
     return
@@ -96,8 +100,7 @@ def _add(beam: dict[tuple[int, ...], list[float]], prefix: tuple[int, ...], whic
   entry[which] = np.logaddexp(entry[which], log_p)
 
 
-def ctc_prefix_beam_search(log_probs_TxV, *, blank: int = 0, beam_width: int = 16
-                           ) -> list[CTCBeam]:
+def ctc_prefix_beam_search(log_probs_TxV, *, blank: int = 0, beam_width: int = 16) -> list[CTCBeam]:
   """CTC prefix beam search over one utterance (module docstring's recursion).
 
   Args:
@@ -118,9 +121,11 @@ def ctc_prefix_beam_search(log_probs_TxV, *, blank: int = 0, beam_width: int = 1
   """
   log_probs_TxV = np.asarray(log_probs_TxV, np.float64)
   if log_probs_TxV.ndim != 2 or not 0 <= blank < log_probs_TxV.shape[1]:
-    raise ValueError(f"ctc_prefix_beam_search: needs one utterance's T x V "
-                     f"log-probabilities and 0 <= blank < V; got shape "
-                     f"{log_probs_TxV.shape}, blank {blank}")
+    raise ValueError(
+      f"ctc_prefix_beam_search: needs one utterance's T x V "
+      f"log-probabilities and 0 <= blank < V; got shape "
+      f"{log_probs_TxV.shape}, blank {blank}"
+    )
   if beam_width < 1:
     raise ValueError(f"ctc_prefix_beam_search: beam_width must be >= 1; got {beam_width}")
   log_probs_TxV = _log_softmax(log_probs_TxV)
@@ -141,7 +146,9 @@ def ctc_prefix_beam_search(log_probs_TxV, *, blank: int = 0, beam_width: int = 1
         else:
           _add(nxt, prefix + (c,), 1, lp_total + log_y)
     # Python's sort is stable: ties keep insertion order.
-    ranked = sorted(nxt.items(), key=lambda kv: -np.logaddexp(*kv[1]))[:beam_width]
+    ranked = sorted(nxt.items(), key=lambda kv: -np.logaddexp(kv[1][0], kv[1][1]))[:beam_width]
     beam = {prefix: (lp_b, lp_nb) for prefix, (lp_b, lp_nb) in ranked}
-  return [CTCBeam(prefix, float(np.logaddexp(lp_b, lp_nb)), float(lp_b), float(lp_nb))
-          for prefix, (lp_b, lp_nb) in beam.items()]
+  return [
+    CTCBeam(prefix, float(np.logaddexp(lp_b, lp_nb)), float(lp_b), float(lp_nb))
+    for prefix, (lp_b, lp_nb) in beam.items()
+  ]

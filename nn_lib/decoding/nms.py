@@ -14,6 +14,7 @@ Boxes are (x, y, w, h), centre and size (`nn_lib.metrics.detection.box_iou`). Th
 output has a fixed length `max_boxes` (padding + validity mask) so that the function
 jits and vmaps over a batch of images.
 """
+
 from __future__ import annotations
 
 import numbers
@@ -24,30 +25,44 @@ import jax.numpy as jnp
 from nn_lib.metrics.detection import box_iou
 
 
-def _check(boxes_Nx4: jax.Array, scores_N: jax.Array, classes_N: jax.Array | None,
-           valid_N: jax.Array | None, iou_threshold, max_boxes: int) -> None:
+def _check(
+  boxes_Nx4: jax.Array,
+  scores_N: jax.Array,
+  classes_N: jax.Array | None,
+  valid_N: jax.Array | None,
+  iou_threshold,
+  max_boxes: int,
+) -> None:
   n = scores_N.shape[0] if scores_N.ndim == 1 else None
   if boxes_Nx4.ndim != 2 or boxes_Nx4.shape[-1] != 4 or n != boxes_Nx4.shape[0]:
     raise ValueError(
-        f"nms: needs boxes N x 4 (x, y, w, h) and scores N for one image; got boxes "
-        f"{boxes_Nx4.shape} and scores {scores_N.shape} (for a batch of images, "
-        f"jax.vmap the function)")
+      f"nms: needs boxes N x 4 (x, y, w, h) and scores N for one image; got boxes "
+      f"{boxes_Nx4.shape} and scores {scores_N.shape} (for a batch of images, "
+      f"jax.vmap the function)"
+    )
   for name, a in (("classes", classes_N), ("valid", valid_N)):
     if a is not None and a.shape != (n,):
       raise ValueError(f"nms: {name} must have shape ({n},) like the scores; got {a.shape}")
-  if (not isinstance(max_boxes, numbers.Integral) or isinstance(max_boxes, bool)
-      or max_boxes < 1):
-    raise ValueError(f"nms: max_boxes must be a positive Python int (it fixes the "
-                     f"output shape, so it is static under jit); got {max_boxes!r}")
+  if not isinstance(max_boxes, numbers.Integral) or isinstance(max_boxes, bool) or max_boxes < 1:
+    raise ValueError(
+      f"nms: max_boxes must be a positive Python int (it fixes the "
+      f"output shape, so it is static under jit); got {max_boxes!r}"
+    )
   # A traced threshold (an argument of a jitted function) cannot be checked here.
   if isinstance(iou_threshold, numbers.Real) and not 0.0 <= iou_threshold <= 1.0:
     raise ValueError(f"nms: iou_threshold is an IoU, in [0, 1]; got {iou_threshold}")
 
 
-def nms(boxes_Nx4: jax.Array, scores_N: jax.Array, classes_N: jax.Array | None = None,
-        valid_N: jax.Array | None = None, *, iou_threshold: float | jax.Array = 0.5,
-        score_threshold: float | jax.Array = float("-inf"), max_boxes: int
-        ) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+def nms(
+  boxes_Nx4: jax.Array,
+  scores_N: jax.Array,
+  classes_N: jax.Array | None = None,
+  valid_N: jax.Array | None = None,
+  *,
+  iou_threshold: float | jax.Array = 0.5,
+  score_threshold: float | jax.Array = float("-inf"),
+  max_boxes: int,
+) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
   """Greedy per-class non-maximum suppression of one image's boxes.
 
   Args:
@@ -84,8 +99,12 @@ def nms(boxes_Nx4: jax.Array, scores_N: jax.Array, classes_N: jax.Array | None =
     classes_N = jnp.zeros((n,), jnp.int32)
   classes_N = classes_N.astype(jnp.int32)
   if n == 0:
-    return (jnp.zeros((m, 4), jnp.float32), jnp.zeros((m,), jnp.float32),
-            jnp.full((m,), -1, jnp.int32), jnp.zeros((m,), bool))
+    return (
+      jnp.zeros((m, 4), jnp.float32),
+      jnp.zeros((m,), jnp.float32),
+      jnp.full((m,), -1, jnp.int32),
+      jnp.zeros((m,), bool),
+    )
 
   candidate_N = scores_N >= score_threshold
   if valid_N is not None:

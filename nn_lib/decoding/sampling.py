@@ -15,6 +15,7 @@ A sequence: a decoder is a step function `(state, token_B) -> (logits_BxV, state
 start token, each sampled token is fed back as the next input until the
 end-of-sequence token or `max_len` tokens. Fixed shapes (padding + lengths), so it jits.
 """
+
 from __future__ import annotations
 
 import numbers
@@ -34,6 +35,7 @@ class Decoded(NamedTuple):
   lengths_B (tokens before the padding) and log_probs_B = sum_t log P(y_t | y_<t),
   under the model's own softmax (temperature 1, no top-k), so that sampled, greedy and
   beam-searched sequences are scored alike."""
+
   tokens_BxL: jax.Array
   lengths_B: jax.Array
   log_probs_B: jax.Array
@@ -41,22 +43,31 @@ class Decoded(NamedTuple):
 
 def _check_options(temperature, top_k, vocab_size: int | None) -> None:
   # A traced temperature (an argument of a jitted function) cannot be checked here.
-  if isinstance(temperature, numbers.Real) and not temperature >= 0:
+  if isinstance(temperature, numbers.Real) and not float(temperature) >= 0:
     raise ValueError(f"temperature must be >= 0 (0: greedy); got {temperature}")
   if top_k is not None and (
-      not isinstance(top_k, numbers.Integral) or isinstance(top_k, bool) or top_k < 1
-      or (vocab_size is not None and top_k > vocab_size)):
-    raise ValueError(f"top_k must be None or a Python int in [1, V = {vocab_size}] "
-                     f"(it is a shape, so static under jit); got {top_k!r}")
+    not isinstance(top_k, numbers.Integral)
+    or isinstance(top_k, bool)
+    or int(top_k) < 1
+    or (vocab_size is not None and int(top_k) > vocab_size)
+  ):
+    raise ValueError(
+      f"top_k must be None or a Python int in [1, V = {vocab_size}] "
+      f"(it is a shape, so static under jit); got {top_k!r}"
+    )
 
 
 def _is_greedy(temperature, top_k) -> bool:
   return top_k == 1 or (isinstance(temperature, numbers.Real) and temperature == 0)
 
 
-def sample_logits(key: jax.Array, logits_BxV: jax.Array, *,
-                  temperature: float | jax.Array = 1.0, top_k: int | None = None
-                  ) -> jax.Array:
+def sample_logits(
+  key: jax.Array,
+  logits_BxV: jax.Array,
+  *,
+  temperature: float | jax.Array = 1.0,
+  top_k: int | None = None,
+) -> jax.Array:
   """Draws one token per row of logits, p ∝ exp(z / temperature) over the top_k.
 
   Args:
@@ -94,10 +105,18 @@ def sample_logits(key: jax.Array, logits_BxV: jax.Array, *,
   return jnp.where(positive, sampled_B.astype(jnp.int32), greedy_B)
 
 
-def sample_sequences(step_fn: StepFn, init_state: Any, start_tokens_B: jax.Array,
-                     key: jax.Array, *, max_len: int, eos_id: int,
-                     temperature: float | jax.Array = 1.0, top_k: int | None = None,
-                     pad_id: int = 0) -> Decoded:
+def sample_sequences(
+  step_fn: StepFn,
+  init_state: Any,
+  start_tokens_B: jax.Array,
+  key: jax.Array,
+  *,
+  max_len: int,
+  eos_id: int,
+  temperature: float | jax.Array = 1.0,
+  top_k: int | None = None,
+  pad_id: int = 0,
+) -> Decoded:
   """Samples y_1, y_2, ... from a decoder, feeding each token back, until eos_id.
 
   y_t ~ sample_logits(z_t, temperature, top_k) with (z_t, s_t) = step_fn(s_{t-1},
@@ -131,16 +150,23 @@ def sample_sequences(step_fn: StepFn, init_state: Any, start_tokens_B: jax.Array
     logits_BxV, state = step_fn(state, token_B)
     chex.assert_shape(logits_BxV, (batch, None))
     next_B = sample_logits(key_t, logits_BxV, temperature=temperature, top_k=top_k)
-    log_p_B = jnp.take_along_axis(jax.nn.log_softmax(logits_BxV.astype(jnp.float32)),
-                                  next_B[:, None], axis=-1)[:, 0]
+    log_p_B = jnp.take_along_axis(
+      jax.nn.log_softmax(logits_BxV.astype(jnp.float32)), next_B[:, None], axis=-1
+    )[:, 0]
     next_B = jnp.where(done_B, pad_id, next_B)
     log_prob_B = log_prob_B + jnp.where(done_B, 0.0, log_p_B)
     length_B = length_B + (~done_B).astype(jnp.int32)
     done_B = done_B | (next_B == eos_id)
     return (state, next_B, done_B, log_prob_B, length_B), next_B
 
-  carry = (init_state, start_tokens_B, jnp.zeros((batch,), bool),
-           jnp.zeros((batch,), jnp.float32), jnp.zeros((batch,), jnp.int32))
+  carry = (
+    init_state,
+    start_tokens_B,
+    jnp.zeros((batch,), bool),
+    jnp.zeros((batch,), jnp.float32),
+    jnp.zeros((batch,), jnp.int32),
+  )
   (_, _, _, log_prob_B, length_B), tokens_LxB = jax.lax.scan(
-      step, carry, jax.random.split(key, max_len))
+    step, carry, jax.random.split(key, max_len)
+  )
   return Decoded(tokens_LxB.T, length_B, log_prob_B)

@@ -28,6 +28,7 @@ each field either an array with a leading image axis (I x N x 4, I x N, ...) or 
 list of per-image arrays (images may then hold different numbers of boxes). Boxes
 are (x, y, w, h), centre and size, like `nn_lib.metrics.detection.box_iou`.
 """
+
 from __future__ import annotations
 
 from typing import Any, NamedTuple, Sequence
@@ -43,6 +44,7 @@ COCO_IOU_THRESHOLDS = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
 class Detections(NamedTuple):
   """A split's detections, per image: boxes N x 4, scores N, classes N, valid N
   (None: all real). Any (boxes, scores, classes, valid) tuple works too."""
+
   boxes: Any
   scores: Any
   classes: Any
@@ -52,6 +54,7 @@ class Detections(NamedTuple):
 class GroundTruth(NamedTuple):
   """A split's ground truth, per image: boxes K x 4, classes K, valid K (None: all
   real). Any (boxes, classes, valid) tuple works too."""
+
   boxes: Any
   classes: Any
   valid: Any = None
@@ -59,6 +62,7 @@ class GroundTruth(NamedTuple):
 
 class PrecisionRecall(NamedTuple):
   """One class's detections over the split, most confident first (the notes' table)."""
+
   scores_D: np.ndarray
   true_positive_D: np.ndarray  # bool: matched a ground-truth box
   precision_D: np.ndarray
@@ -71,9 +75,12 @@ def pairwise_iou(boxes_a_Nx4: np.ndarray, boxes_b_Kx4: np.ndarray) -> np.ndarray
   `nn_lib.metrics.detection.box_iou`, I / (w_a h_a + w_b h_b - I); 0 for an empty union."""
   a = np.asarray(boxes_a_Nx4, np.float64).reshape(-1, 4)[:, None, :]
   b = np.asarray(boxes_b_Kx4, np.float64).reshape(-1, 4)[None, :, :]
-  side = np.clip(np.minimum(a[..., :2] + a[..., 2:] / 2, b[..., :2] + b[..., 2:] / 2)
-                 - np.maximum(a[..., :2] - a[..., 2:] / 2, b[..., :2] - b[..., 2:] / 2),
-                 0.0, None)
+  side = np.clip(
+    np.minimum(a[..., :2] + a[..., 2:] / 2, b[..., :2] + b[..., 2:] / 2)
+    - np.maximum(a[..., :2] - a[..., 2:] / 2, b[..., :2] - b[..., 2:] / 2),
+    0.0,
+    None,
+  )
   inter = side[..., 0] * side[..., 1]
   union = a[..., 2] * a[..., 3] + b[..., 2] * b[..., 3] - inter
   return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
@@ -83,17 +90,23 @@ def _images(detections: Sequence, ground_truth: Sequence):
   """Per image: (det boxes Nx4, scores N, classes N, gt boxes Kx4, classes K), the
   padding removed, checked."""
   if len(detections) not in (3, 4) or len(ground_truth) not in (2, 3):
-    raise ValueError("average precision: detections must be (boxes, scores, classes"
-                     "[, valid]) and ground_truth (boxes, classes[, valid]), each field "
-                     f"per image; got tuples of {len(detections)} and {len(ground_truth)}")
+    raise ValueError(
+      "average precision: detections must be (boxes, scores, classes"
+      "[, valid]) and ground_truth (boxes, classes[, valid]), each field "
+      f"per image; got tuples of {len(detections)} and {len(ground_truth)}"
+    )
+
   # One host copy of a stacked (device) array, rather than one transfer per image.
   def host(field):
     return np.asarray(field) if hasattr(field, "shape") else field
+
   d_boxes, d_scores, d_classes, d_valid = map(host, (*detections, None)[:4])
   g_boxes, g_classes, g_valid = map(host, (*ground_truth, None)[:3])
   if len(d_boxes) != len(g_boxes):
-    raise ValueError(f"average precision: {len(d_boxes)} images of detections but "
-                     f"{len(g_boxes)} of ground truth; give both for the same images")
+    raise ValueError(
+      f"average precision: {len(d_boxes)} images of detections but "
+      f"{len(g_boxes)} of ground truth; give both for the same images"
+    )
   out = []
   for i in range(len(d_boxes)):
     db = np.asarray(d_boxes[i], np.float64).reshape(-1, 4)
@@ -102,22 +115,26 @@ def _images(detections: Sequence, ground_truth: Sequence):
     gc = np.asarray(g_classes[i])
     if ds.shape != (len(db),) or dc.shape != (len(db),) or gc.shape != (len(gb),):
       raise ValueError(
-          f"average precision: image {i}: needs detection boxes N x 4, scores N, "
-          f"classes N and ground-truth boxes K x 4, classes K; got "
-          f"{np.shape(d_boxes[i])}, {ds.shape}, {dc.shape}, {np.shape(g_boxes[i])}, "
-          f"{gc.shape}")
+        f"average precision: image {i}: needs detection boxes N x 4, scores N, "
+        f"classes N and ground-truth boxes K x 4, classes K; got "
+        f"{np.shape(d_boxes[i])}, {ds.shape}, {dc.shape}, {np.shape(g_boxes[i])}, "
+        f"{gc.shape}"
+      )
     dv = np.ones(len(db), bool) if d_valid is None else np.asarray(d_valid[i], bool)
     gv = np.ones(len(gb), bool) if g_valid is None else np.asarray(g_valid[i], bool)
     if dv.shape != (len(db),) or gv.shape != (len(gb),):
-      raise ValueError(f"average precision: image {i}: valid masks of shape {dv.shape} "
-                       f"and {gv.shape} do not fit {len(db)} detections and {len(gb)} "
-                       f"ground-truth boxes")
+      raise ValueError(
+        f"average precision: image {i}: valid masks of shape {dv.shape} "
+        f"and {gv.shape} do not fit {len(db)} detections and {len(gb)} "
+        f"ground-truth boxes"
+      )
     out.append((db[dv], ds[dv], dc[dv].astype(np.int64), gb[gv], gc[gv].astype(np.int64)))
   return out
 
 
-def _match_image(d_boxes, d_scores, d_classes, g_boxes, g_classes,
-                 thresholds_T: np.ndarray) -> np.ndarray:
+def _match_image(
+  d_boxes, d_scores, d_classes, g_boxes, g_classes, thresholds_T: np.ndarray
+) -> np.ndarray:
   """T x N: whether each detection of one image is a true positive at each threshold."""
   n = len(d_scores)
   tp_TxN = np.zeros((len(thresholds_T), n), bool)
@@ -142,14 +159,20 @@ def _split_matches(detections, ground_truth, thresholds_T):
   images = _images(detections, ground_truth)
   thresholds_T = np.asarray(thresholds_T, np.float64).reshape(-1)
   if len(thresholds_T) == 0 or np.any((thresholds_T < 0) | (thresholds_T > 1)):
-    raise ValueError(f"average precision: IoU thresholds must be in [0, 1]; got "
-                     f"{thresholds_T.tolist()}")
+    raise ValueError(
+      f"average precision: IoU thresholds must be in [0, 1]; got {thresholds_T.tolist()}"
+    )
   tp = [_match_image(*im, thresholds_T) for im in images]
+
   def cat(xs, dtype):
     return np.concatenate(xs) if xs else np.zeros((0,), dtype)
-  return (cat([im[1] for im in images], np.float64), cat([im[2] for im in images], np.int64),
-          np.concatenate(tp, axis=1) if tp else np.zeros((len(thresholds_T), 0), bool),
-          cat([im[4] for im in images], np.int64))
+
+  return (
+    cat([im[1] for im in images], np.float64),
+    cat([im[2] for im in images], np.int64),
+    np.concatenate(tp, axis=1) if tp else np.zeros((len(thresholds_T), 0), bool),
+    cat([im[4] for im in images], np.int64),
+  )
 
 
 def _table(scores_D, tp_D, num_gt: int) -> PrecisionRecall:
@@ -162,13 +185,13 @@ def _table(scores_D, tp_D, num_gt: int) -> PrecisionRecall:
   return PrecisionRecall(scores_D[order], tp, precision, recall, num_gt)
 
 
-def precision_recall_table(detections: Sequence, ground_truth: Sequence, *,
-                           class_id: int, iou_threshold: float = 0.5) -> PrecisionRecall:
+def precision_recall_table(
+  detections: Sequence, ground_truth: Sequence, *, class_id: int, iou_threshold: float = 0.5
+) -> PrecisionRecall:
   """The notes' table for one class: its detections over the split sorted by score
   (most confident first), whether each is a TP, and P_k = TP_k / k, R_k = TP_k /
   #ground truth after each. Recall is NaN if the class has no ground truth."""
-  scores, classes, tp_TxD, gt_classes = _split_matches(detections, ground_truth,
-                                                       [iou_threshold])
+  scores, classes, tp_TxD, gt_classes = _split_matches(detections, ground_truth, [iou_threshold])
   mine = classes == class_id
   return _table(scores[mine], tp_TxD[0, mine], int(np.sum(gt_classes == class_id)))
 
@@ -184,8 +207,10 @@ def all_point_average_precision(precision_D: np.ndarray, recall_D: np.ndarray) -
   precision = np.asarray(precision_D, np.float64)
   recall = np.asarray(recall_D, np.float64)
   if precision.shape != recall.shape or precision.ndim != 1:
-    raise ValueError(f"all_point_average_precision: needs precision D and recall D of "
-                     f"one table; got {precision.shape} and {recall.shape}")
+    raise ValueError(
+      f"all_point_average_precision: needs precision D and recall D of "
+      f"one table; got {precision.shape} and {recall.shape}"
+    )
   if len(precision) == 0:
     return 0.0
   # The envelope makes the curve monotone: a lower precision at some recall is
@@ -195,21 +220,27 @@ def all_point_average_precision(precision_D: np.ndarray, recall_D: np.ndarray) -
   return float(np.sum(steps * envelope))
 
 
-def per_class_average_precision(detections: Sequence, ground_truth: Sequence, *,
-                                num_classes: int,
-                                iou_thresholds: float | Sequence[float] = 0.5) -> np.ndarray:
+def per_class_average_precision(
+  detections: Sequence,
+  ground_truth: Sequence,
+  *,
+  num_classes: int,
+  iou_thresholds: float | Sequence[float] = 0.5,
+) -> np.ndarray:
   """C x T: AP of every class at every IoU threshold. A class with ground truth but
   no detection has AP 0; a class without ground truth has AP NaN (undefined: it has
   no recall), which `mean_average_precision` leaves out."""
   if not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
-    raise ValueError(f"per_class_average_precision: num_classes must be a positive int; "
-                     f"got {num_classes!r}")
+    raise ValueError(
+      f"per_class_average_precision: num_classes must be a positive int; got {num_classes!r}"
+    )
   thresholds = np.atleast_1d(np.asarray(iou_thresholds, np.float64))
-  scores, classes, tp_TxD, gt_classes = _split_matches(detections, ground_truth,
-                                                       thresholds)
+  scores, classes, tp_TxD, gt_classes = _split_matches(detections, ground_truth, thresholds)
   if len(classes) and (classes.min() < 0 or classes.max() >= num_classes):
-    raise ValueError(f"per_class_average_precision: detection classes must be in "
-                     f"[0, {num_classes}); got {sorted(set(classes.tolist()))}")
+    raise ValueError(
+      f"per_class_average_precision: detection classes must be in "
+      f"[0, {num_classes}); got {sorted(set(classes.tolist()))}"
+    )
   ap = np.full((num_classes, len(thresholds)), np.nan)
   for c in range(num_classes):
     num_gt = int(np.sum(gt_classes == c))
@@ -222,25 +253,32 @@ def per_class_average_precision(detections: Sequence, ground_truth: Sequence, *,
   return ap
 
 
-def mean_average_precision(detections: Sequence, ground_truth: Sequence, *,
-                           num_classes: int,
-                           iou_thresholds: float | Sequence[float] = 0.5) -> float:
+def mean_average_precision(
+  detections: Sequence,
+  ground_truth: Sequence,
+  *,
+  num_classes: int,
+  iou_thresholds: float | Sequence[float] = 0.5,
+) -> float:
   """mAP = (1/n) sum_i AP_i over the n classes with ground truth, averaged over the
   IoU thresholds (one threshold: mAP@alpha; COCO_IOU_THRESHOLDS: mAP@[.5:.95]).
   NaN if no class has ground truth."""
-  ap_CxT = per_class_average_precision(detections, ground_truth, num_classes=num_classes,
-                                       iou_thresholds=iou_thresholds)
+  ap_CxT = per_class_average_precision(
+    detections, ground_truth, num_classes=num_classes, iou_thresholds=iou_thresholds
+  )
   has_gt = ~np.isnan(ap_CxT[:, 0])
   return float(np.mean(ap_CxT[has_gt])) if np.any(has_gt) else float("nan")
 
 
 def map_50(detections: Sequence, ground_truth: Sequence, *, num_classes: int) -> float:
   """mAP@0.5: mean over classes of AP at IoU threshold 0.5 (PASCAL VOC's metric)."""
-  return mean_average_precision(detections, ground_truth, num_classes=num_classes,
-                                iou_thresholds=0.5)
+  return mean_average_precision(
+    detections, ground_truth, num_classes=num_classes, iou_thresholds=0.5
+  )
 
 
 def map_50_95(detections: Sequence, ground_truth: Sequence, *, num_classes: int) -> float:
   """mAP@[.5:.95]: mAP averaged over IoU thresholds 0.5, 0.55, ..., 0.95 (COCO)."""
-  return mean_average_precision(detections, ground_truth, num_classes=num_classes,
-                                iou_thresholds=COCO_IOU_THRESHOLDS)
+  return mean_average_precision(
+    detections, ground_truth, num_classes=num_classes, iou_thresholds=COCO_IOU_THRESHOLDS
+  )

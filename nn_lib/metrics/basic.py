@@ -1,4 +1,5 @@
 """Accuracy and regression errors."""
+
 from __future__ import annotations
 
 import jax

@@ -31,6 +31,7 @@ Tokens are any hashable items (words, integer ids: strip decoder padding first);
 `characters` turns text into character tokens (sacrebleu's tokenize='char').
 Host-side Python: counting n-grams is dictionary work on variable-length sequences.
 """
+
 from __future__ import annotations
 
 import collections
@@ -45,6 +46,7 @@ SMOOTHING = ("none", "exp", "floor", "add-k")
 class BleuScore(NamedTuple):
   """score in [0, 1]; precisions p_1..p_N as used (after smoothing, 0 for an order
   left out); the brevity penalty; c and r; and the clipped / total n-gram counts."""
+
   score: float
   precisions: tuple[float, ...]
   brevity_penalty: float
@@ -63,30 +65,27 @@ def characters(text: str) -> list[str]:
 def ngram_counts(tokens: Tokens, n: int) -> collections.Counter:
   """How often each n-gram (a tuple of n tokens) occurs in tokens."""
   tokens = tuple(tokens)
-  return collections.Counter(tokens[i:i + n] for i in range(len(tokens) - n + 1))
+  return collections.Counter(tokens[i : i + n] for i in range(len(tokens) - n + 1))
 
 
-def clipped_counts(candidate: Tokens, references: Sequence[Tokens], n: int
-                   ) -> dict[tuple, tuple[int, int]]:
+def clipped_counts(
+  candidate: Tokens, references: Sequence[Tokens], n: int
+) -> dict[tuple, tuple[int, int]]:
   """ngram -> (Count, Count_clip) for each n-gram of the candidate: the notes' table."""
   max_ref: collections.Counter = collections.Counter()
   for reference in references:
     max_ref |= ngram_counts(reference, n)  # | keeps the larger count of each n-gram
-  return {g: (count, min(count, max_ref[g]))
-          for g, count in ngram_counts(candidate, n).items()}
+  return {g: (count, min(count, max_ref[g])) for g, count in ngram_counts(candidate, n).items()}
 
 
-def modified_precision(candidate: Tokens, references: Sequence[Tokens], n: int
-                       ) -> tuple[int, int]:
+def modified_precision(candidate: Tokens, references: Sequence[Tokens], n: int) -> tuple[int, int]:
   """(sum Count_clip, sum Count) over the candidate's n-grams; p_n is their ratio
   (kept as two integers so that 4/6 stays 4/6)."""
   table = clipped_counts(candidate, references, n)
-  return (sum(clip for _, clip in table.values()),
-          sum(count for count, _ in table.values()))
+  return (sum(clip for _, clip in table.values()), sum(count for count, _ in table.values()))
 
 
-def closest_reference_length(candidate_length: int, reference_lengths: Sequence[int]
-                             ) -> int:
+def closest_reference_length(candidate_length: int, reference_lengths: Sequence[int]) -> int:
   """The reference length r closest to c (ties: the shorter), Papineni's "best match"."""
   if not reference_lengths:
     raise ValueError("BLEU needs at least one reference per candidate")
@@ -103,12 +102,24 @@ def brevity_penalty(candidate_length: int, reference_length: int) -> float:
 def _statistics(candidate: Tokens, references: Sequence[Tokens], max_n: int):
   stats = [modified_precision(candidate, references, n) for n in range(1, max_n + 1)]
   c = len(candidate)
-  return ([m for m, _ in stats], [t for _, t in stats], c,
-          closest_reference_length(c, [len(r) for r in references]))
+  return (
+    [m for m, _ in stats],
+    [t for _, t in stats],
+    c,
+    closest_reference_length(c, [len(r) for r in references]),
+  )
 
 
-def _combine(matches: list[int], totals: list[int], c: int, r: int, *, smooth: str,
-             smooth_value: float | None, effective_order: bool) -> BleuScore:
+def _combine(
+  matches: list[int],
+  totals: list[int],
+  c: int,
+  r: int,
+  *,
+  smooth: str,
+  smooth_value: float | None,
+  effective_order: bool,
+) -> BleuScore:
   """BLEU from the summed statistics, the smoothing following sacrebleu's
   `BLEU.compute_bleu` step by step (the test checks equality with it)."""
   if smooth not in SMOOTHING:
@@ -125,6 +136,8 @@ def _combine(matches: list[int], totals: list[int], c: int, r: int, *, smooth: s
   if not any(matches):
     return result(0.0)
   order, halvings, log_sum = max_n, 0, 0.0
+  match: float  # counts, plus smooth_value with add-k
+  total: float
   for n in range(max_n):
     match, total = matches[n], totals[n]
     if smooth == "add-k" and n > 0:  # Lin and Och's add-one, for n >= 2 only
@@ -138,7 +151,7 @@ def _combine(matches: list[int], totals: list[int], c: int, r: int, *, smooth: s
       precisions[n] = match / total
     elif smooth == "exp":
       halvings += 1
-      precisions[n] = 1.0 / (2 ** halvings * total)
+      precisions[n] = 1.0 / (2**halvings * total)
     elif smooth == "floor":
       precisions[n] = smooth_value / total
     else:
@@ -147,30 +160,45 @@ def _combine(matches: list[int], totals: list[int], c: int, r: int, *, smooth: s
   return result(bp * math.exp(log_sum / order))
 
 
-def sentence_bleu(candidate: Tokens, references: Sequence[Tokens], *, max_n: int = 4,
-                  smooth: str = "exp", smooth_value: float | None = None) -> BleuScore:
+def sentence_bleu(
+  candidate: Tokens,
+  references: Sequence[Tokens],
+  *,
+  max_n: int = 4,
+  smooth: str = "exp",
+  smooth_value: float | None = None,
+) -> BleuScore:
   """BLEU of one candidate against its references, with the effective order and
   smoothing ("exp" default; "none", "floor" (value 0.1), "add-k" (value 1) as in
   sacrebleu) described in the module docstring."""
   matches, totals, c, r = _statistics(candidate, references, max_n)
-  return _combine(matches, totals, c, r, smooth=smooth, smooth_value=smooth_value,
-                  effective_order=True)
+  return _combine(
+    matches, totals, c, r, smooth=smooth, smooth_value=smooth_value, effective_order=True
+  )
 
 
-def corpus_bleu(candidates: Sequence[Tokens], references: Sequence[Sequence[Tokens]],
-                *, max_n: int = 4, smooth: str = "none",
-                smooth_value: float | None = None) -> BleuScore:
+def corpus_bleu(
+  candidates: Sequence[Tokens],
+  references: Sequence[Sequence[Tokens]],
+  *,
+  max_n: int = 4,
+  smooth: str = "none",
+  smooth_value: float | None = None,
+) -> BleuScore:
   """Corpus BLEU: references[i] are the (one or more) references of candidates[i];
   matches, totals, c and r are summed over the corpus, then combined once (no
   effective order; smoothing as `sentence_bleu`, none by default)."""
   if len(candidates) != len(references):
-    raise ValueError(f"corpus_bleu: {len(candidates)} candidates but "
-                     f"{len(references)} reference lists (one list per candidate)")
+    raise ValueError(
+      f"corpus_bleu: {len(candidates)} candidates but "
+      f"{len(references)} reference lists (one list per candidate)"
+    )
   matches, totals, c, r = [0] * max_n, [0] * max_n, 0, 0
   for candidate, refs in zip(candidates, references):
     m, t, ci, ri = _statistics(candidate, refs, max_n)
     matches = [a + b for a, b in zip(matches, m)]
     totals = [a + b for a, b in zip(totals, t)]
     c, r = c + ci, r + ri
-  return _combine(matches, totals, c, r, smooth=smooth, smooth_value=smooth_value,
-                  effective_order=False)
+  return _combine(
+    matches, totals, c, r, smooth=smooth, smooth_value=smooth_value, effective_order=False
+  )

@@ -7,6 +7,7 @@ independent-sigmoid logits and 0/1 targets.
 Macro averages the per-class values; micro pools the counts of every class first.
 A class with no predictions (or no examples) counts as precision (recall) 0.
 """
+
 from __future__ import annotations
 
 import jax
@@ -58,8 +59,7 @@ def _macro(counts, which: str) -> jax.Array:
 def _micro(counts, which: str) -> jax.Array:
   tp, fp, fn = (jnp.sum(x) for x in counts)
   precision, recall = _ratio(tp, tp + fp), _ratio(tp, tp + fn)
-  return {"precision": precision, "recall": recall,
-          "f1": f1_score(precision, recall)}[which]
+  return {"precision": precision, "recall": recall, "f1": f1_score(precision, recall)}[which]
 
 
 @register("precision_macro")

@@ -7,6 +7,7 @@ predicted box is (sigma(x), sigma(y), exp(log w), exp(log h)). Targets are
 `(I, x, y, w, h)` with I in {0, 1}. Boxes are (x, y, w, h): centre and size in
 canvas-fraction units (x to the right, y down).
 """
+
 from __future__ import annotations
 
 import jax
@@ -16,11 +17,18 @@ from nn_lib.metrics.registry import register
 
 
 def _check_detection(outputs_BxK: jax.Array, targets_Bx5: jax.Array, fn: str) -> None:
-  if (outputs_BxK.ndim != 2 or outputs_BxK.shape[-1] < 5 or targets_Bx5.ndim != 2
-      or targets_Bx5.shape[-1] != 5 or outputs_BxK.shape[0] != targets_Bx5.shape[0]):
-    raise ValueError(f"{fn}: needs outputs B x (>= 5) = [p, x, y, log w, log h, ...] and "
-                     f"targets B x 5 = (I, x, y, w, h); got {outputs_BxK.shape} and "
-                     f"{targets_Bx5.shape}")
+  if (
+    outputs_BxK.ndim != 2
+    or outputs_BxK.shape[-1] < 5
+    or targets_Bx5.ndim != 2
+    or targets_Bx5.shape[-1] != 5
+    or outputs_BxK.shape[0] != targets_Bx5.shape[0]
+  ):
+    raise ValueError(
+      f"{fn}: needs outputs B x (>= 5) = [p, x, y, log w, log h, ...] and "
+      f"targets B x 5 = (I, x, y, w, h); got {outputs_BxK.shape} and "
+      f"{targets_Bx5.shape}"
+    )
 
 
 def decode_boxes(outputs_BxK: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -44,8 +52,10 @@ def box_iou(boxes_a_Bx4: jax.Array, boxes_b_Bx4: jax.Array) -> jax.Array:
   """
   a, b = jnp.asarray(boxes_a_Bx4, jnp.float32), jnp.asarray(boxes_b_Bx4, jnp.float32)
   if a.shape != b.shape or a.shape[-1:] != (4,):
-    raise ValueError(f"box_iou: needs two ... x 4 arrays of (x, y, w, h) boxes of the "
-                     f"same shape; got {a.shape} and {b.shape}")
+    raise ValueError(
+      f"box_iou: needs two ... x 4 arrays of (x, y, w, h) boxes of the "
+      f"same shape; got {a.shape} and {b.shape}"
+    )
   lo_a, hi_a = a[..., :2] - a[..., 2:] / 2, a[..., :2] + a[..., 2:] / 2
   lo_b, hi_b = b[..., :2] - b[..., 2:] / 2, b[..., :2] + b[..., 2:] / 2
   side = jnp.clip(jnp.minimum(hi_a, hi_b) - jnp.maximum(lo_a, lo_b), 0.0)

@@ -6,6 +6,7 @@ batch), and every pair (i, j) is compared. The O(N^2) pair comparisons run in bl
 of rows (`jax.lax.map(..., batch_size=)`), so memory stays O(block x N) even for
 tens of thousands of items.
 """
+
 from __future__ import annotations
 
 import jax
@@ -24,30 +25,34 @@ def _as_lists(scores: jax.Array, relevance: jax.Array, fn: str) -> tuple[jax.Arr
   if t.ndim == 2 and t.shape[1] == 1:
     t = t[:, 0]
   if s.ndim != 1 or s.shape != t.shape:
-    raise ValueError(f"{fn}: needs one score and one relevance per item (shapes B or "
-                     f"B x 1, same B); got {jnp.shape(scores)} and {jnp.shape(relevance)}")
+    raise ValueError(
+      f"{fn}: needs one score and one relevance per item (shapes B or "
+      f"B x 1, same B); got {jnp.shape(scores)} and {jnp.shape(relevance)}"
+    )
   return s, t
 
 
 def _pair_counts(s_B: jax.Array, t_B: jax.Array) -> dict[str, jax.Array]:
   """Sums over ordered pairs (i, j), i != j, of:
-    concordance  sign(s_i - s_j) sign(t_i - t_j)     (= 2 (P - Q))
-    tied_s       [s_i = s_j],  tied_t  [t_i = t_j]   (= 2 x tied pairs)
-    comparable   [t_i > t_j]                        (pairs with a right order)
-    correct      [t_i > t_j] ([s_i > s_j] + [s_i = s_j] / 2)
+  concordance  sign(s_i - s_j) sign(t_i - t_j)     (= 2 (P - Q))
+  tied_s       [s_i = s_j],  tied_t  [t_i = t_j]   (= 2 x tied pairs)
+  comparable   [t_i > t_j]                        (pairs with a right order)
+  correct      [t_i > t_j] ([s_i > s_j] + [s_i = s_j] / 2)
   """
 
   def row(st):
     si, ti = st
     ds, dt = si - s_B, ti - t_B
     better = (dt > 0).astype(jnp.float32)
-    return jnp.stack([
+    return jnp.stack(
+      [
         jnp.sum(jnp.sign(ds) * jnp.sign(dt)),
-        jnp.sum(ds == 0) - 1.0,   # minus the pair (i, i)
+        jnp.sum(ds == 0) - 1.0,  # minus the pair (i, i)
         jnp.sum(dt == 0) - 1.0,
         jnp.sum(better),
         jnp.sum(better * ((ds > 0) + 0.5 * (ds == 0))),
-    ])
+      ]
+    )
 
   sums = jnp.sum(jax.lax.map(row, (s_B, t_B), batch_size=_ROW_BLOCK), axis=0)
   return dict(zip(("concordance", "tied_s", "tied_t", "comparable", "correct"), sums))

@@ -6,6 +6,7 @@ Autoencoders in the zoo emit logits (their default output_activation="identity")
 whether trained with pixel BCE on the logits or with pixel MSE on sigmoid(logits),
 so one metric compares both: the reconstruction is sigma(logits).
 """
+
 from __future__ import annotations
 
 import jax
@@ -19,8 +20,10 @@ def reconstruction_mse(logits: jax.Array, images: jax.Array) -> jax.Array:
   """Mean over images and pixels of (sigma(z_pix) - I_pix)^2, for images in [0, 1]:
   the notes' per-image sum over pixels divided by the number of pixels."""
   if jnp.shape(logits) != jnp.shape(images):
-    raise ValueError(f"reconstruction_mse: logits {jnp.shape(logits)} and images "
-                     f"{jnp.shape(images)} must have the same shape")
+    raise ValueError(
+      f"reconstruction_mse: logits {jnp.shape(logits)} and images "
+      f"{jnp.shape(images)} must have the same shape"
+    )
   recon = jax.nn.sigmoid(jnp.asarray(logits, jnp.float32))
   return jnp.mean(jnp.square(recon - jnp.asarray(images, jnp.float32)))
 
@@ -40,8 +43,10 @@ def psnr(predictions: jax.Array, targets: jax.Array) -> jax.Array:
   Over a whole split it is the PSNR of the split's pooled MSE, not a mean of
   per-image PSNRs; an MSE below 1e-10 counts as 1e-10 (100 dB)."""
   if jnp.shape(predictions) != jnp.shape(targets):
-    raise ValueError(f"psnr: predictions {jnp.shape(predictions)} and targets "
-                     f"{jnp.shape(targets)} must have the same shape")
+    raise ValueError(
+      f"psnr: predictions {jnp.shape(predictions)} and targets "
+      f"{jnp.shape(targets)} must have the same shape"
+    )
   diff = jnp.asarray(predictions, jnp.float32) - jnp.asarray(targets, jnp.float32)
   mse = jnp.maximum(jnp.mean(jnp.square(diff)), _PSNR_MIN_MSE)
   return -10.0 * jnp.log10(mse)  # 10 log10(1 / MSE)

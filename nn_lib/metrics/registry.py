@@ -1,5 +1,6 @@
 """The metric registry, so experiments pick metrics from config, and the check that
 the configured metrics fit the model's outputs and the targets."""
+
 from __future__ import annotations
 
 from typing import Any, Callable, Sequence
@@ -21,8 +22,10 @@ _MISFIT = (TypeError, ValueError, IndexError)
 
 def _abstract(tree: Any) -> Any:
   """Arrays, ShapeDtypeStructs or anything with .shape/.dtype -> ShapeDtypeStructs."""
-  return jax.tree.map(lambda x: jax.ShapeDtypeStruct(np.shape(x), x.dtype)
-                      if hasattr(x, "dtype") else np.asarray(x), tree)
+  return jax.tree.map(
+    lambda x: jax.ShapeDtypeStruct(np.shape(x), x.dtype) if hasattr(x, "dtype") else np.asarray(x),
+    tree,
+  )
 
 
 def _describe(tree: Any) -> str:
@@ -60,12 +63,15 @@ def check_metrics_fit(outputs: Any, targets: Any, metric_names: Sequence[str]) -
     why = _misfit(get(name), outputs, targets)
     if why is None:
       continue
-    fitting = [m for m in METRICS.names() if _misfit(METRICS.get(m), outputs, targets)
-               is None]
-    advice = (f"metrics that fit them: {', '.join(fitting)}; set e.g. "
-              f"--config.metrics=\"('{fitting[0]}',)\"" if fitting else
-              "no registered metric fits them; set --config.metrics=\"()\"")
+    fitting = [m for m in METRICS.names() if _misfit(METRICS.get(m), outputs, targets) is None]
+    advice = (
+      f"metrics that fit them: {', '.join(fitting)}; set e.g. "
+      f"--config.metrics=\"('{fitting[0]}',)\""
+      if fitting
+      else "no registered metric fits them; set --config.metrics=\"()\""
+    )
     raise ConfigError(
-        f"config.metrics: metric {name!r} does not fit this model and data: the model "
-        f"outputs {_describe(outputs)} and the targets are {_describe(targets)} "
-        f"({name}: {why}); {advice}.")
+      f"config.metrics: metric {name!r} does not fit this model and data: the model "
+      f"outputs {_describe(outputs)} and the targets are {_describe(targets)} "
+      f"({name}: {why}); {advice}."
+    )

@@ -28,6 +28,7 @@ has no defined IoU or Dice (0 / 0): its per-class value is NaN and the means
 the predictions only, so that classes an evaluation split happens not to
 contain neither count as perfect (1) nor as failures (0).
 """
+
 from __future__ import annotations
 
 import jax
@@ -40,22 +41,25 @@ from nn_lib.metrics.registry import register
 def _check(fn: str, logits_BxHxWxC: jax.Array, labels_BxHxW: jax.Array) -> None:
   """Shapes and dtypes (at trace time), label range (when concrete)."""
   sl, st = tuple(np.shape(logits_BxHxWxC)), tuple(np.shape(labels_BxHxW))
-  if len(sl) >= 4 and st == sl:   # one-hot maps: _class_maps reads them
+  if len(sl) >= 4 and st == sl:  # one-hot maps: _class_maps reads them
     return
   if len(sl) < 4 or sl[:-1] != st or sl[-1] < 1:
     raise ValueError(
-        f"{fn}: needs logits B x H x W x C and integer class maps B x H x W "
-        f"(the logits' shape without the class axis); got {sl} and {st}")
+      f"{fn}: needs logits B x H x W x C and integer class maps B x H x W "
+      f"(the logits' shape without the class axis); got {sl} and {st}"
+    )
   if not jnp.issubdtype(jnp.result_type(labels_BxHxW), jnp.integer):
     raise ValueError(
-        f"{fn}: targets must be integer class maps, got dtype "
-        f"{jnp.result_type(labels_BxHxW)}; cast them with .astype(int)")
+      f"{fn}: targets must be integer class maps, got dtype "
+      f"{jnp.result_type(labels_BxHxW)}; cast them with .astype(int)"
+    )
   if not isinstance(labels_BxHxW, jax.core.Tracer) and np.size(labels_BxHxW):
     top = int(np.max(labels_BxHxW))
     if top >= sl[-1]:
       raise ValueError(
-          f"{fn}: targets contain class {top} but the logits have only "
-          f"{sl[-1]} classes (0..{sl[-1] - 1}; negative targets mean 'ignore')")
+        f"{fn}: targets contain class {top} but the logits have only "
+        f"{sl[-1]} classes (0..{sl[-1] - 1}; negative targets mean 'ignore')"
+      )
 
 
 def _class_maps(logits_BxHxWxC: jax.Array, targets: jax.Array) -> jax.Array:
@@ -83,7 +87,7 @@ def iou_and_dice_from_confusion(cm_CxC: jax.Array) -> tuple[jax.Array, jax.Array
   + FN), NaN for a class absent from both targets and predictions (0 / 0)."""
   cm = jnp.asarray(cm_CxC).astype(jnp.float32)
   tp = jnp.diagonal(cm)
-  union = jnp.sum(cm, axis=0) + jnp.sum(cm, axis=1) - tp     # TP + FP + FN
+  union = jnp.sum(cm, axis=0) + jnp.sum(cm, axis=1) - tp  # TP + FP + FN
   present = union > 0
   iou = jnp.where(present, tp / jnp.where(present, union, 1.0), jnp.nan)
   dice = jnp.where(present, 2 * tp / jnp.where(present, union + tp, 1.0), jnp.nan)
@@ -109,29 +113,35 @@ def _summary(logits_BxHxWxC: jax.Array, labels_BxHxW: jax.Array) -> dict:
   iou, dice = iou_and_dice_from_confusion(cm)
   total = jnp.sum(cm)
   accuracy = jnp.where(total > 0, jnp.trace(cm) / jnp.maximum(total, 1), 0.0)
-  return {"confusion": cm, "iou": iou, "dice": dice, "pixel_accuracy": accuracy,
-          "mean_iou": _mean_present(iou), "mean_dice": _mean_present(dice)}
+  return {
+    "confusion": cm,
+    "iou": iou,
+    "dice": dice,
+    "pixel_accuracy": accuracy,
+    "mean_iou": _mean_present(iou),
+    "mean_dice": _mean_present(dice),
+  }
 
 
-def _checked_summary(fn: str, logits_BxHxWxC: jax.Array,
-                     labels_BxHxW: jax.Array) -> dict:
+def _checked_summary(fn: str, logits_BxHxWxC: jax.Array, labels_BxHxW: jax.Array) -> dict:
   _check(fn, logits_BxHxWxC, labels_BxHxW)
   return _summary(logits_BxHxWxC, labels_BxHxW)
 
 
-def segmentation_confusion_matrix(logits_BxHxWxC: jax.Array,
-                                  labels_BxHxW: jax.Array) -> jax.Array:
+def segmentation_confusion_matrix(logits_BxHxWxC: jax.Array, labels_BxHxW: jax.Array) -> jax.Array:
   """C x C int32 pixel counts over all images: row = true class, column =
   predicted class (arg-max of the logits); ignored pixels (negative targets)
   are in no cell. Counted with bincount rather than a float32 one-hot matmul,
   whose sums stop being exact integers past 2^24 pixels (a split of 256 x 256
   images reaches that at 256 images)."""
-  return _checked_summary("segmentation_confusion_matrix", logits_BxHxWxC,
-                          labels_BxHxW)["confusion"]
+  return _checked_summary("segmentation_confusion_matrix", logits_BxHxWxC, labels_BxHxW)[
+    "confusion"
+  ]
 
 
-def per_class_iou_and_dice(logits_BxHxWxC: jax.Array,
-                           labels_BxHxW: jax.Array) -> tuple[jax.Array, jax.Array]:
+def per_class_iou_and_dice(
+  logits_BxHxWxC: jax.Array, labels_BxHxW: jax.Array
+) -> tuple[jax.Array, jax.Array]:
   """(IoU_C, Dice_C) per class over all pixels of all images (notes 004);
   NaN for a class absent from both the targets and the predictions."""
   out = _checked_summary("per_class_iou_and_dice", logits_BxHxWxC, labels_BxHxW)
@@ -143,8 +153,7 @@ def pixel_accuracy(logits_BxHxWxC: jax.Array, labels_BxHxW: jax.Array) -> jax.Ar
   """Fraction of the (not ignored) pixels whose arg-max class is their label:
   trace(CM) / sum(CM); 0 if every pixel is ignored. The notes warn that it
   mostly reports the large classes (background) under class imbalance."""
-  return _checked_summary("pixel_accuracy", logits_BxHxWxC,
-                          labels_BxHxW)["pixel_accuracy"]
+  return _checked_summary("pixel_accuracy", logits_BxHxWxC, labels_BxHxW)["pixel_accuracy"]
 
 
 @register("mean_iou")
@@ -165,9 +174,15 @@ def mean_dice(logits_BxHxWxC: jax.Array, labels_BxHxW: jax.Array) -> jax.Array:
 # Small objects (a host-side measure: objects are connected components)
 # ---------------------------------------------------------------------------
 
-def small_object_recall(pred_NxHxW: np.ndarray, true_NxHxW: np.ndarray, *,
-                        max_area: int = 100, min_covered: float = 0.5,
-                        background: int = 0) -> tuple[float, int]:
+
+def small_object_recall(
+  pred_NxHxW: np.ndarray,
+  true_NxHxW: np.ndarray,
+  *,
+  max_area: int = 100,
+  min_covered: float = 0.5,
+  background: int = 0,
+) -> tuple[float, int]:
   """(recall, count): the fraction of the small ground-truth objects that are
   found, and how many small objects there are.
 
@@ -186,10 +201,13 @@ def small_object_recall(pred_NxHxW: np.ndarray, true_NxHxW: np.ndarray, *,
   when there is no small object.
   """
   from scipy import ndimage  # pylint: disable=g-import-not-at-top  (host-side only)
+
   pred_NxHxW, true_NxHxW = np.asarray(pred_NxHxW), np.asarray(true_NxHxW)
   if pred_NxHxW.shape != true_NxHxW.shape or pred_NxHxW.ndim < 2:
-    raise ValueError(f"small_object_recall: needs predicted and true class maps of one "
-                     f"shape N x H x W; got {pred_NxHxW.shape} and {true_NxHxW.shape}")
+    raise ValueError(
+      f"small_object_recall: needs predicted and true class maps of one "
+      f"shape N x H x W; got {pred_NxHxW.shape} and {true_NxHxW.shape}"
+    )
   found = total = 0
   for pred, true in zip(pred_NxHxW, true_NxHxW):
     for c in np.unique(true):

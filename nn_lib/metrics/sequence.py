@@ -15,6 +15,7 @@ reference as a string, not position by position).
 Host-side Python on variable-length sequences (the hypotheses of a CTC decoder have
 lengths only known after decoding).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -24,19 +25,24 @@ def edit_distance(ref: Sequence[int], hyp: Sequence[int]) -> int:
   """Levenshtein distance between two label sequences (module docstring), O(|r| |h|)
   keeping one row D[i, .] of the table at a time."""
   hyp = [int(h) for h in hyp]
-  row = list(range(len(hyp) + 1))                  # D[0, j] = j
+  row = list(range(len(hyp) + 1))  # D[0, j] = j
   for i, r in enumerate(ref, start=1):
-    new = [i]                                      # D[i, 0] = i
+    new = [i]  # D[i, 0] = i
     for j, h in enumerate(hyp, start=1):
-      new.append(min(row[j] + 1,                   # delete r_i
-                     new[j - 1] + 1,               # insert h_j
-                     row[j - 1] + (int(r) != h)))  # substitute (or match)
+      new.append(
+        min(
+          row[j] + 1,  # delete r_i
+          new[j - 1] + 1,  # insert h_j
+          row[j - 1] + (int(r) != h),
+        )
+      )  # substitute (or match)
     row = new
   return row[-1]
 
 
-def sequence_scores(refs: Sequence[Sequence[int]], hyps: Sequence[Sequence[int]]
-                    ) -> dict[str, float]:
+def sequence_scores(
+  refs: Sequence[Sequence[int]], hyps: Sequence[Sequence[int]]
+) -> dict[str, float]:
   """{"seq_accuracy", "cer"} of hypotheses against references (module docstring).
   Also returns "edits" and "ref_symbols", the sums behind "cer", so that callers can
   pool several sets."""
@@ -49,5 +55,9 @@ def sequence_scores(refs: Sequence[Sequence[int]], hyps: Sequence[Sequence[int]]
   if symbols == 0:
     raise ValueError("sequence_scores: every reference is empty; the CER is undefined")
   exact = sum(list(r) == list(h) for r, h in zip(refs, hyps))
-  return {"seq_accuracy": exact / len(refs), "cer": edits / symbols,
-          "edits": float(edits), "ref_symbols": float(symbols)}
+  return {
+    "seq_accuracy": exact / len(refs),
+    "cer": edits / symbols,
+    "edits": float(edits),
+    "ref_symbols": float(symbols),
+  }

@@ -21,6 +21,7 @@ first), so they are exact over all B (B - 1) / 2 pairs; on a training batch they
 are that batch's values. A split without a genuine or without an impostor pair
 has no EER (NaN).
 """
+
 from __future__ import annotations
 
 import jax
@@ -42,10 +43,11 @@ def pairwise_squared_distances(embeddings_BxD: jax.Array) -> jax.Array:
 
 
 def _check(embeddings_BxD: jax.Array, labels_B: jax.Array, name: str) -> None:
-  if embeddings_BxD.ndim != 2 or labels_B.ndim != 1 \
-     or labels_B.shape[0] != embeddings_BxD.shape[0]:
-    raise ValueError(f"{name} needs embeddings B x D and integer labels B, got "
-                     f"{embeddings_BxD.shape} and {labels_B.shape}")
+  if embeddings_BxD.ndim != 2 or labels_B.ndim != 1 or labels_B.shape[0] != embeddings_BxD.shape[0]:
+    raise ValueError(
+      f"{name} needs embeddings B x D and integer labels B, got "
+      f"{embeddings_BxD.shape} and {labels_B.shape}"
+    )
   if not jnp.issubdtype(labels_B.dtype, jnp.integer):
     raise ValueError(f"{name} needs integer identity labels, got {labels_B.dtype}")
 
@@ -70,10 +72,8 @@ def far_frr(embeddings_BxD: jax.Array, labels_B: jax.Array):
   imp_sorted_P = jnp.sort(jnp.where(impostor_P, d_P, jnp.inf))
   thresholds_P = jnp.sort(jnp.where(upper_BxB.ravel(), d_P, jnp.inf))
   n_gen, n_imp = jnp.sum(genuine_P), jnp.sum(impostor_P)
-  gen_accepted_P = jnp.minimum(jnp.searchsorted(gen_sorted_P, thresholds_P, side="right"),
-                               n_gen)
-  imp_accepted_P = jnp.minimum(jnp.searchsorted(imp_sorted_P, thresholds_P, side="right"),
-                               n_imp)
+  gen_accepted_P = jnp.minimum(jnp.searchsorted(gen_sorted_P, thresholds_P, side="right"), n_gen)
+  imp_accepted_P = jnp.minimum(jnp.searchsorted(imp_sorted_P, thresholds_P, side="right"), n_imp)
   # +inf thresholds would count the +inf padding as accepted: the minimum caps it
   far_P = imp_accepted_P / n_imp  # 0 / 0 = NaN where a kind of pair is missing
   frr_P = (n_gen - gen_accepted_P) / n_gen
@@ -112,8 +112,7 @@ def recall_at_1(embeddings_BxD: jax.Array, labels_B: jax.Array) -> jax.Array:
   split as the gallery."""
   _check(embeddings_BxD, labels_B, "recall_at_1")
   b = labels_B.shape[0]
-  d_BxB = jnp.where(jnp.eye(b, dtype=bool), jnp.inf,
-                    pairwise_squared_distances(embeddings_BxD))
+  d_BxB = jnp.where(jnp.eye(b, dtype=bool), jnp.inf, pairwise_squared_distances(embeddings_BxD))
   nearest_B = jnp.argmin(d_BxB, axis=-1)
   return jnp.mean((labels_B[nearest_B] == labels_B).astype(jnp.float32))
 
@@ -125,8 +124,9 @@ def verification_roc(embeddings_BxD, labels_B) -> dict[str, np.ndarray]:
   labels_B = jnp.asarray(labels_B)
   embeddings_BxD = jnp.asarray(embeddings_BxD)
   _check(embeddings_BxD, labels_B, "verification_roc")
-  thresholds_P, far_P, frr_P = (np.asarray(x, np.float64) for x in
-                                jax.jit(far_frr)(embeddings_BxD, labels_B))
+  thresholds_P, far_P, frr_P = (
+    np.asarray(x, np.float64) for x in jax.jit(far_frr)(embeddings_BxD, labels_B)
+  )
   thresholds = np.concatenate([[-np.inf], thresholds_P])
   far = np.concatenate([[0.0], far_P])
   tar = np.concatenate([[0.0], 1.0 - frr_P])

@@ -10,6 +10,7 @@ A question counts as correct when d* is the expected word. Only questions whose
 four words are all in the vocabulary are answerable; accuracy is over those.
 Chance: one of the V - 3 candidates, 1 / (V - 3).
 """
+
 from __future__ import annotations
 
 from typing import Iterable, Mapping, NamedTuple, Sequence
@@ -24,8 +25,9 @@ def unit_rows(vectors_VxD: np.ndarray) -> np.ndarray:
   return v / np.where(norms > 0, norms, 1.0)
 
 
-def nearest_neighbours(vectors_VxD: np.ndarray, query_ids: Sequence[int], k: int
-                       ) -> tuple[np.ndarray, np.ndarray]:
+def nearest_neighbours(
+  vectors_VxD: np.ndarray, query_ids: Sequence[int], k: int
+) -> tuple[np.ndarray, np.ndarray]:
   """(ids_QxK, cosines_QxK): the k words most cosine-similar to each query word,
   the word itself excluded, most similar first (ties: lower id first)."""
   u = unit_rows(vectors_VxD)
@@ -49,7 +51,7 @@ def analogy_predictions(vectors_VxD: np.ndarray, abc_Qx3: np.ndarray) -> np.ndar
 
 class Analogy(NamedTuple):
   category: str
-  words: tuple[str, str, str, str]   # a, b, c, d: a is to b as c is to d
+  words: tuple[str, str, str, str]  # a, b, c, d: a is to b as c is to d
 
 
 def read_analogies(lines: Iterable[str]) -> list[Analogy]:
@@ -66,22 +68,30 @@ def read_analogies(lines: Iterable[str]) -> list[Analogy]:
     words = line.lower().split()
     if len(words) != 4:
       raise ValueError(f"analogy line {n}: want 4 words 'a b c d', got {line!r}")
-    out.append(Analogy(category, tuple(words)))
+    a, b, c, d = words
+    out.append(Analogy(category, (a, b, c, d)))
   return out
 
 
-def analogy_accuracy(vectors_VxD: np.ndarray, index: Mapping[str, int],
-                     questions: Sequence[Analogy]) -> dict[str, float]:
+def analogy_accuracy(
+  vectors_VxD: np.ndarray, index: Mapping[str, int], questions: Sequence[Analogy]
+) -> dict[str, float]:
   """{"accuracy", "answerable", "questions", "accuracy_<category>",
   "answerable_<category>"}: 3CosAdd accuracy over the answerable questions (all four
   words in `index`); an accuracy with nothing answerable is 0 (see its count)."""
   cats = list(dict.fromkeys(q.category for q in questions))
   ok = [q for q in questions if all(w in index for w in q.words)]
   ids_Qx4 = np.asarray([[index[w] for w in q.words] for q in ok], np.int64).reshape(-1, 4)
-  correct_Q = (analogy_predictions(vectors_VxD, ids_Qx4[:, :3]) == ids_Qx4[:, 3]
-               if len(ok) else np.zeros(0, bool))
-  out = {"accuracy": float(correct_Q.mean()) if len(ok) else 0.0,
-         "answerable": float(len(ok)), "questions": float(len(questions))}
+  correct_Q = (
+    analogy_predictions(vectors_VxD, ids_Qx4[:, :3]) == ids_Qx4[:, 3]
+    if len(ok)
+    else np.zeros(0, bool)
+  )
+  out = {
+    "accuracy": float(correct_Q.mean()) if len(ok) else 0.0,
+    "answerable": float(len(ok)),
+    "questions": float(len(questions)),
+  }
   for cat in cats:
     mask = np.asarray([q.category == cat for q in ok], bool)
     out[f"accuracy_{cat}"] = float(correct_Q[mask].mean()) if mask.any() else 0.0

@@ -1,6 +1,7 @@
 """Autoencoders (notes 000 "AutoEncoders: Dimensionality Compression", trained
 with pixel MSE or BCE) and the U-Net (notes 004, segmentation). The decoders
 upsample with transposed convolutions (notes 004 "Transpose convolution")."""
+
 from __future__ import annotations
 
 import math
@@ -36,10 +37,10 @@ class MLPAutoencoder(nn.Module):
 
   def setup(self):
     prec = layers.precision(self)
-    self.encoder = ([nn.Dense(w, **prec) for w in self.hidden]
-                    + [nn.Dense(self.latent_dim, **prec)])
-    self.decoder = ([nn.Dense(w, **prec) for w in reversed(self.hidden)]
-                    + [nn.Dense(math.prod(self.input_shape), **prec)])
+    self.encoder = [nn.Dense(w, **prec) for w in self.hidden] + [nn.Dense(self.latent_dim, **prec)]
+    self.decoder = [nn.Dense(w, **prec) for w in reversed(self.hidden)] + [
+      nn.Dense(math.prod(self.input_shape), **prec)
+    ]
 
   def encode(self, x_BxD: jax.Array) -> jax.Array:
     act = layers.activation(self.activation)
@@ -90,8 +91,9 @@ class ConvAutoencoder(nn.Module):
     self.to_latent = nn.Dense(self.latent_dim, **prec)
     self.from_latent = nn.Dense(math.prod(self.bottom_shape), **prec)
     out_channels = list(reversed(self.widths[:-1])) + [self.image_shape[-1]]
-    self.deconvs = [nn.ConvTranspose(c, (3, 3), (2, 2), padding="SAME", **prec)
-                    for c in out_channels]
+    self.deconvs = [
+      nn.ConvTranspose(c, (3, 3), (2, 2), padding="SAME", **prec) for c in out_channels
+    ]
 
   def encode(self, x_BxHxWxC: jax.Array) -> jax.Array:
     h = layers.as_images(x_BxHxWxC)
@@ -134,8 +136,14 @@ class UNet(nn.Module):
   def _double_conv(self, h: jax.Array, features: int, train: bool) -> jax.Array:
     prec = layers.precision(self)
     for _ in range(2):
-      h = nn.Conv(features, (3, 3), padding="SAME", use_bias=not self.batch_norm,
-                  kernel_init=layers.initializer(self.kernel_init), **prec)(h)
+      h = nn.Conv(
+        features,
+        (3, 3),
+        padding="SAME",
+        use_bias=not self.batch_norm,
+        kernel_init=layers.initializer(self.kernel_init),
+        **prec,
+      )(h)
       if self.batch_norm:
         h = layers.batch_norm(train, **prec)(h)
       h = nn.relu(h)
@@ -144,17 +152,17 @@ class UNet(nn.Module):
   @nn.compact
   def __call__(self, x_BxHxWxC: jax.Array, *, train: bool = False) -> jax.Array:
     h = layers.as_images(x_BxHxWxC)
-    k = 2 ** self.depth
+    k = 2**self.depth
     if h.shape[1] % k or h.shape[2] % k:
       raise ValueError(f"U-Net of depth {self.depth} needs H, W divisible by {k}; got {h.shape}")
     skips = []
     for level in range(self.depth):
-      h = self._double_conv(h, self.width * 2 ** level, train)
+      h = self._double_conv(h, self.width * 2**level, train)
       skips.append(h)
       h = nn.max_pool(h, (2, 2), strides=(2, 2))
-    h = self._double_conv(h, self.width * 2 ** self.depth, train)
+    h = self._double_conv(h, self.width * 2**self.depth, train)
     for level in reversed(range(self.depth)):
-      h = nn.ConvTranspose(self.width * 2 ** level, (2, 2), (2, 2), **layers.precision(self))(h)
+      h = nn.ConvTranspose(self.width * 2**level, (2, 2), (2, 2), **layers.precision(self))(h)
       h = jnp.concatenate([skips[level], h], axis=-1)
-      h = self._double_conv(h, self.width * 2 ** level, train)
+      h = self._double_conv(h, self.width * 2**level, train)
     return nn.Conv(self.num_outputs, (1, 1), **layers.precision(self))(h)

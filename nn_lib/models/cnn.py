@@ -1,6 +1,7 @@
 """Classic convolutional classifiers of notes 004 ("Classic CNNs"): LeNet-5, a
 configurable VGG and the Inception module. ResNet and MobileNet live in their
 own modules."""
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -85,8 +86,9 @@ class VGG(nn.Module):
     h = layers.as_images(x_BxHxWxC)
     for width, n in zip(self.widths, convs):
       for _ in range(n):
-        h = nn.Conv(width, (3, 3), padding="SAME", kernel_init=init_fn,
-                    use_bias=not self.batch_norm, **prec)(h)
+        h = nn.Conv(
+          width, (3, 3), padding="SAME", kernel_init=init_fn, use_bias=not self.batch_norm, **prec
+        )(h)
         if self.batch_norm:
           h = layers.batch_norm(train, **prec)(h)
         h = act(h)
@@ -129,9 +131,14 @@ class InceptionBlock(nn.Module):
   param_dtype: layers.DtypeLike = "float32"
 
   def _conv(self, h: jax.Array, features: int, size: int, train: bool) -> jax.Array:
-    h = nn.Conv(features, (size, size), padding="SAME",
-                kernel_init=layers.initializer(self.kernel_init),
-                use_bias=not self.batch_norm, **layers.precision(self))(h)
+    h = nn.Conv(
+      features,
+      (size, size),
+      padding="SAME",
+      kernel_init=layers.initializer(self.kernel_init),
+      use_bias=not self.batch_norm,
+      **layers.precision(self),
+    )(h)
     if self.batch_norm:
       h = layers.batch_norm(train, **layers.precision(self))(h)
     return nn.relu(h)

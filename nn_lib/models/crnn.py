@@ -26,9 +26,10 @@ Output indices are the caller's: with the digit strips (nn_lib.data.digit_strips
 the trainers/ctc.py convention is 0..9 = the digits and 10 = the blank (the strips'
 padding label PAD = 10, never a real symbol), so num_outputs = 11.
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Sequence, cast
 
 import flax.linen as nn
 import jax
@@ -63,17 +64,21 @@ class CRNN(nn.Module):
   @nn.compact
   def __call__(self, x_BxHxWxC: jax.Array, *, train: bool = False) -> jax.Array:
     if len(self.widths) != len(self.width_strides):
-      raise ValueError(f"crnn: widths {tuple(self.widths)} and width_strides "
-                       f"{tuple(self.width_strides)} must have one entry per stage")
+      raise ValueError(
+        f"crnn: widths {tuple(self.widths)} and width_strides "
+        f"{tuple(self.width_strides)} must have one entry per stage"
+      )
     x_BxHxWxC = layers.as_images(x_BxHxWxC)
     b, h, w, c = x_BxHxWxC.shape
     k = self.space_to_depth
     if k < 1 or h % k or w % k:
       raise ValueError(f"crnn: space_to_depth={k} must divide the input's {h} x {w}")
     if (h // k) >> len(self.widths) < 1 or self.frames(w) < 1:
-      raise ValueError(f"crnn: a {h} x {w} input is too small for space_to_depth={k} and "
-                       f"{len(self.widths)} stages that halve the height and divide the "
-                       f"width by {tuple(self.width_strides)}")
+      raise ValueError(
+        f"crnn: a {h} x {w} input is too small for space_to_depth={k} and "
+        f"{len(self.widths)} stages that halve the height and divide the "
+        f"width by {tuple(self.width_strides)}"
+      )
     prec = layers.precision(self)
     # B x H x W x C -> B x H/k x W/k x (k k C): pixel (k i + u, k j + v) -> (i, j)
     z = x_BxHxWxC.reshape(b, h // k, k, w // k, k, c).transpose(0, 1, 3, 2, 4, 5)
@@ -85,11 +90,17 @@ class CRNN(nn.Module):
     # B x H' x T x C -> B x T x (H' C): each frame's column of features
     seq_BxTxD = z.transpose(0, 2, 1, 3).reshape(b, t, hh * c)
     for layer in range(self.num_layers):
-      seq_BxTxD = nn.Bidirectional(
-          nn.RNN(nn.OptimizedLSTMCell(self.hidden, name=f"cell{layer}_fwd", **prec),
-                 name=f"rnn{layer}_fwd"),
-          nn.RNN(nn.OptimizedLSTMCell(self.hidden, name=f"cell{layer}_bwd", **prec),
-                 name=f"rnn{layer}_bwd"),
-          name=f"birnn{layer}")(seq_BxTxD)
+      birnn = nn.Bidirectional(
+        nn.RNN(
+          nn.OptimizedLSTMCell(self.hidden, name=f"cell{layer}_fwd", **prec), name=f"rnn{layer}_fwd"
+        ),
+        nn.RNN(
+          nn.OptimizedLSTMCell(self.hidden, name=f"cell{layer}_bwd", **prec), name=f"rnn{layer}_bwd"
+        ),
+        name=f"birnn{layer}",
+      )
+      # cast: flax types Bidirectional's result as "outputs or (carry, outputs)";
+      # without return_carry it is the outputs
+      seq_BxTxD = cast(jax.Array, birnn(seq_BxTxD))
       seq_BxTxD = layers.dropout(self.dropout, train)(seq_BxTxD)
     return nn.Dense(self.num_outputs, name="head", **prec)(seq_BxTxD)

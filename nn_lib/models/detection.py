@@ -2,6 +2,7 @@
 Object", notes 004 "Classification with localization") and a YOLO-style grid
 detector (notes 004 "YOLO"). Heads output raw numbers; the losses apply the
 sigmoids (BCE with logits) and compare log sizes."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -30,8 +31,14 @@ class ConvTrunk(nn.Module):
     prec = layers.precision(self)
     h = layers.as_images(x_BxHxWxC)
     for width in self.widths:
-      h = nn.Conv(width, (3, 3), padding="SAME", use_bias=False,
-                  kernel_init=layers.initializer(self.kernel_init), **prec)(h)
+      h = nn.Conv(
+        width,
+        (3, 3),
+        padding="SAME",
+        use_bias=False,
+        kernel_init=layers.initializer(self.kernel_init),
+        **prec,
+      )(h)
       h = act(layers.batch_norm(train, **prec)(h))
       h = nn.max_pool(h, (2, 2), strides=(2, 2))
     return h
@@ -62,8 +69,7 @@ class SingleObjectDetector(nn.Module):
   @nn.compact
   def __call__(self, x_BxHxWxC: jax.Array, *, train: bool = False) -> jax.Array:
     prec = layers.precision(self)
-    h = ConvTrunk(self.widths, kernel_init=self.kernel_init, name="trunk", **prec)(x_BxHxWxC,
-                                                                                  train)
+    h = ConvTrunk(self.widths, kernel_init=self.kernel_init, name="trunk", **prec)(x_BxHxWxC, train)
     h = nn.relu(nn.Dense(self.hidden, **prec)(h.reshape(h.shape[0], -1)))
     return nn.Dense(5 + self.num_classes, name="head", **prec)(h)
 
@@ -100,8 +106,9 @@ class GridDetector(nn.Module):
   @nn.compact
   def __call__(self, x_BxHxWxC: jax.Array, *, train: bool = False) -> jax.Array:
     prec = layers.precision(self)
-    h = ConvTrunk(self.widths, "leaky_relu(0.1)", self.kernel_init, name="trunk",
-                  **prec)(x_BxHxWxC, train)
+    h = ConvTrunk(self.widths, "leaky_relu(0.1)", self.kernel_init, name="trunk", **prec)(
+      x_BxHxWxC, train
+    )
     s = self.grid_size
     if h.shape[1] % s or h.shape[2] % s:
       raise ValueError(f"trunk output {h.shape[1:3]} cannot be pooled to a {s}x{s} grid")
@@ -113,5 +120,6 @@ class GridDetector(nn.Module):
     raw = nn.Conv(5 * self.boxes_per_cell + self.num_classes, (1, 1), name="head", **prec)(h)
     if not self.activate_outputs:
       return raw
-    return decoding.activate_grid_outputs(raw, num_boxes=self.boxes_per_cell,
-                                          num_classes=self.num_classes)
+    return decoding.activate_grid_outputs(
+      raw, num_boxes=self.boxes_per_cell, num_classes=self.num_classes
+    )

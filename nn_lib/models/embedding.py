@@ -1,5 +1,6 @@
 """Embedding network for metric learning (notes 004 "Face verification",
 "Triplet Loss": ||f(a) - f(p)||^2 < ||f(a) - f(n)||^2)."""
+
 from __future__ import annotations
 
 from typing import Sequence

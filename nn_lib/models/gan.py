@@ -1,5 +1,6 @@
 """DCGAN generator and discriminator (Radford et al. 2015; notes 000
 "Generative Networks"), small enough for MNIST/CIFAR on a CPU."""
+
 from __future__ import annotations
 
 import flax.linen as nn
@@ -35,8 +36,8 @@ class DCGANGenerator(nn.Module):
   @nn.compact
   def __call__(self, z_BxZ: jax.Array, *, train: bool = False) -> jax.Array:
     n = self.num_upsamples
-    s = self.image_size // 2 ** n
-    if s * 2 ** n != self.image_size:
+    s = self.image_size // 2**n
+    if s * 2**n != self.image_size:
       raise ValueError(f"image_size {self.image_size} is not divisible by 2^{n}")
     if z_BxZ.shape[-1] != self.latent_dim:
       raise ValueError(f"expected latent noise of size {self.latent_dim}, got {z_BxZ.shape}")
@@ -73,8 +74,14 @@ class DCGANDiscriminator(nn.Module):
     prec = layers.precision(self)
     h = layers.as_images(x_BxHxWxC)
     for i in range(self.num_downsamples):
-      h = nn.Conv(self.width * 2 ** i, (4, 4), (2, 2), padding="SAME",
-                  use_bias=not (self.batch_norm and i > 0), **prec)(h)
+      h = nn.Conv(
+        self.width * 2**i,
+        (4, 4),
+        (2, 2),
+        padding="SAME",
+        use_bias=not (self.batch_norm and i > 0),
+        **prec,
+      )(h)
       if self.batch_norm and i > 0:
         h = layers.batch_norm(train, **prec)(h)
       h = nn.leaky_relu(h, self.leak)

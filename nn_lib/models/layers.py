@@ -2,10 +2,11 @@
 over jax.nn, batch norm / inverted dropout with train and eval modes, and the
 convolution arithmetic (output size, multiplication counts), and the dtype names
 of mixed precision."""
+
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from typing import Any, Callable, TypedDict
 
 import flax.linen as nn
 import jax
@@ -19,18 +20,18 @@ Initializer = Callable[..., jax.Array]
 # He doubles it for ReLU (2/n_in); LeCun is 1/n_in. "zeros" is the notes'
 # symmetry counter-example: every hidden unit then computes the same function.
 INITIALIZERS: dict[str, Initializer] = {
-    "xavier": jax.nn.initializers.glorot_normal(),
-    "xavier_normal": jax.nn.initializers.glorot_normal(),
-    "xavier_uniform": jax.nn.initializers.glorot_uniform(),
-    "he": jax.nn.initializers.he_normal(),
-    "he_normal": jax.nn.initializers.he_normal(),
-    "he_uniform": jax.nn.initializers.he_uniform(),
-    "lecun": jax.nn.initializers.lecun_normal(),
-    "lecun_normal": jax.nn.initializers.lecun_normal(),
-    "lecun_uniform": jax.nn.initializers.lecun_uniform(),
-    "zeros": jax.nn.initializers.zeros,
-    # The notes' first attempt, np.random.randn(shape) * 0.01.
-    "normal": jax.nn.initializers.normal(0.01),
+  "xavier": jax.nn.initializers.glorot_normal(),
+  "xavier_normal": jax.nn.initializers.glorot_normal(),
+  "xavier_uniform": jax.nn.initializers.glorot_uniform(),
+  "he": jax.nn.initializers.he_normal(),
+  "he_normal": jax.nn.initializers.he_normal(),
+  "he_uniform": jax.nn.initializers.he_uniform(),
+  "lecun": jax.nn.initializers.lecun_normal(),
+  "lecun_normal": jax.nn.initializers.lecun_normal(),
+  "lecun_uniform": jax.nn.initializers.lecun_uniform(),
+  "zeros": jax.nn.initializers.zeros,
+  # The notes' first attempt, np.random.randn(shape) * 0.01.
+  "normal": jax.nn.initializers.normal(0.01),
 }
 
 
@@ -38,8 +39,7 @@ def initializer(name: str) -> Initializer:
   # A ConfigError (a ValueError) because the name comes from config.model.kernel_init:
   # train.py then prints it as one line instead of a traceback.
   if not isinstance(name, str) or name not in INITIALIZERS:
-    raise ConfigError(
-        f"unknown initializer {name!r}; valid: {', '.join(sorted(INITIALIZERS))}")
+    raise ConfigError(f"unknown initializer {name!r}; valid: {', '.join(sorted(INITIALIZERS))}")
   return INITIALIZERS[name]
 
 
@@ -48,14 +48,14 @@ def _leaky_relu(alpha: float) -> Callable[[jax.Array], jax.Array]:
 
 
 ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
-    "sigmoid": jax.nn.sigmoid,
-    "tanh": jnp.tanh,
-    "relu": jax.nn.relu,
-    "leaky_relu": _leaky_relu(0.01),
-    "gelu": jax.nn.gelu,
-    "softplus": jax.nn.softplus,
-    "softmax": jax.nn.softmax,
-    "identity": lambda x: x,
+  "sigmoid": jax.nn.sigmoid,
+  "tanh": jnp.tanh,
+  "relu": jax.nn.relu,
+  "leaky_relu": _leaky_relu(0.01),
+  "gelu": jax.nn.gelu,
+  "softplus": jax.nn.softplus,
+  "softmax": jax.nn.softmax,
+  "identity": lambda x: x,
 }
 
 
@@ -69,14 +69,14 @@ def activation(name: str) -> Callable[[jax.Array], jax.Array]:
     raise ConfigError(f"unknown activation {name!r} (not a name); {valid}")
   if name.startswith("leaky_relu(") and name.endswith(")"):
     try:
-      alpha = float(name[len("leaky_relu("):-1])
+      alpha = float(name[len("leaky_relu(") : -1])
     except ValueError:
-      raise ConfigError(f"unknown activation {name!r}: its alpha is not a number; "
-                        f"{valid}, e.g. leaky_relu(0.2)") from None
+      raise ConfigError(
+        f"unknown activation {name!r}: its alpha is not a number; {valid}, e.g. leaky_relu(0.2)"
+      ) from None
     return _leaky_relu(alpha)
   if name not in ACTIVATIONS:
-    raise ConfigError(
-        f"unknown activation {name!r}; {valid}")
+    raise ConfigError(f"unknown activation {name!r}; {valid}")
   return ACTIVATIONS[name]
 
 
@@ -89,12 +89,12 @@ def activation(name: str) -> Callable[[jax.Array], jax.Array]:
 # is left out: without jax_enable_x64 JAX silently narrows it to float32.
 DtypeLike = Any
 DTYPES: dict[str, jnp.dtype] = {
-    "float32": jnp.dtype(jnp.float32),
-    "bfloat16": jnp.dtype(jnp.bfloat16),
-    "float16": jnp.dtype(jnp.float16),
-    # only with JAX's x64 mode on (the gradient checker): without it JAX would
-    # silently compute in float32
-    "float64": jnp.dtype(jnp.float64),
+  "float32": jnp.dtype(jnp.float32),
+  "bfloat16": jnp.dtype(jnp.bfloat16),
+  "float16": jnp.dtype(jnp.float16),
+  # only with JAX's x64 mode on (the gradient checker): without it JAX would
+  # silently compute in float32
+  "float64": jnp.dtype(jnp.float64),
 }
 
 
@@ -114,13 +114,23 @@ def as_dtype(value: DtypeLike) -> jnp.dtype:
       raise ConfigError(f"unknown dtype {value!r} (not a dtype); {valid}") from None
     if resolved not in DTYPES.values():
       raise ConfigError(f"unsupported dtype {value!r}; {valid}")
-  if resolved == jnp.float64 and not jax.config.jax_enable_x64:
-    raise ConfigError("dtype float64 needs JAX's 64-bit mode (JAX_ENABLE_X64=1, or "
-                      "`with jax.enable_x64(True):`); without it JAX computes in float32")
+  if resolved == jnp.float64 and not jax.config.read("jax_enable_x64"):
+    raise ConfigError(
+      "dtype float64 needs JAX's 64-bit mode (JAX_ENABLE_X64=1, or "
+      "`with jax.enable_x64(True):`); without it JAX computes in float32"
+    )
   return resolved
 
 
-def precision(module: nn.Module) -> dict[str, jnp.dtype]:
+class PrecisionKwargs(TypedDict):
+  """The keyword arguments `precision` returns: a TypedDict, not a dict[str, dtype],
+  so that `**` into a flax layer is checked key by key."""
+
+  dtype: jnp.dtype
+  param_dtype: jnp.dtype
+
+
+def precision(module: nn.Module) -> PrecisionKwargs:
   """`dtype=` and `param_dtype=` for a flax layer, from a module's fields of the
   same names: `nn.Dense(n, **layers.precision(self))`."""
   return {"dtype": as_dtype(module.dtype), "param_dtype": as_dtype(module.param_dtype)}

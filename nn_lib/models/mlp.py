@@ -1,6 +1,7 @@
 """The linear classifier f = Wx + b (notes 001/002) and the MLP (notes 004), which
 doubles as the coordinate network of a neural field (notes 000 "Neural Radiance
 Fields") through its `num_freqs` positional encoding."""
+
 from __future__ import annotations
 
 import numbers
@@ -36,8 +37,11 @@ class Linear(nn.Module):
   def __call__(self, x_BxD: jax.Array, *, train: bool = False) -> jax.Array:
     del train
     x_BxD = x_BxD.reshape(x_BxD.shape[0], -1)
-    init = (layers.initializer(self.kernel_init) if self.init_std is None
-            else nn.initializers.normal(self.init_std))
+    init = (
+      layers.initializer(self.kernel_init)
+      if self.init_std is None
+      else nn.initializers.normal(self.init_std)
+    )
     return nn.Dense(self.num_outputs, kernel_init=init, **layers.precision(self))(x_BxD)
 
 
@@ -83,11 +87,16 @@ class MLP(nn.Module):
   def __post_init__(self) -> None:
     # Refused when the model is built (models.get), naming the key, rather than
     # as a shape error while the first step is traced.
-    if (isinstance(self.num_freqs, bool) or not isinstance(self.num_freqs, numbers.Integral)
-        or self.num_freqs < 0):
-      raise ConfigError(f"config.model.num_freqs={self.num_freqs!r} (model 'mlp') must "
-                        "be an integer >= 0: the number L of positional-encoding "
-                        "frequencies 2^0 pi ... 2^(L-1) pi (0 = no encoding)")
+    if (
+      isinstance(self.num_freqs, bool)
+      or not isinstance(self.num_freqs, numbers.Integral)
+      or self.num_freqs < 0
+    ):
+      raise ConfigError(
+        f"config.model.num_freqs={self.num_freqs!r} (model 'mlp') must "
+        "be an integer >= 0: the number L of positional-encoding "
+        "frequencies 2^0 pi ... 2^(L-1) pi (0 = no encoding)"
+      )
     super().__post_init__()
 
   def widths(self) -> tuple[int, ...]:
@@ -103,9 +112,11 @@ class MLP(nn.Module):
     if not isinstance(value, (list, tuple)):
       return (value,) * depth
     if len(value) != depth:
-      raise ConfigError(f"config.model.{field} lists {len(value)} values for {depth} "
-                        f"hidden layers {self.widths()}: give one per hidden layer, or "
-                        "one value for all")
+      raise ConfigError(
+        f"config.model.{field} lists {len(value)} values for {depth} "
+        f"hidden layers {self.widths()}: give one per hidden layer, or "
+        "one value for all"
+      )
     return tuple(value)
 
   @nn.compact
@@ -117,10 +128,10 @@ class MLP(nn.Module):
     if self.num_freqs:
       # Encoded from the float32 inputs, then cast: sin(2^9 pi x) of a bfloat16 x
       # (3 significant digits) would be noise.
-      h = nerf_positional_encoding(h.astype(jnp.float32), self.num_freqs).astype(
-          prec["dtype"])
-    for width, rate, norm in zip(self.widths(), self.per_layer("dropout"),
-                                 self.per_layer("batch_norm")):
+      h = nerf_positional_encoding(h.astype(jnp.float32), self.num_freqs).astype(prec["dtype"])
+    for width, rate, norm in zip(
+      self.widths(), self.per_layer("dropout"), self.per_layer("batch_norm")
+    ):
       h = nn.Dense(width, kernel_init=init_fn, use_bias=not norm, **prec)(h)
       if norm:
         h = layers.batch_norm(train, **prec)(h)

@@ -1,5 +1,6 @@
 """MobileNet v1 (Howard et al. 2017; notes 004 "MobileNet"): depthwise-separable
 convolutions for cheap deployment."""
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -31,18 +32,40 @@ class DepthwiseSeparableConv(nn.Module):
     prec = layers.precision(self)
     n_c = x_BxHxWxC.shape[-1]
     k = (self.kernel_size, self.kernel_size)
-    h = nn.Conv(n_c, k, (self.strides, self.strides), padding="SAME", feature_group_count=n_c,
-                use_bias=False, kernel_init=init_fn, name="depthwise", **prec)(x_BxHxWxC)
+    h = nn.Conv(
+      n_c,
+      k,
+      (self.strides, self.strides),
+      padding="SAME",
+      feature_group_count=n_c,
+      use_bias=False,
+      kernel_init=init_fn,
+      name="depthwise",
+      **prec,
+    )(x_BxHxWxC)
     h = nn.relu(layers.batch_norm(train, name="depthwise_bn", **prec)(h))
-    h = nn.Conv(self.features, (1, 1), use_bias=False, kernel_init=init_fn,
-                name="pointwise", **prec)(h)
+    h = nn.Conv(
+      self.features, (1, 1), use_bias=False, kernel_init=init_fn, name="pointwise", **prec
+    )(h)
     return nn.relu(layers.batch_norm(train, name="pointwise_bn", **prec)(h))
 
 
 # (output channels, stride) of the 13 depthwise-separable layers of MobileNet v1.
 V1_BLOCKS: tuple[tuple[int, int], ...] = (
-    (64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2),
-    (512, 1), (512, 1), (512, 1), (512, 1), (512, 1), (1024, 2), (1024, 1))
+  (64, 1),
+  (128, 2),
+  (128, 1),
+  (256, 2),
+  (256, 1),
+  (512, 2),
+  (512, 1),
+  (512, 1),
+  (512, 1),
+  (512, 1),
+  (512, 1),
+  (1024, 2),
+  (1024, 1),
+)
 
 
 @register("mobilenet")
@@ -73,12 +96,24 @@ class MobileNet(nn.Module):
     prec = layers.precision(self)
     h = layers.as_images(x_BxHxWxC)
     s = (self.stem_stride, self.stem_stride)
-    h = nn.Conv(self._width(32), (3, 3), s, padding="SAME", use_bias=False,
-                kernel_init=layers.initializer(self.kernel_init), **prec)(h)
+    h = nn.Conv(
+      self._width(32),
+      (3, 3),
+      s,
+      padding="SAME",
+      use_bias=False,
+      kernel_init=layers.initializer(self.kernel_init),
+      **prec,
+    )(h)
     h = nn.relu(layers.batch_norm(train, **prec)(h))
     for i, (features, strides) in enumerate(self.blocks):
-      h = DepthwiseSeparableConv(self._width(features), strides, kernel_init=self.kernel_init,
-                                 dtype=self.dtype, param_dtype=self.param_dtype,
-                                 name=f"dwsep{i + 1}")(h, train)
+      h = DepthwiseSeparableConv(
+        self._width(features),
+        strides,
+        kernel_init=self.kernel_init,
+        dtype=self.dtype,
+        param_dtype=self.param_dtype,
+        name=f"dwsep{i + 1}",
+      )(h, train)
     h = layers.dropout(self.dropout, train)(h.mean(axis=(1, 2)))
     return nn.Dense(self.num_outputs, **prec)(h)

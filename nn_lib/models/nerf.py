@@ -1,6 +1,7 @@
 """Neural radiance fields (Mildenhall et al. 2020; notes 000 "Neural Radiance
 Fields": the network *is* the 3-D model of an object): the NeRF MLP with its
 positional encoding, and volume rendering of densities and colours along rays."""
+
 from __future__ import annotations
 
 from typing import NamedTuple, Sequence
@@ -13,8 +14,9 @@ from nn_lib.models import layers
 from nn_lib.models.registry import register
 
 
-def nerf_positional_encoding(p_NxD: jax.Array, num_freqs: int,
-                             include_input: bool = True) -> jax.Array:
+def nerf_positional_encoding(
+  p_NxD: jax.Array, num_freqs: int, include_input: bool = True
+) -> jax.Array:
   """gamma(p) = (p, sin(2^0 pi p), cos(2^0 pi p), ..., sin(2^(L-1) pi p),
   cos(2^(L-1) pi p)), applied to each coordinate; L = num_freqs. Output last
   axis: D * (include_input + 2 L), laid out [p, sin(f_0 p), cos(f_0 p), sin(f_1 p), ...]
@@ -69,17 +71,18 @@ class NeRFMLP(nn.Module):
     if self.use_viewdirs:
       gamma_d = nerf_positional_encoding(x_Nx6[..., 3:], self.dir_freqs).astype(prec["dtype"])
       feat = nn.Dense(self.width, name="features", **prec)(h)
-      h = nn.relu(nn.Dense(self.width // 2, name="view", **prec)(
-          jnp.concatenate([feat, gamma_d], -1)))
+      h = nn.relu(
+        nn.Dense(self.width // 2, name="view", **prec)(jnp.concatenate([feat, gamma_d], -1))
+      )
     rgb = nn.sigmoid(nn.Dense(3, name="rgb", **prec)(h))
     return jnp.concatenate([sigma, rgb], axis=-1)
 
 
 class Rendered(NamedTuple):
-  rgb: jax.Array       # ... x 3, expected colour of the ray
-  depth: jax.Array     # ..., expected distance sum_i w_i t_i
-  weights: jax.Array   # ... x N, w_i = T_i alpha_i
-  opacity: jax.Array   # ..., sum_i w_i (1 - transmittance to the background)
+  rgb: jax.Array  # ... x 3, expected colour of the ray
+  depth: jax.Array  # ..., expected distance sum_i w_i t_i
+  weights: jax.Array  # ... x N, w_i = T_i alpha_i
+  opacity: jax.Array  # ..., sum_i w_i (1 - transmittance to the background)
 
 
 def _at_least_float32(a: jax.Array) -> jax.Array:
@@ -87,8 +90,13 @@ def _at_least_float32(a: jax.Array) -> jax.Array:
   return a.astype(jnp.promote_types(a.dtype, jnp.float32))
 
 
-def volume_render(sigma_BxN: jax.Array, rgb_BxNx3: jax.Array, t_BxN: jax.Array,
-                  background: float | jax.Array = 0.0, far_delta: float = 1e10) -> Rendered:
+def volume_render(
+  sigma_BxN: jax.Array,
+  rgb_BxNx3: jax.Array,
+  t_BxN: jax.Array,
+  background: float | jax.Array = 0.0,
+  far_delta: float = 1e10,
+) -> Rendered:
   """Quadrature of the volume rendering integral along each ray (NeRF eq. 3):
 
       delta_i = t_{i+1} - t_i   (the last sample's delta is far_delta: opaque far end)
@@ -121,5 +129,4 @@ def volume_render(sigma_BxN: jax.Array, rgb_BxNx3: jax.Array, t_BxN: jax.Array,
   opacity = weights.sum(axis=-1)
   background = jnp.broadcast_to(jnp.asarray(background, rgb_BxNx3.dtype), (3,))
   rgb = (weights[..., None] * rgb_BxNx3).sum(axis=-2) + (1.0 - opacity)[..., None] * background
-  return Rendered(rgb=rgb, depth=(weights * t_BxN).sum(axis=-1), weights=weights,
-                  opacity=opacity)
+  return Rendered(rgb=rgb, depth=(weights * t_BxN).sum(axis=-1), weights=weights, opacity=opacity)

@@ -1,4 +1,5 @@
 """Polynomial regression (notes 001, under- and over-fitting by polynomial order)."""
+
 from __future__ import annotations
 
 import flax.linen as nn
@@ -50,5 +51,6 @@ class Polynomial(nn.Module):
     # The recursion runs in the input's float32 even with a bfloat16 `dtype`: each
     # step reuses the last two, so bf16 rounding would compound over `order` steps.
     feats_BxK = legendre_features(x_Bx1[:, 0], self.order)
-    return nn.Dense(1, kernel_init=layers.initializer(self.kernel_init),
-                    **layers.precision(self))(feats_BxK)
+    return nn.Dense(1, kernel_init=layers.initializer(self.kernel_init), **layers.precision(self))(
+      feats_BxK
+    )

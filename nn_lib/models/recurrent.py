@@ -3,6 +3,7 @@ GRU and LSTM, optionally bidirectional and stacked, with a per-step output head
 for sequence labelling and language modelling. The recursions run through
 flax's nn.RNN (a lax.scan) over flax cells; only the notes' GRU variant, which
 flax does not ship, is written here as a cell."""
+
 from __future__ import annotations
 
 import functools
@@ -40,8 +41,9 @@ class NotesGRUCell(nn.RNNCellBase):
   def __call__(self, c_BxH: jax.Array, x_BxD: jax.Array) -> tuple[jax.Array, jax.Array]:
     prec = layers.precision(self)
     dense_x = functools.partial(nn.Dense, self.features, kernel_init=self.kernel_init, **prec)
-    dense_c = functools.partial(nn.Dense, self.features, use_bias=False,
-                                kernel_init=self.recurrent_kernel_init, **prec)
+    dense_c = functools.partial(
+      nn.Dense, self.features, use_bias=False, kernel_init=self.recurrent_kernel_init, **prec
+    )
     gamma_r = nn.sigmoid(dense_x(name="ir")(x_BxD) + dense_c(name="hr")(c_BxH))
     gamma_u = nn.sigmoid(dense_x(name="iu")(x_BxD) + dense_c(name="hu")(c_BxH))
     c_tilde = jnp.tanh(dense_x(name="ic")(x_BxD) + dense_c(name="hc")(gamma_r * c_BxH))
@@ -106,26 +108,35 @@ class _Recurrent(nn.Module):
     raise NotImplementedError
 
   @nn.compact
-  def __call__(self, x_BxTxD: jax.Array, *, train: bool = False,
-               initial_carry: tuple | None = None, return_carry: bool = False
-               ) -> jax.Array | tuple[jax.Array, tuple]:
+  def __call__(
+    self,
+    x_BxTxD: jax.Array,
+    *,
+    train: bool = False,
+    initial_carry: tuple | None = None,
+    return_carry: bool = False,
+  ) -> jax.Array | tuple[jax.Array, tuple]:
     if self.vocab_size is not None:
       if jnp.issubdtype(x_BxTxD.dtype, jnp.floating):
         raise TypeError("with vocab_size set the input must be integer tokens B x T")
-      h = nn.Embed(self.vocab_size, self.embed_dim, name="embed",
-                   **layers.precision(self))(x_BxTxD)
+      h = nn.Embed(self.vocab_size, self.embed_dim, name="embed", **layers.precision(self))(x_BxTxD)
     else:
       h = x_BxTxD
     if initial_carry is not None and len(initial_carry) != self.num_layers:
-      raise ValueError(f"initial_carry has {len(initial_carry)} entries; the model has "
-                       f"num_layers={self.num_layers} (one carry per layer)")
+      raise ValueError(
+        f"initial_carry has {len(initial_carry)} entries; the model has "
+        f"num_layers={self.num_layers} (one carry per layer)"
+      )
     carries = []
     for layer in range(self.num_layers):
       carry0 = None if initial_carry is None else initial_carry[layer]
+      rnn: nn.Bidirectional | nn.RNN
       if self.bidirectional:
-        rnn = nn.Bidirectional(nn.RNN(self.make_cell(f"cell{layer}_fwd")),
-                               nn.RNN(self.make_cell(f"cell{layer}_bwd")),
-                               name=f"birnn{layer}")
+        rnn = nn.Bidirectional(
+          nn.RNN(self.make_cell(f"cell{layer}_fwd")),
+          nn.RNN(self.make_cell(f"cell{layer}_bwd")),
+          name=f"birnn{layer}",
+        )
       else:
         rnn = nn.RNN(self.make_cell(f"cell{layer}"), name=f"rnn{layer}")
       carry, h = rnn(h, initial_carry=carry0, return_carry=True)
@@ -134,12 +145,15 @@ class _Recurrent(nn.Module):
     logits = nn.Dense(self.num_outputs, name="head", **layers.precision(self))(h)
     return (logits, tuple(carries)) if return_carry else logits
 
-  def with_carry(self, x_BxTxD: jax.Array, initial_carry: tuple | None = None, *,
-                 train: bool = False) -> tuple[jax.Array, tuple]:
+  def with_carry(
+    self, x_BxTxD: jax.Array, initial_carry: tuple | None = None, *, train: bool = False
+  ) -> tuple[jax.Array, tuple]:
     """(logits B x T x num_outputs, carry after step T) from `initial_carry`
     (None: zeros). Chaining calls on consecutive pieces of a sequence gives the
     logits of one call on the whole sequence."""
-    return self(x_BxTxD, train=train, initial_carry=initial_carry, return_carry=True)
+    out = self(x_BxTxD, train=train, initial_carry=initial_carry, return_carry=True)
+    assert isinstance(out, tuple)  # return_carry=True: (logits, carry)
+    return out
 
 
 @register("rnn")
@@ -151,8 +165,12 @@ class SimpleRNN(_Recurrent):
   activation: str = "tanh"
 
   def make_cell(self, name: str) -> nn.RNNCellBase:
-    return F32CarrySimpleCell(self.hidden, activation_fn=layers.activation(self.activation),
-                              name=name, **layers.precision(self))
+    return F32CarrySimpleCell(
+      self.hidden,
+      activation_fn=layers.activation(self.activation),
+      name=name,
+      **layers.precision(self),
+    )
 
 
 @register("gru")

@@ -4,6 +4,7 @@ Every model is a Flax Linen module called as `model.apply(variables, x, train=..
 Mutable collections (e.g. `batch_stats`) are the model's state; dropout draws from
 the `dropout` RNG stream.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -27,8 +28,7 @@ def get(name: str, **kwargs: Any) -> nn.Module:
   unknown = sorted(set(kwargs) - set(params) - {"parent", "name"})
   if unknown:
     valid = [p for p in params if p not in ("parent", "name")]
-    raise ConfigError(
-        f"model {name!r} has no hyperparameter(s) {unknown}; valid: {valid}")
+    raise ConfigError(f"model {name!r} has no hyperparameter(s) {unknown}; valid: {valid}")
   for key in sorted(set(kwargs) & set(_SIZE_KEYS)):
     _check_sizes(name, key, kwargs[key])
   for key, value in sorted(kwargs.items()):
@@ -41,8 +41,20 @@ def get(name: str, **kwargs: Any) -> nn.Module:
 # Hyperparameters that are layer widths or counts of units: each must be a positive
 # integer (a tuple of them for per-layer widths). flax would otherwise build a layer
 # of -3 units and fail inside initialization with a traceback.
-_SIZE_KEYS = ("num_outputs", "hidden", "widths", "width", "latent_dim", "embed_dim",
-              "d_model", "d_ff", "num_heads", "vocab_size", "head_width", "stage_sizes")
+_SIZE_KEYS = (
+  "num_outputs",
+  "hidden",
+  "widths",
+  "width",
+  "latent_dim",
+  "embed_dim",
+  "d_model",
+  "d_ff",
+  "num_heads",
+  "vocab_size",
+  "head_width",
+  "stage_sizes",
+)
 
 
 def _check_sizes(model: str, key: str, value: Any) -> None:
@@ -53,9 +65,10 @@ def _check_sizes(model: str, key: str, value: Any) -> None:
     if isinstance(item, bool) or not isinstance(item, numbers.Integral) or item <= 0:
       where = f" (entry {i})" if isinstance(value, (list, tuple)) else ""
       raise ConfigError(
-          f"config.model.{key}={value!r}: model {model!r} needs positive integer "
-          f"sizes, got {item!r}{where}; set --config.model.{key} to "
-          f"{'positive integers, e.g. (64, 32)' if where else 'a positive integer'}.")
+        f"config.model.{key}={value!r}: model {model!r} needs positive integer "
+        f"sizes, got {item!r}{where}; set --config.model.{key} to "
+        f"{'positive integers, e.g. (64, 32)' if where else 'a positive integer'}."
+      )
 
 
 def _check_named_part(model: str, key: str, value: Any) -> None:
@@ -73,8 +86,10 @@ def _check_named_part(model: str, key: str, value: Any) -> None:
   try:
     lookup(value)
   except ConfigError as e:
-    raise ConfigError(f"config.model.{key}={value!r} (model {model!r}): {e}; set "
-                      f"--config.model.{key} to one of them.") from None
+    raise ConfigError(
+      f"config.model.{key}={value!r} (model {model!r}): {e}; set "
+      f"--config.model.{key} to one of them."
+    ) from None
 
 
 def _check_dtype(model: str, key: str, value: Any) -> None:
@@ -85,8 +100,10 @@ def _check_dtype(model: str, key: str, value: Any) -> None:
   try:
     layers.as_dtype(value)
   except ConfigError as e:
-    raise ConfigError(f"config.model.{key}={value!r} (model {model!r}): {e}; set "
-                      f"--config.model.{key} to one of them.") from None
+    raise ConfigError(
+      f"config.model.{key}={value!r} (model {model!r}): {e}; set "
+      f"--config.model.{key} to one of them."
+    ) from None
 
 
 def _check_rate(model: str, key: str, value: Any) -> None:
@@ -95,13 +112,16 @@ def _check_rate(model: str, key: str, value: Any) -> None:
   if not (key == "dropout" or key.endswith("_dropout") or key.endswith("dropout_rate")):
     return
   rates = value if isinstance(value, (list, tuple)) and value else (value,)  # per layer
-  if any(isinstance(r, bool) or not isinstance(r, numbers.Real) or not 0.0 <= r < 1.0
-         for r in rates):
+  if any(
+    isinstance(r, bool) or not isinstance(r, numbers.Real) or not 0.0 <= float(r) < 1.0
+    for r in rates
+  ):
     raise ConfigError(
-        f"config.model.{key}={value!r} (model {model!r}) must be a number in [0, 1) "
-        f"(or, for models that take one per layer, a list of them): the fraction of "
-        f"units dropped in training (0 = no dropout); set --config.model.{key} to "
-        "e.g. 0.1.")
+      f"config.model.{key}={value!r} (model {model!r}) must be a number in [0, 1) "
+      f"(or, for models that take one per layer, a list of them): the fraction of "
+      f"units dropped in training (0 = no dropout); set --config.model.{key} to "
+      "e.g. 0.1."
+    )
 
 
 def _hashable(value: Any) -> Any:

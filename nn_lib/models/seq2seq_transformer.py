@@ -18,6 +18,7 @@ keys come from the encoder output computed once, and for the short targets of th
 catalogue's tasks the O(T^2) per-step cost is negligible. The key/value cache is shown
 on the decoder-only LM (transformer_cache.py).
 """
+
 from __future__ import annotations
 
 import flax.linen as nn
@@ -44,22 +45,36 @@ class _Block(nn.Module):
   param_dtype: layers.DtypeLike = "float32"
 
   @nn.compact
-  def __call__(self, x_BxTxD: jax.Array, self_mask: jax.Array,
-               memory_BxSxD: jax.Array | None = None, cross_mask: jax.Array | None = None,
-               *, train: bool = False, sow_weights: bool = False) -> jax.Array:
+  def __call__(
+    self,
+    x_BxTxD: jax.Array,
+    self_mask: jax.Array,
+    memory_BxSxD: jax.Array | None = None,
+    cross_mask: jax.Array | None = None,
+    *,
+    train: bool = False,
+    sow_weights: bool = False,
+  ) -> jax.Array:
     prec = layers.precision(self)
     drop = layers.dropout(self.dropout, train)
 
     def mha(name: str) -> nn.Module:
       return nn.MultiHeadDotProductAttention(
-          num_heads=self.num_heads, qkv_features=self.d_model, out_features=self.d_model,
-          dropout_rate=self.dropout, deterministic=not train, attention_fn=attention,
-          name=name, **prec)
+        num_heads=self.num_heads,
+        qkv_features=self.d_model,
+        out_features=self.d_model,
+        dropout_rate=self.dropout,
+        deterministic=not train,
+        attention_fn=attention,
+        name=name,
+        **prec,
+      )
 
     sublayers = [lambda h: mha("self_attn")(h, mask=self_mask)]
     if self.cross:
-      sublayers.append(lambda h: mha("cross_attn")(h, memory_BxSxD, mask=cross_mask,
-                                                   sow_weights=sow_weights))
+      sublayers.append(
+        lambda h: mha("cross_attn")(h, memory_BxSxD, mask=cross_mask, sow_weights=sow_weights)
+      )
     ffn_in = nn.Dense(self.d_ff, name="ffn_in", **prec)
     ffn_out = nn.Dense(self.d_model, name="ffn_out", **prec)
     sublayers.append(lambda h: ffn_out(nn.relu(ffn_in(h))))
@@ -91,8 +106,15 @@ class Seq2SeqTransformer(nn.Module):
   def setup(self):
     prec = layers.precision(self)
     block = lambda cross, i: _Block(
-        self.d_model, self.num_heads, self.d_ff, self.dropout, self.pre_norm, cross,
-        name=f"{'dec' if cross else 'enc'}_{i}", **prec)
+      self.d_model,
+      self.num_heads,
+      self.d_ff,
+      self.dropout,
+      self.pre_norm,
+      cross,
+      name=f"{'dec' if cross else 'enc'}_{i}",
+      **prec,
+    )
     self.src_embed = nn.Embed(self.src_vocab_size or self.vocab_size, self.d_model, **prec)
     self.tgt_embed = nn.Embed(self.vocab_size, self.d_model, **prec)
     self.enc = [block(False, i) for i in range(self.num_layers)]
@@ -107,8 +129,9 @@ class Seq2SeqTransformer(nn.Module):
     h = h + sinusoidal_positional_encoding(x_BxT.shape[1], self.d_model).astype(h.dtype)
     return self.embed_dropout(h, deterministic=not train or self.dropout == 0.0)
 
-  def encode(self, src_BxS: jax.Array, max_len: int | None = None, *,
-             train: bool = False) -> dict[str, jax.Array]:
+  def encode(
+    self, src_BxS: jax.Array, max_len: int | None = None, *, train: bool = False
+  ) -> dict[str, jax.Array]:
     """Encoder output memory_BxSxD and the source mask; with max_len, also an empty
     prefix buffer B x max_len and positions 0 for `decode_step`."""
     _check_tokens(src_BxS)
@@ -124,12 +147,20 @@ class Seq2SeqTransformer(nn.Module):
     state = {"memory": h, "valid": valid_BxS}
     if max_len is not None:
       batch = src_BxS.shape[0]
-      state.update(prefix=jnp.full((batch, max_len), self.pad_id, jnp.int32),
-                   pos=jnp.zeros((batch,), jnp.int32))
+      state.update(
+        prefix=jnp.full((batch, max_len), self.pad_id, jnp.int32),
+        pos=jnp.zeros((batch,), jnp.int32),
+      )
     return state
 
-  def _decode(self, tgt_in_BxT: jax.Array, state: dict[str, jax.Array], *,
-              train: bool = False, sow_weights: bool = False) -> jax.Array:
+  def _decode(
+    self,
+    tgt_in_BxT: jax.Array,
+    state: dict[str, jax.Array],
+    *,
+    train: bool = False,
+    sow_weights: bool = False,
+  ) -> jax.Array:
     """Decoder features B x T x D (before the head); output t sees y_in<0..t> only."""
     causal = nn.make_causal_mask(tgt_in_BxT)
     cross_mask = state["valid"][:, None, None, :]
@@ -138,28 +169,32 @@ class Seq2SeqTransformer(nn.Module):
       h = block(h, causal, state["memory"], cross_mask, train=train, sow_weights=sow_weights)
     return self.dec_ln(h) if self.dec_ln is not None else h
 
-  def teacher_force(self, src_BxS: jax.Array, tgt_in_BxT: jax.Array, *,
-                    train: bool = False) -> tuple[jax.Array, jax.Array | None]:
+  def teacher_force(
+    self, src_BxS: jax.Array, tgt_in_BxT: jax.Array, *, train: bool = False
+  ) -> tuple[jax.Array, jax.Array | None]:
     """Logits B x T x V, and the cross-attention weights B x num_layers x H x T x S
     when applied with mutable=["intermediates"] (else None)."""
     _check_tokens(tgt_in_BxT)
-    logits = self.head(self._decode(tgt_in_BxT, self.encode(src_BxS, train=train),
-                                    train=train, sow_weights=True))
+    logits = self.head(
+      self._decode(tgt_in_BxT, self.encode(src_BxS, train=train), train=train, sow_weights=True)
+    )
     if not self.is_mutable_collection("intermediates"):
       return logits, None
-    weights = [blk.variables["intermediates"]["cross_attn"]["attention_weights"][0]
-               for blk in self.dec]
+    weights = [
+      blk.variables["intermediates"]["cross_attn"]["attention_weights"][0] for blk in self.dec
+    ]
     return logits, jnp.stack(weights, axis=1)
 
-  def __call__(self, src_BxS: jax.Array, tgt_in_BxT: jax.Array | None = None, *,
-               train: bool = False) -> jax.Array:
+  def __call__(
+    self, src_BxS: jax.Array, tgt_in_BxT: jax.Array | None = None, *, train: bool = False
+  ) -> jax.Array:
     src_BxS, tgt_in_BxT = split_inputs(src_BxS, tgt_in_BxT)
     _check_tokens(tgt_in_BxT)
-    return self.head(self._decode(tgt_in_BxT, self.encode(src_BxS, train=train),
-                                  train=train))
+    return self.head(self._decode(tgt_in_BxT, self.encode(src_BxS, train=train), train=train))
 
-  def decode_step(self, state: dict[str, jax.Array], token_B: jax.Array
-                  ) -> tuple[jax.Array, dict[str, jax.Array]]:
+  def decode_step(
+    self, state: dict[str, jax.Array], token_B: jax.Array
+  ) -> tuple[jax.Array, dict[str, jax.Array]]:
     """Writes y<t-1> at position pos of the prefix, re-runs the (causal) decoder on
     the whole buffer and returns the logits at pos; eval mode. Positions after pos
     hold padding, which the causal mask keeps out of position pos."""

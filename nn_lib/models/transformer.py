@@ -2,6 +2,7 @@
 self-attention Attention(Q, K, V) = softmax(Q K^T / sqrt(d_k)) V, sinusoidal
 positional encoding, "Add & Norm" and the masked (causal) decoder
 self-attention. Attention itself is flax's nn.MultiHeadDotProductAttention."""
+
 from __future__ import annotations
 
 import functools
@@ -10,6 +11,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
+from flax.typing import PrecisionLike
 
 from nn_lib.models import layers
 from nn_lib.models.registry import register
@@ -38,12 +40,19 @@ def _scale(h_BxTxD: jax.Array, d_model: int) -> jax.Array:
   return h_BxTxD * float(np.sqrt(d_model))
 
 
-def attention(query_BxQxHxK: jax.Array, key_BxSxHxK: jax.Array, value_BxSxHxK: jax.Array,
-              mask: jax.Array | None = None, dropout_rng: jax.Array | None = None,
-              dropout_rate: float = 0.0, broadcast_dropout: bool = True,
-              deterministic: bool = False, dtype: jnp.dtype | None = None,
-              precision: jax.lax.PrecisionLike = None,
-              module: nn.Module | None = None) -> jax.Array:
+def attention(
+  query_BxQxHxK: jax.Array,
+  key_BxSxHxK: jax.Array,
+  value_BxSxHxK: jax.Array,
+  mask: jax.Array | None = None,
+  dropout_rng: jax.Array | None = None,
+  dropout_rate: float = 0.0,
+  broadcast_dropout: bool = True,
+  deterministic: bool = False,
+  dtype: jnp.dtype | None = None,
+  precision: PrecisionLike = None,  # as flax's attention takes it
+  module: nn.Module | None = None,
+) -> jax.Array:
   """softmax(Q K^T / sqrt(d_k)) V per head, as flax's nn.dot_product_attention,
   but mixed-precision safe: under a bfloat16 `dtype` the softmax runs in float32
   (exp of bf16 logits and the normalising sum over S keys lose the small weights),
@@ -53,22 +62,41 @@ def attention(query_BxQxHxK: jax.Array, key_BxSxHxK: jax.Array, value_BxSxHxK: j
   called with sow_weights=True) sows the weights, before dropout, into its
   "intermediates" collection as "attention_weights", for attention heat maps."""
   weights_BxHxQxS = nn.dot_product_attention_weights(
-      query_BxQxHxK, key_BxSxHxK, mask=mask, broadcast_dropout=broadcast_dropout,
-      dropout_rng=dropout_rng, dropout_rate=dropout_rate, deterministic=deterministic,
-      dtype=dtype, precision=precision, module=module, force_fp32_for_softmax=True)
-  return jnp.einsum("...hqk,...khd->...qhd", weights_BxHxQxS.astype(value_BxSxHxK.dtype),
-                    value_BxSxHxK, precision=precision)
+    query_BxQxHxK,
+    key_BxSxHxK,
+    mask=mask,
+    broadcast_dropout=broadcast_dropout,
+    dropout_rng=dropout_rng,
+    dropout_rate=dropout_rate,
+    deterministic=deterministic,
+    dtype=dtype,
+    precision=precision,
+    module=module,
+    force_fp32_for_softmax=True,
+  )
+  return jnp.einsum(
+    "...hqk,...khd->...qhd",
+    weights_BxHxQxS.astype(value_BxSxHxK.dtype),
+    value_BxSxHxK,
+    precision=precision,
+  )
 
 
-def fused_attention(query_BxQxHxK: jax.Array, key_BxSxHxK: jax.Array,
-                    value_BxSxHxK: jax.Array, mask: jax.Array | None = None, *,
-                    is_causal: bool = False) -> jax.Array:
+def fused_attention(
+  query_BxQxHxK: jax.Array,
+  key_BxSxHxK: jax.Array,
+  value_BxSxHxK: jax.Array,
+  mask: jax.Array | None = None,
+  *,
+  is_causal: bool = False,
+) -> jax.Array:
   """The same softmax(Q K^T / sqrt(d_k)) V through jax.nn.dot_product_attention,
   which never builds the Q x S weights in memory where it has a fused kernel
   (cuDNN flash attention on NVIDIA GPUs, for bfloat16/float16 inputs) and is
   XLA's computation elsewhere. It has no dropout of attention weights."""
-  return jax.nn.dot_product_attention(query_BxQxHxK, key_BxSxHxK, value_BxSxHxK,
-                                      mask=mask, is_causal=is_causal)
+  return jax.nn.dot_product_attention(
+    query_BxQxHxK, key_BxSxHxK, value_BxSxHxK, mask=mask, is_causal=is_causal
+  )
 
 
 ATTENTION_IMPLEMENTATIONS = ("explicit", "fused")
@@ -79,8 +107,7 @@ def _attention_fn(implementation: str, causal: bool):
     return attention
   if implementation == "fused":
     return functools.partial(fused_attention, is_causal=causal)
-  raise ValueError(f"attention must be one of {ATTENTION_IMPLEMENTATIONS}, "
-                   f"got {implementation!r}")
+  raise ValueError(f"attention must be one of {ATTENTION_IMPLEMENTATIONS}, got {implementation!r}")
 
 
 class SelfAttention(nn.Module):
@@ -107,10 +134,15 @@ class SelfAttention(nn.Module):
     # the fused kernel masks causally itself, without a T x T mask in memory
     mask = nn.make_causal_mask(x_BxTxD[..., 0]) if self.causal and not fused else None
     return nn.MultiHeadDotProductAttention(
-        num_heads=self.num_heads, qkv_features=self.d_model, out_features=self.d_model,
-        dropout_rate=0.0 if fused else self.dropout, deterministic=not train,
-        attention_fn=_attention_fn(self.attention, self.causal),
-        name="mha", **layers.precision(self))(x_BxTxD, mask=mask)
+      num_heads=self.num_heads,
+      qkv_features=self.d_model,
+      out_features=self.d_model,
+      dropout_rate=0.0 if fused else self.dropout,
+      deterministic=not train,
+      attention_fn=_attention_fn(self.attention, self.causal),
+      name="mha",
+      **layers.precision(self),
+    )(x_BxTxD, mask=mask)
 
 
 class TransformerBlock(nn.Module):
@@ -133,8 +165,9 @@ class TransformerBlock(nn.Module):
   def __call__(self, x_BxTxD: jax.Array, train: bool = False) -> jax.Array:
     prec = layers.precision(self)
     drop = layers.dropout(self.dropout, train)
-    attn = SelfAttention(self.d_model, self.num_heads, self.causal, self.dropout,
-                         self.attention, name="attn", **prec)
+    attn = SelfAttention(
+      self.d_model, self.num_heads, self.causal, self.dropout, self.attention, name="attn", **prec
+    )
     ffn_in = nn.Dense(self.d_ff, name="ffn_in", **prec)
     ffn_out = nn.Dense(self.d_model, name="ffn_out", **prec)
     # flax's LayerNorm takes its mean and variance in float32 whatever `dtype` is.
@@ -175,16 +208,23 @@ class TransformerEncoder(nn.Module):
   def __call__(self, x_BxT: jax.Array, *, train: bool = False) -> jax.Array:
     prec = layers.precision(self)
     if self.vocab_size is not None:
-      h = _scale(nn.Embed(self.vocab_size, self.d_model, name="embed", **prec)(x_BxT),
-                 self.d_model)
+      h = _scale(nn.Embed(self.vocab_size, self.d_model, name="embed", **prec)(x_BxT), self.d_model)
     else:
       h = nn.Dense(self.d_model, name="embed", **prec)(x_BxT)
     h = h + sinusoidal_positional_encoding(h.shape[1], self.d_model).astype(h.dtype)
     h = layers.dropout(self.dropout, train)(h)
     for i in range(self.num_layers):
-      h = TransformerBlock(self.d_model, self.num_heads, self.d_ff, self.dropout,
-                           causal=False, pre_norm=self.pre_norm, attention=self.attention,
-                           name=f"block{i}", **prec)(h, train)
+      h = TransformerBlock(
+        self.d_model,
+        self.num_heads,
+        self.d_ff,
+        self.dropout,
+        causal=False,
+        pre_norm=self.pre_norm,
+        attention=self.attention,
+        name=f"block{i}",
+        **prec,
+      )(h, train)
     if self.pre_norm:
       h = nn.LayerNorm(name="ln_final", **prec)(h)
     if self.pool == "mean":
@@ -221,10 +261,19 @@ class TransformerLM(nn.Module):
   def setup(self):
     prec = layers.precision(self)
     self.embed = nn.Embed(self.vocab_size, self.d_model, **prec)
-    self.blocks = [TransformerBlock(self.d_model, self.num_heads, self.d_ff, self.dropout,
-                                    causal=True, pre_norm=self.pre_norm,
-                                    attention=self.attention, **prec)
-                   for _ in range(self.num_layers)]
+    self.blocks = [
+      TransformerBlock(
+        self.d_model,
+        self.num_heads,
+        self.d_ff,
+        self.dropout,
+        causal=True,
+        pre_norm=self.pre_norm,
+        attention=self.attention,
+        **prec,
+      )
+      for _ in range(self.num_layers)
+    ]
     self.ln_final = nn.LayerNorm(**prec) if self.pre_norm else None
     self.head = nn.Dense(self.vocab_size, **prec)
     self.embed_dropout = nn.Dropout(self.dropout)

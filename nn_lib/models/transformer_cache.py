@@ -21,6 +21,7 @@ nn_lib.decoding's samplers and beam search (which repeat and reorder rows) drive
   step_fn, cache = lm_decoder(lm, variables, batch=B, max_len=L)
   decoding.sample_sequences(step_fn, cache, bos_B, key, max_len=L, eos_id=eos)
 """
+
 from __future__ import annotations
 
 from typing import Any, NamedTuple
@@ -39,6 +40,7 @@ class KVCache(NamedTuple):
   """Per layer, keys and values of positions 0..L-1 (B x L x H x d_k, slots past
   the current position are unused), and pos_B: the position the next token takes.
   Every leaf leads with the batch, as beam search needs to repeat/reorder rows."""
+
   keys: tuple[jax.Array, ...]
   values: tuple[jax.Array, ...]
   pos_B: jax.Array
@@ -55,26 +57,30 @@ class _CachedMHA(nn.Module):
   param_dtype: layers.DtypeLike = "float32"
 
   @nn.compact
-  def __call__(self, x_Bx1xD: jax.Array, k_BxLxHxK: jax.Array, v_BxLxHxK: jax.Array,
-               pos_B: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+  def __call__(
+    self, x_Bx1xD: jax.Array, k_BxLxHxK: jax.Array, v_BxLxHxK: jax.Array, pos_B: jax.Array
+  ) -> tuple[jax.Array, jax.Array, jax.Array]:
     prec = layers.precision(self)
     head_dim = self.d_model // self.num_heads
-    dense = lambda name: nn.DenseGeneral((self.num_heads, head_dim), axis=-1,
-                                         name=name, **prec)
+    dense = lambda name: nn.DenseGeneral((self.num_heads, head_dim), axis=-1, name=name, **prec)
     q_Bx1xHxK = dense("query")(x_Bx1xD)
     slot_BxL = jnp.arange(k_BxLxHxK.shape[1])[None, :]
     # A per-row write (not one dynamic_update_slice at a shared index) keeps pos_B a
     # batch-leading leaf that beam search may reorder with the rest of the state.
     write_BxLx1x1 = (slot_BxL == pos_B[:, None])[:, :, None, None]
-    k_BxLxHxK = jnp.where(write_BxLx1x1, dense("key")(x_Bx1xD).astype(k_BxLxHxK.dtype),
-                          k_BxLxHxK)
-    v_BxLxHxK = jnp.where(write_BxLx1x1, dense("value")(x_Bx1xD).astype(v_BxLxHxK.dtype),
-                          v_BxLxHxK)
+    k_BxLxHxK = jnp.where(write_BxLx1x1, dense("key")(x_Bx1xD).astype(k_BxLxHxK.dtype), k_BxLxHxK)
+    v_BxLxHxK = jnp.where(write_BxLx1x1, dense("value")(x_Bx1xD).astype(v_BxLxHxK.dtype), v_BxLxHxK)
     # Slots 0..pos hold this sequence; the rest are masked with flax's finfo.min,
     # whose exp underflows to exactly 0, as the causal mask of the full pass does.
     mask_Bx1x1xL = (slot_BxL <= pos_B[:, None])[:, None, None, :]
-    heads_Bx1xHxK = attention(q_Bx1xHxK, k_BxLxHxK, v_BxLxHxK, mask=mask_Bx1x1xL,
-                              deterministic=True, dtype=layers.as_dtype(self.dtype))
+    heads_Bx1xHxK = attention(
+      q_Bx1xHxK,
+      k_BxLxHxK,
+      v_BxLxHxK,
+      mask=mask_Bx1x1xL,
+      deterministic=True,
+      dtype=layers.as_dtype(self.dtype),
+    )
     out = nn.DenseGeneral(self.d_model, axis=(-2, -1), name="out", **prec)(heads_Bx1xHxK)
     return out, k_BxLxHxK, v_BxLxHxK
 
@@ -89,8 +95,9 @@ class _CachedSelfAttention(nn.Module):
 
   @nn.compact
   def __call__(self, x_Bx1xD, k_BxLxHxK, v_BxLxHxK, pos_B):
-    return _CachedMHA(self.d_model, self.num_heads, name="mha",
-                      **layers.precision(self))(x_Bx1xD, k_BxLxHxK, v_BxLxHxK, pos_B)
+    return _CachedMHA(self.d_model, self.num_heads, name="mha", **layers.precision(self))(
+      x_Bx1xD, k_BxLxHxK, v_BxLxHxK, pos_B
+    )
 
 
 class _CachedBlock(nn.Module):
@@ -144,17 +151,18 @@ class CachedTransformerLM(nn.Module):
   def __call__(self, token_B: jax.Array, cache: KVCache) -> tuple[jax.Array, KVCache]:
     prec = layers.precision(self)
     max_len = cache.keys[0].shape[1]
-    h = _scale(nn.Embed(self.vocab_size, self.d_model, name="embed", **prec)(
-        token_B[:, None]), self.d_model)
+    h = _scale(
+      nn.Embed(self.vocab_size, self.d_model, name="embed", **prec)(token_B[:, None]), self.d_model
+    )
     # Row `pos` of the same table the full pass adds (its rows do not depend on the
     # table's length). Positions >= max_len are the caller's error (clipped here).
     pe_BxD = _pe(max_len, self.d_model)[cache.pos_B]
     h = h + pe_BxD[:, None, :].astype(h.dtype)
     keys, values = [], []
     for i in range(self.num_layers):
-      h, k, v = _CachedBlock(self.d_model, self.num_heads, self.d_ff, self.pre_norm,
-                             name=f"blocks_{i}", **prec)(
-                                 h, cache.keys[i], cache.values[i], cache.pos_B)
+      h, k, v = _CachedBlock(
+        self.d_model, self.num_heads, self.d_ff, self.pre_norm, name=f"blocks_{i}", **prec
+      )(h, cache.keys[i], cache.values[i], cache.pos_B)
       keys.append(k)
       values.append(v)
     if self.pre_norm:
@@ -165,16 +173,23 @@ class CachedTransformerLM(nn.Module):
 
 def cached_lm(lm: TransformerLM) -> CachedTransformerLM:
   """The step module that shares `lm`'s hyperparameters (and so its variables)."""
-  return CachedTransformerLM(lm.vocab_size, lm.d_model, lm.num_heads, lm.num_layers,
-                             lm.d_ff, lm.pre_norm, lm.dtype, lm.param_dtype)
+  return CachedTransformerLM(
+    lm.vocab_size,
+    lm.d_model,
+    lm.num_heads,
+    lm.num_layers,
+    lm.d_ff,
+    lm.pre_norm,
+    lm.dtype,
+    lm.param_dtype,
+  )
 
 
 def init_cache(lm: TransformerLM, batch: int, max_len: int) -> KVCache:
   """An empty cache for `batch` sequences of at most `max_len` tokens (the start
   token included), keys/values in the model's compute dtype, positions 0."""
   shape = (batch, max_len, lm.num_heads, lm.d_model // lm.num_heads)
-  zeros = lambda: tuple(jnp.zeros(shape, layers.as_dtype(lm.dtype))
-                        for _ in range(lm.num_layers))
+  zeros = lambda: tuple(jnp.zeros(shape, layers.as_dtype(lm.dtype)) for _ in range(lm.num_layers))
   return KVCache(zeros(), zeros(), jnp.zeros((batch,), jnp.int32))
 
 
@@ -184,15 +199,17 @@ def lm_step_fn(lm: TransformerLM, variables: Any) -> StepFn:
   return lambda cache, token_B: step.apply(variables, jnp.asarray(token_B, jnp.int32), cache)
 
 
-def lm_decoder(lm: TransformerLM, variables: Any, *, batch: int,
-               max_len: int) -> tuple[StepFn, KVCache]:
+def lm_decoder(
+  lm: TransformerLM, variables: Any, *, batch: int, max_len: int
+) -> tuple[StepFn, KVCache]:
   """The step function and an empty cache: what sample_sequences / beam_search take
   (pass them the same max_len, so that every fed token has a slot)."""
   return lm_step_fn(lm, variables), init_cache(lm, batch, max_len)
 
 
-def prefill(lm: TransformerLM, variables: Any, cache: KVCache,
-            tokens_BxP: jax.Array) -> tuple[jax.Array, KVCache]:
+def prefill(
+  lm: TransformerLM, variables: Any, cache: KVCache, tokens_BxP: jax.Array
+) -> tuple[jax.Array, KVCache]:
   """Feeds a prompt token by token (a lax.scan of steps): returns the logits after
   each token, B x P x V (row t predicts token t + 1), and the cache to continue from."""
   step = lm_step_fn(lm, variables)

@@ -4,6 +4,7 @@ templates, confusion matrices, curve comparisons and polynomial fits.
 Every function takes plain arrays and a path, writes one PNG (matplotlib Agg, no
 display needed) and returns the path; the experiments compute what to draw.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -27,8 +28,9 @@ def _check_ndim(name: str, array: np.ndarray, ndim: int, what: str) -> np.ndarra
   return array
 
 
-def grid_2d(points_Nx2: np.ndarray, resolution: int = 200,
-            margin: float = 0.5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def grid_2d(
+  points_Nx2: np.ndarray, resolution: int = 200, margin: float = 0.5
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
   """A resolution x resolution grid covering the points plus `margin`.
 
   Returns (xx_GxG, yy_GxG, grid_points_G2x2): evaluate the model on the last and
@@ -38,53 +40,83 @@ def grid_2d(points_Nx2: np.ndarray, resolution: int = 200,
   if points_Nx2.shape[1] != 2 or not len(points_Nx2):
     raise ValueError(f"points_Nx2 must be a non-empty N x 2 array, got {points_Nx2.shape}")
   lo, hi = points_Nx2.min(axis=0) - margin, points_Nx2.max(axis=0) + margin
-  xx_GxG, yy_GxG = np.meshgrid(np.linspace(lo[0], hi[0], resolution),
-                               np.linspace(lo[1], hi[1], resolution))
+  xx_GxG, yy_GxG = np.meshgrid(
+    np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution)
+  )
   grid_G2x2 = np.stack([xx_GxG.ravel(), yy_GxG.ravel()], axis=1).astype(np.float32)
   return xx_GxG, yy_GxG, grid_G2x2
 
 
-def decision_boundary(xx_GxG: np.ndarray, yy_GxG: np.ndarray, classes_GxG: np.ndarray,
-                      points_Nx2: np.ndarray, labels_N: np.ndarray, path: str | Path,
-                      title: str = "") -> Path:
+def decision_boundary(
+  xx_GxG: np.ndarray,
+  yy_GxG: np.ndarray,
+  classes_GxG: np.ndarray,
+  points_Nx2: np.ndarray,
+  labels_N: np.ndarray,
+  path: str | Path,
+  title: str = "",
+) -> Path:
   """Predicted class regions of a 2-D classifier with the labelled points on top
   (notes 002's geometric viewpoint: the classifier's regions in input space)."""
   classes_GxG = _check_ndim("classes_GxG", classes_GxG, 2, "a grid of class ids")
   if classes_GxG.shape != np.shape(xx_GxG) or classes_GxG.shape != np.shape(yy_GxG):
-    raise ValueError(f"grid shapes differ: xx {np.shape(xx_GxG)}, yy {np.shape(yy_GxG)}, "
-                     f"classes {classes_GxG.shape}")
+    raise ValueError(
+      f"grid shapes differ: xx {np.shape(xx_GxG)}, yy {np.shape(yy_GxG)}, "
+      f"classes {classes_GxG.shape}"
+    )
   points_Nx2 = _check_ndim("points_Nx2", points_Nx2, 2, "N x 2 points")
   labels_N = _check_ndim("labels_N", labels_N, 1, "N integer labels")
   if len(points_Nx2) != len(labels_N):
     raise ValueError(f"{len(points_Nx2)} points but {len(labels_N)} labels")
   num_classes = int(max(classes_GxG.max(), labels_N.max())) + 1
   # The first K colours of tab10 (resampling tab10 to K would skip colours).
-  cmap = matplotlib.colors.ListedColormap(plt.get_cmap("tab10").colors[:max(num_classes, 2)])
+  tab10 = plt.get_cmap("tab10")
+  assert isinstance(tab10, matplotlib.colors.ListedColormap)  # a list of 10 colours
+  cmap = matplotlib.colors.ListedColormap(np.asarray(tab10.colors)[: max(num_classes, 2)])
   fig, ax = plt.subplots(figsize=(5, 4.5))
-  ax.contourf(xx_GxG, yy_GxG, classes_GxG, levels=np.arange(num_classes + 1) - 0.5,
-              cmap=cmap, alpha=0.3, vmin=-0.5, vmax=cmap.N - 0.5)
-  ax.scatter(points_Nx2[:, 0], points_Nx2[:, 1], c=labels_N, cmap=cmap, s=12,
-             edgecolors="k", linewidths=0.3, vmin=-0.5, vmax=cmap.N - 0.5)
+  ax.contourf(
+    xx_GxG,
+    yy_GxG,
+    classes_GxG,
+    levels=np.arange(num_classes + 1) - 0.5,
+    cmap=cmap,
+    alpha=0.3,
+    vmin=-0.5,
+    vmax=cmap.N - 0.5,
+  )
+  ax.scatter(
+    points_Nx2[:, 0],
+    points_Nx2[:, 1],
+    c=labels_N,
+    cmap=cmap,
+    s=12,
+    edgecolors="k",
+    linewidths=0.3,
+    vmin=-0.5,
+    vmax=cmap.N - 0.5,
+  )
   ax.set_title(title)
   ax.set_xlabel("x1")
   ax.set_ylabel("x2")
   return save(fig, path)
 
 
-def weight_templates(templates_KxHxW: np.ndarray, path: str | Path,
-                     titles: Sequence[str] | None = None, suptitle: str = "") -> Path:
+def weight_templates(
+  templates_KxHxW: np.ndarray,
+  path: str | Path,
+  titles: Sequence[str] | None = None,
+  suptitle: str = "",
+) -> Path:
   """One image per class of a linear classifier's weights (notes 002, "one
   template per class"): red pixels raise the class score, blue lower it."""
-  templates_KxHxW = _check_ndim("templates_KxHxW", templates_KxHxW, 3,
-                                "K templates of H x W")
+  templates_KxHxW = _check_ndim("templates_KxHxW", templates_KxHxW, 3, "K templates of H x W")
   k = len(templates_KxHxW)
   if titles is not None and len(titles) != k:
     raise ValueError(f"{k} templates but {len(titles)} titles")
   titles = list(titles) if titles is not None else [str(i) for i in range(k)]
   cols = min(k, 5)
   rows = -(-k // cols)
-  fig, axes = plt.subplots(rows, cols, figsize=(1.8 * cols, 1.9 * rows + 0.4),
-                           squeeze=False)
+  fig, axes = plt.subplots(rows, cols, figsize=(1.8 * cols, 1.9 * rows + 0.4), squeeze=False)
   for i, ax in enumerate(axes.ravel()):
     ax.axis("off")
     if i < k:
@@ -97,8 +129,12 @@ def weight_templates(templates_KxHxW: np.ndarray, path: str | Path,
   return save(fig, path)
 
 
-def confusion_matrix(counts_CxC: np.ndarray, path: str | Path,
-                     class_names: Sequence[str] | None = None, title: str = "") -> Path:
+def confusion_matrix(
+  counts_CxC: np.ndarray,
+  path: str | Path,
+  class_names: Sequence[str] | None = None,
+  title: str = "",
+) -> Path:
   """Counts with rows = true class, columns = predicted class (as
   `nn_lib.metrics.confusion_matrix` returns them), annotated."""
   counts_CxC = _check_ndim("counts_CxC", counts_CxC, 2, "a C x C matrix")
@@ -113,8 +149,15 @@ def confusion_matrix(counts_CxC: np.ndarray, path: str | Path,
   for i in range(c):
     for j in range(c):
       if counts_CxC[i, j]:
-        ax.text(j, i, f"{counts_CxC[i, j]:g}", ha="center", va="center", fontsize=8,
-                color="white" if counts_CxC[i, j] > counts_CxC.max() / 2 else "black")
+        ax.text(
+          j,
+          i,
+          f"{counts_CxC[i, j]:g}",
+          ha="center",
+          va="center",
+          fontsize=8,
+          color="white" if counts_CxC[i, j] > counts_CxC.max() / 2 else "black",
+        )
   ax.set_xticks(range(c), names)
   ax.set_yticks(range(c), names)
   ax.set_xlabel("predicted")
@@ -123,9 +166,14 @@ def confusion_matrix(counts_CxC: np.ndarray, path: str | Path,
   return save(fig, path)
 
 
-def curve_comparison(panels: Mapping[str, Mapping[str, Series]], path: str | Path,
-                     xlabel: str = "step", log_y: Sequence[str] = (),
-                     suptitle: str = "", smooth: Mapping[str, float] | None = None) -> Path:
+def curve_comparison(
+  panels: Mapping[str, Mapping[str, Series]],
+  path: str | Path,
+  xlabel: str = "step",
+  log_y: Sequence[str] = (),
+  suptitle: str = "",
+  smooth: Mapping[str, float] | None = None,
+) -> Path:
   """One panel per title, one line per label: e.g. {"train loss": {"BCE": (steps,
   values), "MSE": (steps, values)}, "test accuracy": {...}}. Panels named in
   `log_y` use a log y axis (their values must be positive). Panels in `smooth`
@@ -137,8 +185,9 @@ def curve_comparison(panels: Mapping[str, Mapping[str, Series]], path: str | Pat
   for ax, (title, lines) in zip(axes[0], panels.items()):
     for label, (xs, ys) in lines.items():
       if len(xs) != len(ys):
-        raise ValueError(f"panel {title!r}, line {label!r}: {len(xs)} x values but "
-                         f"{len(ys)} y values")
+        raise ValueError(
+          f"panel {title!r}, line {label!r}: {len(xs)} x values but {len(ys)} y values"
+        )
       beta = (smooth or {}).get(title, 0.0)
       if beta and len(ys) > 1:
         raw = ax.plot(xs, ys, alpha=0.25, linewidth=0.8)[0]
@@ -156,9 +205,15 @@ def curve_comparison(panels: Mapping[str, Mapping[str, Series]], path: str | Pat
   return save(fig, path)
 
 
-def polyfit(x_train_N: np.ndarray, y_train_N: np.ndarray, x_curve_M: np.ndarray,
-            true_curve_M: np.ndarray | None, fits: Mapping[int, np.ndarray],
-            errors: Mapping[int, tuple[float, float]], path: str | Path) -> Path:
+def polyfit(
+  x_train_N: np.ndarray,
+  y_train_N: np.ndarray,
+  x_curve_M: np.ndarray,
+  true_curve_M: np.ndarray | None,
+  fits: Mapping[int, np.ndarray],
+  errors: Mapping[int, tuple[float, float]],
+  path: str | Path,
+) -> Path:
   """Notes 001's under-/over-fitting figure: left, each order's fitted curve over
   the training points; right, train and test error by order (log scale).
 
@@ -170,8 +225,9 @@ def polyfit(x_train_N: np.ndarray, y_train_N: np.ndarray, x_curve_M: np.ndarray,
   x_curve_M = _check_ndim("x_curve_M", x_curve_M, 1, "M inputs")
   for order, fit_M in fits.items():
     if np.shape(fit_M) != x_curve_M.shape:
-      raise ValueError(f"fit of order {order} has shape {np.shape(fit_M)}, "
-                       f"expected {x_curve_M.shape}")
+      raise ValueError(
+        f"fit of order {order} has shape {np.shape(fit_M)}, expected {x_curve_M.shape}"
+      )
   fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
   left.scatter(x_train_N, y_train_N, color="k", s=18, zorder=3, label="train")
   if true_curve_M is not None:

@@ -2,6 +2,7 @@
 each strip drawn with, under every frame, the symbol of its per-frame argmax ("_"
 for the blank), so the path "__33_5__" that best-path decoding collapses to "35" is
 visible column by column, and a title with the reference and the decoded labels."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -16,9 +17,15 @@ def _text(labels: Sequence[int]) -> str:
   return "".join(str(int(c)) for c in labels) or "(empty)"
 
 
-def strip_readings(images_NxHxW: np.ndarray, argmax_NxT: np.ndarray, *,
-                   blank: int, refs: Sequence[Sequence[int]],
-                   decoded: dict[str, Sequence[Sequence[int]]], path: str | Path) -> Path:
+def strip_readings(
+  images_NxHxW: np.ndarray,
+  argmax_NxT: np.ndarray,
+  *,
+  blank: int,
+  refs: Sequence[Sequence[int]],
+  decoded: dict[str, Sequence[Sequence[int]]],
+  path: str | Path,
+) -> Path:
   """One row per strip: the image, the per-frame argmax symbol under each frame's
   columns (frame t covers columns [t W / T, (t + 1) W / T)), and a title
   "ref 135 | best path 135 | beam 135" (`decoded`: decoder name -> labellings),
@@ -31,8 +38,16 @@ def strip_readings(images_NxHxW: np.ndarray, argmax_NxT: np.ndarray, *,
     for f, c in enumerate(argmax_NxT[i]):
       x = (f + 0.5) * w / t
       blank_f = int(c) == blank
-      ax.text(x, h + 5, "_" if blank_f else str(int(c)), ha="center", va="center",
-              fontsize=6, color="0.6" if blank_f else "tab:blue", family="monospace")
+      ax.text(
+        x,
+        h + 5,
+        "_" if blank_f else str(int(c)),
+        ha="center",
+        va="center",
+        fontsize=6,
+        color="0.6" if blank_f else "tab:blue",
+        family="monospace",
+      )
     ax.set_xlim(0, w)
     ax.set_ylim(h + 9, 0)
     ax.set_xticks([])

@@ -1,4 +1,5 @@
 """Saving a figure: one place for the backend choice and for who writes."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,12 +16,21 @@ def row_of_panels(num_panels: int, panel_size: tuple[float, float] = (4.5, 3.5))
   enough for tick labels, a title and an x label: `save(..., tight=False)` then
   skips the layout pass, half of such a figure's time (every run plots its curves)."""
   width, height = panel_size[0] * num_panels, panel_size[1]
-  left, right, gap, bottom, top = 0.75, 0.2, 0.75, 0.5, 0.35   # inches
+  left, right, gap, bottom, top = 0.75, 0.2, 0.75, 0.5, 0.35  # inches
   panel_width = (width - left - right - gap * (num_panels - 1)) / num_panels
   fig, axes = plt.subplots(
-      1, num_panels, figsize=(width, height), squeeze=False,
-      gridspec_kw=dict(left=left / width, right=1 - right / width, bottom=bottom / height,
-                       top=1 - top / height, wspace=gap / panel_width))
+    1,
+    num_panels,
+    figsize=(width, height),
+    squeeze=False,
+    gridspec_kw=dict(
+      left=left / width,
+      right=1 - right / width,
+      bottom=bottom / height,
+      top=1 - top / height,
+      wspace=gap / panel_width,
+    ),
+  )
   return fig, axes[0]
 
 

@@ -6,6 +6,7 @@ Images are H x W or H x W x 1 greyscale (or H x W x 3 RGB) arrays in [0, 1]. Box
 (x, y, w, h): centre and size as fractions of the image side (notes 000's detector).
 Every function returns the path it wrote.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -24,15 +25,19 @@ def _show(ax, image: np.ndarray) -> None:
     image = image[..., 0]
   if image.ndim not in (2, 3):
     raise ValueError(f"an image must be H x W or H x W x C; got shape {image.shape}")
-  ax.imshow(np.clip(image, 0.0, 1.0), cmap="gray" if image.ndim == 2 else None,
-            vmin=0.0, vmax=1.0)
+  ax.imshow(np.clip(image, 0.0, 1.0), cmap="gray" if image.ndim == 2 else None, vmin=0.0, vmax=1.0)
   ax.set_xticks([])
   ax.set_yticks([])
 
 
-def image_grid(images_NxHxW: np.ndarray, path: str | Path, *,
-               titles: Sequence[str] | None = None, ncols: int = 8,
-               suptitle: str | None = None) -> Path:
+def image_grid(
+  images_NxHxW: np.ndarray,
+  path: str | Path,
+  *,
+  titles: Sequence[str] | None = None,
+  ncols: int = 8,
+  suptitle: str | None = None,
+) -> Path:
   """N images in rows of `ncols`, each with an optional title."""
   n = len(images_NxHxW)
   if n == 0:
@@ -54,18 +59,24 @@ def image_grid(images_NxHxW: np.ndarray, path: str | Path, *,
   return save(fig, path)
 
 
-def reconstruction_grid(originals_NxHxW: np.ndarray, reconstructions_NxHxW: np.ndarray,
-                        path: str | Path, *, ncols: int = 10,
-                        title: str | None = None) -> Path:
+def reconstruction_grid(
+  originals_NxHxW: np.ndarray,
+  reconstructions_NxHxW: np.ndarray,
+  path: str | Path,
+  *,
+  ncols: int = 10,
+  title: str | None = None,
+) -> Path:
   """Originals (upper row of each pair) above their reconstructions (lower row)."""
   if np.shape(originals_NxHxW) != np.shape(reconstructions_NxHxW):
-    raise ValueError(f"reconstruction_grid: originals {np.shape(originals_NxHxW)} and "
-                     f"reconstructions {np.shape(reconstructions_NxHxW)} differ in shape")
+    raise ValueError(
+      f"reconstruction_grid: originals {np.shape(originals_NxHxW)} and "
+      f"reconstructions {np.shape(reconstructions_NxHxW)} differ in shape"
+    )
   n = len(originals_NxHxW)
   ncols = min(ncols, n)
   pairs = -(-n // ncols)
-  fig, axes = plt.subplots(2 * pairs, ncols, figsize=(1.3 * ncols, 2.7 * pairs),
-                           squeeze=False)
+  fig, axes = plt.subplots(2 * pairs, ncols, figsize=(1.3 * ncols, 2.7 * pairs), squeeze=False)
   for k in range(pairs * ncols):
     top, bottom = axes[2 * (k // ncols), k % ncols], axes[2 * (k // ncols) + 1, k % ncols]
     if k < n:
@@ -82,19 +93,20 @@ def reconstruction_grid(originals_NxHxW: np.ndarray, reconstructions_NxHxW: np.n
   return save(fig, path)
 
 
-def latent_scatter(z_Nx2: np.ndarray, labels_N: np.ndarray, path: str | Path, *,
-                   title: str | None = None) -> Path:
+def latent_scatter(
+  z_Nx2: np.ndarray, labels_N: np.ndarray, path: str | Path, *, title: str | None = None
+) -> Path:
   """2-D latent codes, one colour per class label."""
   z_Nx2, labels_N = np.asarray(z_Nx2), np.asarray(labels_N)
   if z_Nx2.ndim != 2 or z_Nx2.shape[1] != 2 or len(labels_N) != len(z_Nx2):
-    raise ValueError(f"latent_scatter: needs z N x 2 and N labels; got {z_Nx2.shape} "
-                     f"and {labels_N.shape}")
+    raise ValueError(
+      f"latent_scatter: needs z N x 2 and N labels; got {z_Nx2.shape} and {labels_N.shape}"
+    )
   fig, ax = plt.subplots(figsize=(6.5, 5.5))
   cmap = plt.get_cmap("tab10")
   for k, label in enumerate(np.unique(labels_N)):
     pick = labels_N == label
-    ax.scatter(z_Nx2[pick, 0], z_Nx2[pick, 1], s=4, alpha=0.6, color=cmap(k % 10),
-               label=str(label))
+    ax.scatter(z_Nx2[pick, 0], z_Nx2[pick, 1], s=4, alpha=0.6, color=cmap(k % 10), label=str(label))
   ax.set_xlabel("z1")
   ax.set_ylabel("z2")
   ax.legend(markerscale=3, fontsize=8, title="class", loc="best")
@@ -103,27 +115,44 @@ def latent_scatter(z_Nx2: np.ndarray, labels_N: np.ndarray, path: str | Path, *,
   return save(fig, path)
 
 
-def _draw_box(ax, box_xywh: np.ndarray, side_hw: tuple[int, int], color: str,
-              style: str = "-") -> None:
+def _draw_box(
+  ax, box_xywh: np.ndarray, side_hw: tuple[int, int], color: str, style: str = "-"
+) -> None:
   x, y, w, h = (float(v) for v in box_xywh)
   height, width = side_hw
   # imshow puts pixel centres at integers: the image spans [-0.5, side - 0.5].
-  ax.add_patch(patches.Rectangle(((x - w / 2) * width - 0.5, (y - h / 2) * height - 0.5),
-                                 w * width, h * height, fill=False, edgecolor=color,
-                                 linewidth=1.5, linestyle=style))
+  ax.add_patch(
+    patches.Rectangle(
+      ((x - w / 2) * width - 0.5, (y - h / 2) * height - 0.5),
+      w * width,
+      h * height,
+      fill=False,
+      edgecolor=color,
+      linewidth=1.5,
+      linestyle=style,
+    )
+  )
 
 
-def boxes_grid(images_NxHxW: np.ndarray, true_boxes_Nx4: np.ndarray,
-               pred_boxes_Nx4: np.ndarray, path: str | Path, *,
-               true_present_N: np.ndarray | None = None,
-               pred_present_N: np.ndarray | None = None,
-               titles: Sequence[str] | None = None, ncols: int = 6) -> Path:
+def boxes_grid(
+  images_NxHxW: np.ndarray,
+  true_boxes_Nx4: np.ndarray,
+  pred_boxes_Nx4: np.ndarray,
+  path: str | Path,
+  *,
+  true_present_N: np.ndarray | None = None,
+  pred_present_N: np.ndarray | None = None,
+  titles: Sequence[str] | None = None,
+  ncols: int = 6,
+) -> Path:
   """Each image with its true box (green, solid) and predicted box (red, dashed);
   a box is drawn only where its `*_present_N` flag is true (default: always)."""
   n = len(images_NxHxW)
   if np.shape(true_boxes_Nx4) != (n, 4) or np.shape(pred_boxes_Nx4) != (n, 4):
-    raise ValueError(f"boxes_grid: {n} images need N x 4 boxes; got "
-                     f"{np.shape(true_boxes_Nx4)} and {np.shape(pred_boxes_Nx4)}")
+    raise ValueError(
+      f"boxes_grid: {n} images need N x 4 boxes; got "
+      f"{np.shape(true_boxes_Nx4)} and {np.shape(pred_boxes_Nx4)}"
+    )
   true_present_N = np.ones(n, bool) if true_present_N is None else np.asarray(true_present_N)
   pred_present_N = np.ones(n, bool) if pred_present_N is None else np.asarray(pred_present_N)
   ncols = min(ncols, n)
@@ -145,14 +174,21 @@ def boxes_grid(images_NxHxW: np.ndarray, true_boxes_Nx4: np.ndarray,
   return save(fig, path)
 
 
-def score_scatter(scores_N: np.ndarray, relevance_N: np.ndarray, path: str | Path, *,
-                  xlabel: str = "hidden relevance", ylabel: str = "predicted score",
-                  title: str | None = None) -> Path:
+def score_scatter(
+  scores_N: np.ndarray,
+  relevance_N: np.ndarray,
+  path: str | Path,
+  *,
+  xlabel: str = "hidden relevance",
+  ylabel: str = "predicted score",
+  title: str | None = None,
+) -> Path:
   """Predicted score against the true relevance: a perfect ranker is monotone."""
   scores_N, relevance_N = np.ravel(scores_N), np.ravel(relevance_N)
   if scores_N.shape != relevance_N.shape:
-    raise ValueError(f"score_scatter: {scores_N.shape} scores for {relevance_N.shape} "
-                     "relevance values")
+    raise ValueError(
+      f"score_scatter: {scores_N.shape} scores for {relevance_N.shape} relevance values"
+    )
   fig, ax = plt.subplots(figsize=(6, 4.5))
   ax.scatter(relevance_N, scores_N, s=4, alpha=0.5)
   ax.set_xlabel(xlabel)

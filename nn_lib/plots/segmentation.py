@@ -1,5 +1,6 @@
 """Semantic segmentation plots (notes 004 "Segmentation"): test images beside their
 true and predicted class maps, and the small-object recall they are read with."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -14,7 +15,7 @@ from nn_lib.plots.figure import save
 from nn_lib.plots.named import PLOTS, _labels
 from nn_lib.registry import ConfigError
 
-_ALPHA = 0.55   # class colours over the grey image
+_ALPHA = 0.55  # class colours over the grey image
 
 
 def class_colours(num_classes: int) -> np.ndarray:
@@ -35,14 +36,24 @@ def overlay(image_HxWx3: np.ndarray, mask_HxW: np.ndarray, num_classes: int) -> 
   return (1 - a_HxWx1) * grey_HxWx1 + a_HxWx1 * rgba_HxWx4[..., :3]
 
 
-def masks_grid(images_NxHxWx3: np.ndarray, true_NxHxW: np.ndarray, pred_NxHxW: np.ndarray,
-               path: str | Path, *, class_names: Sequence[str], title: str = "") -> Path:
+def masks_grid(
+  images_NxHxWx3: np.ndarray,
+  true_NxHxW: np.ndarray,
+  pred_NxHxW: np.ndarray,
+  path: str | Path,
+  *,
+  class_names: Sequence[str],
+  title: str = "",
+) -> Path:
   """One row per image: the image, the true class map over it, the predicted one."""
   n, c = len(images_NxHxWx3), len(class_names)
   fig, axes = plt.subplots(n, 3, figsize=(6.0, 2.0 * n), squeeze=False)
   for k in range(n):
-    panels = (np.clip(images_NxHxWx3[k], 0, 1), overlay(images_NxHxWx3[k], true_NxHxW[k], c),
-              overlay(images_NxHxWx3[k], pred_NxHxW[k], c))
+    panels = (
+      np.clip(images_NxHxWx3[k], 0, 1),
+      overlay(images_NxHxWx3[k], true_NxHxW[k], c),
+      overlay(images_NxHxWx3[k], pred_NxHxW[k], c),
+    )
     for ax, panel, name in zip(axes[k], panels, ("image", "true mask", "predicted mask")):
       ax.imshow(np.clip(panel, 0, 1), interpolation="nearest")
       ax.set_xticks([])
@@ -70,14 +81,21 @@ def segmentation_masks(result, out: Path) -> dict[str, float]:
   pred_NxHxW = np.argmax(logits_NxHxWxC, axis=-1)
   max_area = result.cfg.data.get("small_object_area", 100)
   if isinstance(max_area, bool) or not isinstance(max_area, int) or max_area < 1:
-    raise ConfigError(f"config.data.small_object_area must be a positive number of "
-                      f"pixels (objects below it count as small), got {max_area!r}; "
-                      "set e.g. --config.data.small_object_area=100.")
+    raise ConfigError(
+      f"config.data.small_object_area must be a positive number of "
+      f"pixels (objects below it count as small), got {max_area!r}; "
+      "set e.g. --config.data.small_object_area=100."
+    )
   recall, count = seg_metrics.small_object_recall(pred_NxHxW, true_NxHxW, max_area=max_area)
   num_classes = logits_NxHxWxC.shape[-1]
   names = result.cfg.data.get("class_names") or [f"class {k}" for k in range(num_classes)]
   n = min(6, len(true_NxHxW))
-  masks_grid(test["inputs"][:n], true_NxHxW[:n], pred_NxHxW[:n], out / "segmentation.png",
-             class_names=names,
-             title=f"test: small-object recall {recall:.3f} ({count} objects < {max_area} px)")
+  masks_grid(
+    test["inputs"][:n],
+    true_NxHxW[:n],
+    pred_NxHxW[:n],
+    out / "segmentation.png",
+    class_names=names,
+    title=f"test: small-object recall {recall:.3f} ({count} objects < {max_area} px)",
+  )
   return {"test/small_object_recall": float(recall), "test/small_objects": float(count)}

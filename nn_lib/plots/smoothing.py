@@ -1,9 +1,11 @@
 """Notes 004's exponentially weighted average, for smoothing noisy curves in plots
 (the optimizers of nn_lib.training.notes_optimizers keep the same average of the
 gradients, on the device)."""
+
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 
 def ewma_window(beta: float) -> float:
@@ -19,7 +21,7 @@ def ewma_window(beta: float) -> float:
   return 1.0 / (1.0 - beta)
 
 
-def ewma(values: np.ndarray, beta: float, bias_correction: bool = True) -> np.ndarray:
+def ewma(values: ArrayLike, beta: float, bias_correction: bool = True) -> np.ndarray:
   """Notes 004's exponentially weighted average of `values` along axis 0, in float64:
 
       V_0 = 0,   V_t = beta * V_{t-1} + (1 - beta) * theta_t,   t = 1 .. T
@@ -39,5 +41,5 @@ def ewma(values: np.ndarray, beta: float, bias_correction: bool = True) -> np.nd
   v = np.zeros(values_t.shape[1:])
   for t, theta in enumerate(values_t, start=1):
     v = beta * v + (1.0 - beta) * theta
-    averages_t[t - 1] = v / (1.0 - beta ** t) if bias_correction else v
+    averages_t[t - 1] = v / (1.0 - beta**t) if bias_correction else v
   return averages_t

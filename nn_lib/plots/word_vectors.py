@@ -2,6 +2,7 @@
 plotted in 2-D, where man - woman is parallel to king - queen): the chosen words'
 unit-length vectors projected on their first two principal components, each pair
 (a, b) joined by a line from a to b. A plain function of arrays."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -18,13 +19,18 @@ def pca_2d(vectors_NxD: np.ndarray) -> tuple[np.ndarray, float]:
   x = np.asarray(vectors_NxD, np.float64)
   x = x - x.mean(axis=0)
   _, s, vt = np.linalg.svd(x, full_matrices=False)
-  total = float(np.sum(s ** 2))
+  total = float(np.sum(s**2))
   return x @ vt[:2].T, float(np.sum(s[:2] ** 2) / total) if total > 0 else 0.0
 
 
-def pca_pairs(vectors_VxD: np.ndarray, index: dict[str, int],
-              pairs: Sequence[tuple[str, str]], path: str | Path, *, title: str = ""
-              ) -> float:
+def pca_pairs(
+  vectors_VxD: np.ndarray,
+  index: dict[str, int],
+  pairs: Sequence[tuple[str, str]],
+  path: str | Path,
+  *,
+  title: str = "",
+) -> float:
   """Draws the pairs whose two words are in `index` (the others are skipped) and
   returns the variance fraction of the two components (nan when under 2 pairs)."""
   pairs = [(a, b) for a, b in pairs if a in index and b in index]
@@ -37,17 +43,19 @@ def pca_pairs(vectors_VxD: np.ndarray, index: dict[str, int],
     xy, explained = pca_2d(vecs[ids])
     for k, (a, b) in enumerate(pairs):
       (xa, ya), (xb, yb) = xy[2 * k], xy[2 * k + 1]
-      ax.annotate("", (xb, yb), (xa, ya),
-                  arrowprops=dict(arrowstyle="->", color="0.6", lw=0.8))
+      ax.annotate("", (xb, yb), (xa, ya), arrowprops=dict(arrowstyle="->", color="0.6", lw=0.8))
       ax.scatter([xa, xb], [ya, yb], s=12, c=["C0", "C3"])
       ax.annotate(a, (xa, ya), fontsize=8, color="C0")
       ax.annotate(b, (xb, yb), fontsize=8, color="C3")
   else:
-    ax.text(0.5, 0.5, "fewer than 2 pairs in the vocabulary", ha="center",
-            transform=ax.transAxes)
+    ax.text(0.5, 0.5, "fewer than 2 pairs in the vocabulary", ha="center", transform=ax.transAxes)
   ax.set_xlabel("principal component 1")
   ax.set_ylabel("principal component 2")
-  ax.set_title(f"{title} (2 components: {explained:.0%} of the variance)"
-               if title else f"PCA ({explained:.0%} of the variance)", fontsize=9)
+  ax.set_title(
+    f"{title} (2 components: {explained:.0%} of the variance)"
+    if title
+    else f"PCA ({explained:.0%} of the variance)",
+    fontsize=9,
+  )
   save(fig, path)
   return explained

@@ -8,6 +8,7 @@ each a sequence of (dotted key, value) pairs for that run (a whole section such 
 `smooth` (a beta: train curves drawn as notes 004's moving average) and `title`.
 The summary holds every run's final values as "<run>/<split>/<name>".
 """
+
 from __future__ import annotations
 
 import time
@@ -34,12 +35,15 @@ def train_each(cfg: Any, workdir: Path, key: str, values: Sequence[Any]) -> dict
   return train_variations(cfg, workdir, {run_name(key, v): {key: v} for v in values})
 
 
-def train_variations(cfg: Any, workdir: Path,
-                     variations: Mapping[str, Mapping[str, Any]]) -> dict[str, Result]:
+def train_variations(
+  cfg: Any, workdir: Path, variations: Mapping[str, Mapping[str, Any]]
+) -> dict[str, Result]:
   """One run per named variation ({dotted key: value}), in sub-workdir <name>."""
   trainer = trainers.get(cfg.trainer)
-  return {name: trainer(config_lib.derive(cfg, **dict(updates)), workdir / name)
-          for name, updates in variations.items()}
+  return {
+    name: trainer(config_lib.derive(cfg, **dict(updates)), workdir / name)
+    for name, updates in variations.items()
+  }
 
 
 def variations(spec: Any) -> dict[str, dict[str, Any]]:
@@ -50,7 +54,8 @@ def variations(spec: Any) -> dict[str, dict[str, Any]]:
     raise config_lib.ConfigError("config.compare needs `key` and `choices`, or `runs`")
   if not spec.get("choices"):
     raise config_lib.ConfigError(
-        f"a comparison over {spec.key} needs at least one value in compare.choices")
+      f"a comparison over {spec.key} needs at least one value in compare.choices"
+    )
   return {run_name(spec.key, v): {spec.key: v} for v in spec.choices}
 
 
@@ -65,10 +70,13 @@ def compare(cfg: Any, workdir: str | Path) -> Result:
   for panel in spec.panels:
     split, _, name = panel.partition("/")
     panels[panel] = {label: run.history.curve(split, name) for label, run in runs.items()}
-  plots.curve_comparison(panels, workdir / "plots" / "comparison.png",
-                         log_y=tuple(spec.get("log_y", ())), suptitle=spec.get("title", ""),
-                         smooth={p: spec.smooth for p in panels
-                                 if p.startswith("train/") and spec.get("smooth")})
+  plots.curve_comparison(
+    panels,
+    workdir / "plots" / "comparison.png",
+    log_y=tuple(spec.get("log_y", ())),
+    suptitle=spec.get("title", ""),
+    smooth={p: spec.smooth for p in panels if p.startswith("train/") and spec.get("smooth")},
+  )
   final = {f"{label}/{k}": v for label, run in runs.items() for k, v in run.final.items()}
   result = Result(cfg=cfg, workdir=workdir, final=final, runs=runs)
   return workdir_lib.finish(result, t0)

@@ -34,6 +34,7 @@ clip_norm), schedule, lm.{bptt, sample.{num_chars, temperature, top_k, seed,
 prompt_chars, prompt_start}}, num_steps, batch_size (streams), eval_batch_size
 (streams), log_every, eval_every, checkpoint_every, keep_checkpoints.
 """
+
 from __future__ import annotations
 
 import math
@@ -46,6 +47,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from absl import logging
+from jax.typing import ArrayLike
 
 import losses
 from nn_lib import models, plots, writers
@@ -71,48 +73,94 @@ def _need(ok: bool, key: str, value: Any, rule: str) -> None:
 
 def validate(cfg: Any) -> None:
   """Every key the charlm trainer reads, with an error naming the key."""
-  chunks.check_loop_keys(cfg, "charlm", ("seed", "data", "eval_splits", "model", "optimizer",
-                                          "schedule", "lm"))
-  _need(isinstance(cfg.seed, int) and not isinstance(cfg.seed, bool), "seed", cfg.seed,
-        "must be an integer")
-  _need(bool(cfg.eval_splits) and set(cfg.eval_splits) <= {"train", "dev", "test"},
-        "eval_splits", cfg.eval_splits, "must name one or more of train, dev, test (the "
-        "corpus's own contiguous splits: data.dev_split is not carved from train)")
+  chunks.check_loop_keys(
+    cfg, "charlm", ("seed", "data", "eval_splits", "model", "optimizer", "schedule", "lm")
+  )
+  _need(
+    isinstance(cfg.seed, int) and not isinstance(cfg.seed, bool),
+    "seed",
+    cfg.seed,
+    "must be an integer",
+  )
+  _need(
+    bool(cfg.eval_splits) and set(cfg.eval_splits) <= {"train", "dev", "test"},
+    "eval_splits",
+    cfg.eval_splits,
+    "must name one or more of train, dev, test (the "
+    "corpus's own contiguous splits: data.dev_split is not carved from train)",
+  )
   name = cfg.model.get("name")
   _need(name in MODELS, "model.name", name, f"the charlm trainer trains one of {MODELS}")
   for key, want in (("vocab_size", V), ("num_outputs", V)):
-    _need(cfg.model.get(key, V) == want, f"model.{key}", cfg.model.get(key),
-          f"the corpus has {V} characters (text_corpus.BYTES_USED); leave it unset")
-  _need(not cfg.model.get("bidirectional", False), "model.bidirectional", True,
-        "a language model must not see the characters it predicts; set it False")
+    _need(
+      cfg.model.get(key, V) == want,
+      f"model.{key}",
+      cfg.model.get(key),
+      f"the corpus has {V} characters (text_corpus.BYTES_USED); leave it unset",
+    )
+  _need(
+    not cfg.model.get("bidirectional", False),
+    "model.bidirectional",
+    True,
+    "a language model must not see the characters it predicts; set it False",
+  )
   for part in ("optimizer", "schedule"):
     _need(bool(cfg[part].get("name")), f"{part}.name", cfg[part].get("name"), "is not set")
   lr = cfg.optimizer.get("learning_rate")
-  _need(isinstance(lr, (int, float)) and not isinstance(lr, bool) and lr > 0,
-        "optimizer.learning_rate", lr, "must be a positive number")
+  _need(
+    isinstance(lr, (int, float)) and not isinstance(lr, bool) and lr > 0,
+    "optimizer.learning_rate",
+    lr,
+    "must be a positive number",
+  )
   clip = cfg.optimizer.get("clip_norm", 0.0)
-  _need(isinstance(clip, (int, float)) and not isinstance(clip, bool) and clip >= 0,
-        "optimizer.clip_norm", clip, "must be a number >= 0 (0: no gradient clipping)")
+  _need(
+    isinstance(clip, (int, float)) and not isinstance(clip, bool) and clip >= 0,
+    "optimizer.clip_norm",
+    clip,
+    "must be a number >= 0 (0: no gradient clipping)",
+  )
   bptt = cfg.lm.get("bptt")
-  _need(chunks.positive_int(bptt), "lm.bptt", bptt, "must be a positive integer (characters "
-        "backpropagated through per window)")
+  _need(
+    chunks.positive_int(bptt),
+    "lm.bptt",
+    bptt,
+    "must be a positive integer (characters backpropagated through per window)",
+  )
   s = cfg.lm.get("sample", {})
   for key in ("num_chars", "prompt_chars"):
-    _need(chunks.positive_int(s.get(key)), f"lm.sample.{key}", s.get(key),
-          "must be a positive integer")
-  _need(isinstance(s.get("prompt_start"), int) and s.prompt_start >= 0,
-        "lm.sample.prompt_start", s.get("prompt_start"), "must be an integer >= 0")
+    _need(
+      chunks.positive_int(s.get(key)), f"lm.sample.{key}", s.get(key), "must be a positive integer"
+    )
+  _need(
+    isinstance(s.get("prompt_start"), int) and s.prompt_start >= 0,
+    "lm.sample.prompt_start",
+    s.get("prompt_start"),
+    "must be an integer >= 0",
+  )
   _need(isinstance(s.get("seed"), int), "lm.sample.seed", s.get("seed"), "must be an integer")
   t = s.get("temperature")
-  _need(isinstance(t, (int, float)) and not isinstance(t, bool) and t >= 0,
-        "lm.sample.temperature", t, "must be a number >= 0 (0: greedy)")
+  _need(
+    isinstance(t, (int, float)) and not isinstance(t, bool) and t >= 0,
+    "lm.sample.temperature",
+    t,
+    "must be a number >= 0 (0: greedy)",
+  )
   k = s.get("top_k")
-  _need(k is None or (chunks.positive_int(k) and k <= V), "lm.sample.top_k", k,
-        f"must be None or an integer in 1..{V}")
+  _need(
+    k is None or (chunks.positive_int(k) and k <= V),
+    "lm.sample.top_k",
+    k,
+    f"must be None or an integer in 1..{V}",
+  )
   if name == "transformer_lm":
-    _need(s.prompt_chars < bptt, "lm.sample.prompt_chars", s.prompt_chars,
-          f"the transformer's context is a window of lm.bptt={bptt} characters; "
-          "its prompt must be shorter")
+    _need(
+      s.prompt_chars < bptt,
+      "lm.sample.prompt_chars",
+      s.prompt_chars,
+      f"the transformer's context is a window of lm.bptt={bptt} characters; "
+      "its prompt must be shorter",
+    )
 
 
 def check_lengths(cfg: Any, ids: dict[str, np.ndarray]) -> None:
@@ -121,15 +169,18 @@ def check_lengths(cfg: Any, ids: dict[str, np.ndarray]) -> None:
   stream_len = n // cfg.batch_size
   if bptt + 1 > stream_len:
     raise ConfigError(
-        f"config.lm.bptt={bptt} is longer than a stream: data.train_split="
-        f"{cfg.data.train_split!r} has {n} characters ({n // text_corpus.BLOCK} rows of "
-        f"{text_corpus.BLOCK}), cut into batch_size={cfg.batch_size} streams of "
-        f"{stream_len}; a window needs bptt + 1. Lower lm.bptt or batch_size.")
+      f"config.lm.bptt={bptt} is longer than a stream: data.train_split="
+      f"{cfg.data.train_split!r} has {n} characters ({n // text_corpus.BLOCK} rows of "
+      f"{text_corpus.BLOCK}), cut into batch_size={cfg.batch_size} streams of "
+      f"{stream_len}; a window needs bptt + 1. Lower lm.bptt or batch_size."
+    )
   s = cfg.lm.sample
   if s.prompt_start + s.prompt_chars > len(ids["dev"]):
-    raise ConfigError(f"config.lm.sample: prompt_start + prompt_chars = "
-                      f"{s.prompt_start + s.prompt_chars} is past the end of the dev text "
-                      f"({len(ids['dev'])} characters)")
+    raise ConfigError(
+      f"config.lm.sample: prompt_start + prompt_chars = "
+      f"{s.prompt_start + s.prompt_chars} is past the end of the dev text "
+      f"({len(ids['dev'])} characters)"
+    )
 
 
 def build_model(cfg: Any):
@@ -144,11 +195,13 @@ def build_model(cfg: Any):
 def make_forward(model, recurrent: bool):
   """forward(params, x_BxT, carry, key or None) -> (logits_BxTxV, carry); train mode
   (dropout from `key`) when a key is given. The transformer's carry is () and stays."""
+
   def forward(params, x_BxT, carry, key):
     kw = {"train": key is not None, "rngs": None if key is None else {"dropout": key}}
     if recurrent:
       return model.apply({"params": params}, x_BxT, carry, method="with_carry", **kw)
     return model.apply({"params": params}, x_BxT, **kw), carry
+
   return forward
 
 
@@ -156,20 +209,23 @@ def zero_carry(model, recurrent: bool, params, batch: int) -> Any:
   """The recurrent state a<0> = 0 of `batch` streams (the transformer: ())."""
   if not recurrent:
     return ()
-  shapes = jax.eval_shape(lambda p: model.apply({"params": p}, jnp.zeros((batch, 1), jnp.int32),
-                                                method="with_carry")[1], params)
+  shapes = jax.eval_shape(
+    lambda p: model.apply({"params": p}, jnp.zeros((batch, 1), jnp.int32), method="with_carry")[1],
+    params,
+  )
   return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
 
 
 def init_state(cfg: Any, model, recurrent: bool, tx) -> dict:
   def init():
-    params = model.init(jax.random.PRNGKey(cfg.seed),
-                        jnp.zeros((1, cfg.lm.bptt), jnp.int32))["params"]
-    state = {"step": jnp.zeros((), jnp.int32), "params": params,
-             "opt_state": tx.init(params)}
+    params = model.init(jax.random.PRNGKey(cfg.seed), jnp.zeros((1, cfg.lm.bptt), jnp.int32))[
+      "params"
+    ]
+    state = {"step": jnp.zeros((), jnp.int32), "params": params, "opt_state": tx.init(params)}
     if recurrent:  # (orbax keeps no empty tuple: the transformer's state has no carry)
       state["carry"] = zero_carry(model, True, params, cfg.batch_size)
     return state
+
   return jax.jit(init)()
 
 
@@ -191,17 +247,22 @@ def make_train_chunk(cfg: Any, forward, tx, num_windows: int):
       step = state["step"]
       w = step % num_windows
       xy_BxT1 = jax.lax.dynamic_slice(streams_BxL, (0, w * bptt), (batch, bptt + 1))
-      carry = jax.tree.map(lambda c: jnp.where(w == 0, jnp.zeros_like(c), c),
-                           state.get("carry", ()))
+      carry = jax.tree.map(
+        lambda c: jnp.where(w == 0, jnp.zeros_like(c), c), state.get("carry", ())
+      )
       (loss, carry), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-          state["params"], xy_BxT1[:, :-1], xy_BxT1[:, 1:], carry,
-          jax.random.fold_in(base_key, step))
+        state["params"], xy_BxT1[:, :-1], xy_BxT1[:, 1:], carry, jax.random.fold_in(base_key, step)
+      )
       updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
-      new = {"step": step + 1, "params": optax.apply_updates(state["params"], updates),
-             "opt_state": opt_state}
+      new = {
+        "step": step + 1,
+        "params": optax.apply_updates(state["params"], updates),
+        "opt_state": opt_state,
+      }
       if "carry" in state:  # truncation: the next window's gradient stops here
         new["carry"] = jax.lax.stop_gradient(carry)
       return new, loss_sum + loss, norm_sum + optax.tree.norm(grads)
+
     zero = jnp.zeros((), jnp.float32)
     return jax.lax.fori_loop(0, n, one_step, (state, zero, zero))
 
@@ -211,47 +272,55 @@ def make_train_chunk(cfg: Any, forward, tx, num_windows: int):
 def make_eval_sums(forward, zero_carry_fn):
   """jit(params, x_WxBxT, y_WxBxT) -> per window the summed -ln p of its targets
   (IGNORE targets add 0), the state carried from window to window."""
+
   @jax.jit
   def eval_sums(params, x_WxBxT, y_WxBxT):
     def body(carry, xy):
       logits_BxTxV, carry = forward(params, xy[0], carry, None)
-      return carry, jnp.sum(losses.softmax_cross_entropy_with_integer_labels(
-          logits_BxTxV, xy[1]))
-    _, sums_W = jax.lax.scan(body, zero_carry_fn(params, x_WxBxT.shape[1]),
-                             (x_WxBxT, y_WxBxT))
+      return carry, jnp.sum(losses.softmax_cross_entropy_with_integer_labels(logits_BxTxV, xy[1]))
+
+    _, sums_W = jax.lax.scan(body, zero_carry_fn(params, x_WxBxT.shape[1]), (x_WxBxT, y_WxBxT))
     return sums_W
+
   return eval_sums
 
 
 def bits_per_char(eval_sums, params, streams: charlm_data.EvalStreams) -> dict[str, float]:
   """{"loss": mean nats, "bpc": mean bits} over the split's every prediction."""
-  total = float(np.sum(np.asarray(jax.device_get(
-      eval_sums(params, streams.inputs_WxBxT, streams.targets_WxBxT)), np.float64)))
+  total = float(
+    np.sum(
+      np.asarray(
+        jax.device_get(eval_sums(params, streams.inputs_WxBxT, streams.targets_WxBxT)), np.float64
+      )
+    )
+  )
   nats = total / streams.num_predictions
   return {"loss": nats, "bpc": nats / math.log(2.0)}
 
 
-def sample_ids(cfg: Any, model, recurrent: bool, params, prompt_P: np.ndarray) -> np.ndarray:
+def sample_ids(cfg: Any, model, recurrent: bool, params, prompt_P: ArrayLike) -> np.ndarray:
   """lm.sample.num_chars ids sampled after `prompt_P` (temperature, top_k, seed)."""
   s = cfg.lm.sample
   opts = dict(eos_id=charlm_data.IGNORE, temperature=float(s.temperature), top_k=s.top_k)
   key = jax.random.PRNGKey(s.seed)
   prompt_P = jnp.asarray(prompt_P, jnp.int32)
   if recurrent:
+
     @jax.jit
     def run(params, prompt_P, key):
       variables = {"params": params}
 
       def step_fn(carry, token_B):
-        logits_Bx1xV, carry = model.apply(variables, token_B[:, None], carry,
-                                          method="with_carry")
+        logits_Bx1xV, carry = model.apply(variables, token_B[:, None], carry, method="with_carry")
         return logits_Bx1xV[:, 0], carry
 
       carry = zero_carry(model, True, params, 1)
       if prompt_P.shape[0] > 1:  # read the prompt; its last character starts sampling
         _, carry = model.apply(variables, prompt_P[None, :-1], carry, method="with_carry")
-      return sample_sequences(step_fn, carry, prompt_P[-1:], key, max_len=s.num_chars,
-                              **opts).tokens_BxL[0]
+      return sample_sequences(
+        step_fn, carry, prompt_P[-1:], key, max_len=s.num_chars, **opts
+      ).tokens_BxL[0]
+
     return np.asarray(run(params, prompt_P, key))
 
   # The transformer: a cache of bptt positions, as in training (positions past the
@@ -266,25 +335,35 @@ def sample_ids(cfg: Any, model, recurrent: bool, params, prompt_P: np.ndarray) -
     step_fn, cache = transformer_cache.lm_decoder(model, variables, batch=1, max_len=bptt)
     if ctx > 1:
       _, cache = transformer_cache.prefill(model, variables, cache, ctx_P[None, :-1])
-    return sample_sequences(step_fn, cache, ctx_P[-1:], key, max_len=per_segment,
-                            **opts).tokens_BxL[0]
+    return sample_sequences(
+      step_fn, cache, ctx_P[-1:], key, max_len=per_segment, **opts
+    ).tokens_BxL[0]
+
   text, i = np.asarray(prompt_P), 0
   while len(text) < ctx + s.num_chars:
-    text = np.concatenate([text, np.asarray(segment(params, text[-ctx:],
-                                                          jax.random.fold_in(key, i)))])
+    text = np.concatenate(
+      [text, np.asarray(segment(params, text[-ctx:], jax.random.fold_in(key, i)))]
+    )
     i += 1
-  return text[ctx:ctx + s.num_chars]
+  return text[ctx : ctx + s.num_chars]
 
 
-def write_sample(cfg: Any, workdir: Path, model, recurrent: bool, params,
-                 dev_ids: np.ndarray) -> str:
+def write_sample(
+  cfg: Any, workdir: Path, model, recurrent: bool, params, dev_ids: np.ndarray
+) -> str:
   """Samples a paragraph after a dev prompt; writes workdir/sample.txt; returns it."""
   s = cfg.lm.sample
-  prompt_P = dev_ids[s.prompt_start:s.prompt_start + s.prompt_chars]
+  prompt_P = dev_ids[s.prompt_start : s.prompt_start + s.prompt_chars]
   sampled = sample_ids(cfg, model, recurrent, params, prompt_P)
   prompt, text = (text_corpus.decode(text_corpus.from_ids(a)) for a in (prompt_P, sampled))
-  logging.info("sample (temperature %s, top_k %s, seed %d) after the dev prompt %r:\n%s",
-               s.temperature, s.top_k, s.seed, prompt, text)
+  logging.info(
+    "sample (temperature %s, top_k %s, seed %d) after the dev prompt %r:\n%s",
+    s.temperature,
+    s.top_k,
+    s.seed,
+    prompt,
+    text,
+  )
   if jax.process_index() == 0:
     workdir_lib.write_json_atomic(workdir / "sample.txt", prompt + text)
   return prompt + text
@@ -311,16 +390,26 @@ def train_and_evaluate(cfg: Any, workdir: str | Path) -> Result:
   num_params = sum(int(np.prod(x.shape)) for x in jax.tree.leaves(state["params"]))
   streams_BxL = jnp.asarray(charlm_data.cut_streams(ids["train"], cfg.batch_size))
   num_windows = charlm_data.windows_per_pass(streams_BxL.shape[1], cfg.lm.bptt)
-  logging.info("charlm %s: %d parameters; %d streams of %d characters (%d windows of %d "
-               "a pass); starting at step %d of %d", cfg.model.name, num_params,
-               cfg.batch_size, streams_BxL.shape[1], num_windows, cfg.lm.bptt, start,
-               cfg.num_steps)
+  logging.info(
+    "charlm %s: %d parameters; %d streams of %d characters (%d windows of %d "
+    "a pass); starting at step %d of %d",
+    cfg.model.name,
+    num_params,
+    cfg.batch_size,
+    streams_BxL.shape[1],
+    num_windows,
+    cfg.lm.bptt,
+    start,
+    cfg.num_steps,
+  )
 
   forward = make_forward(model, recurrent)
   train_chunk = make_train_chunk(cfg, forward, tx, num_windows)
   eval_sums = make_eval_sums(forward, lambda p, b: zero_carry(model, recurrent, p, b))
-  eval_data = {split: charlm_data.eval_streams(ids[split], cfg.eval_batch_size, cfg.lm.bptt)
-               for split in cfg.eval_splits}
+  eval_data = {
+    split: charlm_data.eval_streams(ids[split], cfg.eval_batch_size, cfg.lm.bptt)
+    for split in cfg.eval_splits
+  }
 
   def lm_chunk(state, n: int):
     state, loss_sum, norm_sum = train_chunk(state, n, streams_BxL)
@@ -330,18 +419,27 @@ def train_and_evaluate(cfg: Any, workdir: str | Path) -> Result:
     return bits_per_char(eval_sums, state["params"], eval_data[split])
 
   state, history, steps_per_sec = chunks.run(
-      cfg, state, start=start, workdir=workdir, checkpointer=checkpointer,
-      train_chunk=lm_chunk, evaluate=evaluate,
-      fix_hint="Lower config.optimizer.learning_rate or set optimizer.clip_norm.",
-      train_extra=lambda m: {**m, "bpc": m["loss"] / math.log(2.0)})
+    cfg,
+    state,
+    start=start,
+    workdir=workdir,
+    checkpointer=checkpointer,
+    train_chunk=lm_chunk,
+    evaluate=evaluate,
+    fix_hint="Lower config.optimizer.learning_rate or set optimizer.clip_norm.",
+    train_extra=lambda m: {**m, "bpc": m["loss"] / math.log(2.0)},
+  )
 
   final = history.final()
   if steps_per_sec is not None:
     final["train/steps_per_sec"] = steps_per_sec
   write_sample(cfg, workdir, model, recurrent, state["params"], ids["dev"])
 
-  predict_logits = jax.jit(lambda params, x_BxT: forward(
-      params, x_BxT, zero_carry(model, recurrent, params, x_BxT.shape[0]), None)[0])
+  predict_logits = jax.jit(
+    lambda params, x_BxT: forward(
+      params, x_BxT, zero_carry(model, recurrent, params, x_BxT.shape[0]), None
+    )[0]
+  )
 
   def predict(ids_BxT: np.ndarray, method: str | None = None, state=state) -> np.ndarray:
     """Logits B x T x V of each next character, every row read from a zero state."""
@@ -349,8 +447,17 @@ def train_and_evaluate(cfg: Any, workdir: str | Path) -> Result:
       raise ValueError(f"the charlm trainer predicts next-character logits; not {method!r}")
     return np.asarray(predict_logits(state["params"], jnp.asarray(ids_BxT, jnp.int32)))
 
-  result = Result(cfg=cfg, workdir=workdir, final=final, history=history,
-                  splits={split: {"ids": v} for split, v in ids.items()}, state=state,
-                  model=model, predict=predict, start_step=start, num_params=num_params,
-                  steps_per_sec=steps_per_sec)
+  result = Result(
+    cfg=cfg,
+    workdir=workdir,
+    final=final,
+    history=history,
+    splits={split: {"ids": v} for split, v in ids.items()},
+    state=state,
+    model=model,
+    predict=predict,
+    start_step=start,
+    num_params=num_params,
+    steps_per_sec=steps_per_sec,
+  )
   return workdir_lib.finish(result, t0, plot_fns)

@@ -23,6 +23,7 @@ up to whole windows, and the padding at the end of the last stream(s) has the ta
 
   bits per character = sum over the N - 1 predictions of -log p(y_t | x_<=t) / (N - 1) / ln 2.
 """
+
 from __future__ import annotations
 
 from typing import Any, NamedTuple
@@ -33,15 +34,16 @@ from nn_lib import data as data_lib
 from nn_lib.data import text_corpus
 from nn_lib.registry import ConfigError
 
-VOCAB_SIZE = len(text_corpus.BYTES_USED)   # 82 characters (bytes) the corpus uses
-IGNORE = -1                                 # target of the padding: no loss, not counted
+VOCAB_SIZE = len(text_corpus.BYTES_USED)  # 82 characters (bytes) the corpus uses
+IGNORE = -1  # target of the padding: no loss, not counted
 
 
 class EvalStreams(NamedTuple):
   """A split laid out for streaming evaluation: windows first, for a lax.scan."""
-  inputs_WxBxT: np.ndarray    # int32 ids (0 on padding)
-  targets_WxBxT: np.ndarray   # int32 ids, IGNORE on padding
-  num_predictions: int        # N - 1: the real targets
+
+  inputs_WxBxT: np.ndarray  # int32 ids (0 on padding)
+  targets_WxBxT: np.ndarray  # int32 ids, IGNORE on padding
+  num_predictions: int  # N - 1: the real targets
 
 
 def load_ids(cfg_data: Any, splits: tuple[str, ...]) -> dict[str, np.ndarray]:
@@ -53,9 +55,11 @@ def load_ids(cfg_data: Any, splits: tuple[str, ...]) -> dict[str, np.ndarray]:
   for alias, split in out.items():
     rows = np.asarray(split["targets"])
     if rows.dtype != np.uint8 or rows.ndim != 2:
-      raise ConfigError(f"config.data: the charlm trainer reads rows of bytes (N x "
-                        f"block uint8, e.g. data.name='austen_text'); {cfg_data.name!r} "
-                        f"gives {rows.dtype} of shape {rows.shape}")
+      raise ConfigError(
+        f"config.data: the charlm trainer reads rows of bytes (N x "
+        f"block uint8, e.g. data.name='austen_text'); {cfg_data.name!r} "
+        f"gives {rows.dtype} of shape {rows.shape}"
+      )
     ids[alias] = text_corpus.to_ids(rows.reshape(-1))
   return ids
 
@@ -64,9 +68,11 @@ def cut_streams(ids_N: np.ndarray, num_streams: int) -> np.ndarray:
   """streams_BxL: the text cut into `num_streams` contiguous pieces of L = N // B."""
   length = len(ids_N) // num_streams
   if length < 2:
-    raise ConfigError(f"{len(ids_N)} characters cannot be cut into {num_streams} "
-                      "streams of at least 2; lower config.batch_size")
-  return np.asarray(ids_N[:num_streams * length], np.int32).reshape(num_streams, length)
+    raise ConfigError(
+      f"{len(ids_N)} characters cannot be cut into {num_streams} "
+      "streams of at least 2; lower config.batch_size"
+    )
+  return np.asarray(ids_N[: num_streams * length], np.int32).reshape(num_streams, length)
 
 
 def windows_per_pass(stream_len: int, bptt: int) -> int:
@@ -79,8 +85,7 @@ def window(streams_BxL: np.ndarray, step: int, bptt: int) -> tuple[np.ndarray, n
   """(x_BxT, y_BxT) that training step `step` reads (the trainer's jitted version
   slices the same way; tests/test_charlm.py checks both)."""
   start = (step % windows_per_pass(streams_BxL.shape[1], bptt)) * bptt
-  return (streams_BxL[:, start:start + bptt],
-          streams_BxL[:, start + 1:start + bptt + 1])
+  return (streams_BxL[:, start : start + bptt], streams_BxL[:, start + 1 : start + bptt + 1])
 
 
 def eval_streams(ids_N: np.ndarray, num_streams: int, bptt: int) -> EvalStreams:
@@ -94,6 +99,8 @@ def eval_streams(ids_N: np.ndarray, num_streams: int, bptt: int) -> EvalStreams:
   x = np.zeros(num_streams * per_stream, np.int32)
   y = np.full(num_streams * per_stream, IGNORE, np.int32)
   x[:pairs], y[:pairs] = ids_N[:-1], ids_N[1:]
+
   def windows(a):  # B x L -> W x B x T
     return a.reshape(num_streams, per_stream // bptt, bptt).transpose(1, 0, 2)
+
   return EvalStreams(windows(x), windows(y), pairs)

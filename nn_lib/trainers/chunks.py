@@ -6,6 +6,7 @@ A trainer brings what differs in kind (how a chunk of steps trains, how a split 
 evaluated); this module owns when those run, so every trainer logs, evaluates,
 saves and stops at exactly the same steps and a resumed run repeats them.
 """
+
 from __future__ import annotations
 
 import numbers
@@ -33,12 +34,19 @@ Evaluate = Callable[[Any, int, str], Mapping[str, float]]
 
 
 # the keys `run` reads: how long to train and when to log, evaluate and save
-LOOP_KEYS = ("num_steps", "batch_size", "eval_batch_size", "log_every", "eval_every",
-             "checkpoint_every", "keep_checkpoints")
+LOOP_KEYS = (
+  "num_steps",
+  "batch_size",
+  "eval_batch_size",
+  "log_every",
+  "eval_every",
+  "checkpoint_every",
+  "keep_checkpoints",
+)
 
 
 def positive_int(v: Any) -> bool:
-  return isinstance(v, numbers.Integral) and not isinstance(v, bool) and v > 0
+  return isinstance(v, numbers.Integral) and not isinstance(v, bool) and int(v) > 0
 
 
 def check_loop_keys(cfg: Any, trainer: str, required: Sequence[str]) -> None:
@@ -68,22 +76,29 @@ def epoch_rows(key: jax.Array, step: jax.Array, n: int, batch_size: int) -> jax.
   return jax.lax.dynamic_slice(order_N, ((step % per_epoch) * batch_size,), (batch_size,))
 
 
-def jit_gradient_steps(loss_fn: Callable, tx: optax.GradientTransformation,
-                       dropout_key: jax.Array, batch_at: Callable) -> Callable:
+def jit_gradient_steps(
+  loss_fn: Callable, tx: optax.GradientTransformation, dropout_key: jax.Array, batch_at: Callable
+) -> Callable:
   """jit(state, k, *data) -> (state after k steps, summed loss, summed gradient
   norm): k optimizer steps in one fori_loop, the state {step, params, opt_state}
   donated. Step s descends loss_fn(params, *batch_at(s, *data), fold_in(dropout_key,
   s)): its batch and dropout are functions of s, as resuming needs."""
+
   def steps(state, k, *data):
     def one_step(_, acc):
       state, loss_sum, norm_sum = acc
       step = state["step"]
       loss, grads = jax.value_and_grad(loss_fn)(
-          state["params"], *batch_at(step, *data), jax.random.fold_in(dropout_key, step))
+        state["params"], *batch_at(step, *data), jax.random.fold_in(dropout_key, step)
+      )
       updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
-      new = {"step": step + 1, "params": optax.apply_updates(state["params"], updates),
-             "opt_state": opt_state}
+      new = {
+        "step": step + 1,
+        "params": optax.apply_updates(state["params"], updates),
+        "opt_state": opt_state,
+      }
       return new, loss_sum + loss, norm_sum + optax.tree.norm(grads)
+
     zero = jnp.zeros((), jnp.float32)
     return jax.lax.fori_loop(0, k, one_step, (state, zero, zero))
 
@@ -96,10 +111,18 @@ def next_boundary(done: int, cfg: Any) -> int:
   return min(*nxt, cfg.num_steps)
 
 
-def run(cfg: Any, state: Any, *, start: int, workdir: Path, checkpointer: Checkpointer,
-        train_chunk: TrainChunk, evaluate: Evaluate, fix_hint: str,
-        train_extra: Callable[[dict[str, float]], dict[str, float]] | None = None,
-        ) -> Trained:
+def run(
+  cfg: Any,
+  state: Any,
+  *,
+  start: int,
+  workdir: Path,
+  checkpointer: Checkpointer,
+  train_chunk: TrainChunk,
+  evaluate: Evaluate,
+  fix_hint: str,
+  train_extra: Callable[[dict[str, float]], dict[str, float]] | None = None,
+) -> Trained:
   """Trains from step `start` to cfg.num_steps.
 
   Every chunk ends at a boundary: its train metrics are logged (after
@@ -109,8 +132,9 @@ def run(cfg: Any, state: Any, *, start: int, workdir: Path, checkpointer: Checkp
   run before that state is saved (`fix_hint` says what to change); SIGTERM/SIGINT
   or a preemption notice saves the current step and raises `Interrupted`.
   """
-  writer = writers.MetricWriter(workdir, num_steps=cfg.num_steps, start_step=start,
-                                enabled=jax.process_index() == 0)
+  writer = writers.MetricWriter(
+    workdir, num_steps=cfg.num_steps, start_step=start, enabled=jax.process_index() == 0
+  )
   done, rates = start, []
   try:
     with StopRequests() as stop:
@@ -121,12 +145,15 @@ def run(cfg: Any, state: Any, *, start: int, workdir: Path, checkpointer: Checkp
         done += n
         for name, value in values.items():
           if not np.all(np.isfinite(value)):
-            raise NonFiniteLossError(f"{name} is not finite in steps {done - n + 1}..{done}; "
-                                     f"stopping without saving this state. {fix_hint}")
+            raise NonFiniteLossError(
+              f"{name} is not finite in steps {done - n + 1}..{done}; "
+              f"stopping without saving this state. {fix_hint}"
+            )
         rates.append(n / max(time.time() - t_chunk, 1e-9))
         means = {k: float(np.mean(v)) for k, v in values.items()}
-        writer.write(done, "train", train_extra(means) if train_extra else means,
-                     steps_per_sec=rates[-1])
+        writer.write(
+          done, "train", train_extra(means) if train_extra else means, steps_per_sec=rates[-1]
+        )
         is_last = done == cfg.num_steps
         if done % cfg.eval_every == 0 or is_last:
           for split in cfg.eval_splits:
@@ -139,10 +166,10 @@ def run(cfg: Any, state: Any, *, start: int, workdir: Path, checkpointer: Checkp
           if not save_now:
             checkpointer.save(done, state)
           checkpointer.wait()
+          assert stop.signum is not None  # requested() is True once it is set
           raise Interrupted(stop.signum, done, str(workdir))
     checkpointer.wait()
   finally:
     checkpointer.close()
     writer.close()
-  return Trained(state, writer.history,
-                 float(np.median(rates[1:])) if len(rates) > 1 else None)
+  return Trained(state, writer.history, float(np.median(rates[1:])) if len(rates) > 1 else None)

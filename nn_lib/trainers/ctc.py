@@ -39,6 +39,7 @@ ctc.{beam_width, beam_splits, beam_strips, plot_strips}, eval_splits, num_steps,
 batch_size, eval_batch_size, log_every, eval_every, checkpoint_every,
 keep_checkpoints.
 """
+
 from __future__ import annotations
 
 import time
@@ -66,8 +67,8 @@ from nn_lib.training import workdir as workdir_lib
 from nn_lib.training.checkpoint import Checkpointer
 from nn_lib.training.result import Result
 
-BLANK = digit_strips.PAD   # 10: the strips' padding label is never a digit
-V = BLANK + 1              # digits 0..9 and the blank
+BLANK = digit_strips.PAD  # 10: the strips' padding label is never a digit
+V = BLANK + 1  # digits 0..9 and the blank
 
 
 def _need(ok: bool, key: str, value: Any, rule: str) -> None:
@@ -83,32 +84,54 @@ def validate(cfg: Any) -> None:
   config_lib.validate_common(cfg)
   chunks.check_loop_keys(cfg, "ctc", ("model", "optimizer", "schedule", "ctc"))
   _need(bool(cfg.model.get("name")), "model.name", cfg.model.get("name"), "is not set")
-  _need(cfg.model.get("num_outputs", V) == V, "model.num_outputs",
-        cfg.model.get("num_outputs"), f"the ctc trainer reads {V} outputs per frame "
-        f"(digits 0..9, blank {BLANK}); leave it unset")
+  _need(
+    cfg.model.get("num_outputs", V) == V,
+    "model.num_outputs",
+    cfg.model.get("num_outputs"),
+    f"the ctc trainer reads {V} outputs per frame (digits 0..9, blank {BLANK}); leave it unset",
+  )
   for part in ("optimizer", "schedule"):
     _need(bool(cfg[part].get("name")), f"{part}.name", cfg[part].get("name"), "is not set")
   # A strip's label sequence survives small shifts and noise; a flip reverses its
   # reading order and mixup blends two sequences.
   for entry in cfg.get("augment", ()):
     name = dict(entry).get("name")
-    _need(name in SEQUENCE_SAFE_AUGMENTATIONS, "augment", cfg.augment,
-          f"{name!r} changes what a strip reads; use {', '.join(SEQUENCE_SAFE_AUGMENTATIONS)}")
+    _need(
+      name in SEQUENCE_SAFE_AUGMENTATIONS,
+      "augment",
+      cfg.augment,
+      f"{name!r} changes what a strip reads; use {', '.join(SEQUENCE_SAFE_AUGMENTATIONS)}",
+    )
   augment_lib.from_config(cfg.get("augment", ()))  # checks every entry's arguments
   lr = cfg.optimizer.get("learning_rate")
-  _need(isinstance(lr, (int, float)) and not isinstance(lr, bool) and lr > 0,
-        "optimizer.learning_rate", lr, "must be a positive number")
+  _need(
+    isinstance(lr, (int, float)) and not isinstance(lr, bool) and lr > 0,
+    "optimizer.learning_rate",
+    lr,
+    "must be a positive number",
+  )
   c = cfg.ctc
-  _need(chunks.positive_int(c.get("beam_width")), "ctc.beam_width", c.get("beam_width"),
-        "must be a positive integer (prefixes kept by the beam search)")
+  _need(
+    chunks.positive_int(c.get("beam_width")),
+    "ctc.beam_width",
+    c.get("beam_width"),
+    "must be a positive integer (prefixes kept by the beam search)",
+  )
   beam_splits = c.get("beam_splits")
-  _need(isinstance(beam_splits, (tuple, list)) and set(beam_splits) <= set(cfg.eval_splits),
-        "ctc.beam_splits", beam_splits,
-        f"must name evaluated splits only (config.eval_splits={tuple(cfg.eval_splits)})")
+  _need(
+    isinstance(beam_splits, (tuple, list)) and set(beam_splits) <= set(cfg.eval_splits),
+    "ctc.beam_splits",
+    beam_splits,
+    f"must name evaluated splits only (config.eval_splits={tuple(cfg.eval_splits)})",
+  )
   for key in ("beam_strips", "plot_strips"):
     v = c.get(key)
-    _need(isinstance(v, int) and not isinstance(v, bool) and v >= 0, f"ctc.{key}", v,
-          "must be an integer >= 0 (beam_strips 0: all; plot_strips 0: no plot)")
+    _need(
+      isinstance(v, int) and not isinstance(v, bool) and v >= 0,
+      f"ctc.{key}",
+      v,
+      "must be an integer >= 0 (beam_strips 0: all; plot_strips 0: no plot)",
+    )
 
 
 def check_labels(raw_NxL: np.ndarray, split: str, data_name: str) -> np.ndarray:
@@ -116,18 +139,26 @@ def check_labels(raw_NxL: np.ndarray, split: str, data_name: str) -> np.ndarray:
   0..9, then PAD only; else a ConfigError naming the split."""
   raw_NxL = np.asarray(raw_NxL)
   targets = raw_NxL.astype(np.int32)
-  if (raw_NxL.ndim != 2 or not np.array_equal(raw_NxL, targets) or targets.min() < 0
-      or targets.max() > BLANK):
-    raise ConfigError(f"config.data.name={data_name!r}: the ctc trainer reads label rows "
-                      f"of digits 0..9 padded with {BLANK} (e.g. 'digit_strips'); the "
-                      f"{split} split's targets are {raw_NxL.dtype} of shape "
-                      f"{raw_NxL.shape} with values {raw_NxL.min()}..{raw_NxL.max()}")
+  if (
+    raw_NxL.ndim != 2
+    or not np.array_equal(raw_NxL, targets)
+    or targets.min() < 0
+    or targets.max() > BLANK
+  ):
+    raise ConfigError(
+      f"config.data.name={data_name!r}: the ctc trainer reads label rows "
+      f"of digits 0..9 padded with {BLANK} (e.g. 'digit_strips'); the "
+      f"{split} split's targets are {raw_NxL.dtype} of shape "
+      f"{raw_NxL.shape} with values {raw_NxL.min()}..{raw_NxL.max()}"
+    )
   is_pad = targets == BLANK
   bad = np.flatnonzero(np.any(is_pad[:, :-1] & ~is_pad[:, 1:], axis=1))
   if bad.size:
-    raise ConfigError(f"config.data.name={data_name!r}: {split} label row {bad[0]} "
-                      f"{targets[bad[0]].tolist()} has a digit after the padding {BLANK}; "
-                      "the padding must be trailing")
+    raise ConfigError(
+      f"config.data.name={data_name!r}: {split} label row {bad[0]} "
+      f"{targets[bad[0]].tolist()} has a digit after the padding {BLANK}; "
+      "the padding must be trailing"
+    )
   return targets
 
 
@@ -136,8 +167,11 @@ def load(cfg: Any) -> dict[str, dict[str, np.ndarray]]:
   out = {}
   for name, split in data_lib.load(cfg.data).items():
     targets = check_labels(split["targets"], name, cfg.data.name)
-    out[name] = {"inputs": np.asarray(split["inputs"], np.float32), "targets": targets,
-                 "lengths": np.sum(targets != BLANK, axis=1).astype(np.int32)}
+    out[name] = {
+      "inputs": np.asarray(split["inputs"], np.float32),
+      "targets": targets,
+      "lengths": np.sum(targets != BLANK, axis=1).astype(np.int32),
+    }
   return out
 
 
@@ -157,13 +191,17 @@ def check_frames(model, params, splits: dict, cfg: Any) -> int:
   x = splits["train"]["inputs"][:1]
   shape = jax.eval_shape(lambda p: model.apply({"params": p}, x), params).shape
   if len(shape) != 3 or shape[-1] != V:
-    raise ConfigError(f"config.model.name={cfg.model.name!r} gives outputs of shape "
-                      f"{shape}; the ctc trainer needs per-frame logits B x T x {V}")
+    raise ConfigError(
+      f"config.model.name={cfg.model.name!r} gives outputs of shape "
+      f"{shape}; the ctc trainer needs per-frame logits B x T x {V}"
+    )
   longest = max(int(s["lengths"].max()) for s in splits.values())
   if shape[1] < 2 * longest - 1:
-    raise ConfigError(f"config.model: {shape[1]} frames cannot emit {longest} labels "
-                      f"with repeats (CTC needs 2 L - 1 = {2 * longest - 1}); downsample "
-                      f"the width less (e.g. smaller model.width_strides)")
+    raise ConfigError(
+      f"config.model: {shape[1]} frames cannot emit {longest} labels "
+      f"with repeats (CTC needs 2 L - 1 = {2 * longest - 1}); downsample "
+      f"the width less (e.g. smaller model.width_strides)"
+    )
   return shape[1]
 
 
@@ -172,11 +210,12 @@ def init_state(cfg: Any, model, tx, x_1xHxWxC: np.ndarray) -> dict:
   generator, still a pure function of the seed: compiling the two LSTM cells'
   initializers through the default threefry took 20 s on the (loaded) 2-core CPU,
   rbg 5 s. (rbg's draws may differ between backends; a run's checkpoints do not.)"""
+
   def init():
     key = jax.random.key(cfg.seed, impl="rbg")
     params = model.init(key, jnp.asarray(x_1xHxWxC))["params"]
-    return {"step": jnp.zeros((), jnp.int32), "params": params,
-            "opt_state": tx.init(params)}
+    return {"step": jnp.zeros((), jnp.int32), "params": params, "opt_state": tx.init(params)}
+
   return jax.jit(init)()
 
 
@@ -205,12 +244,14 @@ def make_train_chunk(cfg: Any, model, tx, n: int):
 def make_eval_batch(model):
   """jit(params, x_BxHxWxC, targets_BxL) -> (logits, -log P(l | x) per strip,
   best-path labels B x T, their lengths)."""
+
   @jax.jit
   def eval_batch(params, x, targets):
     logits_BxTxV = model.apply({"params": params}, x)
     nll_B = losses.ctc(logits_BxTxV, ctc_labels(targets), blank_id=BLANK)
     labels_BxT, lengths_B = ctc_best_path(logits_BxTxV, blank=BLANK)
     return logits_BxTxV, nll_B, labels_BxT, lengths_B
+
   return eval_batch
 
 
@@ -233,8 +274,10 @@ def references(split: dict) -> list[list[int]]:
 
 
 def beam_decode(logits_NxTxV: np.ndarray, beam_width: int) -> list[list[int]]:
-  return [list(ctc_prefix_beam_search(z, blank=BLANK, beam_width=beam_width)[0].labels)
-          for z in logits_NxTxV]
+  return [
+    list(ctc_prefix_beam_search(z, blank=BLANK, beam_width=beam_width)[0].labels)
+    for z in logits_NxTxV
+  ]
 
 
 def evaluate_split(cfg: Any, out: dict, split: dict, name: str) -> dict[str, float]:
@@ -242,8 +285,7 @@ def evaluate_split(cfg: Any, out: dict, split: dict, name: str) -> dict[str, flo
   refs = references(split)
   best = [list(r[:k]) for r, k in zip(out["labels"], out["lengths"])]
   s = sequence.sequence_scores(refs, best)
-  metrics = {"loss": float(np.mean(out["nll"])), "seq_accuracy": s["seq_accuracy"],
-             "cer": s["cer"]}
+  metrics = {"loss": float(np.mean(out["nll"])), "seq_accuracy": s["seq_accuracy"], "cer": s["cer"]}
   if name in cfg.ctc.beam_splits:
     k = cfg.ctc.beam_strips or len(refs)
     b = sequence.sequence_scores(refs[:k], beam_decode(out["logits"][:k], cfg.ctc.beam_width))
@@ -260,10 +302,13 @@ def plot_strips(cfg: Any, workdir: Path, eval_batch, params, split: dict) -> Non
   out = run_split(eval_batch, params, split, cfg.eval_batch_size)  # evaluation's program
   best = [list(r[:n]) for r, n in zip(out["labels"][:k], out["lengths"][:k])]
   ctc_plot.strip_readings(
-      split["inputs"][:k, ..., 0], out["logits"][:k].argmax(-1), blank=BLANK,
-      refs=references(split)[:k], path=workdir / "plots" / "ctc_strips.png",
-      decoded={"best path": best, "beam": beam_decode(out["logits"][:k],
-                                                      cfg.ctc.beam_width)})
+    split["inputs"][:k, ..., 0],
+    out["logits"][:k].argmax(-1),
+    blank=BLANK,
+    refs=references(split)[:k],
+    path=workdir / "plots" / "ctc_strips.png",
+    decoded={"best path": best, "beam": beam_decode(out["logits"][:k], cfg.ctc.beam_width)},
+  )
 
 
 @workdir_lib.exclusive_workdir
@@ -278,8 +323,10 @@ def train_and_evaluate(cfg: Any, workdir: str | Path) -> Result:
   augment_lib.check_inputs(cfg.get("augment", ()), splits["train"]["inputs"].shape)
   n = len(splits["train"]["inputs"])
   if n < cfg.batch_size:
-    raise ConfigError(f"config.batch_size={cfg.batch_size} is larger than the training "
-                      f"split ({n} strips); lower it or use more strips")
+    raise ConfigError(
+      f"config.batch_size={cfg.batch_size} is larger than the training "
+      f"split ({n} strips); lower it or use more strips"
+    )
   tx, _ = optim.make_optimizer(cfg)
   workdir = workdir_lib.prepare(cfg, workdir)
 
@@ -290,9 +337,15 @@ def train_and_evaluate(cfg: Any, workdir: str | Path) -> Result:
   state = state if restored is None else restored
   start = int(jax.device_get(state["step"]))
   num_params = sum(int(np.prod(x.shape)) for x in jax.tree.leaves(state["params"]))
-  logging.info("ctc %s: %d parameters, %d frames per strip; %d training strips; starting "
-               "at step %d of %d", cfg.model.name, num_params, frames, n, start,
-               cfg.num_steps)
+  logging.info(
+    "ctc %s: %d parameters, %d frames per strip; %d training strips; starting at step %d of %d",
+    cfg.model.name,
+    num_params,
+    frames,
+    n,
+    start,
+    cfg.num_steps,
+  )
 
   train_chunk = make_train_chunk(cfg, model, tx, n)
   x_train = jnp.asarray(splits["train"]["inputs"])
@@ -308,9 +361,15 @@ def train_and_evaluate(cfg: Any, workdir: str | Path) -> Result:
     return evaluate_split(cfg, out, splits[split], split)
 
   state, history, steps_per_sec = chunks.run(
-      cfg, state, start=start, workdir=workdir, checkpointer=checkpointer,
-      train_chunk=ctc_chunk, evaluate=evaluate,
-      fix_hint="Lower config.optimizer.learning_rate or set optimizer.clip_norm.")
+    cfg,
+    state,
+    start=start,
+    workdir=workdir,
+    checkpointer=checkpointer,
+    train_chunk=ctc_chunk,
+    evaluate=evaluate,
+    fix_hint="Lower config.optimizer.learning_rate or set optimizer.clip_norm.",
+  )
 
   final = history.final()
   if steps_per_sec is not None:
@@ -325,7 +384,17 @@ def train_and_evaluate(cfg: Any, workdir: str | Path) -> Result:
       raise ValueError(f"the ctc trainer predicts per-frame logits; not {method!r}")
     return np.asarray(logits_fn(state["params"], jnp.asarray(x_BxHxWxC, jnp.float32)))
 
-  result = Result(cfg=cfg, workdir=workdir, final=final, history=history, splits=splits,
-                  state=state, model=model, predict=predict, start_step=start,
-                  num_params=num_params, steps_per_sec=steps_per_sec)
+  result = Result(
+    cfg=cfg,
+    workdir=workdir,
+    final=final,
+    history=history,
+    splits=splits,
+    state=state,
+    model=model,
+    predict=predict,
+    start_step=start,
+    num_params=num_params,
+    steps_per_sec=steps_per_sec,
+  )
   return workdir_lib.finish(result, t0, plot_fns)

@@ -41,6 +41,7 @@ min_mode_fraction (modes only), plot_snapshots, grid_samples (images:
 plots/samples_<step>.png of that many samples at every evaluation; 0: none)},
 num_steps, batch_size, log_every, eval_every, checkpoint_every, keep_checkpoints.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -55,6 +56,7 @@ import ml_collections
 import numpy as np
 import optax
 from absl import logging
+from jax.typing import ArrayLike
 
 import losses
 from nn_lib import config as config_lib
@@ -69,8 +71,8 @@ from nn_lib.training.checkpoint import Checkpointer
 from nn_lib.training.result import Result
 
 GENERATOR_LOSSES: dict[str, Callable[..., jax.Array]] = {
-    "nonsaturating": losses.gan_generator_nonsaturating,  # -log D(G(z))
-    "minimax": losses.gan_generator_minimax,              # log(1 - D(G(z)))
+  "nonsaturating": losses.gan_generator_nonsaturating,  # -log D(G(z))
+  "minimax": losses.gan_generator_minimax,  # log(1 - D(G(z)))
 }
 _SHOWN = 64  # generated images kept per evaluation for plots
 _GAN_INT_KEYS = ("latent_dim", "d_steps", "eval_samples", "plot_snapshots")
@@ -79,31 +81,35 @@ _GAN_INT_KEYS = ("latent_dim", "d_steps", "eval_samples", "plot_snapshots")
 def validate(cfg: Any) -> None:
   """Every key the GAN trainer reads, with an error naming the key."""
   config_lib.validate_common(cfg)
-  chunks.check_loop_keys(cfg, "gan", ("generator", "discriminator", "g_optimizer",
-                                       "d_optimizer", "schedule", "gan"))
+  chunks.check_loop_keys(
+    cfg, "gan", ("generator", "discriminator", "g_optimizer", "d_optimizer", "schedule", "gan")
+  )
   for key in _GAN_INT_KEYS:
     if not chunks.positive_int(cfg.gan.get(key)):
-      raise ConfigError(f"config.gan.{key} must be a positive integer, got "
-                        f"{cfg.gan.get(key)!r}")
+      raise ConfigError(f"config.gan.{key} must be a positive integer, got {cfg.gan.get(key)!r}")
   if cfg.gan.get("generator_loss") not in GENERATOR_LOSSES:
-    raise ConfigError(f"config.gan.generator_loss={cfg.gan.get('generator_loss')!r} is "
-                      f"not a generator loss; valid: {', '.join(GENERATOR_LOSSES)}")
+    raise ConfigError(
+      f"config.gan.generator_loss={cfg.gan.get('generator_loss')!r} is "
+      f"not a generator loss; valid: {', '.join(GENERATOR_LOSSES)}"
+    )
   r1 = cfg.gan.get("r1_weight", 0.0)
   if isinstance(r1, bool) or not isinstance(r1, (int, float)) or r1 < 0:
-    raise ConfigError(f"config.gan.r1_weight must be a number >= 0 (0: no penalty), "
-                      f"got {r1!r}")
+    raise ConfigError(f"config.gan.r1_weight must be a number >= 0 (0: no penalty), got {r1!r}")
   t = cfg.gan.get("real_label", 1.0)
   if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0.5 < t <= 1:
-    raise ConfigError(f"config.gan.real_label must be a number in (0.5, 1] (1: no label "
-                      f"smoothing), got {t!r}")
+    raise ConfigError(
+      f"config.gan.real_label must be a number in (0.5, 1] (1: no label smoothing), got {t!r}"
+    )
   ema = cfg.gan.get("g_ema_decay", 0.0)
   if isinstance(ema, bool) or not isinstance(ema, (int, float)) or not 0 <= ema < 1:
-    raise ConfigError(f"config.gan.g_ema_decay must be a number in [0, 1) (0: no moving "
-                      f"average of G), got {ema!r}")
+    raise ConfigError(
+      f"config.gan.g_ema_decay must be a number in [0, 1) (0: no moving average of G), got {ema!r}"
+    )
   grid = cfg.gan.get("grid_samples", 0)
   if isinstance(grid, bool) or not isinstance(grid, int) or grid < 0:
-    raise ConfigError(f"config.gan.grid_samples must be an integer >= 0 (0: no "
-                      f"per-evaluation grid), got {grid!r}")
+    raise ConfigError(
+      f"config.gan.grid_samples must be an integer >= 0 (0: no per-evaluation grid), got {grid!r}"
+    )
   gan_data.validate(cfg)
   for part in ("generator", "discriminator", "g_optimizer", "d_optimizer", "schedule"):
     if not cfg[part].get("name"):
@@ -114,8 +120,7 @@ def validate(cfg: Any) -> None:
       raise ConfigError(f"config.{part}.learning_rate must be a positive number, got {lr!r}")
 
 
-def discriminator_loss(real_B: jax.Array, fake_B: jax.Array,
-                       real_label: float = 1.0) -> jax.Array:
+def discriminator_loss(real_B: jax.Array, fake_B: jax.Array, real_label: float = 1.0) -> jax.Array:
   """D's mean BCE on its logits, targets `real_label` (t) for real x and 0 for G(z).
   t < 1 is one-sided label smoothing (Salimans et al. 2016): softplus(-r) + (1 - t) r
   = t softplus(-r) + (1 - t) softplus(r), so D gains nothing past D(x) = t."""
@@ -128,9 +133,9 @@ def discriminator_loss(real_B: jax.Array, fake_B: jax.Array,
 def make_optimizer(cfg: Any, part: str, num_updates: int):
   """optim.make_optimizer on config.<part> (g_optimizer or d_optimizer) and
   config.schedule over `num_updates` of that player (D makes d_steps per step)."""
-  view = ml_collections.ConfigDict({"optimizer": cfg[part].to_dict(),
-                                    "schedule": cfg.schedule.to_dict(),
-                                    "num_steps": num_updates})
+  view = ml_collections.ConfigDict(
+    {"optimizer": cfg[part].to_dict(), "schedule": cfg.schedule.to_dict(), "num_steps": num_updates}
+  )
   try:
     tx, _ = optim.make_optimizer(view)
   except ConfigError as e:
@@ -141,33 +146,47 @@ def make_optimizer(cfg: Any, part: str, num_updates: int):
 def init_state(cfg: Any, G, D, g_tx, d_tx, sample_shape: tuple[int, ...]) -> dict:
   """The whole training state; its rng is the seed's, split from G's and D's init.
   One jitted call: eager initialization would compile each small op on its own."""
+
   def variables():
     k_g, k_d, k_train = jax.random.split(jax.random.PRNGKey(cfg.seed), 3)
-    return (G.init(k_g, jnp.zeros((1, cfg.gan.latent_dim)), train=False),
-            D.init(k_d, jnp.zeros((1, *sample_shape)), train=False), k_train)
+    return (
+      G.init(k_g, jnp.zeros((1, cfg.gan.latent_dim)), train=False),
+      D.init(k_d, jnp.zeros((1, *sample_shape)), train=False),
+      k_train,
+    )
 
   for part, shapes in zip(("generator", "discriminator"), jax.eval_shape(variables)):
     other = set(shapes) - {"params", "batch_stats"}
     if other:
-      raise ConfigError(f"config.{part}: the gan trainer keeps parameters and batch-norm "
-                        f"statistics only; model {cfg[part].name!r} also has "
-                        f"{sorted(other)}: choose a model without them")
+      raise ConfigError(
+        f"config.{part}: the gan trainer keeps parameters and batch-norm "
+        f"statistics only; model {cfg[part].name!r} also has "
+        f"{sorted(other)}: choose a model without them"
+      )
 
   def init() -> dict:
     g_vars, d_vars, k_train = variables()
     g_vars, d_vars = dict(g_vars), dict(d_vars)
     g_params, d_params = g_vars.pop("params"), d_vars.pop("params")
-    state = {"step": jnp.zeros((), jnp.int32), "d_updates": jnp.zeros((), jnp.int32),
-             "rng": k_train, "g_params": g_params, "d_params": d_params,
-             "g_state": g_vars, "d_state": d_vars,
-             "g_opt_state": g_tx.init(g_params), "d_opt_state": d_tx.init(d_params)}
+    state = {
+      "step": jnp.zeros((), jnp.int32),
+      "d_updates": jnp.zeros((), jnp.int32),
+      "rng": k_train,
+      "g_params": g_params,
+      "d_params": d_params,
+      "g_state": g_vars,
+      "d_state": d_vars,
+      "g_opt_state": g_tx.init(g_params),
+      "d_opt_state": d_tx.init(d_params),
+    }
     if cfg.gan.get("g_ema_decay", 0.0):
       state["g_ema"] = jax.tree.map(jnp.copy, g_params)
     return state
+
   return jax.jit(init)()
 
 
-def standing_statistics(G, params, model_state: dict, z_BxZ: jax.Array) -> dict:
+def standing_statistics(G, params, model_state: dict, z_BxZ: ArrayLike) -> dict:
   """G's batch-norm statistics for `params`: the batch mean and variance of each
   layer over z_BxZ. A train-mode call gives m * old + (1 - m) * batch (momentum m,
   nn_lib.models.layers), so batch = (new - m * old) / (1 - m)."""
@@ -178,7 +197,7 @@ def standing_statistics(G, params, model_state: dict, z_BxZ: jax.Array) -> dict:
   return jax.tree.map(lambda n, o: (n - m * o) / (1.0 - m), new, model_state)
 
 
-def apply(model, params, model_state: dict, x: jax.Array, train: bool):
+def apply(model, params, model_state: dict, x: ArrayLike, train: bool):
   """(model(x), model_state after it). Train mode normalises by the batch's
   statistics and advances the running averages in `model_state`; eval mode (and a
   model without batch norm, model_state = {}) leaves it as it is."""
@@ -214,10 +233,8 @@ def make_train_chunk(cfg: Any, G, D, g_tx, d_tx, real: gan_data.RealData):
       # R1 (Mescheder et al. 2018): gamma/2 E||grad_x D(x)||^2 on real data keeps D
       # flat where the data are, which damps the players' oscillation around them.
       grad_BxD = jax.grad(lambda x: logit(d_params, d_state, x)[0].sum())(real_BxD)
-      loss = loss + 0.5 * r1_weight * jnp.mean(
-          jnp.sum(grad_BxD.reshape(batch, -1) ** 2, axis=-1))
-    return loss, (jnp.mean(jax.nn.sigmoid(real_B)), jnp.mean(jax.nn.sigmoid(fake_B)),
-                  new_state)
+      loss = loss + 0.5 * r1_weight * jnp.mean(jnp.sum(grad_BxD.reshape(batch, -1) ** 2, axis=-1))
+    return loss, (jnp.mean(jax.nn.sigmoid(real_B)), jnp.mean(jax.nn.sigmoid(fake_B)), new_state)
 
   def g_loss_fn(g_params, g_state, d_params, d_state, z_BxZ):
     fake, g_state = apply(G, g_params, g_state, z_BxZ, train=True)
@@ -231,34 +248,60 @@ def make_train_chunk(cfg: Any, G, D, g_tx, d_tx, real: gan_data.RealData):
       k_real, k_z = jax.random.split(key)
       # G is fixed during D's update: its samples carry no gradient, and its
       # statistics advance in its own update only (once per step)
-      fake_BxD = jax.lax.stop_gradient(apply(
-          G, state["g_params"], state["g_state"],
-          jax.random.normal(k_z, (batch, latent)), train=True)[0])
-      (loss, (d_real, d_fake, d_state)), grads = jax.value_and_grad(
-          d_loss_fn, has_aux=True)(d_params, d_state, fake_BxD,
-                                   real.sample(arrays, k_real, batch))
+      fake_BxD = jax.lax.stop_gradient(
+        apply(
+          G,
+          state["g_params"],
+          state["g_state"],
+          jax.random.normal(k_z, (batch, latent)),
+          train=True,
+        )[0]
+      )
+      (loss, (d_real, d_fake, d_state)), grads = jax.value_and_grad(d_loss_fn, has_aux=True)(
+        d_params, d_state, fake_BxD, real.sample(arrays, k_real, batch)
+      )
       updates, d_opt_state = d_tx.update(grads, d_opt_state, d_params)
-      return ((optax.apply_updates(d_params, updates), d_state, d_opt_state),
-              (loss, d_real, d_fake))
+      return (
+        (optax.apply_updates(d_params, updates), d_state, d_opt_state),
+        (loss, d_real, d_fake),
+      )
 
     rng, k_d, k_g = jax.random.split(state["rng"], 3)
     (d_params, d_state, d_opt_state), (d_loss, d_real, d_fake) = jax.lax.scan(
-        d_update, (state["d_params"], state["d_state"], state["d_opt_state"]),
-        jax.random.split(k_d, k))
+      d_update,
+      (state["d_params"], state["d_state"], state["d_opt_state"]),
+      jax.random.split(k_d, k),
+    )
     (g_loss, g_state), grads = jax.value_and_grad(g_loss_fn, has_aux=True)(
-        state["g_params"], state["g_state"], d_params, d_state,
-        jax.random.normal(k_g, (batch, latent)))
+      state["g_params"],
+      state["g_state"],
+      d_params,
+      d_state,
+      jax.random.normal(k_g, (batch, latent)),
+    )
     updates, g_opt_state = g_tx.update(grads, state["g_opt_state"], state["g_params"])
-    new = {"step": state["step"] + 1, "d_updates": state["d_updates"] + k, "rng": rng,
-           "g_params": optax.apply_updates(state["g_params"], updates),
-           "d_params": d_params, "g_state": g_state, "d_state": d_state,
-           "g_opt_state": g_opt_state, "d_opt_state": d_opt_state}
+    new = {
+      "step": state["step"] + 1,
+      "d_updates": state["d_updates"] + k,
+      "rng": rng,
+      "g_params": optax.apply_updates(state["g_params"], updates),
+      "d_params": d_params,
+      "g_state": g_state,
+      "d_state": d_state,
+      "g_opt_state": g_opt_state,
+      "d_opt_state": d_opt_state,
+    }
     if ema:
-      new["g_ema"] = jax.tree.map(lambda a, p: ema * a + (1.0 - ema) * p,
-                                  state["g_ema"], new["g_params"])
+      new["g_ema"] = jax.tree.map(
+        lambda a, p: ema * a + (1.0 - ema) * p, state["g_ema"], new["g_params"]
+      )
     # D(x), D(G(z)): means over this step's d_steps updates, before each update
-    return new, {"d_loss": d_loss.mean(), "g_loss": g_loss, "d_real": d_real.mean(),
-                 "d_fake": d_fake.mean()}
+    return new, {
+      "d_loss": d_loss.mean(),
+      "g_loss": g_loss,
+      "d_real": d_real.mean(),
+      "d_fake": d_fake.mean(),
+    }
 
   def chunk(state, arrays, n: int):
     return jax.lax.scan(lambda s, _: one_step(arrays, s), state, None, length=n)
@@ -267,8 +310,11 @@ def make_train_chunk(cfg: Any, G, D, g_tx, d_tx, real: gan_data.RealData):
 
 
 def _load_snapshots(directory: Path, up_to: int) -> dict[int, np.ndarray]:
-  return {int(p.stem): np.load(p) for p in directory.glob("*.npy")
-          if p.stem.isdigit() and int(p.stem) <= up_to}
+  return {
+    int(p.stem): np.load(p)
+    for p in directory.glob("*.npy")
+    if p.stem.isdigit() and int(p.stem) <= up_to
+  }
 
 
 @workdir_lib.exclusive_workdir
@@ -288,20 +334,24 @@ def train_and_evaluate(cfg: Any, workdir: str | Path) -> Result:
 
   state = init_state(cfg, G, D, g_tx, d_tx, real.shape)
   out_shape = jax.eval_shape(
-      lambda p, s: apply(G, p, s, jnp.zeros((1, cfg.gan.latent_dim)), train=False)[0],
-      state["g_params"], state["g_state"]).shape[1:]
+    lambda p, s: apply(G, p, s, jnp.zeros((1, cfg.gan.latent_dim)), train=False)[0],
+    state["g_params"],
+    state["g_state"],
+  ).shape[1:]
   if out_shape != real.shape:
-    raise ConfigError(f"config.generator gives samples of shape {out_shape}; the data "
-                      f"({cfg.data.name}) are {real.shape}: set its num_outputs (or "
-                      "image_size, channels)")
+    raise ConfigError(
+      f"config.generator gives samples of shape {out_shape}; the data "
+      f"({cfg.data.name}) are {real.shape}: set its num_outputs (or "
+      "image_size, channels)"
+    )
   checkpointer = Checkpointer(workdir, cfg.keep_checkpoints)
   restored = checkpointer.restore_latest(state)
   state = state if restored is None else restored
   start = int(jax.device_get(state["step"]))
-  num_params = sum(int(np.prod(x.shape)) for key in ("g_params", "d_params")
-                   for x in jax.tree.leaves(state[key]))
-  logging.info("GAN: %d parameters; starting at step %d of %d", num_params, start,
-               cfg.num_steps)
+  num_params = sum(
+    int(np.prod(x.shape)) for key in ("g_params", "d_params") for x in jax.tree.leaves(state[key])
+  )
+  logging.info("GAN: %d parameters; starting at step %d of %d", num_params, start, cfg.num_steps)
 
   train_chunk = make_train_chunk(cfg, G, D, g_tx, d_tx, real)
   # sampling uses G's running batch-norm averages (eval mode), as after training
@@ -309,8 +359,7 @@ def train_and_evaluate(cfg: Any, workdir: str | Path) -> Result:
   # Evaluation draws are fixed (the same z and real samples at every evaluation),
   # on the host and apart from training's rng: evaluating changes no training step.
   eval_rng = np.random.default_rng(cfg.seed)
-  z_eval = eval_rng.standard_normal((cfg.gan.eval_samples, cfg.gan.latent_dim)
-                                    ).astype(np.float32)
+  z_eval = eval_rng.standard_normal((cfg.gan.eval_samples, cfg.gan.latent_dim)).astype(np.float32)
   real_eval = real.sample_host(eval_rng, cfg.gan.eval_samples)
   # drawn after the others, so that they are the same with or without the average
   z_stats = eval_rng.standard_normal(z_eval.shape).astype(np.float32)
@@ -322,6 +371,7 @@ def train_and_evaluate(cfg: Any, workdir: str | Path) -> Result:
     if "g_ema" not in state:
       return state["g_params"], state["g_state"]
     return state["g_ema"], ema_stats(state["g_ema"], state["g_state"])
+
   snapshots_dir = workdir / "samples"
   if start == 0 and jax.process_index() == 0:
     shutil.rmtree(snapshots_dir, ignore_errors=True)  # a fresh run's, not a stale one's
@@ -331,9 +381,12 @@ def train_and_evaluate(cfg: Any, workdir: str | Path) -> Result:
   # every split is fresh draws of the same density
   def evaluate(state, step: int, _split: str) -> dict[str, float]:
     params, g_state = sampler(state)
-    fake_NxD = np.concatenate([
-        np.asarray(generate(params, g_state, z_eval[i:i + cfg.eval_batch_size]))
-        for i in range(0, len(z_eval), cfg.eval_batch_size)])
+    fake_NxD = np.concatenate(
+      [
+        np.asarray(generate(params, g_state, z_eval[i : i + cfg.eval_batch_size]))
+        for i in range(0, len(z_eval), cfg.eval_batch_size)
+      ]
+    )
     if jax.process_index() == 0:
       snapshots_dir.mkdir(parents=True, exist_ok=True)
       # points: all (the density plot shows them); images: a plot's worth
@@ -341,20 +394,27 @@ def train_and_evaluate(cfg: Any, workdir: str | Path) -> Result:
       grid = cfg.gan.get("grid_samples", 0)
       if real.is_image and grid:
         samples_plot.image_sample_grid(
-            gan_data.to_unit(fake_NxD[:grid]), workdir / "plots" / f"samples_{step}.png",
-            title=f"{cfg.data.name}: G(z) at step {step} (fixed z)")
+          gan_data.to_unit(fake_NxD[:grid]),
+          workdir / "plots" / f"samples_{step}.png",
+          title=f"{cfg.data.name}: G(z) at step {step} (fixed z)",
+        )
     return judge(fake_NxD)
 
   state, history, steps_per_sec = chunks.run(
-      cfg, state, start=start, workdir=workdir, checkpointer=checkpointer,
-      train_chunk=lambda state, n: train_chunk(state, real.arrays, n), evaluate=evaluate,
-      fix_hint="Lower config.g_optimizer/d_optimizer.learning_rate.")
+    cfg,
+    state,
+    start=start,
+    workdir=workdir,
+    checkpointer=checkpointer,
+    train_chunk=lambda state, n: train_chunk(state, real.arrays, n),
+    evaluate=evaluate,
+    fix_hint="Lower config.g_optimizer/d_optimizer.learning_rate.",
+  )
 
   final = history.final()
   snapshots = _load_snapshots(snapshots_dir, cfg.num_steps)
   if snapshots and jax.process_index() == 0:
-    _plot_snapshots(cfg, real, snapshots, real_eval, history,
-                    workdir / "plots" / "samples.png")
+    _plot_snapshots(cfg, real, snapshots, real_eval, history, workdir / "plots" / "samples.png")
 
   params, g_state = sampler(state)
 
@@ -363,15 +423,29 @@ def train_and_evaluate(cfg: Any, workdir: str | Path) -> Result:
       raise ValueError(f"the GAN predicts G(z) only; it has no method {method!r}")
     return np.asarray(generate(params, g_state, jnp.asarray(z_BxZ)))
 
-  result = Result(cfg=cfg, workdir=workdir, final=final, history=history,
-                  state=state, model={"generator": G, "discriminator": D},
-                  predict=predict, start_step=start, num_params=num_params,
-                  steps_per_sec=steps_per_sec)
+  result = Result(
+    cfg=cfg,
+    workdir=workdir,
+    final=final,
+    history=history,
+    state=state,
+    model={"generator": G, "discriminator": D},
+    predict=predict,
+    start_step=start,
+    num_params=num_params,
+    steps_per_sec=steps_per_sec,
+  )
   return workdir_lib.finish(result, t0, plot_fns)
 
 
-def _plot_snapshots(cfg: Any, real: gan_data.RealData, snapshots: dict[int, np.ndarray],
-                    real_eval: np.ndarray, history: writers.History, path: Path) -> None:
+def _plot_snapshots(
+  cfg: Any,
+  real: gan_data.RealData,
+  snapshots: dict[int, np.ndarray],
+  real_eval: np.ndarray,
+  history: writers.History,
+  path: Path,
+) -> None:
   """plots/samples.png: G's samples at gan.plot_snapshots evaluation steps."""
   steps = sorted(snapshots)
   idx = np.unique(np.linspace(0, len(steps) - 1, cfg.gan.plot_snapshots).round().astype(int))
@@ -379,24 +453,34 @@ def _plot_snapshots(cfg: Any, real: gan_data.RealData, snapshots: dict[int, np.n
   titles = {s: f"step {s}: {_quality_title(history, s)}" for s in shown}
   if real.is_image:
     samples_plot.image_samples_over_steps(
-        {s: gan_data.to_unit(x) for s, x in shown.items()}, gan_data.to_unit(real_eval),
-        path, titles=titles, suptitle=f"{cfg.data.name}: real (top) and G(z), fixed z")
+      {s: gan_data.to_unit(x) for s, x in shown.items()},
+      gan_data.to_unit(real_eval),
+      path,
+      titles=titles,
+      suptitle=f"{cfg.data.name}: real (top) and G(z), fixed z",
+    )
   else:
     samples_plot.samples_over_steps(
-        shown, real_eval, path, titles=titles,
-        suptitle=f"{cfg.data.name}: generated (red) over real (grey)")
+      shown,
+      real_eval,
+      path,
+      titles=titles,
+      suptitle=f"{cfg.data.name}: generated (red) over real (grey)",
+    )
 
 
 def _quality_title(history: writers.History, step: int) -> str:
   """'k/M modes, q% within' (or the digit classifier's confidence and classes) of
   the first eval split at `step`, for a plot title."""
-  values = {r["name"]: r["value"] for r in history.rows
-            if r["step"] == step and r["split"] != "train"}
+  values = {
+    r["name"]: r["value"] for r in history.rows if r["step"] == step and r["split"] != "train"
+  }
   if "sample_confidence" in values:
-    return (f"confidence {values['sample_confidence']:.2f}, "
-            f"{values['classes_present']:.0f} classes, "
-            f"largest {100 * values['max_class_fraction']:.0f}%")
+    return (
+      f"confidence {values['sample_confidence']:.2f}, "
+      f"{values['classes_present']:.0f} classes, "
+      f"largest {100 * values['max_class_fraction']:.0f}%"
+    )
   if "modes_covered" not in values:
     return ""
-  return (f"{values['modes_covered']:.0f} modes, "
-          f"{100 * values['high_quality_fraction']:.0f}% within")
+  return f"{values['modes_covered']:.0f} modes, {100 * values['high_quality_fraction']:.0f}% within"

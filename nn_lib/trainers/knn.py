@@ -4,6 +4,7 @@ is classified by a vote of its k nearest training examples.
 
 Config: `knn.k_grid` (candidate k), `knn.num_folds`, `knn.distance` ("l1" or "l2").
 """
+
 from __future__ import annotations
 
 import time
@@ -34,14 +35,20 @@ def distances(queries_QxD: jax.Array, refs_NxD: jax.Array, kind: str) -> jax.Arr
   if kind not in DISTANCES:
     raise ValueError(f"unknown distance {kind!r}; valid: {', '.join(DISTANCES)}")
   if queries_QxD.ndim != 2 or refs_NxD.ndim != 2 or queries_QxD.shape[1] != refs_NxD.shape[1]:
-    raise ValueError(f"distances needs Q x D and N x D arrays, got {queries_QxD.shape} "
-                     f"and {refs_NxD.shape}")
+    raise ValueError(
+      f"distances needs Q x D and N x D arrays, got {queries_QxD.shape} and {refs_NxD.shape}"
+    )
   if kind == "l2":
-    sq_QxN = (jnp.sum(queries_QxD ** 2, 1)[:, None] + jnp.sum(refs_NxD ** 2, 1)[None, :]
-              - 2.0 * queries_QxD @ refs_NxD.T)
+    sq_QxN = (
+      jnp.sum(queries_QxD**2, 1)[:, None]
+      + jnp.sum(refs_NxD**2, 1)[None, :]
+      - 2.0 * queries_QxD @ refs_NxD.T
+    )
     return jnp.sqrt(jnp.maximum(sq_QxN, 0.0))
-  blocks = [jnp.abs(queries_QxD[i:i + _CHUNK, None, :] - refs_NxD[None]).sum(-1)
-            for i in range(0, len(queries_QxD), _CHUNK)]
+  blocks = [
+    jnp.abs(queries_QxD[i : i + _CHUNK, None, :] - refs_NxD[None]).sum(-1)
+    for i in range(0, len(queries_QxD), _CHUNK)
+  ]
   return jnp.concatenate(blocks)
 
 
@@ -65,8 +72,9 @@ def vote_scores(labels_QxK: np.ndarray, k: int, num_classes: int) -> np.ndarray:
   return counts_QxC + (k - nearest_rank_QxC) / (k + 1.0)
 
 
-def cross_validate(x_NxD, y_N, k_grid, num_folds: int, kind: str, seed: int,
-                   num_classes: int) -> dict[int, float]:
+def cross_validate(
+  x_NxD, y_N, k_grid, num_folds: int, kind: str, seed: int, num_classes: int
+) -> dict[int, float]:
   """Mean validation accuracy of each k over `num_folds` folds of the training split."""
   if not 2 <= num_folds <= len(y_N):
     raise ValueError(f"num_folds must be in [2, {len(y_N)}], got {num_folds}")
@@ -77,7 +85,7 @@ def cross_validate(x_NxD, y_N, k_grid, num_folds: int, kind: str, seed: int,
     labels = neighbour_labels(x_NxD[fold], x_NxD[rest], y_N[rest], max(k_grid), kind)
     for k in k_grid:
       scores = vote_scores(labels, k, num_classes)
-      accs[k].append(float(metrics.accuracy(scores, y_N[fold])))
+      accs[k].append(float(metrics.accuracy(jnp.asarray(scores), jnp.asarray(y_N[fold]))))
   return {k: float(np.mean(v)) for k, v in accs.items()}
 
 
@@ -89,8 +97,7 @@ def _validate(cfg: Any) -> tuple[int, ...]:
   if not k_grid or k_grid[0] < 1:
     raise ConfigError(f"config.knn.k_grid must hold positive integers, got {cfg.knn.k_grid}")
   if cfg.knn.distance not in DISTANCES:
-    raise ConfigError(f"config.knn.distance must be one of {DISTANCES}, got "
-                      f"{cfg.knn.distance!r}")
+    raise ConfigError(f"config.knn.distance must be one of {DISTANCES}, got {cfg.knn.distance!r}")
   return k_grid
 
 
@@ -107,8 +114,9 @@ def train_and_evaluate(cfg: Any, workdir: str | Path) -> Result:
   num_classes = int(y_train.max()) + 1
 
   try:
-    cv = cross_validate(x_train, y_train, k_grid, cfg.knn.num_folds, cfg.knn.distance,
-                        cfg.seed, num_classes)
+    cv = cross_validate(
+      x_train, y_train, k_grid, cfg.knn.num_folds, cfg.knn.distance, cfg.seed, num_classes
+    )
   except ValueError as e:
     raise ConfigError(f"config.knn: {e}") from e
   best_k = max(k_grid, key=lambda k: (cv[k], -k))  # ties: the smaller k
@@ -119,25 +127,37 @@ def train_and_evaluate(cfg: Any, workdir: str | Path) -> Result:
     labels = neighbour_labels(flat(inputs), x_train, y_train, best_k, cfg.knn.distance)
     return vote_scores(labels, best_k, num_classes)
 
-  writer = writers.MetricWriter(workdir, num_steps=0, start_step=0,
-                                enabled=jax.process_index() == 0)
+  writer = writers.MetricWriter(
+    workdir, num_steps=0, start_step=0, enabled=jax.process_index() == 0
+  )
   writer.write(0, "cv", {"best_k": best_k, **{f"accuracy_k{k}": a for k, a in cv.items()}})
   for split in cfg.eval_splits:
     scores = predict(splits[split]["inputs"])
-    values = {name: float(metrics.get(name)(scores, splits[split]["targets"]))
-              for name in cfg.get("metrics", ("accuracy",))}
-    accuracy = float(metrics.accuracy(scores, splits[split]["targets"]))
+    values = {
+      name: float(metrics.get(name)(jnp.asarray(scores), jnp.asarray(splits[split]["targets"])))
+      for name in cfg.get("metrics", ("accuracy",))
+    }
+    accuracy = float(metrics.accuracy(jnp.asarray(scores), jnp.asarray(splits[split]["targets"])))
     writer.write(0, split, {"loss": 1.0 - accuracy, **values})  # the 0-1 error
   writer.close()
-  logging.info("kNN: cross-validated k = %d (%s)", best_k,
-               ", ".join(f"k={k}: {a:.4f}" for k, a in cv.items()))
+  logging.info(
+    "kNN: cross-validated k = %d (%s)", best_k, ", ".join(f"k={k}: {a:.4f}" for k, a in cv.items())
+  )
 
-  result = Result(cfg=cfg, workdir=workdir, final=writer.history.final(), splits=splits,
-                  history=writer.history, predict=predict)
+  result = Result(
+    cfg=cfg,
+    workdir=workdir,
+    final=writer.history.final(),
+    splits=splits,
+    history=writer.history,
+    predict=predict,
+  )
   cv_curve = {f"{cfg.knn.num_folds}-fold mean": (list(cv), list(cv.values()))}
   plots.classification.curve_comparison(
-      {"cross-validation accuracy": cv_curve}, workdir / "plots" / "cv_accuracy.png",
-      xlabel="k",
-      suptitle=f"chosen k = {best_k}, test accuracy "
-               f"{result.final.get('test/accuracy', float('nan')):.3f}")
+    {"cross-validation accuracy": cv_curve},
+    workdir / "plots" / "cv_accuracy.png",
+    xlabel="k",
+    suptitle=f"chosen k = {best_k}, test accuracy "
+    f"{result.final.get('test/accuracy', float('nan')):.3f}",
+  )
   return workdir_lib.finish(result, t0, plot_fns)

@@ -27,6 +27,7 @@ image_size, test_every}, model (nerf_mlp kwargs), optimizer, schedule,
 nerf.{num_samples, near, far, plot_views}, num_steps, batch_size (rays), eval_batch_size
 (rays), log_every, eval_every, checkpoint_every, keep_checkpoints.
 """
+
 from __future__ import annotations
 
 import time
@@ -69,31 +70,41 @@ def validate(cfg: Any) -> None:
   chunks.check_loop_keys(cfg, "nerf", ("model", "optimizer", "schedule", "nerf"))
   for key in _DATA_INT_KEYS:
     if not chunks.positive_int(cfg.data.get(key)):
-      raise ConfigError(f"config.data.{key} must be a positive integer, got "
-                        f"{cfg.data.get(key)!r}")
+      raise ConfigError(f"config.data.{key} must be a positive integer, got {cfg.data.get(key)!r}")
   if not 1 < cfg.data.test_every <= cfg.data.num_views:
-    raise ConfigError(f"config.data.test_every={cfg.data.test_every} must be in 2.."
-                      f"{cfg.data.num_views} (data.num_views): every test_every-th view is "
-                      "held out, the rest are trained on")
+    raise ConfigError(
+      f"config.data.test_every={cfg.data.test_every} must be in 2.."
+      f"{cfg.data.num_views} (data.num_views): every test_every-th view is "
+      "held out, the rest are trained on"
+    )
   scenes.get(cfg.data.name)
   if "dev" in cfg.eval_splits:
-    raise ConfigError("config.eval_splits: the nerf trainer evaluates 'train' and 'test' "
-                      "views only (no dev split); drop 'dev'")
+    raise ConfigError(
+      "config.eval_splits: the nerf trainer evaluates 'train' and 'test' "
+      "views only (no dev split); drop 'dev'"
+    )
   if cfg.model.get("name") != "nerf_mlp":
-    raise ConfigError(f"config.model.name={cfg.model.get('name')!r}: the nerf trainer "
-                      "renders the outputs [sigma, r, g, b] of 'nerf_mlp'; set it")
+    raise ConfigError(
+      f"config.model.name={cfg.model.get('name')!r}: the nerf trainer "
+      "renders the outputs [sigma, r, g, b] of 'nerf_mlp'; set it"
+    )
   if not chunks.positive_int(cfg.nerf.get("num_samples")):
-    raise ConfigError(f"config.nerf.num_samples must be a positive integer, got "
-                      f"{cfg.nerf.get('num_samples')!r}")
+    raise ConfigError(
+      f"config.nerf.num_samples must be a positive integer, got {cfg.nerf.get('num_samples')!r}"
+    )
   near, far = cfg.nerf.get("near"), cfg.nerf.get("far")
   if not (_is_number(near) and _is_number(far) and 0 <= near < far):
-    raise ConfigError(f"config.nerf.near={near!r} and config.nerf.far={far!r} must be "
-                      "numbers with 0 <= near < far (the scene's bounds along each ray, "
-                      f"e.g. {scenes.NEAR} and {scenes.FAR}: nn_lib/data/scenes.py)")
+    raise ConfigError(
+      f"config.nerf.near={near!r} and config.nerf.far={far!r} must be "
+      "numbers with 0 <= near < far (the scene's bounds along each ray, "
+      f"e.g. {scenes.NEAR} and {scenes.FAR}: nn_lib/data/scenes.py)"
+    )
   plot_views = cfg.nerf.get("plot_views", 8)
   if isinstance(plot_views, bool) or not isinstance(plot_views, int) or plot_views < 0:
-    raise ConfigError(f"config.nerf.plot_views must be an integer >= 0 (test views drawn "
-                      f"in plots/renders.png and depth.png; 0: no plots), got {plot_views!r}")
+    raise ConfigError(
+      f"config.nerf.plot_views must be an integer >= 0 (test views drawn "
+      f"in plots/renders.png and depth.png; 0: no plots), got {plot_views!r}"
+    )
   for part in ("optimizer", "schedule"):
     if not cfg[part].get("name"):
       raise ConfigError(f"config.{part}.name is not set")
@@ -107,11 +118,15 @@ def load(cfg: Any) -> tuple[scenes.Views, dict[str, dict[str, np.ndarray]], dict
   depths (flat, view after view) and its view indices."""
   v = scenes.views(cfg.data.name, cfg.data.num_views, cfg.data.image_size)
   train_V, test_V = scenes.split_views(cfg.data.num_views, cfg.data.test_every)
-  splits = {split: {"origins": v.origins_VxHxWx3[idx].reshape(-1, 3),
-                    "directions": v.directions_VxHxWx3[idx].reshape(-1, 3),
-                    "rgb": v.images_VxHxWx3[idx].reshape(-1, 3),
-                    "depth": v.depths_VxHxW[idx].reshape(-1)}
-            for split, idx in (("train", train_V), ("test", test_V))}
+  splits = {
+    split: {
+      "origins": v.origins_VxHxWx3[idx].reshape(-1, 3),
+      "directions": v.directions_VxHxWx3[idx].reshape(-1, 3),
+      "rgb": v.images_VxHxWx3[idx].reshape(-1, 3),
+      "depth": v.depths_VxHxW[idx].reshape(-1),
+    }
+    for split, idx in (("train", train_V), ("test", test_V))
+  }
   return v, splits, {"train": train_V, "test": test_V}
 
 
@@ -127,9 +142,14 @@ def make_render(cfg: Any, model, background_3: np.ndarray):
     if use_viewdirs:  # the same unit direction at every sample of a ray
       x_BxNx3 = jnp.concatenate([x_BxNx3, jnp.broadcast_to(d_Bx3[:, None], x_BxNx3.shape)], -1)
     out_BxNx4 = model.apply({"params": params}, x_BxNx3, train=True)
-    return nerf_lib.volume_render(out_BxNx4[..., 0], out_BxNx4[..., 1:], t_BxN,
-                                  background=jnp.asarray(background_3),
-                                  far_delta=(far - near) / n)
+    return nerf_lib.volume_render(
+      out_BxNx4[..., 0],
+      out_BxNx4[..., 1:],
+      t_BxN,
+      background=jnp.asarray(background_3),
+      far_delta=(far - near) / n,
+    )
+
   return render
 
 
@@ -138,6 +158,7 @@ def init_state(cfg: Any, model, tx) -> dict:
     x = jnp.zeros((1, 6 if cfg.model.get("use_viewdirs", True) else 3))
     params = model.init(jax.random.PRNGKey(cfg.seed), x)["params"]
     return {"step": jnp.zeros((), jnp.int32), "params": params, "opt_state": tx.init(params)}
+
   return jax.jit(init)()
 
 
@@ -156,12 +177,22 @@ def make_train_chunk(cfg: Any, render, tx):
       k_rays, k_t = jax.random.split(jax.random.fold_in(base_key, state["step"]))
       pick_B = jax.random.randint(k_rays, (batch,), 0, rays["rgb"].shape[0])
       loss, grads = jax.value_and_grad(loss_fn)(
-          state["params"], rays["origins"][pick_B], rays["directions"][pick_B],
-          rays["rgb"][pick_B], k_t)
+        state["params"],
+        rays["origins"][pick_B],
+        rays["directions"][pick_B],
+        rays["rgb"][pick_B],
+        k_t,
+      )
       updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
-      return ({"step": state["step"] + 1,
-               "params": optax.apply_updates(state["params"], updates),
-               "opt_state": opt_state}, loss_sum + loss)
+      return (
+        {
+          "step": state["step"] + 1,
+          "params": optax.apply_updates(state["params"], updates),
+          "opt_state": opt_state,
+        },
+        loss_sum + loss,
+      )
+
     return jax.lax.fori_loop(0, n, one_step, (state, jnp.zeros((), jnp.float32)))
 
   return jax.jit(chunk, donate_argnums=0)
@@ -175,20 +206,31 @@ def render_all(render_chunk, params, split: dict, chunk: int) -> dict[str, np.nd
   o = np.concatenate([split["origins"], np.zeros((pad, 3), np.float32)])
   d = np.concatenate([split["directions"], np.tile([[0.0, 0.0, -1.0]], (pad, 1))])
   d = d.astype(np.float32)
-  out = [jax.device_get(render_chunk(params, o[i:i + chunk], d[i:i + chunk]))
-         for i in range(0, n + pad, chunk)]
+  out = [
+    jax.device_get(render_chunk(params, o[i : i + chunk], d[i : i + chunk]))
+    for i in range(0, n + pad, chunk)
+  ]
   return {k: np.concatenate([o_[k] for o_ in out])[:n] for k in ("rgb", "depth", "opacity")}
 
 
 def evaluate_split(split: dict, rendered: dict) -> dict[str, float]:
   surface_N = np.isfinite(split["depth"])
   depth_err = np.abs(rendered["depth"][surface_N] - split["depth"][surface_N])
-  return {"psnr": float(_psnr(rendered["rgb"], split["rgb"])),
-          "depth_mae": float(np.mean(depth_err)) if depth_err.size else float("nan")}
+  return {
+    "psnr": float(_psnr(rendered["rgb"], split["rgb"])),
+    "depth_mae": float(np.mean(depth_err)) if depth_err.size else float("nan"),
+  }
 
 
-def _plot(cfg: Any, workdir: Path, step: int, test: dict, rendered: dict,
-          views_V: np.ndarray, num_shown: int) -> None:
+def _plot(
+  cfg: Any,
+  workdir: Path,
+  step: int,
+  test: dict,
+  rendered: dict,
+  views_V: np.ndarray,
+  num_shown: int,
+) -> None:
   """plots/renders.png and plots/depth.png of the first `num_shown` test views."""
   size = cfg.data.image_size
   shape = (len(views_V), size, size)
@@ -196,15 +238,23 @@ def _plot(cfg: Any, workdir: Path, step: int, test: dict, rendered: dict,
   psnrs = np.asarray(_psnr_per_view(rgb, true_rgb))
   shown = slice(0, num_shown)
   nerf_plots.views_and_renders(
-      true_rgb[shown], rgb[shown], workdir / "plots" / "renders.png",
-      titles=[f"view {v}: {p:.1f} dB" for v, p in zip(views_V[shown], psnrs)],
-      suptitle=f"held-out views (top) and renders (bottom), step {step}")
+    true_rgb[shown],
+    rgb[shown],
+    workdir / "plots" / "renders.png",
+    titles=[f"view {v}: {p:.1f} dB" for v, p in zip(views_V[shown], psnrs)],
+    suptitle=f"held-out views (top) and renders (bottom), step {step}",
+  )
   # what the rays do not stop they pass to the background, drawn at `far` as in the
   # true depth map (sum_i w_i t_i alone would put empty sky nearest of all)
   depth_N = rendered["depth"] + (1.0 - rendered["opacity"]) * cfg.nerf.far
-  nerf_plots.depth_maps(test["depth"].reshape(shape)[shown], depth_N.reshape(shape)[shown],
-                        workdir / "plots" / "depth.png", near=cfg.nerf.near, far=cfg.nerf.far,
-                        titles=[f"view {v}" for v in views_V[shown]])
+  nerf_plots.depth_maps(
+    test["depth"].reshape(shape)[shown],
+    depth_N.reshape(shape)[shown],
+    workdir / "plots" / "depth.png",
+    near=cfg.nerf.near,
+    far=cfg.nerf.far,
+    titles=[f"view {v}" for v in views_V[shown]],
+  )
 
 
 @workdir_lib.exclusive_workdir
@@ -225,8 +275,13 @@ def train_and_evaluate(cfg: Any, workdir: str | Path) -> Result:
   state = state if restored is None else restored
   start = int(jax.device_get(state["step"]))
   num_params = sum(int(np.prod(x.shape)) for x in jax.tree.leaves(state["params"]))
-  logging.info("NeRF: %d parameters, %d training rays; starting at step %d of %d",
-               num_params, len(splits["train"]["rgb"]), start, cfg.num_steps)
+  logging.info(
+    "NeRF: %d parameters, %d training rays; starting at step %d of %d",
+    num_params,
+    len(splits["train"]["rgb"]),
+    start,
+    cfg.num_steps,
+  )
 
   render = make_render(cfg, model, views.background_3)
   train_chunk = make_train_chunk(cfg, render, tx)
@@ -249,31 +304,62 @@ def train_and_evaluate(cfg: Any, workdir: str | Path) -> Result:
 
   # psnr of the chunk's mean MSE: the training curve in the units of the test one
   state, history, steps_per_sec = chunks.run(
-      cfg, state, start=start, workdir=workdir, checkpointer=checkpointer,
-      train_chunk=nerf_chunk, evaluate=evaluate,
-      fix_hint="Lower config.optimizer.learning_rate.",
-      train_extra=lambda m: {**m, "psnr": -10.0 * np.log10(max(m["loss"], 1e-10))})
+    cfg,
+    state,
+    start=start,
+    workdir=workdir,
+    checkpointer=checkpointer,
+    train_chunk=nerf_chunk,
+    evaluate=evaluate,
+    fix_hint="Lower config.optimizer.learning_rate.",
+    train_extra=lambda m: {**m, "psnr": -10.0 * np.log10(max(m["loss"], 1e-10))},
+  )
 
   final = history.final()
   num_shown = min(cfg.nerf.get("plot_views", 8), len(view_idx["test"]))
   if num_shown and jax.process_index() == 0:
-    _plot(cfg, workdir, cfg.num_steps, splits["test"], render_split(state["params"], "test"),
-          view_idx["test"], num_shown)
+    _plot(
+      cfg,
+      workdir,
+      cfg.num_steps,
+      splits["test"],
+      render_split(state["params"], "test"),
+      view_idx["test"],
+      num_shown,
+    )
 
   def predict(rays_Nx6: np.ndarray, method: str | None = None, state=state) -> np.ndarray:
     """rgb_Nx3 of rays [origin, unit direction] (method="depth": expected depth_N)."""
     if method not in (None, "depth"):
       raise ValueError(f"the NeRF predicts colours (method=None) or depth; not {method!r}")
     rays_Nx6 = np.asarray(rays_Nx6, np.float32)
-    out = render_all(render_chunk, state["params"],
-                     {"origins": rays_Nx6[:, :3], "directions": rays_Nx6[:, 3:]},
-                     cfg.eval_batch_size)
+    out = render_all(
+      render_chunk,
+      state["params"],
+      {"origins": rays_Nx6[:, :3], "directions": rays_Nx6[:, 3:]},
+      cfg.eval_batch_size,
+    )
     return out["rgb"] if method is None else out["depth"]
 
-  result_splits = {s: {"inputs": np.concatenate([d["origins"], d["directions"]], -1),
-                       "targets": d["rgb"], "depth": d["depth"]} for s, d in splits.items()}
-  result = Result(cfg=cfg, workdir=workdir, final=final, history=history,
-                  splits=result_splits, state=state, model=model, predict=predict,
-                  start_step=start, num_params=num_params,
-                  steps_per_sec=steps_per_sec)
+  result_splits = {
+    s: {
+      "inputs": np.concatenate([d["origins"], d["directions"]], -1),
+      "targets": d["rgb"],
+      "depth": d["depth"],
+    }
+    for s, d in splits.items()
+  }
+  result = Result(
+    cfg=cfg,
+    workdir=workdir,
+    final=final,
+    history=history,
+    splits=result_splits,
+    state=state,
+    model=model,
+    predict=predict,
+    start_step=start,
+    num_params=num_params,
+    steps_per_sec=steps_per_sec,
+  )
   return workdir_lib.finish(result, t0, plot_fns)

@@ -34,6 +34,7 @@ schedule, seq2seq.{beam_width, alpha, num_examples, plot_examples}, num_steps,
 batch_size, eval_batch_size, log_every, eval_every, checkpoint_every,
 keep_checkpoints.
 """
+
 from __future__ import annotations
 
 import time
@@ -73,36 +74,69 @@ def _number(v: Any) -> bool:
 
 def validate(cfg: Any) -> None:
   """Every key the seq2seq trainer reads, with an error naming the key."""
-  chunks.check_loop_keys(cfg, "seq2seq", ("seed", "data", "eval_splits", "model",
-                                           "optimizer", "schedule", "seq2seq"))
-  _need(isinstance(cfg.seed, int) and not isinstance(cfg.seed, bool), "seed", cfg.seed,
-        "must be an integer")
-  _need(bool(cfg.eval_splits) and set(cfg.eval_splits) <= {"train", "dev", "test"},
-        "eval_splits", cfg.eval_splits, "must name one or more of train, dev, test")
+  chunks.check_loop_keys(
+    cfg, "seq2seq", ("seed", "data", "eval_splits", "model", "optimizer", "schedule", "seq2seq")
+  )
+  _need(
+    isinstance(cfg.seed, int) and not isinstance(cfg.seed, bool),
+    "seed",
+    cfg.seed,
+    "must be an integer",
+  )
+  _need(
+    bool(cfg.eval_splits) and set(cfg.eval_splits) <= {"train", "dev", "test"},
+    "eval_splits",
+    cfg.eval_splits,
+    "must name one or more of train, dev, test",
+  )
   name = cfg.model.get("name")
   _need(name in MODELS, "model.name", name, f"the seq2seq trainer trains one of {MODELS}")
   for key in ("vocab_size", "src_vocab_size"):
-    _need(cfg.model.get(key) in (None, V), f"model.{key}", cfg.model.get(key),
-          f"the data's vocabulary has {V} tokens (nn_lib.data.dates.VOCAB); leave it unset")
-  _need(cfg.model.get("pad_id", sd.PAD) == sd.PAD, "model.pad_id", cfg.model.get("pad_id"),
-        f"the data pads with token {sd.PAD}; leave it unset")
+    _need(
+      cfg.model.get(key) in (None, V),
+      f"model.{key}",
+      cfg.model.get(key),
+      f"the data's vocabulary has {V} tokens (nn_lib.data.dates.VOCAB); leave it unset",
+    )
+  _need(
+    cfg.model.get("pad_id", sd.PAD) == sd.PAD,
+    "model.pad_id",
+    cfg.model.get("pad_id"),
+    f"the data pads with token {sd.PAD}; leave it unset",
+  )
   for part in ("optimizer", "schedule"):
     _need(bool(cfg[part].get("name")), f"{part}.name", cfg[part].get("name"), "is not set")
   lr = cfg.optimizer.get("learning_rate")
   _need(_number(lr) and lr > 0, "optimizer.learning_rate", lr, "must be a positive number")
   clip = cfg.optimizer.get("clip_norm", 0.0)
-  _need(_number(clip) and clip >= 0, "optimizer.clip_norm", clip,
-        "must be a number >= 0 (0: no gradient clipping)")
+  _need(
+    _number(clip) and clip >= 0,
+    "optimizer.clip_norm",
+    clip,
+    "must be a number >= 0 (0: no gradient clipping)",
+  )
   s = cfg.seq2seq
-  _need(chunks.positive_int(s.get("beam_width")), "seq2seq.beam_width", s.get("beam_width"),
-        "must be a positive integer (1: beam search is greedy decoding)")
-  _need(_number(s.get("alpha")) and s.alpha >= 0, "seq2seq.alpha", s.get("alpha"),
-        "must be a number >= 0 (the length normalisation 1/T_y^alpha; 0: none)")
+  _need(
+    chunks.positive_int(s.get("beam_width")),
+    "seq2seq.beam_width",
+    s.get("beam_width"),
+    "must be a positive integer (1: beam search is greedy decoding)",
+  )
+  _need(
+    _number(s.get("alpha")) and s.alpha >= 0,
+    "seq2seq.alpha",
+    s.get("alpha"),
+    "must be a number >= 0 (the length normalisation 1/T_y^alpha; 0: none)",
+  )
   for key in ("num_examples", "plot_examples"):
     v = s.get(key)
-    _need(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= cfg.eval_batch_size,
-          f"seq2seq.{key}", v, f"must be an integer in 0..eval_batch_size="
-          f"{cfg.eval_batch_size} (decoded examples shown after training)")
+    _need(
+      isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= cfg.eval_batch_size,
+      f"seq2seq.{key}",
+      v,
+      f"must be an integer in 0..eval_batch_size="
+      f"{cfg.eval_batch_size} (decoded examples shown after training)",
+    )
 
 
 def build_model(cfg: Any):
@@ -114,24 +148,25 @@ def build_model(cfg: Any):
 
 def init_state(cfg: Any, model, tx, src_len: int, tgt_len: int) -> dict:
   def init(key):
-    params = model.init(key, jnp.zeros((1, src_len), jnp.int32),
-                        jnp.zeros((1, tgt_len), jnp.int32))["params"]
+    params = model.init(
+      key, jnp.zeros((1, src_len), jnp.int32), jnp.zeros((1, tgt_len), jnp.int32)
+    )["params"]
     return {"step": jnp.zeros((), jnp.int32), "params": params, "opt_state": tx.init(params)}
+
   # the key is an argument: a constant one lets XLA fold the whole initialisation
   # at compile time, several times slower than running it
   return jax.jit(init)(jax.random.PRNGKey(cfg.seed))
 
 
-def masked_token_loss(logits_BxTxV: jax.Array, tgt_BxT: jax.Array
-                      ) -> tuple[jax.Array, jax.Array, jax.Array]:
+def masked_token_loss(
+  logits_BxTxV: jax.Array, tgt_BxT: jax.Array
+) -> tuple[jax.Array, jax.Array, jax.Array]:
   """Per row: summed cross-entropy over the real (non-pad) target tokens, the number
   of them predicted right (argmax), and their number."""
   mask_BxT = tgt_BxT != sd.PAD
-  ce_BxT = losses.softmax_cross_entropy_with_integer_labels(logits_BxTxV, tgt_BxT,
-                                                            where=mask_BxT)
+  ce_BxT = losses.softmax_cross_entropy_with_integer_labels(logits_BxTxV, tgt_BxT, where=mask_BxT)
   right_BxT = (jnp.argmax(logits_BxTxV, axis=-1) == tgt_BxT) & mask_BxT
-  return (jnp.sum(ce_BxT, axis=1), jnp.sum(right_BxT, axis=1),
-          jnp.sum(mask_BxT, axis=1))
+  return (jnp.sum(ce_BxT, axis=1), jnp.sum(right_BxT, axis=1), jnp.sum(mask_BxT, axis=1))
 
 
 def make_train_chunk(cfg: Any, model, tx, num_pairs: int):
@@ -141,8 +176,9 @@ def make_train_chunk(cfg: Any, model, tx, num_pairs: int):
   data_key, dropout_key = jax.random.fold_in(base_key, 1), jax.random.fold_in(base_key, 2)
 
   def loss_fn(params, src_BxS, tgt_BxT, key):
-    logits_BxTxV = model.apply({"params": params}, src_BxS, sd.decoder_inputs(tgt_BxT),
-                               train=True, rngs={"dropout": key})
+    logits_BxTxV = model.apply(
+      {"params": params}, src_BxS, sd.decoder_inputs(tgt_BxT), train=True, rngs={"dropout": key}
+    )
     ce_B, _, count_B = masked_token_loss(logits_BxTxV, tgt_BxT)
     return jnp.sum(ce_B) / jnp.maximum(jnp.sum(count_B), 1)
 
@@ -173,21 +209,39 @@ def make_eval_batch(cfg: Any, model, max_len: int):
     ce_B, right_B, count_B = masked_token_loss(logits_BxTxV, tgt_BxT)
     step_fn, state = seq2seq_models.decoder(model, variables, src_BxS, max_len)
     start_B = jnp.full((src_BxS.shape[0],), sd.BOS, jnp.int32)
-    greedy_BxL = greedy_decode(step_fn, state, start_B, max_len=max_len, eos_id=sd.EOS,
-                               pad_id=sd.PAD).tokens_BxL
-    beam = beam_search(step_fn, state, start_B, beam_width=K, max_len=max_len,
-                       eos_id=sd.EOS, alpha=alpha, pad_id=sd.PAD)
+    greedy_BxL = greedy_decode(
+      step_fn, state, start_B, max_len=max_len, eos_id=sd.EOS, pad_id=sd.PAD
+    ).tokens_BxL
+    beam = beam_search(
+      step_fn,
+      state,
+      start_B,
+      beam_width=K,
+      max_len=max_len,
+      eos_id=sd.EOS,
+      alpha=alpha,
+      pad_id=sd.PAD,
+    )
     # Fed its own greedy output, the model repeats greedy decoding's steps: the
     # attention of those steps, for the heat maps.
     _, weights = seq2seq_models.teacher_force_with_attention(
-        model, variables, src_BxS, sd.decoder_inputs(greedy_BxL))
-    return {"ce": ce_B, "right": right_B, "count": count_B, "greedy": greedy_BxL,
-            "beam": beam.tokens_BxKxL[:, 0], "attention": last_layer_attention(weights)}
+      model, variables, src_BxS, sd.decoder_inputs(greedy_BxL)
+    )
+    return {
+      "ce": ce_B,
+      "right": right_B,
+      "count": count_B,
+      "greedy": greedy_BxL,
+      "beam": beam.tokens_BxKxL[:, 0],
+      "attention": last_layer_attention(weights),
+    }
+
   return eval_batch
 
 
-def decode_split(eval_batch, params, pairs: sd.Pairs, batch_size: int,
-                 limit: int | None = None) -> dict[str, np.ndarray]:
+def decode_split(
+  eval_batch, params, pairs: sd.Pairs, batch_size: int, limit: int | None = None
+) -> dict[str, np.ndarray]:
   """eval_batch over the split's rows (the first `limit`), concatenated on the host."""
   if limit is not None:
     pairs = sd.Pairs(pairs.src_NxS[:limit], pairs.tgt_NxT[:limit])
@@ -202,8 +256,10 @@ def scores(decoded: dict[str, np.ndarray], pairs: sd.Pairs) -> dict[str, float]:
   """The split's metrics (module docstring) from decode_split's arrays."""
   refs = sd.texts(pairs.tgt_NxT)
   count = max(float(np.sum(decoded["count"], dtype=np.float64)), 1.0)
-  out = {"loss": float(np.sum(decoded["ce"], dtype=np.float64)) / count,
-         "token_accuracy": float(np.sum(decoded["right"])) / count}
+  out = {
+    "loss": float(np.sum(decoded["ce"], dtype=np.float64)) / count,
+    "token_accuracy": float(np.sum(decoded["right"])) / count,
+  }
   for prefix, key in (("", "greedy"), ("beam_", "beam")):
     predicted = sd.texts(decoded[key])
     out[f"{prefix}exact_match"] = sd.exact_match(predicted, refs)
@@ -211,8 +267,9 @@ def scores(decoded: dict[str, np.ndarray], pairs: sd.Pairs) -> dict[str, float]:
   return out
 
 
-def write_examples(cfg: Any, workdir: Path, eval_batch, params, pairs: sd.Pairs,
-                   split: str) -> list[str]:
+def write_examples(
+  cfg: Any, workdir: Path, eval_batch, params, pairs: sd.Pairs, split: str
+) -> list[str]:
   """Logs the first seq2seq.num_examples decoded pairs of `split` and writes them to
   workdir/examples.txt; draws the attention of the first plot_examples."""
   s = cfg.seq2seq
@@ -222,9 +279,11 @@ def write_examples(cfg: Any, workdir: Path, eval_batch, params, pairs: sd.Pairs,
   decoded = decode_split(eval_batch, params, pairs, cfg.eval_batch_size, limit=n)
   src, ref = sd.texts(pairs.src_NxS[:n]), sd.texts(pairs.tgt_NxT[:n])
   greedy, beam = sd.texts(decoded["greedy"]), sd.texts(decoded["beam"])
-  lines = [f"{x!r} -> greedy {g!r}{'' if g == r else ' (wrong)'}, beam {b!r}"
-           f"{'' if b == r else ' (wrong)'}; reference {r!r}"
-           for x, g, b, r in zip(src, greedy, beam, ref)][:s.num_examples]
+  lines = [
+    f"{x!r} -> greedy {g!r}{'' if g == r else ' (wrong)'}, beam {b!r}"
+    f"{'' if b == r else ' (wrong)'}; reference {r!r}"
+    for x, g, b, r in zip(src, greedy, beam, ref)
+  ][: s.num_examples]
   if lines:
     logging.info("decoded %s examples:\n%s", split, "\n".join(lines))
     if jax.process_index() == 0:
@@ -232,10 +291,13 @@ def write_examples(cfg: Any, workdir: Path, eval_batch, params, pairs: sd.Pairs,
   k = s.plot_examples
   if k:
     attention_plot.attention_maps(
-        decoded["attention"][:k], [sd.token_labels(x) for x in pairs.src_NxS[:k]],
-        [sd.token_labels(y) for y in decoded["greedy"][:k]],
-        workdir / "plots" / "attention.png", titles=src[:k],
-        suptitle=f"{cfg.model.name}: attention while writing its greedy output ({split})")
+      decoded["attention"][:k],
+      [sd.token_labels(x) for x in pairs.src_NxS[:k]],
+      [sd.token_labels(y) for y in decoded["greedy"][:k]],
+      workdir / "plots" / "attention.png",
+      titles=src[:k],
+      suptitle=f"{cfg.model.name}: attention while writing its greedy output ({split})",
+    )
   return lines
 
 
@@ -250,12 +312,16 @@ def train_and_evaluate(cfg: Any, workdir: str | Path) -> Result:
   tx, _ = optim.make_optimizer(cfg)
   pairs = sd.load_pairs(cfg.data, tuple(cfg.eval_splits))
   train = pairs["train"]
-  num_pairs, (src_len, tgt_len) = len(train.src_NxS), (train.src_NxS.shape[1],
-                                                       train.tgt_NxT.shape[1])
+  num_pairs, (src_len, tgt_len) = (
+    len(train.src_NxS),
+    (train.src_NxS.shape[1], train.tgt_NxT.shape[1]),
+  )
   if cfg.batch_size > num_pairs:
-    raise ConfigError(f"config.batch_size={cfg.batch_size} is more than the "
-                      f"{num_pairs} training pairs of data.train_split="
-                      f"{cfg.data.train_split!r}; lower it")
+    raise ConfigError(
+      f"config.batch_size={cfg.batch_size} is more than the "
+      f"{num_pairs} training pairs of data.train_split="
+      f"{cfg.data.train_split!r}; lower it"
+    )
   workdir = workdir_lib.prepare(cfg, workdir)
 
   state = init_state(cfg, model, tx, src_len, tgt_len)
@@ -264,9 +330,17 @@ def train_and_evaluate(cfg: Any, workdir: str | Path) -> Result:
   state = state if restored is None else restored
   start = int(jax.device_get(state["step"]))
   num_params = sum(int(np.prod(x.shape)) for x in jax.tree.leaves(state["params"]))
-  logging.info("seq2seq %s: %d parameters; %d training pairs (sources of %d tokens, "
-               "targets of %d); starting at step %d of %d", cfg.model.name, num_params,
-               num_pairs, src_len, tgt_len, start, cfg.num_steps)
+  logging.info(
+    "seq2seq %s: %d parameters; %d training pairs (sources of %d tokens, "
+    "targets of %d); starting at step %d of %d",
+    cfg.model.name,
+    num_params,
+    num_pairs,
+    src_len,
+    tgt_len,
+    start,
+    cfg.num_steps,
+  )
 
   train_chunk = make_train_chunk(cfg, model, tx, num_pairs)
   eval_batch = make_eval_batch(cfg, model, tgt_len)
@@ -277,13 +351,20 @@ def train_and_evaluate(cfg: Any, workdir: str | Path) -> Result:
     return state, {"loss": loss_sum / n, "grad_norm": norm_sum / n}
 
   def evaluate(state, _step: int, split: str) -> dict[str, float]:
-    return scores(decode_split(eval_batch, state["params"], pairs[split],
-                               cfg.eval_batch_size), pairs[split])
+    return scores(
+      decode_split(eval_batch, state["params"], pairs[split], cfg.eval_batch_size), pairs[split]
+    )
 
   state, history, steps_per_sec = chunks.run(
-      cfg, state, start=start, workdir=workdir, checkpointer=checkpointer,
-      train_chunk=s2s_chunk, evaluate=evaluate,
-      fix_hint="Lower config.optimizer.learning_rate or set optimizer.clip_norm.")
+    cfg,
+    state,
+    start=start,
+    workdir=workdir,
+    checkpointer=checkpointer,
+    train_chunk=s2s_chunk,
+    evaluate=evaluate,
+    fix_hint="Lower config.optimizer.learning_rate or set optimizer.clip_norm.",
+  )
 
   final = history.final()
   if steps_per_sec is not None:
@@ -297,13 +378,20 @@ def train_and_evaluate(cfg: Any, workdir: str | Path) -> Result:
       raise ValueError(f"the seq2seq trainer decodes greedily or by beam; not {method!r}")
     src_BxS = np.asarray(src_BxS, np.int32)
     tgt_BxT = np.full((len(src_BxS), tgt_len), sd.EOS, np.int32)  # unused by decoding
-    out = decode_split(eval_batch, state["params"], sd.Pairs(src_BxS, tgt_BxT),
-                       cfg.eval_batch_size)
+    out = decode_split(eval_batch, state["params"], sd.Pairs(src_BxS, tgt_BxT), cfg.eval_batch_size)
     return out["beam" if method == "beam" else "greedy"]
 
-  result = Result(cfg=cfg, workdir=workdir, final=final, history=history,
-                  splits={k: {"inputs": p.src_NxS, "targets": p.tgt_NxT}
-                          for k, p in pairs.items()},
-                  state=state, model=model, predict=predict, start_step=start,
-                  num_params=num_params, steps_per_sec=steps_per_sec)
+  result = Result(
+    cfg=cfg,
+    workdir=workdir,
+    final=final,
+    history=history,
+    splits={k: {"inputs": p.src_NxS, "targets": p.tgt_NxT} for k, p in pairs.items()},
+    state=state,
+    model=model,
+    predict=predict,
+    start_step=start,
+    num_params=num_params,
+    steps_per_sec=steps_per_sec,
+  )
   return workdir_lib.finish(result, t0, plot_fns)

@@ -17,6 +17,7 @@ Scores of decoded outputs, on text (the characters before the first <eos>):
   character BLEU = corpus BLEU (nn_lib.metrics.bleu, N = 4, no smoothing) with every
   character a token (bleu.characters: whitespace dropped), one reference each.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -37,6 +38,7 @@ VOCAB_SIZE = len(dates.VOCAB)  # 71 tokens: 3 special + 68 characters
 
 class Pairs(NamedTuple):
   """One split: src_NxS and tgt_NxT, int32 tokens (each row ends with EOS, then PAD)."""
+
   src_NxS: np.ndarray
   tgt_NxT: np.ndarray
 
@@ -45,14 +47,18 @@ def _as_tokens(a: np.ndarray, what: str, cfg_data: Any) -> np.ndarray:
   """Token ids stored as float32 (embedded data's inputs) back to int32, checked."""
   a = np.asarray(a)
   if a.ndim != 2 or not np.all(np.isfinite(a)) or not np.all(a == np.round(a)):
-    raise ConfigError(f"config.data: the seq2seq trainer reads N x length token arrays "
-                      f"(e.g. data.name='dates'); {cfg_data.name!r} gives {what} of "
-                      f"dtype {a.dtype} and shape {a.shape} that are not whole token ids")
+    raise ConfigError(
+      f"config.data: the seq2seq trainer reads N x length token arrays "
+      f"(e.g. data.name='dates'); {cfg_data.name!r} gives {what} of "
+      f"dtype {a.dtype} and shape {a.shape} that are not whole token ids"
+    )
   ids = a.astype(np.int32)
   if ids.min() < 0 or ids.max() >= VOCAB_SIZE:
-    raise ConfigError(f"config.data: {cfg_data.name!r} {what} hold token ids in "
-                      f"[{ids.min()}, {ids.max()}]; the vocabulary (nn_lib.data.dates."
-                      f"VOCAB) has ids 0..{VOCAB_SIZE - 1}")
+    raise ConfigError(
+      f"config.data: {cfg_data.name!r} {what} hold token ids in "
+      f"[{ids.min()}, {ids.max()}]; the vocabulary (nn_lib.data.dates."
+      f"VOCAB) has ids 0..{VOCAB_SIZE - 1}"
+    )
   return ids
 
 
@@ -65,8 +71,10 @@ def load_pairs(cfg_data: Any, splits: Sequence[str]) -> dict[str, Pairs]:
     src = _as_tokens(split["inputs"], "inputs", cfg_data)
     tgt = _as_tokens(split["targets"], "targets", cfg_data)
     if not np.all(np.any(tgt == EOS, axis=1)):
-      raise ConfigError(f"config.data: every target of {cfg_data.name!r} must end with "
-                        f"<eos> (token {EOS}) within its {tgt.shape[1]} tokens")
+      raise ConfigError(
+        f"config.data: every target of {cfg_data.name!r} must end with "
+        f"<eos> (token {EOS}) within its {tgt.shape[1]} tokens"
+      )
     pairs[alias] = Pairs(src, tgt)
   return pairs
 
@@ -96,15 +104,18 @@ def token_labels(tokens_L: np.ndarray) -> list[str]:
 def exact_match(predicted: Sequence[str], references: Sequence[str]) -> float:
   """Fraction of predicted strings equal to their reference."""
   if len(predicted) != len(references) or not references:
-    raise ValueError(f"exact_match: {len(predicted)} predictions for "
-                     f"{len(references)} references (need equal, >= 1)")
+    raise ValueError(
+      f"exact_match: {len(predicted)} predictions for "
+      f"{len(references)} references (need equal, >= 1)"
+    )
   return float(np.mean([p == r for p, r in zip(predicted, references)]))
 
 
 def char_bleu(predicted: Sequence[str], references: Sequence[str]) -> float:
   """Corpus BLEU over characters, one reference per output."""
-  return bleu.corpus_bleu([bleu.characters(p) for p in predicted],
-                          [[bleu.characters(r)] for r in references]).score
+  return bleu.corpus_bleu(
+    [bleu.characters(p) for p in predicted], [[bleu.characters(r)] for r in references]
+  ).score
 
 
 def eval_batches(pairs: Pairs, batch_size: int):

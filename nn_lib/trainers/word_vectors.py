@@ -37,8 +37,10 @@ analogies, neighbours, num_neighbours, pca_pairs}, optimizer, schedule, num_step
 batch_size, eval_batch_size (unused; the loop's key), log_every, eval_every,
 checkpoint_every, keep_checkpoints.
 """
+
 from __future__ import annotations
 
+import dataclasses
 import numbers
 import time
 from pathlib import Path
@@ -77,32 +79,62 @@ def _number(v: Any) -> bool:
 
 def validate(cfg: Any) -> None:
   """Every key the word_vectors trainer reads, with an error naming the key."""
-  chunks.check_loop_keys(cfg, "word_vectors", ("seed", "data", "eval_splits", "embeddings",
-                                                "optimizer", "schedule"))
-  _need(isinstance(cfg.seed, int) and not isinstance(cfg.seed, bool), "seed", cfg.seed,
-        "must be an integer")
-  _need(tuple(cfg.eval_splits) == ("analogy",), "eval_splits", cfg.eval_splits,
-        "the word_vectors trainer evaluates the analogy questions: set ('analogy',)")
+  chunks.check_loop_keys(
+    cfg, "word_vectors", ("seed", "data", "eval_splits", "embeddings", "optimizer", "schedule")
+  )
+  _need(
+    isinstance(cfg.seed, int) and not isinstance(cfg.seed, bool),
+    "seed",
+    cfg.seed,
+    "must be an integer",
+  )
+  _need(
+    tuple(cfg.eval_splits) == ("analogy",),
+    "eval_splits",
+    cfg.eval_splits,
+    "the word_vectors trainer evaluates the analogy questions: set ('analogy',)",
+  )
   e = cfg.embeddings
-  _need(e.get("method") in METHODS, "embeddings.method", e.get("method"),
-        f"must be one of {METHODS}")
+  _need(
+    e.get("method") in METHODS, "embeddings.method", e.get("method"), f"must be one of {METHODS}"
+  )
   for key in ("vocab_size", "min_count", "dim", "window", "num_neighbours"):
-    _need(chunks.positive_int(e.get(key)), f"embeddings.{key}", e.get(key),
-          "must be a positive integer")
+    _need(
+      chunks.positive_int(e.get(key)), f"embeddings.{key}", e.get(key), "must be a positive integer"
+    )
   if e.method == "sgns":
-    _need(chunks.positive_int(e.get("num_negatives")), "embeddings.num_negatives",
-          e.get("num_negatives"), "must be a positive integer (negatives per pair)")
+    _need(
+      chunks.positive_int(e.get("num_negatives")),
+      "embeddings.num_negatives",
+      e.get("num_negatives"),
+      "must be a positive integer (negatives per pair)",
+    )
     for key in ("subsample", "neg_power"):
-      _need(_number(e.get(key)) and e.get(key) >= 0, f"embeddings.{key}", e.get(key),
-            "must be a number >= 0 (subsample 0: keep every word)")
+      _need(
+        _number(e.get(key)) and e.get(key) >= 0,
+        f"embeddings.{key}",
+        e.get(key),
+        "must be a number >= 0 (subsample 0: keep every word)",
+      )
   else:
-    _need(_number(e.get("x_max")) and e.get("x_max") > 0, "embeddings.x_max",
-          e.get("x_max"), "must be a number > 0 (GloVe's f(x) = min(1, (x/x_max)^alpha))")
-    _need(_number(e.get("alpha")) and e.get("alpha") >= 0, "embeddings.alpha",
-          e.get("alpha"), "must be a number >= 0")
-  _need(isinstance(e.get("analogies"), str) and bool(e.get("analogies")),
-        "embeddings.analogies", e.get("analogies"),
-        "must name the question file (an asset such as 'analogies.txt', or a path)")
+    _need(
+      _number(e.get("x_max")) and e.get("x_max") > 0,
+      "embeddings.x_max",
+      e.get("x_max"),
+      "must be a number > 0 (GloVe's f(x) = min(1, (x/x_max)^alpha))",
+    )
+    _need(
+      _number(e.get("alpha")) and e.get("alpha") >= 0,
+      "embeddings.alpha",
+      e.get("alpha"),
+      "must be a number >= 0",
+    )
+  _need(
+    isinstance(e.get("analogies"), str) and bool(e.get("analogies")),
+    "embeddings.analogies",
+    e.get("analogies"),
+    "must name the question file (an asset such as 'analogies.txt', or a path)",
+  )
   for key in ("neighbours", "pca_pairs"):
     _need(key in e, f"embeddings.{key}", None, "is not set (it may be empty)")
   for part in ("optimizer", "schedule"):
@@ -116,9 +148,11 @@ def load_tokens(cfg_data: Any) -> list[str]:
   split = data_lib.load_splits(cfg_data, {"train": cfg_data.train_split})["train"]
   rows = np.asarray(split["targets"])
   if rows.dtype != np.uint8 or rows.ndim != 2:
-    raise ConfigError(f"config.data: the word_vectors trainer reads rows of text bytes "
-                      f"(e.g. data.name='austen_text'); {cfg_data.name!r} gives "
-                      f"{rows.dtype} of shape {rows.shape}")
+    raise ConfigError(
+      f"config.data: the word_vectors trainer reads rows of text bytes "
+      f"(e.g. data.name='austen_text'); {cfg_data.name!r} gives "
+      f"{rows.dtype} of shape {rows.shape}"
+    )
   return words.tokenize(text_corpus.decode(rows.reshape(-1)))
 
 
@@ -135,9 +169,12 @@ def init_params(cfg: Any, vocab_size: int) -> dict:
   uniform = lambda k: jax.random.uniform(k, (vocab_size, d), jnp.float32, -0.5 / d, 0.5 / d)
   if cfg.embeddings.method == "sgns":
     return {"center": uniform(k1), "context": jnp.zeros((vocab_size, d), jnp.float32)}
-  return {"word": uniform(k1), "context": uniform(k2),
-          "word_bias": jnp.zeros((vocab_size,), jnp.float32),
-          "context_bias": jnp.zeros((vocab_size,), jnp.float32)}
+  return {
+    "word": uniform(k1),
+    "context": uniform(k2),
+    "word_bias": jnp.zeros((vocab_size,), jnp.float32),
+    "context_bias": jnp.zeros((vocab_size,), jnp.float32),
+  }
 
 
 def embedding(params: dict) -> np.ndarray:
@@ -154,32 +191,49 @@ def make_loss(cfg: Any):
   the mean is logged."""
   e = cfg.embeddings
   if e.method == "sgns":
+
     def sgns(params, batch):
       center_B, context_B, negatives_BxK, valid_B = batch
       per_pair = losses.negative_sampling(
-          params["center"][center_B], params["context"][context_B],
-          params["context"][negatives_BxK], where=valid_B)
+        params["center"][center_B],
+        params["context"][context_B],
+        params["context"][negatives_BxK],
+        where=valid_B,
+      )
       total = jnp.sum(per_pair)
       return total, total / jnp.maximum(jnp.sum(valid_B), 1)
+
     return sgns
 
   def glove(params, batch):
     i_B, j_B, x_B = batch
     per_entry = losses.glove(
-        params["word"][i_B], params["context"][j_B], params["word_bias"][i_B],
-        params["context_bias"][j_B], x_B, x_max=float(e.x_max), alpha=float(e.alpha))
+      params["word"][i_B],
+      params["context"][j_B],
+      params["word_bias"][i_B],
+      params["context_bias"][j_B],
+      x_B,
+      x_max=float(e.x_max),
+      alpha=float(e.alpha),
+    )
     return jnp.sum(per_entry), jnp.mean(per_entry)
+
   return glove
 
 
 def make_train_step(loss_fn, tx):
   """jit(state, batch) -> (state after the step, the batch's mean loss). One program
   for every chunk length: the chunk loop calls it step by step."""
+
   def one_step(state, batch):
     (_, mean), grads = jax.value_and_grad(loss_fn, has_aux=True)(state["params"], batch)
     updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
-    return {"step": state["step"] + 1, "params": optax.apply_updates(state["params"], updates),
-            "opt_state": opt_state}, mean
+    return {
+      "step": state["step"] + 1,
+      "params": optax.apply_updates(state["params"], updates),
+      "opt_state": opt_state,
+    }, mean
+
   return jax.jit(one_step, donate_argnums=0)
 
 
@@ -192,43 +246,63 @@ class Batches:
       self.ids_N = ids_N
       self.keep_V = words.keep_probs(vocab.counts_V, float(e.subsample))
       self.steps_per_pass = words.steps_per_pass(ids_N, self.keep_V, cfg.batch_size)
-      self.text = (-1, None)  # (pass, its subsampled text): one pass is kept
+      # (pass, its subsampled text): one pass is kept; none yet
+      self.text: tuple[int, np.ndarray] = (-1, ids_N[:0])
       self.neg_cdf_V = np.cumsum(words.negative_probs(vocab.counts_V, float(e.neg_power)))
     else:
       self.cooc = words.cooccurrence(ids_N, len(vocab), e.window)
       if not len(self.cooc.values_E):
-        raise ConfigError("config.data.train_split: no two vocabulary words co-occur; "
-                          "use more text")
+        raise ConfigError(
+          "config.data.train_split: no two vocabulary words co-occur; use more text"
+        )
 
   def __call__(self, step: int):
     cfg, e = self.cfg, self.cfg.embeddings
     if e.method == "sgns":
       epoch = step // self.steps_per_pass
       if self.text[0] != epoch:
-        self.text = (epoch, words.subsample(self.ids_N, self.keep_V, seed=cfg.seed,
-                                            epoch=epoch))
+        self.text = (epoch, words.subsample(self.ids_N, self.keep_V, seed=cfg.seed, epoch=epoch))
         if len(self.text[1]) < 2:
-          raise ConfigError(f"config.embeddings.subsample={e.subsample}: pass {epoch} kept "
-                            f"{len(self.text[1])} words of {len(self.ids_N)}; use more "
-                            "text or a larger threshold")
-      return tuple(words.sgns_batch(
-          self.text[1], self.neg_cdf_V, seed=cfg.seed, step=step,
-          batch=cfg.batch_size, window=e.window, num_negatives=e.num_negatives))
-    idx = words.glove_batch(len(self.cooc.values_E), seed=cfg.seed, step=step,
-                            batch=cfg.batch_size)
+          raise ConfigError(
+            f"config.embeddings.subsample={e.subsample}: pass {epoch} kept "
+            f"{len(self.text[1])} words of {len(self.ids_N)}; use more "
+            "text or a larger threshold"
+          )
+      return tuple(
+        words.sgns_batch(
+          self.text[1],
+          self.neg_cdf_V,
+          seed=cfg.seed,
+          step=step,
+          batch=cfg.batch_size,
+          window=e.window,
+          num_negatives=e.num_negatives,
+        )
+      )
+    idx = words.glove_batch(len(self.cooc.values_E), seed=cfg.seed, step=step, batch=cfg.batch_size)
     return (self.cooc.rows_E[idx], self.cooc.cols_E[idx], self.cooc.values_E[idx])
 
 
+@dataclasses.dataclass
+class WordVectorsResult(Result):
+  """A Result that also holds the vocabulary and the logged nearest neighbours
+  (word -> its neighbours), for callers and tests."""
 
-def write_neighbours(cfg: Any, workdir: Path, vectors_VxD: np.ndarray,
-                     vocab: words.Vocab) -> dict[str, list[str]]:
+  vocab: words.Vocab | None = None
+  neighbours: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+
+
+def write_neighbours(
+  cfg: Any, workdir: Path, vectors_VxD: np.ndarray, vocab: words.Vocab
+) -> dict[str, list[str]]:
   """Logs the cosine nearest neighbours of embeddings.neighbours (those in the
   vocabulary) and writes them to workdir/neighbours.txt."""
   queries = [w for w in cfg.embeddings.neighbours if w in vocab.index]
   out, lines = {}, []
   if queries:
     ids_QxK, cos_QxK = wv_metrics.nearest_neighbours(
-        vectors_VxD, [vocab.index[w] for w in queries], cfg.embeddings.num_neighbours)
+      vectors_VxD, [vocab.index[w] for w in queries], cfg.embeddings.num_neighbours
+    )
     for w, ids, cos in zip(queries, ids_QxK, cos_QxK):
       out[w] = [vocab.words[i] for i in ids]
       lines.append(f"{w}: " + ", ".join(f"{vocab.words[i]} {c:.2f}" for i, c in zip(ids, cos)))
@@ -250,9 +324,11 @@ def train_and_evaluate(cfg: Any, workdir: str | Path) -> Result:
   tokens = load_tokens(cfg.data)
   vocab = words.build_vocab(tokens, e.vocab_size, e.min_count)
   if len(vocab) < 4:
-    raise ConfigError(f"config.embeddings: only {len(vocab)} words occur min_count="
-                      f"{e.min_count} times in data.train_split={cfg.data.train_split!r}; "
-                      "an analogy needs 4: lower min_count or use more text")
+    raise ConfigError(
+      f"config.embeddings: only {len(vocab)} words occur min_count="
+      f"{e.min_count} times in data.train_split={cfg.data.train_split!r}; "
+      "an analogy needs 4: lower min_count or use more text"
+    )
   ids_N = words.encode(tokens, vocab)
   batches = Batches(cfg, vocab, ids_N)
   tx, _ = optim.make_optimizer(cfg)
@@ -261,17 +337,25 @@ def train_and_evaluate(cfg: Any, workdir: str | Path) -> Result:
   def init():
     params = init_params(cfg, len(vocab))
     return {"step": jnp.zeros((), jnp.int32), "params": params, "opt_state": tx.init(params)}
+
   state = jax.jit(init)()
   checkpointer = Checkpointer(workdir, cfg.keep_checkpoints)
   restored = checkpointer.restore_latest(state)
   state = state if restored is None else restored
   start = int(jax.device_get(state["step"]))
   num_params = sum(int(np.prod(x.shape)) for x in jax.tree.leaves(state["params"]))
-  logging.info("word_vectors %s: %d tokens, vocabulary %d (%.1f%% of the tokens), %d "
-               "parameters%s; starting at step %d of %d", e.method, len(tokens), len(vocab),
-               100.0 * len(ids_N) / max(len(tokens), 1), num_params,
-               f", {len(batches.cooc.values_E)} nonzero X_ij" if e.method == "glove" else "",
-               start, cfg.num_steps)
+  logging.info(
+    "word_vectors %s: %d tokens, vocabulary %d (%.1f%% of the tokens), %d "
+    "parameters%s; starting at step %d of %d",
+    e.method,
+    len(tokens),
+    len(vocab),
+    100.0 * len(ids_N) / max(len(tokens), 1),
+    num_params,
+    f", {len(batches.cooc.values_E)} nonzero X_ij" if e.method == "glove" else "",
+    start,
+    cfg.num_steps,
+  )
 
   train_step = make_train_step(make_loss(cfg), tx)
   chance = 1.0 / max(len(vocab) - 3, 1)
@@ -285,13 +369,18 @@ def train_and_evaluate(cfg: Any, workdir: str | Path) -> Result:
 
   def evaluate(state, _step: int, _split: str) -> dict[str, float]:
     vectors = embedding(jax.device_get(state["params"]))
-    return {**wv_metrics.analogy_accuracy(vectors, vocab.index, questions),
-            "chance": chance}
+    return {**wv_metrics.analogy_accuracy(vectors, vocab.index, questions), "chance": chance}
 
   state, history, steps_per_sec = chunks.run(
-      cfg, state, start=start, workdir=workdir, checkpointer=checkpointer,
-      train_chunk=wv_chunk, evaluate=evaluate,
-      fix_hint="Lower config.optimizer.learning_rate.")
+    cfg,
+    state,
+    start=start,
+    workdir=workdir,
+    checkpointer=checkpointer,
+    train_chunk=wv_chunk,
+    evaluate=evaluate,
+    fix_hint="Lower config.optimizer.learning_rate.",
+  )
 
   final = history.final()
   if steps_per_sec is not None:
@@ -300,8 +389,12 @@ def train_and_evaluate(cfg: Any, workdir: str | Path) -> Result:
   neighbours = write_neighbours(cfg, workdir, vectors_VxD, vocab)
   if e.pca_pairs:  # (only process 0 writes the file)
     final["pca/explained"] = wv_plots.pca_pairs(
-        vectors_VxD, vocab.index, [tuple(p) for p in e.pca_pairs],
-        workdir / "plots" / "pca.png", title=f"{e.method}: word pairs")
+      vectors_VxD,
+      vocab.index,
+      [tuple(p) for p in e.pca_pairs],
+      workdir / "plots" / "pca.png",
+      title=f"{e.method}: word pairs",
+    )
 
   def predict(words_or_ids, method: str | None = None, state=state) -> np.ndarray:
     """The word vectors (N x D) of a list of ids or words."""
@@ -310,8 +403,19 @@ def train_and_evaluate(cfg: Any, workdir: str | Path) -> Result:
     ids = [vocab.index[w] if isinstance(w, str) else int(w) for w in words_or_ids]
     return embedding(jax.device_get(state["params"]))[ids]
 
-  result = Result(cfg=cfg, workdir=workdir, final=final, history=history, splits={},
-                  state=state, model=None, predict=predict, start_step=start,
-                  num_params=num_params, steps_per_sec=steps_per_sec)
-  result.vocab, result.neighbours = vocab, neighbours  # for callers and tests
+  result = WordVectorsResult(
+    cfg=cfg,
+    workdir=workdir,
+    final=final,
+    history=history,
+    splits={},
+    state=state,
+    model=None,
+    predict=predict,
+    start_step=start,
+    num_params=num_params,
+    steps_per_sec=steps_per_sec,
+    vocab=vocab,
+    neighbours=neighbours,
+  )
   return workdir_lib.finish(result, t0)

@@ -6,6 +6,7 @@ checkpoint first and accepts it only if it restores, matches its checksum and
 is finite; otherwise it moves it aside (nothing is ever deleted) and tries the
 previous one. orbax itself neither verifies contents nor falls back.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -17,54 +18,16 @@ from pathlib import Path
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import orbax.checkpoint as ocp
 from absl import logging
 
-from nn_lib.training import step as step_lib
+from nn_lib.training.checksum import verify
 
 _CHECKSUM_KEY = "nn_lib_state_checksum"
 
 
 class CheckpointWriteError(OSError):
   """A checkpoint could not be written (disk full, permissions, ...)."""
-
-
-def _words(x: jax.Array) -> jax.Array:
-  """The array's bits as a flat uint32 vector, in a fixed element order."""
-  if jnp.issubdtype(x.dtype, jax.dtypes.prng_key):
-    x = jax.random.key_data(x)
-  if x.dtype == jnp.bool_:
-    return x.astype(jnp.uint32).ravel()
-  width = {1: jnp.uint8, 2: jnp.uint16, 4: jnp.uint32, 8: jnp.uint32}[x.dtype.itemsize]
-  return jax.lax.bitcast_convert_type(x, width).astype(jnp.uint32).ravel()
-
-
-def state_checksum(state: Any) -> Any:
-  """One uint32 per leaf: sum_i w_i (2 i + 1) mod 2^32 over the leaf's 32-bit
-  words w_i. Integer sums are exact and associative, so the value is the same
-  for any sharding and device count; an odd weight per position makes every
-  change of one word, and every swap of two different words, change the sum.
-  (Written by hand: orbax and tensorstore verify no contents, and a host-side
-  hash would need the whole state on one host.) Detects damage, not tampering."""
-  def leaf_sum(x):
-    w = _words(x)
-    return jnp.sum(w * (2 * jnp.arange(w.size, dtype=jnp.uint32) + 1), dtype=jnp.uint32)
-  return jax.tree.map(leaf_sum, state)
-
-
-@jax.jit
-def _finite_and_checksum(state: Any) -> tuple[jax.Array, Any]:
-  # One program for both checks of a save or a restore: each is a small pass over
-  # every leaf, and compiling them apart cost twice the compile time (~0.4 s each
-  # for a small CNN's state on a CPU), once per run.
-  return step_lib.all_finite(state), state_checksum(state)
-
-
-def verify(state: Any) -> tuple[bool, list[int]]:
-  """(whether every floating-point entry is finite, the per-leaf checksums)."""
-  finite, checksums = jax.device_get(_finite_and_checksum(state))
-  return bool(finite), [int(c) for c in jax.tree.leaves(checksums)]
 
 
 @contextlib.contextmanager
@@ -96,8 +59,9 @@ class Checkpointer:
   early stopping's `best_checkpoint/` beside the resumable `checkpoints/`.
   """
 
-  def __init__(self, workdir: str | Path, keep: int, *, name: str = "checkpoints",
-               best_mode: str | None = None):
+  def __init__(
+    self, workdir: str | Path, keep: int, *, name: str = "checkpoints", best_mode: str | None = None
+  ):
     self.directory = Path(workdir).absolute() / name
     self.quarantine = Path(workdir).absolute() / f"{name}_damaged"
     self.keep = keep
@@ -107,14 +71,21 @@ class Checkpointer:
     self._failed = False
 
   def _new_manager(self) -> ocp.CheckpointManager:
-    best = {} if self.best_mode is None else dict(
-        best_fn=lambda metrics: metrics["value"], best_mode=self.best_mode,
-        keep_checkpoints_without_metrics=False)
+    best = (
+      {}
+      if self.best_mode is None
+      else dict(
+        best_fn=lambda metrics: metrics["value"],
+        best_mode=self.best_mode,
+        keep_checkpoints_without_metrics=False,
+      )
+    )
     return ocp.CheckpointManager(
-        self.directory,
-        options=ocp.CheckpointManagerOptions(max_to_keep=self.keep, create=True, **best),
-        # named, so that reading a step's metadata needs no guessing (and no warning)
-        item_handlers=ocp.StandardCheckpointHandler())
+      self.directory,
+      options=ocp.CheckpointManagerOptions(max_to_keep=self.keep, create=True, **best),
+      # named, so that reading a step's metadata needs no guessing (and no warning)
+      item_handlers=ocp.StandardCheckpointHandler(),
+    )
 
   def best_step(self) -> int | None:
     return self._manager.best_step()
@@ -129,10 +100,11 @@ class Checkpointer:
     self._failed = True
     cause = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
     return CheckpointWriteError(
-        f"could not write the checkpoint of step {step} to {self.directory} "
-        f"({type(e).__name__}: {cause}). The earlier checkpoints {self.steps()} are "
-        "intact. Free disk space (or fix the permissions) and re-run the same "
-        "command to resume from the newest of them.")
+      f"could not write the checkpoint of step {step} to {self.directory} "
+      f"({type(e).__name__}: {cause}). The earlier checkpoints {self.steps()} are "
+      "intact. Free disk space (or fix the permissions) and re-run the same "
+      "command to resume from the newest of them."
+    )
 
   def _check_free_space(self, step: int, state: Any) -> None:
     """A full disk is refused before orbax starts writing (which would fail in
@@ -140,9 +112,12 @@ class Checkpointer:
     needed = sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(state)) + 2**20
     free = shutil.disk_usage(self.directory).free
     if free < needed:
-      raise self._write_error(step, OSError(
-          28, f"No space left on device: {free} bytes free, the checkpoint needs "
-          f"about {needed}"))
+      raise self._write_error(
+        step,
+        OSError(
+          28, f"No space left on device: {free} bytes free, the checkpoint needs about {needed}"
+        ),
+      )
 
   def save(self, step: int, state: Any, metric: float | None = None) -> None:
     """Saves asynchronously; the state must be finite (a non-finite state is a
@@ -157,9 +132,12 @@ class Checkpointer:
     self._check_free_space(step, state)
     metadata = {_CHECKSUM_KEY: checksums}
     try:
-      self._manager.save(step, args=ocp.args.StandardSave(state),
-                         custom_metadata=metadata,
-                         metrics=None if metric is None else {"value": float(metric)})
+      self._manager.save(
+        step,
+        args=ocp.args.StandardSave(state),
+        custom_metadata=metadata,
+        metrics=None if metric is None else {"value": float(metric)},
+      )
     except Exception as e:  # pylint: disable=broad-except
       # orbax reports write failures as OSError, tensorstore or its own errors
       raise self._write_error(step, e) from e
@@ -193,15 +171,17 @@ class Checkpointer:
   def _restore_verified(self, step: int, abstract: Any) -> Any:
     saved = (self._manager.metadata(step).custom_metadata or {}).get(_CHECKSUM_KEY)
     if saved is None:
-      raise DamagedCheckpointError("it has no checksum (written by an older version, "
-                                   "or its metadata is damaged)")
+      raise DamagedCheckpointError(
+        "it has no checksum (written by an older version, or its metadata is damaged)"
+      )
     state = self._manager.restore(step, args=ocp.args.StandardRestore(abstract))
     finite, restored = verify(state)
     if restored != list(saved):
       bad = sum(a != b for a, b in zip(restored, saved)) + abs(len(restored) - len(saved))
       raise DamagedCheckpointError(
-          f"its contents do not match the checksum written with it ({bad} of "
-          f"{len(saved)} arrays differ)")
+        f"its contents do not match the checksum written with it ({bad} of "
+        f"{len(saved)} arrays differ)"
+      )
     if not finite:
       raise DamagedCheckpointError("it holds NaN or Inf values")
     return state
@@ -220,9 +200,14 @@ class Checkpointer:
         # orbax surfaces damage as many exception types (ValueError, OSError,
         # tensorstore errors, JSON errors); any failure here means "unusable".
         moved = self._set_aside(step)
-        logging.warning("checkpoint at step %d cannot be used (%s: %s); kept it at %s "
-                        "and trying the previous one.", step, type(e).__name__,
-                        str(e).splitlines()[0] if str(e) else "", moved)
+        logging.warning(
+          "checkpoint at step %d cannot be used (%s: %s); kept it at %s "
+          "and trying the previous one.",
+          step,
+          type(e).__name__,
+          str(e).splitlines()[0] if str(e) else "",
+          moved,
+        )
         self._manager.close()
         self._manager = self._new_manager()
         continue
@@ -246,6 +231,5 @@ def read_latest(workdir: str | Path) -> tuple[int, Any]:
   tree = getattr(metadata, "item_metadata", metadata)
   tree = getattr(tree, "tree", tree)
   device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
-  target = jax.tree.map(
-      lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=device), tree)
+  target = jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=device), tree)
   return step, checkpointer.restore(item, target)

@@ -6,6 +6,7 @@ The decision is a pure function of the evaluations logged so far (the run's
 `History`), so a resumed run, whose history is restored up to its checkpoint,
 decides exactly as the uninterrupted run did.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -21,6 +22,7 @@ MODES = ("max", "min")
 @dataclasses.dataclass(frozen=True)
 class Decision:
   """Where the watched metric stands after the latest evaluation."""
+
   best_step: int | None
   best_value: float | None
   stop: bool
@@ -32,6 +34,7 @@ class EarlyStopping:
   """Watches `metric` ("split/name", e.g. "dev/accuracy"): an evaluation improves
   on the best so far when it is better by more than `min_delta` in direction
   `mode`; `patience` evaluations in a row without improvement stop the run."""
+
   metric: str
   mode: str = "max"
   patience: int = 5
@@ -60,9 +63,15 @@ class EarlyStopping:
         waited += 1
     if best_step is None or waited < self.patience:
       return Decision(best_step, best_value, stop=False)
-    return Decision(best_step, best_value, stop=True, reason=(
+    return Decision(
+      best_step,
+      best_value,
+      stop=True,
+      reason=(
         f"early stopping: {self.metric} did not improve on its best ({best_value:.4g} "
-        f"at step {best_step}) for {waited} evaluations (patience {self.patience})"))
+        f"at step {best_step}) for {waited} evaluations (patience {self.patience})"
+      ),
+    )
 
 
 def from_config(cfg: Any) -> EarlyStopping | None:
@@ -75,33 +84,38 @@ def from_config(cfg: Any) -> EarlyStopping | None:
   known = {"patience", "mode", "min_delta", "metric"}
   unknown = sorted(set(spec) - known)
   if unknown:
-    raise ConfigError(f"config.early_stopping has unknown keys {unknown}; it takes "
-                      f"{sorted(known)}")
+    raise ConfigError(f"config.early_stopping has unknown keys {unknown}; it takes {sorted(known)}")
   split, _, name = metric.partition("/")
   evaluated = tuple(cfg.get("eval_splits", ()))
   names = ("loss", *cfg.get("metrics", ()))
   if split not in evaluated or name not in names:
     raise ConfigError(
-        f"config.early_stopping.metric={metric!r} is not evaluated: it must be "
-        f"'<split>/<name>' with split in config.eval_splits {list(evaluated)} and name "
-        f"in {list(names)}. Hold out a dev split (config.data.dev_fraction > 0 and "
-        "'dev' in config.eval_splits) to stop on it without touching the test set.")
+      f"config.early_stopping.metric={metric!r} is not evaluated: it must be "
+      f"'<split>/<name>' with split in config.eval_splits {list(evaluated)} and name "
+      f"in {list(names)}. Hold out a dev split (config.data.dev_fraction > 0 and "
+      "'dev' in config.eval_splits) to stop on it without touching the test set."
+    )
   mode = spec.get("mode", "max")
   if mode not in MODES:
-    raise ConfigError(f"config.early_stopping.mode={mode!r}: use 'max' (accuracy-like) "
-                      "or 'min' (loss-like)")
+    raise ConfigError(
+      f"config.early_stopping.mode={mode!r}: use 'max' (accuracy-like) or 'min' (loss-like)"
+    )
   patience = spec.get("patience", 5)
   if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
-    raise ConfigError(f"config.early_stopping.patience={patience!r} must be an integer "
-                      ">= 1 (evaluations without improvement before stopping)")
+    raise ConfigError(
+      f"config.early_stopping.patience={patience!r} must be an integer "
+      ">= 1 (evaluations without improvement before stopping)"
+    )
   min_delta = spec.get("min_delta", 0.0)
   if not isinstance(min_delta, (int, float)) or not min_delta >= 0:
-    raise ConfigError(f"config.early_stopping.min_delta={min_delta!r} must be a number "
-                      ">= 0")
+    raise ConfigError(f"config.early_stopping.min_delta={min_delta!r} must be a number >= 0")
   return EarlyStopping(metric, mode, patience, float(min_delta))
 
 
 def best_values(history: History, best_step: int) -> dict[str, float]:
   """Every evaluated quantity at the best step, keyed "best/<split>/<name>"."""
-  return {f"best/{r['split']}/{r['name']}": r["value"] for r in history.rows
-          if r["step"] == best_step and r["split"] not in ("train", "initial")}
+  return {
+    f"best/{r['split']}/{r['name']}": r["value"]
+    for r in history.rows
+    if r["step"] == best_step and r["split"] not in ("train", "initial")
+  }

@@ -5,6 +5,7 @@ Batches stay a pure function of (seed, step) (`TrainBatches`), so prefetching,
 the call size K and on-device gathering change nothing a run computes, and resume
 is unchanged.
 """
+
 from __future__ import annotations
 
 import collections
@@ -19,8 +20,9 @@ from nn_lib.data import TrainBatches
 from nn_lib.training import mesh as mesh_lib
 
 
-def plan(start: int, stop: int, steps_per_call: int,
-         cadences: Sequence[int]) -> list[tuple[int, int]]:
+def plan(
+  start: int, stop: int, steps_per_call: int, cadences: Sequence[int]
+) -> list[tuple[int, int]]:
   """(first step, number of steps) of each call for steps [start, stop): up to
   `steps_per_call` steps, never crossing a multiple of any cadence (log, eval,
   checkpoint), so those happen after exactly the step they name."""
@@ -44,16 +46,25 @@ class Feed:
   stacking and the transfer overlap the running step).
   """
 
-  def __init__(self, batches: TrainBatches, mesh: jax.sharding.Mesh, cadences: Sequence[int],
-               steps_per_call: int = 1, prefetch: int = 2, on_device: bool = False):
+  def __init__(
+    self,
+    batches: TrainBatches,
+    mesh: jax.sharding.Mesh,
+    cadences: Sequence[int],
+    steps_per_call: int = 1,
+    prefetch: int = 2,
+    on_device: bool = False,
+  ):
     self.batches, self.mesh, self.cadences = batches, mesh, tuple(cadences)
     self.steps_per_call, self.prefetch, self.on_device = steps_per_call, prefetch, on_device
     self.dataset: dict[str, jax.Array] | None = None
     self.metric_names: list[str] = []  # the order of `packed`'s vector, set when traced
     if on_device:
       replicated = mesh_lib.replicated(mesh)
-      self.dataset = {k: jax.device_put(mesh_lib.host_dtype(batches.split[k]), replicated)
-                      for k in ("inputs", "targets")}
+      self.dataset = {
+        k: jax.device_put(mesh_lib.host_dtype(batches.split[k]), replicated)
+        for k in ("inputs", "targets")
+      }
 
   @property
   def stacked(self) -> bool:
@@ -70,13 +81,19 @@ class Feed:
     if self.stacked:
       fn = multi_step(fn)
     fn = packed(fn, self.metric_names)
-    batch_sharding = (mesh_lib.stacked_batch_sharded(self.mesh) if self.stacked
-                      else mesh_lib.batch_sharded(self.mesh))
+    batch_sharding = (
+      mesh_lib.stacked_batch_sharded(self.mesh)
+      if self.stacked
+      else mesh_lib.batch_sharded(self.mesh)
+    )
     replicated = mesh_lib.replicated(self.mesh)
     extra = (self.dataset,) if self.on_device else ()
-    jitted = jax.jit(fn, donate_argnums=0,
-                     in_shardings=(state_sharding, batch_sharding) + (replicated,) * len(extra),
-                     out_shardings=(state_sharding, replicated))
+    jitted = jax.jit(
+      fn,
+      donate_argnums=0,
+      in_shardings=(state_sharding, batch_sharding) + (replicated,) * len(extra),
+      out_shardings=(state_sharding, replicated),
+    )
     return lambda state, batch: jitted(state, batch, *extra)
 
   def unpack(self, metrics: np.ndarray) -> dict[str, np.ndarray]:
@@ -128,9 +145,11 @@ class Feed:
 def gathering(train_step):
   """The step for on-device data: train_step(state, {"rows"}, dataset) gathers
   its batch from the device-resident split."""
+
   def step(state, batch, dataset):
     rows = batch["rows"]
     return train_step(state, {k: v[rows] for k, v in dataset.items()})
+
   return step
 
 
@@ -139,16 +158,20 @@ def packed(train_step, names_out: list[str]):
   name; the names are written to `names_out` when it is traced). The loop fetches
   every step's metrics; one array a step instead of one per metric costs a sixth
   of the transfers (on a CPU, fetching six scalars took 13% of an MLP's loop)."""
+
   def step(*args):
     state, metrics = train_step(*args)
     names_out[:] = sorted(metrics)
     return state, jnp.stack([jnp.asarray(metrics[k], jnp.float32) for k in names_out], -1)
+
   return step
 
 
 def multi_step(train_step):
   """K steps in one call: `lax.scan` of the step over batches with a leading step
   axis; metrics come back with that axis. One dispatch instead of K."""
+
   def steps(state, batches, *rest):
     return jax.lax.scan(lambda s, b: train_step(s, b, *rest), state, batches)
+
   return steps

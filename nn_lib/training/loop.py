@@ -5,6 +5,7 @@ Re-running with the same workdir resumes from the latest good checkpoint; a
 resumed run ends bit-identical to an uninterrupted one (batches and dropout are
 functions of (seed, step)).
 """
+
 from __future__ import annotations
 
 import math
@@ -38,29 +39,38 @@ class NonFiniteLossError(FloatingPointError):
   that state (the last checkpoint is the newest good one)."""
 
 
-_ADVICE = ("Lower the learning rate, clip gradients (config.optimizer.clip_norm) "
-           "or check the inputs for NaN/Inf.")
+_ADVICE = (
+  "Lower the learning rate, clip gradients (config.optimizer.clip_norm) "
+  "or check the inputs for NaN/Inf."
+)
 
 
-def _flush(pending: list, feed: feed_lib.Feed, writer: writers.MetricWriter,
-           window_start: tuple[int, float]) -> tuple[int, float]:
+def _flush(
+  pending: list, feed: feed_lib.Feed, writer: writers.MetricWriter, window_start: tuple[int, float]
+) -> tuple[int, float]:
   """Fetches the queued train metrics, stops on a non-finite loss or state, logs
   the mean. Runs before every evaluation and save, so no bad state is saved."""
-  fetched = []  # (step, metrics) per step; a call of n > 0 stacked steps has axes n
+  # (step, metrics) per step; a call of n > 0 stacked steps has axes n
+  fetched: list[tuple[int, dict[str, Any]]] = []
   for (done, n, _), vector in zip(pending, jax.device_get([m for *_, m in pending])):
     m = feed.unpack(vector)
-    fetched += ([(done, m)] if n == 0 else
-                [(done - n + 1 + i, {k: v[i] for k, v in m.items()}) for i in range(n)])
+    fetched += (
+      [(done, m)]
+      if n == 0
+      else [(done - n + 1 + i, {k: v[i] for k, v in m.items()}) for i in range(n)]
+    )
   for step, m in fetched:
     if not math.isfinite(float(m["loss"])):
       raise NonFiniteLossError(
-          f"training loss is {float(m['loss'])} at step {step}; stopping without "
-          f"saving this state. {_ADVICE}")
+        f"training loss is {float(m['loss'])} at step {step}; stopping without "
+        f"saving this state. {_ADVICE}"
+      )
     if not m.pop(step_lib.STATE_FINITE):
       raise NonFiniteLossError(
-          f"the parameters or optimizer state became NaN/Inf in the update of step "
-          f"{step} (its loss was finite, {float(m['loss']):.4g}); stopping without "
-          f"saving this state. {_ADVICE}")
+        f"the parameters or optimizer state became NaN/Inf in the update of step "
+        f"{step} (its loss was finite, {float(m['loss']):.4g}); stopping without "
+        f"saving this state. {_ADVICE}"
+      )
   last_step, now = pending[-1][0], time.time()
   rate = (last_step - window_start[0]) / max(now - window_start[1], 1e-9)
   means = {k: float(np.mean([m[k] for _, m in fetched])) for k in fetched[-1][1]}
@@ -70,8 +80,9 @@ def _flush(pending: list, feed: feed_lib.Feed, writer: writers.MetricWriter,
 
 
 @workdir_lib.exclusive_workdir
-def train_and_evaluate(cfg: Any, workdir: str | Path, *,
-                       loss_fn: objective.LossFn | None = None) -> Result:
+def train_and_evaluate(
+  cfg: Any, workdir: str | Path, *, loss_fn: objective.LossFn | None = None
+) -> Result:
   """Trains `cfg` in `workdir` and returns the finished run.
 
   `loss_fn(outputs, targets) -> per-example losses` replaces the config's loss,
@@ -102,8 +113,9 @@ def train_and_evaluate(cfg: Any, workdir: str | Path, *,
   # Data and the device mesh.
   # ---------------------------------------------------------------------------
   splits = data_lib.load(cfg.data)
-  train_batches = data_lib.TrainBatches(splits["train"], cfg.batch_size, cfg.seed,
-                                        jax.process_index(), jax.process_count())
+  train_batches = data_lib.TrainBatches(
+    splits["train"], cfg.batch_size, cfg.seed, jax.process_index(), jax.process_count()
+  )
   tx, schedule = optim.make_optimizer(cfg, steps_per_epoch=train_batches.steps_per_epoch)
   cfg_sharding = cfg.get("sharding") or {}
   mesh = mesh_lib.make_mesh(cfg_sharding.get("model_axis", 1))
@@ -117,45 +129,75 @@ def train_and_evaluate(cfg: Any, workdir: str | Path, *,
   init = lambda x: step_lib.init_state(model, tx, cfg.seed, x, ema=bool(ema_decay))
   abstract_state = jax.eval_shape(init, sample["inputs"][:1])
   state_sharding = sharding_lib.state_shardings(
-      abstract_state, mesh, mode=cfg_sharding.get("params", "replicated"),
-      rules=tuple(cfg_sharding.get("rules", ())))
+    abstract_state,
+    mesh,
+    mode=cfg_sharding.get("params", "replicated"),
+    rules=tuple(cfg_sharding.get("rules", ())),
+  )
   if cfg_sharding.get("params", "replicated") != "replicated":
-    logging.info("parameter sharding:\n%s",
-                 sharding_lib.describe(state_sharding, abstract_state))
+    logging.info("parameter sharding:\n%s", sharding_lib.describe(state_sharding, abstract_state))
   state = jax.jit(init, out_shardings=state_sharding)(sample["inputs"][:1])
   sanity.check_outputs_fit_labels(model, state, sample, splits)
   sanity.check_loss_fits(model, state, sample, loss_fn, cfg.loss)
   metrics_lib.check_metrics_fit(
-      jax.eval_shape(lambda: model.apply({"params": state["params"], **state["model_state"]},
-                                         sample["inputs"], train=False)),
-      sample["targets"], metric_names)
+    jax.eval_shape(
+      lambda: model.apply(
+        {"params": state["params"], **state["model_state"]}, sample["inputs"], train=False
+      )
+    ),
+    sample["targets"],
+    metric_names,
+  )
   checkpointer = Checkpointer(workdir, cfg.keep_checkpoints)
-  best_checkpointer = stopper and Checkpointer(workdir, 1, name="best_checkpoint",
-                                               best_mode=stopper.mode)
+  best_checkpointer = (
+    Checkpointer(workdir, 1, name="best_checkpoint", best_mode=stopper.mode) if stopper else None
+  )
   restored = checkpointer.restore_latest(state)
   state = state if restored is None else restored
   start = int(jax.device_get(state["step"]))
   num_params = sum(int(np.prod(x.shape)) for x in jax.tree.leaves(state["params"]))
-  logging.info("model %s: %d parameters; %d device(s); starting at step %d of %d",
-               cfg.model.name, num_params, jax.device_count(), start, cfg.num_steps)
+  logging.info(
+    "model %s: %d parameters; %d device(s); starting at step %d of %d",
+    cfg.model.name,
+    num_params,
+    jax.device_count(),
+    start,
+    cfg.num_steps,
+  )
 
   # ---------------------------------------------------------------------------
   # Steps: the state is donated, so XLA updates it in place.
   # ---------------------------------------------------------------------------
   explicit = cfg.get("parallel", "jit") == "explicit"
   step_fn = step_lib.make_train_step(
-      model, tx, loss_fn, schedule, metric_names, cfg.get("regularizer"),
-      accumulate_steps=cfg.get("accumulate_steps", 1), ema_decay=ema_decay,
-      axis_name="data" if explicit else None, cfg_augment=cfg_augment)
+    model,
+    tx,
+    loss_fn,
+    schedule,
+    metric_names,
+    cfg.get("regularizer"),
+    accumulate_steps=cfg.get("accumulate_steps", 1),
+    ema_decay=ema_decay,
+    axis_name="data" if explicit else None,
+    cfg_augment=cfg_augment,
+  )
   if explicit:
     step_fn = step_lib.per_device(step_fn, mesh)
-  feed = feed_lib.Feed(train_batches, mesh, (cfg.log_every, cfg.eval_every,
-                                             cfg.checkpoint_every),
-                       cfg.get("steps_per_call", 1), cfg.get("prefetch", 2),
-                       cfg.get("data_on_device", False))
+  feed = feed_lib.Feed(
+    train_batches,
+    mesh,
+    (cfg.log_every, cfg.eval_every, cfg.checkpoint_every),
+    cfg.get("steps_per_call", 1),
+    cfg.get("prefetch", 2),
+    cfg.get("data_on_device", False),
+  )
   train_call = feed.jit(step_fn, state_sharding)
-  predictor = Predictor(model, mesh, cfg.eval_batch_size,
-                        {"params": state_sharding["params"], **state_sharding["model_state"]})
+  predictor = Predictor(
+    model,
+    mesh,
+    cfg.eval_batch_size,
+    {"params": state_sharding["params"], **state_sharding["model_state"]},
+  )
 
   def evaluate_split(state, split: str) -> dict[str, float]:
     outputs = predictor(state, splits[split]["inputs"])
@@ -164,8 +206,9 @@ def train_and_evaluate(cfg: Any, workdir: str | Path, *,
   # ---------------------------------------------------------------------------
   # The loop.
   # ---------------------------------------------------------------------------
-  writer = writers.MetricWriter(workdir, num_steps=cfg.num_steps, start_step=start,
-                                enabled=jax.process_index() == 0)
+  writer = writers.MetricWriter(
+    workdir, num_steps=cfg.num_steps, start_step=start, enabled=jax.process_index() == 0
+  )
   if start == 0 and cfg.get("check_initial_loss"):
     initial = evaluate_split(state, "train")["loss"]
     writer.write(0, "initial", {"loss": initial})
@@ -174,7 +217,7 @@ def train_and_evaluate(cfg: Any, workdir: str | Path, *,
   pending: list = []
   window = (start, time.time())
   # a run that stopped early and is re-run stays stopped (its history says so)
-  decision = stopper and stopper.decide(writer.history)
+  decision = stopper.decide(writer.history) if stopper else None
   end = start if decision and decision.stop else cfg.num_steps
   try:
     with StopRequests() as stop:
@@ -193,9 +236,12 @@ def train_and_evaluate(cfg: Any, workdir: str | Path, *,
           for split in cfg.eval_splits:
             writer.write(done, split, evaluate_split(state, split))
             if ema_decay:
-              writer.write(done, f"{split}_ema",
-                           evaluate_split({**state, "params": state["ema_params"]}, split))
-          if stopper:
+              writer.write(
+                done,
+                f"{split}_ema",
+                evaluate_split({**state, "params": state["ema_params"]}, split),
+              )
+          if stopper and best_checkpointer:
             decision = stopper.decide(writer.history)
             if decision.best_step == done:
               best_checkpointer.save(done, state, metric=decision.best_value)
@@ -212,13 +258,15 @@ def train_and_evaluate(cfg: Any, workdir: str | Path, *,
           if not save_now:
             checkpointer.save(done, state)
           checkpointer.wait()
+          assert stop.signum is not None  # requested() is True once it is set
           raise Interrupted(stop.signum, done, str(workdir))
     checkpointer.wait()
     best_state = None
-    if decision and decision.best_step is not None:
+    if best_checkpointer and decision and decision.best_step is not None:
       best_checkpointer.wait()
-      if best_checkpointer.best_step() is not None:  # absent if deleted by hand
-        best_state = best_checkpointer.restore(best_checkpointer.best_step(), state)
+      best_step = best_checkpointer.best_step()
+      if best_step is not None:  # absent if deleted by hand
+        best_state = best_checkpointer.restore(best_step, state)
   finally:
     checkpointer.close()
     if best_checkpointer:
@@ -226,19 +274,33 @@ def train_and_evaluate(cfg: Any, workdir: str | Path, *,
     writer.close()
 
   final = writer.history.final()
-  if decision and decision.best_step is not None:
-    logging.info("best evaluation: %s = %.4g at step %d%s", stopper.metric,
-                 decision.best_value, decision.best_step,
-                 f"; {decision.reason}" if decision.stop else "")
-    final.update(early_stopping.best_values(writer.history, decision.best_step),
-                 **{"best/step": decision.best_step})
-  result = Result(cfg=cfg, workdir=workdir, final=final, splits=splits,
-                  history=writer.history, state=state, model=model,
-                  predict=lambda inputs, method=None, state=state: predictor(
-                      state, inputs, method),
-                  steps_per_sec=writer.history.median_steps_per_sec(start),
-                  start_step=start, num_params=num_params,
-                  stopped_at=end if end < cfg.num_steps else None,
-                  stop_reason=decision.reason if decision else "",
-                  best_step=decision and decision.best_step, best_state=best_state)
+  if stopper and decision and decision.best_step is not None:
+    logging.info(
+      "best evaluation: %s = %.4g at step %d%s",
+      stopper.metric,
+      decision.best_value,
+      decision.best_step,
+      f"; {decision.reason}" if decision.stop else "",
+    )
+    final.update(
+      early_stopping.best_values(writer.history, decision.best_step),
+      **{"best/step": decision.best_step},
+    )
+  result = Result(
+    cfg=cfg,
+    workdir=workdir,
+    final=final,
+    splits=splits,
+    history=writer.history,
+    state=state,
+    model=model,
+    predict=lambda inputs, method=None, state=state: predictor(state, inputs, method),
+    steps_per_sec=writer.history.median_steps_per_sec(start),
+    start_step=start,
+    num_params=num_params,
+    stopped_at=end if end < cfg.num_steps else None,
+    stop_reason=decision.reason if decision else "",
+    best_step=decision.best_step if decision else None,
+    best_state=best_state,
+  )
   return workdir_lib.finish(result, t0, plot_fns)

@@ -4,6 +4,7 @@
 `make_mesh()` (model_axis=1) is the data-parallel mesh of shape (devices, 1); one
 device is the same code path with a mesh of size one.
 """
+
 from __future__ import annotations
 
 import functools
@@ -28,14 +29,14 @@ def make_mesh(model_axis: int = 1) -> jax.sharding.Mesh:
     size = 0
   if size < 1 or devices % size:
     raise ConfigError(
-        f"config.sharding.model_axis={model_axis!r} must be a positive integer that "
-        f"divides the {devices} device(s); valid values: "
-        f"{[k for k in range(1, devices + 1) if devices % k == 0]}")
+      f"config.sharding.model_axis={model_axis!r} must be a positive integer that "
+      f"divides the {devices} device(s); valid values: "
+      f"{[k for k in range(1, devices + 1) if devices % k == 0]}"
+    )
   # Auto axis types: shardings are hints the compiler propagates (the familiar
   # jit behaviour). jax.make_mesh's default, Explicit, would make sharding part
   # of every array's type and require annotating the model code.
-  return jax.make_mesh((devices // size, size), AXES,
-                       axis_types=(AxisType.Auto,) * len(AXES))
+  return jax.make_mesh((devices // size, size), AXES, axis_types=(AxisType.Auto,) * len(AXES))
 
 
 def data_axis_size(mesh) -> int:
@@ -58,9 +59,9 @@ def stacked_batch_sharded(mesh) -> NamedSharding:
 
 def host_dtype(x: np.ndarray) -> np.ndarray:
   # Without jax_enable_x64 JAX would narrow 64-bit arrays itself, with a warning.
-  if x.dtype == np.float64 and not jax.config.jax_enable_x64:
+  if x.dtype == np.float64 and not jax.config.read("jax_enable_x64"):
     return x.astype(np.float32)
-  if x.dtype == np.int64 and not jax.config.jax_enable_x64:
+  if x.dtype == np.int64 and not jax.config.read("jax_enable_x64"):
     return x.astype(np.int32)
   return x
 
@@ -76,13 +77,15 @@ def _check_rows_within_processes(mesh) -> None:
     owners = sorted({d.process_index for d in row})
     if len(owners) > 1:
       raise ConfigError(
-          f"data row {i} of the mesh {dict(mesh.shape)} spans processes {owners}: "
-          "every process must hold whole rows of the model axis. Choose a model_axis "
-          f"that divides the {jax.local_device_count()} devices of each process.")
+        f"data row {i} of the mesh {dict(mesh.shape)} spans processes {owners}: "
+        "every process must hold whole rows of the model axis. Choose a model_axis "
+        f"that divides the {jax.local_device_count()} devices of each process."
+      )
 
 
-def put_batch(batch: dict[str, np.ndarray], mesh,
-              sharding: NamedSharding | None = None) -> dict[str, Any]:
+def put_batch(
+  batch: dict[str, np.ndarray], mesh, sharding: NamedSharding | None = None
+) -> dict[str, Any]:
   """Assembles this process's rows into global arrays sharded on `data` (or on
   `sharding`, e.g. P(None, "data") for a stack of several steps' batches)."""
   sharding = sharding or batch_sharded(mesh)

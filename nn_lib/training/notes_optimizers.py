@@ -14,6 +14,7 @@ or an optax schedule of the step), so `optim.OPTIMIZERS` finds them like optax's
 Their states are NamedTuples of a step count and EWAs shaped like the parameters. A
 schedule is evaluated at the count before the update, as optax does: step 0 first.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -25,18 +26,20 @@ import optax
 from nn_lib.registry import ConfigError
 
 
+# `count` as in optax's states; mypy takes a NamedTuple field named like tuple.count
+# for an incompatible override, hence the ignores.
 class NotesMomentumState(NamedTuple):
-  count: jax.Array  # int32 []: updates done so far (t - 1 during update t)
+  count: jax.Array  # type: ignore[assignment]  # int32 []: updates done so far (t - 1 in update t)
   v: optax.Updates  # V_dW: EWA of the gradients, shaped like the params
 
 
 class NotesRMSpropState(NamedTuple):
-  count: jax.Array
+  count: jax.Array  # type: ignore[assignment]  # tuple.count, as above
   s: optax.Updates  # S_dW: EWA of the squared gradients
 
 
 class NotesAdamState(NamedTuple):
-  count: jax.Array
+  count: jax.Array  # type: ignore[assignment]  # tuple.count, as above
   v: optax.Updates
   s: optax.Updates
 
@@ -44,8 +47,9 @@ class NotesAdamState(NamedTuple):
 def _check(key: str, value: float, ok: bool, rule: str) -> None:
   """A bad hyperparameter is a config error naming `optimizer.<key>`."""
   if not ok:
-    raise ConfigError(f"optimizer.{key}={value!r} {rule}; set --config.optimizer.{key} "
-                      "accordingly.")
+    raise ConfigError(
+      f"optimizer.{key}={value!r} {rule}; set --config.optimizer.{key} accordingly."
+    )
 
 
 def _check_beta(key: str, beta: float) -> None:
@@ -68,7 +72,7 @@ def _ewa(avg: optax.Updates, new: optax.Updates, beta: float) -> optax.Updates:
 
 def _debias(avg: optax.Updates, beta: float, t: jax.Array) -> optax.Updates:
   """V / (1 - beta^t), in each leaf's dtype (x64 tests stay float64 throughout)."""
-  return jax.tree.map(lambda a: a / (1.0 - beta ** t).astype(a.dtype), avg)
+  return jax.tree.map(lambda a: a / (1.0 - beta**t).astype(a.dtype), avg)
 
 
 def _descend(lr: jax.Array, steps: optax.Updates) -> optax.Updates:
@@ -81,8 +85,9 @@ def _zeros_count() -> jax.Array:
   return jnp.zeros([], jnp.int32)
 
 
-def notes_momentum(learning_rate: optax.ScalarOrSchedule, beta: float = 0.9,
-                   bias_correction: bool = False) -> optax.GradientTransformation:
+def notes_momentum(
+  learning_rate: optax.ScalarOrSchedule, beta: float = 0.9, bias_correction: bool = False
+) -> optax.GradientTransformation:
   """Gradient descent with momentum, notes 004 "Gradient descent with momentum":
 
       V_dW = beta * V_dW + (1 - beta) * dW,    W := W - alpha * V_dW
@@ -113,9 +118,12 @@ def notes_momentum(learning_rate: optax.ScalarOrSchedule, beta: float = 0.9,
   return optax.GradientTransformation(init, update)
 
 
-def notes_rmsprop(learning_rate: optax.ScalarOrSchedule, beta: float = 0.999,
-                  eps: float = 1e-8, bias_correction: bool = False,
-                  ) -> optax.GradientTransformation:
+def notes_rmsprop(
+  learning_rate: optax.ScalarOrSchedule,
+  beta: float = 0.999,
+  eps: float = 1e-8,
+  bias_correction: bool = False,
+) -> optax.GradientTransformation:
   """RMSprop, notes 004 "RMS prop" (dW^2 element-wise):
 
       S_dW = beta * S_dW + (1 - beta) * dW^2,    W := W - alpha * dW / sqrt(S_dW + eps)
@@ -148,8 +156,9 @@ def notes_rmsprop(learning_rate: optax.ScalarOrSchedule, beta: float = 0.999,
   return optax.GradientTransformation(init, update)
 
 
-def notes_adam(learning_rate: optax.ScalarOrSchedule, beta1: float = 0.9,
-               beta2: float = 0.999, eps: float = 1e-8) -> optax.GradientTransformation:
+def notes_adam(
+  learning_rate: optax.ScalarOrSchedule, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8
+) -> optax.GradientTransformation:
   """Adam ("adaptive moment estimation"), notes 004 "Adam optimization": momentum's
   V and RMSprop's S, both bias-corrected, on iteration t = 1, 2, ...:
 

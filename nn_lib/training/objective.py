@@ -1,5 +1,6 @@
 """The config's loss, looked up by name in `losses.LOSSES` (the package's public
 table of losses; penalties and reducers are not in it)."""
+
 from __future__ import annotations
 
 from typing import Any, Callable

@@ -9,6 +9,7 @@ Schedules map the step (0, 1, ...) to a learning rate. `constant`, `cosine`,
 `exponential_epoch`, `inverse_sqrt`, `staircase` count epochs, numbered from 1 as the
 notes do: epoch_num = step // steps_per_epoch + 1, so they need `steps_per_epoch`.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -25,15 +26,16 @@ from nn_lib.training import notes_optimizers
 Schedule = Callable[[Any], Any]
 
 
-def _optimizers_in(module: Any, prefix: str = "",
-                   ) -> dict[str, Callable[..., optax.GradientTransformation]]:
+def _optimizers_in(
+  module: Any,
+  prefix: str = "",
+) -> dict[str, Callable[..., optax.GradientTransformation]]:
   """`module`'s public functions named `prefix...` whose first parameter is
   `learning_rate`."""
-  found = {}
+  found: dict[str, Callable[..., optax.GradientTransformation]] = {}
   for name in dir(module):
     fn = getattr(module, name)
-    if (name.startswith("_") or not name.startswith(prefix)
-        or not inspect.isfunction(fn)):
+    if name.startswith("_") or not name.startswith(prefix) or not inspect.isfunction(fn):
       continue
     try:
       params = inspect.signature(fn).parameters
@@ -57,23 +59,37 @@ def _constant(lr: float, num_steps: int) -> Schedule:
 
 
 @SCHEDULES.register("cosine")
-def _cosine(lr: float, num_steps: int, warmup_steps: int = 0,
-            end_fraction: float = 0.0) -> Schedule:
+def _cosine(
+  lr: float, num_steps: int, warmup_steps: int = 0, end_fraction: float = 0.0
+) -> Schedule:
   if not 0 <= warmup_steps < num_steps:
-    raise ConfigError(f"schedule.warmup_steps={warmup_steps} must be in [0, num_steps="
-                      f"{num_steps}).")
+    raise ConfigError(
+      f"schedule.warmup_steps={warmup_steps} must be in [0, num_steps={num_steps})."
+    )
   return optax.warmup_cosine_decay_schedule(
-      init_value=0.0 if warmup_steps else lr, peak_value=lr, warmup_steps=warmup_steps,
-      decay_steps=num_steps, end_value=lr * end_fraction)
+    init_value=0.0 if warmup_steps else lr,
+    peak_value=lr,
+    warmup_steps=warmup_steps,
+    decay_steps=num_steps,
+    end_value=lr * end_fraction,
+  )
 
 
 @SCHEDULES.register("exponential")
-def _exponential(lr: float, num_steps: int, transition_steps: int | None = None,
-                 decay_rate: float = 0.5, staircase: bool = False) -> Schedule:
+def _exponential(
+  lr: float,
+  num_steps: int,
+  transition_steps: int | None = None,
+  decay_rate: float = 0.5,
+  staircase: bool = False,
+) -> Schedule:
   """Notes 004's learning-rate decay: alpha0 * decay_rate^(step / transition_steps)."""
   return optax.exponential_decay(
-      lr, transition_steps=transition_steps or max(1, num_steps // 10),
-      decay_rate=decay_rate, staircase=staircase)
+    lr,
+    transition_steps=transition_steps or max(1, num_steps // 10),
+    decay_rate=decay_rate,
+    staircase=staircase,
+  )
 
 
 @SCHEDULES.register("linear")
@@ -89,8 +105,7 @@ def _linear(lr: float, num_steps: int, end_fraction: float = 0.0) -> Schedule:
 # ---------------------------------------------------------------------------
 def _require(ok: bool, key: str, value: Any, rule: str) -> None:
   if not ok:
-    raise ConfigError(f"schedule.{key}={value!r} {rule}; set --config.schedule.{key} "
-                      "accordingly.")
+    raise ConfigError(f"schedule.{key}={value!r} {rule}; set --config.schedule.{key} accordingly.")
 
 
 def _epoch_num(step: Any, steps_per_epoch: int) -> Any:
@@ -99,8 +114,9 @@ def _epoch_num(step: Any, steps_per_epoch: int) -> Any:
 
 
 @SCHEDULES.register("inverse_time")
-def _inverse_time(lr: float, num_steps: int, steps_per_epoch: int,
-                  decay_rate: float = 1.0) -> Schedule:
+def _inverse_time(
+  lr: float, num_steps: int, steps_per_epoch: int, decay_rate: float = 1.0
+) -> Schedule:
   """alpha0 / (1 + decay_rate * epoch_num)."""
   del num_steps
   _require(decay_rate >= 0, "decay_rate", decay_rate, "must be >= 0 (0: no decay)")
@@ -108,8 +124,9 @@ def _inverse_time(lr: float, num_steps: int, steps_per_epoch: int,
 
 
 @SCHEDULES.register("exponential_epoch")
-def _exponential_epoch(lr: float, num_steps: int, steps_per_epoch: int,
-                       base: float = 0.95) -> Schedule:
+def _exponential_epoch(
+  lr: float, num_steps: int, steps_per_epoch: int, base: float = 0.95
+) -> Schedule:
   """alpha0 * base^epoch_num (the notes' 0.95^epoch_num)."""
   del num_steps
   _require(0 < base <= 1, "base", base, "must be in (0, 1] (1: no decay)")
@@ -117,8 +134,7 @@ def _exponential_epoch(lr: float, num_steps: int, steps_per_epoch: int,
 
 
 @SCHEDULES.register("inverse_sqrt")
-def _inverse_sqrt(lr: float, num_steps: int, steps_per_epoch: int,
-                  k: float = 1.0) -> Schedule:
+def _inverse_sqrt(lr: float, num_steps: int, steps_per_epoch: int, k: float = 1.0) -> Schedule:
   """alpha0 * k / sqrt(epoch_num)."""
   del num_steps
   _require(k > 0, "k", k, "must be > 0 (1: alpha0 in the first epoch)")
@@ -126,21 +142,34 @@ def _inverse_sqrt(lr: float, num_steps: int, steps_per_epoch: int,
 
 
 @SCHEDULES.register("staircase")
-def _staircase(lr: float, num_steps: int, steps_per_epoch: int,
-               boundaries: Sequence[int] | None = None, factor: float = 0.5) -> Schedule:
+def _staircase(
+  lr: float,
+  num_steps: int,
+  steps_per_epoch: int,
+  boundaries: Sequence[int] | None = None,
+  factor: float = 0.5,
+) -> Schedule:
   """Discrete steps: alpha0, times `factor` from each epoch in `boundaries` on
   (epochs numbered from 1, so boundary e starts at step (e - 1) * steps_per_epoch)."""
   del num_steps
-  _require(isinstance(boundaries, (list, tuple)) and len(boundaries) > 0, "boundaries",
-           boundaries,
-           "must list the epochs at which the rate drops, e.g. (10, 20)")
-  epochs = list(boundaries)
-  _require(all(isinstance(e, numbers.Integral) and e >= 2 for e in epochs)
-           and all(a < b for a, b in zip(epochs, epochs[1:])), "boundaries", boundaries,
-           "must be increasing whole epoch numbers >= 2 (epoch 1 is the first)")
+  _require(
+    isinstance(boundaries, (list, tuple)) and len(boundaries) > 0,
+    "boundaries",
+    boundaries,
+    "must list the epochs at which the rate drops, e.g. (10, 20)",
+  )
+  epochs = list(boundaries or ())  # None was refused above
+  _require(
+    all(isinstance(e, numbers.Integral) and e >= 2 for e in epochs)
+    and all(a < b for a, b in zip(epochs, epochs[1:])),
+    "boundaries",
+    boundaries,
+    "must be increasing whole epoch numbers >= 2 (epoch 1 is the first)",
+  )
   _require(factor > 0, "factor", factor, "must be > 0 (0.5 halves the rate)")
   return optax.piecewise_constant_schedule(
-      lr, {(int(e) - 1) * steps_per_epoch: factor for e in epochs})
+    lr, {(int(e) - 1) * steps_per_epoch: factor for e in epochs}
+  )
 
 
 def _call_with_config(kind: str, name: str, fn: Callable, *args, **kw):
@@ -149,8 +178,9 @@ def _call_with_config(kind: str, name: str, fn: Callable, *args, **kw):
   if not any(p.kind == p.VAR_KEYWORD for p in params.values()):
     unknown = sorted(set(kw) - set(params))
     if unknown:
-      valid = [p for p in params if p not in ("learning_rate", "lr", "num_steps",
-                                               "steps_per_epoch")]
+      valid = [
+        p for p in params if p not in ("learning_rate", "lr", "num_steps", "steps_per_epoch")
+      ]
       raise ConfigError(f"{kind} {name!r} does not take {unknown}; it takes {valid}")
   return fn(*args, **kw)
 
@@ -158,17 +188,22 @@ def _call_with_config(kind: str, name: str, fn: Callable, *args, **kw):
 def _steps_per_epoch(name: str, steps_per_epoch: int | None) -> int:
   """The trainer knows the epoch's length from the data; the config never says it."""
   if steps_per_epoch is None:
-    raise ConfigError(f"schedule {name!r} counts epochs, so it needs steps_per_epoch: "
-                      "pass make_optimizer(cfg, steps_per_epoch=<batches per pass over "
-                      "the training data>).")
+    raise ConfigError(
+      f"schedule {name!r} counts epochs, so it needs steps_per_epoch: "
+      "pass make_optimizer(cfg, steps_per_epoch=<batches per pass over "
+      "the training data>)."
+    )
   if not (isinstance(steps_per_epoch, numbers.Integral) and steps_per_epoch >= 1):
-    raise ConfigError(f"steps_per_epoch={steps_per_epoch!r} must be a whole number >= 1 "
-                      "(batches per pass over the training data).")
+    raise ConfigError(
+      f"steps_per_epoch={steps_per_epoch!r} must be a whole number >= 1 "
+      "(batches per pass over the training data)."
+    )
   return int(steps_per_epoch)
 
 
-def make_schedule(cfg_schedule: Any, learning_rate: float, num_steps: int, *,
-                  steps_per_epoch: int | None = None) -> Schedule:
+def make_schedule(
+  cfg_schedule: Any, learning_rate: float, num_steps: int, *, steps_per_epoch: int | None = None
+) -> Schedule:
   """SCHEDULES[schedule.name](learning_rate, num_steps, **rest); the epoch schedules
   (those taking `steps_per_epoch`) also get `steps_per_epoch`."""
   kw = dict(cfg_schedule)
@@ -179,8 +214,11 @@ def make_schedule(cfg_schedule: Any, learning_rate: float, num_steps: int, *,
   return _call_with_config("schedule", name, fn, learning_rate, num_steps, **kw)
 
 
-def make_optimizer(cfg: Any, *, steps_per_epoch: int | None = None,
-                   ) -> tuple[optax.GradientTransformation, Schedule]:
+def make_optimizer(
+  cfg: Any,
+  *,
+  steps_per_epoch: int | None = None,
+) -> tuple[optax.GradientTransformation, Schedule]:
   """OPTIMIZERS[optimizer.name](learning_rate=schedule, **rest), optionally with
   gradient clipping before it and max-norm projection after it. `steps_per_epoch`
   (batches per pass over the training data) is needed by the epoch schedules."""
@@ -188,8 +226,7 @@ def make_optimizer(cfg: Any, *, steps_per_epoch: int | None = None,
   name, lr = kw.pop("name"), kw.pop("learning_rate")
   clip_norm = kw.pop("clip_norm", None)
   optimizer = OPTIMIZERS.get(name)
-  schedule = make_schedule(cfg.schedule, lr, cfg.num_steps,
-                           steps_per_epoch=steps_per_epoch)
+  schedule = make_schedule(cfg.schedule, lr, cfg.num_steps, steps_per_epoch=steps_per_epoch)
   tx = _call_with_config("optimizer", name, optimizer, learning_rate=schedule, **kw)
   if clip_norm:
     tx = optax.chain(optax.clip_by_global_norm(clip_norm), tx)

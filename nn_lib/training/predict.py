@@ -3,6 +3,7 @@
 One `Predictor` per run: its jitted apply functions are built once (per model
 method) and reused for every evaluation and plot, so nothing compiles twice.
 """
+
 from __future__ import annotations
 
 import functools
@@ -39,8 +40,9 @@ class Predictor:
   stay sharded while evaluating.
   """
 
-  def __init__(self, model: nn.Module, mesh: jax.sharding.Mesh, batch_size: int,
-               variables_sharding: Any = None):
+  def __init__(
+    self, model: nn.Module, mesh: jax.sharding.Mesh, batch_size: int, variables_sharding: Any = None
+  ):
     self.model, self.mesh = model, mesh
     self.variables_sharding = variables_sharding
     self.batch_size = padded_batch_size(batch_size, mesh_lib.data_axis_size(mesh))
@@ -56,9 +58,13 @@ class Predictor:
         return model.apply(variables, inputs, method=method)
 
       self._jitted[method] = jax.jit(
-          apply, in_shardings=(self.variables_sharding or mesh_lib.replicated(self.mesh),
-                               mesh_lib.batch_sharded(self.mesh)),
-          out_shardings=mesh_lib.replicated(self.mesh))
+        apply,
+        in_shardings=(
+          self.variables_sharding or mesh_lib.replicated(self.mesh),
+          mesh_lib.batch_sharded(self.mesh),
+        ),
+        out_shardings=mesh_lib.replicated(self.mesh),
+      )
     return self._jitted[method]
 
   def __call__(self, state: dict, inputs: np.ndarray, method: str | None = None) -> np.ndarray:
@@ -67,17 +73,19 @@ class Predictor:
     # checkpoint's) runs through the same compiled function.
     variables = {"params": state["params"], **state["model_state"]}
     outputs = []
-    for batch in data_lib.eval_batches({"inputs": inputs}, self.batch_size,
-                                       jax.process_index(), jax.process_count()):
+    for batch in data_lib.eval_batches(
+      {"inputs": inputs}, self.batch_size, jax.process_index(), jax.process_count()
+    ):
       out = apply(variables, mesh_lib.put_batch({"inputs": batch["inputs"]}, self.mesh)["inputs"])
       if jax.process_count() > 1:
         out = multihost_utils.process_allgather(out, tiled=True)
       outputs.append(np.asarray(out))
-    return np.concatenate(outputs)[:len(inputs)]  # drops the last batch's padding
+    return np.concatenate(outputs)[: len(inputs)]  # drops the last batch's padding
 
 
-def evaluate(outputs: np.ndarray, targets: np.ndarray, loss_fn: Callable[..., Any],
-             metric_names=()) -> dict[str, float]:
+def evaluate(
+  outputs: np.ndarray, targets: np.ndarray, loss_fn: Callable[..., Any], metric_names=()
+) -> dict[str, float]:
   """Mean loss and every metric over a whole split's outputs.
 
   The loss sees the whole split at once, so losses over a list (all pairs of the

@@ -8,16 +8,21 @@ all stop at the same step, so SIGTERM is left to JAX's preemption service
 (started by `jax.distributed.initialize`), which orbax's `reached_preemption`
 turns into one agreed step; Ctrl-C keeps its default there.
 """
+
 from __future__ import annotations
 
 import os
 import signal
 import threading
-from typing import Callable
+from types import FrameType
+from typing import Any, Callable, Union
 
 import jax
 
 _SIGNALS = (signal.SIGTERM, signal.SIGINT)
+# what signal.signal takes and returns: a handler, SIG_DFL/SIG_IGN, or None (a
+# handler not installed from Python)
+_Handler = Union[Callable[[int, Union[FrameType, None]], Any], int, signal.Handlers, None]
 
 
 class Interrupted(Exception):
@@ -27,12 +32,13 @@ class Interrupted(Exception):
     self.signum, self.step = signum, step
     name = signal.Signals(signum).name
     super().__init__(
-        f"stopped by {name} after step {step}; its checkpoint is saved in "
-        f"{workdir}/checkpoints/{step}. Re-run the same command to resume.")
+      f"stopped by {name} after step {step}; its checkpoint is saved in "
+      f"{workdir}/checkpoints/{step}. Re-run the same command to resume."
+    )
 
   @property
   def exit_code(self) -> int:
-    return 128 + self.signum     # the shell's convention for "killed by signal"
+    return 128 + self.signum  # the shell's convention for "killed by signal"
 
 
 class StopRequests:
@@ -42,9 +48,9 @@ class StopRequests:
   one process) or the processes agreed on a preemption step (several).
   """
 
-  def __init__(self):
+  def __init__(self) -> None:
     self.signum: int | None = None
-    self._previous: dict[int, object] = {}
+    self._previous: dict[int, _Handler] = {}
 
   def __enter__(self) -> "StopRequests":
     # signal handlers can only be set from the main thread, and with several
@@ -64,12 +70,18 @@ class StopRequests:
     if self.signum is None:
       self.signum = signum
       # a second Ctrl-C or SIGTERM now kills at once, as the user expects
-      signal.signal(signum, signal.default_int_handler if signum == signal.SIGINT
-                    else signal.SIG_DFL)
+      signal.signal(
+        signum, signal.default_int_handler if signum == signal.SIGINT else signal.SIG_DFL
+      )
       # os.write: logging from a signal handler can deadlock on its lock
-      os.write(2, (f"\nreceived {signal.Signals(signum).name}: saving a checkpoint "
-                   "after the current step, then stopping (send it again to abort "
-                   "without saving).\n").encode())
+      os.write(
+        2,
+        (
+          f"\nreceived {signal.Signals(signum).name}: saving a checkpoint "
+          "after the current step, then stopping (send it again to abort "
+          "without saving).\n"
+        ).encode(),
+      )
 
   def requested(self, step: int, reached_preemption: Callable[[int], bool]) -> bool:
     if self.signum is not None:

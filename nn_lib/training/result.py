@@ -1,5 +1,6 @@
 """What a trainer returns: everything a caller needs in-process, so nobody reads the
 workdir's files back to learn a run's results."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -28,6 +29,7 @@ class Result:
   (`stop_reason`); with early stopping, `best_step` and `best_state` are the
   evaluation it kept (best_checkpoint/) and `final` holds its values as "best/...".
   """
+
   cfg: Any
   workdir: Path
   final: dict[str, float]
@@ -59,11 +61,19 @@ class Result:
 
   def summary(self) -> dict:
     """The content of summary.json."""
-    return {"num_steps": self.cfg.get("num_steps"), "resumed_from_step": self.start_step,
-            "wall_time_s": self.wall_time_s, "steps_per_sec": self.steps_per_sec,
-            "num_params": self.num_params, "devices": jax.device_count(),
-            **({"stopped_at": self.stopped_at, "stop_reason": self.stop_reason}
-               if self.stopped_at is not None else {}),
-            **({"best_step": self.best_step} if self.best_step is not None else {}),
-            "backend": jax.default_backend(),
-            "final": {k: float(v) for k, v in self.final.items()}}
+    return {
+      "num_steps": self.cfg.get("num_steps"),
+      "resumed_from_step": self.start_step,
+      "wall_time_s": self.wall_time_s,
+      "steps_per_sec": self.steps_per_sec,
+      "num_params": self.num_params,
+      "devices": jax.device_count(),
+      **(
+        {"stopped_at": self.stopped_at, "stop_reason": self.stop_reason}
+        if self.stopped_at is not None
+        else {}
+      ),
+      **({"best_step": self.best_step} if self.best_step is not None else {}),
+      "backend": jax.default_backend(),
+      "final": {k: float(v) for k, v in self.final.items()},
+    }

@@ -1,5 +1,6 @@
 """Checks before and at the start of training that catch a wrong setup early:
 labels the model cannot emit, and notes 002's "initial loss" sanity check."""
+
 from __future__ import annotations
 
 import math
@@ -25,14 +26,21 @@ def output_width_key(model) -> str | None:
 
 
 def _class_labels(targets: np.ndarray | Mapping[str, dict]) -> dict[str, np.ndarray]:
-  per_split = ({"train": targets} if isinstance(targets, np.ndarray)
-               else {name: split["targets"] for name, split in targets.items()})
-  return {name: t for name, t in per_split.items()
-          if np.issubdtype(t.dtype, np.integer) and t.ndim == 1 and t.size}
+  per_split = (
+    {"train": targets}
+    if isinstance(targets, np.ndarray)
+    else {name: split["targets"] for name, split in targets.items()}
+  )
+  return {
+    name: t
+    for name, t in per_split.items()
+    if np.issubdtype(t.dtype, np.integer) and t.ndim == 1 and t.size
+  }
 
 
-def check_outputs_fit_labels(model, state, sample: dict,
-                             targets: np.ndarray | Mapping[str, dict]) -> None:
+def check_outputs_fit_labels(
+  model, state, sample: dict, targets: np.ndarray | Mapping[str, dict]
+) -> None:
   """Integer class labels need at least max(label) + 1 model outputs; otherwise the
   loss would be NaN (or, in other libraries, silently wrong).
 
@@ -53,9 +61,10 @@ def check_outputs_fit_labels(model, state, sample: dict,
   if top >= width:
     where = [name for name, t in labels.items() if t.max() >= width]
     raise ConfigError(
-        f"the model emits {width} outputs per example but the labels go up to {top} "
-        f"(split(s) {', '.join(where)}); set the model's number of outputs to "
-        f"{top + 1} (--config.model.{key}={top + 1}), or relabel the data 0..{width - 1}.")
+      f"the model emits {width} outputs per example but the labels go up to {top} "
+      f"(split(s) {', '.join(where)}); set the model's number of outputs to "
+      f"{top + 1} (--config.model.{key}={top + 1}), or relabel the data 0..{width - 1}."
+    )
 
 
 def check_loss_fits(model, state, sample: dict, loss_fn, cfg_loss: Any) -> None:
@@ -65,17 +74,19 @@ def check_loss_fits(model, state, sample: dict, loss_fn, cfg_loss: Any) -> None:
   variables = {"params": state["params"], **state["model_state"]}
   targets = sample["targets"]
   try:
-    jax.eval_shape(lambda: loss_fn(model.apply(variables, sample["inputs"], train=False),
-                                   targets))
+    jax.eval_shape(lambda: loss_fn(model.apply(variables, sample["inputs"], train=False), targets))
   except (TypeError, ValueError) as e:
     hint = ""
     if np.issubdtype(targets.dtype, np.integer) and targets.shape[1:] == (1,):
       # The data keeps N x 1 integer targets (valid 0/1 targets of the sigmoid
       # losses), so a class-label loss is where they are refused.
-      hint = (" The targets are integers of shape (N, 1); class labels need shape "
-              "(N,): save them as a 1-D array (y.ravel()).")
-    raise ConfigError(f"config.loss {dict(cfg_loss)} does not fit this model and data: "
-                      f"{e}{hint}") from e
+      hint = (
+        " The targets are integers of shape (N, 1); class labels need shape "
+        "(N,): save them as a 1-D array (y.ravel())."
+      )
+    raise ConfigError(
+      f"config.loss {dict(cfg_loss)} does not fit this model and data: {e}{hint}"
+    ) from e
 
 
 def expected_initial_loss(cfg_loss: Any, num_classes: int) -> float | None:
@@ -96,8 +107,12 @@ def log_initial_loss(initial: float, cfg: Any, train_targets: np.ndarray) -> Non
   if expected is None:
     logging.info("initial loss %.4f", initial)
     return
-  logging.info("initial loss %.4f (notes 002's sanity value for small weights: %.4f)",
-               initial, expected)
+  logging.info(
+    "initial loss %.4f (notes 002's sanity value for small weights: %.4f)", initial, expected
+  )
   if abs(initial - expected) > 0.05 * expected:
-    logging.warning("initial loss %.4f is far from the sanity value %.4f: are the "
-                    "initial weights small?", initial, expected)
+    logging.warning(
+      "initial loss %.4f is far from the sanity value %.4f: are the initial weights small?",
+      initial,
+      expected,
+    )

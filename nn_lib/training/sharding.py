@@ -16,6 +16,7 @@ Modes:
               regexes unanchored at the front (r"Dense_0/kernel$", not
               r"^params/Dense_0/kernel$") so that the moments follow the parameter.
 """
+
 from __future__ import annotations
 
 import math
@@ -31,7 +32,7 @@ MODES = ("replicated", "fsdp", "rules")
 # Top-level keys that every device reads whole, and that are tiny.
 ALWAYS_REPLICATED = ("step", "rng")
 
-Spec = Sequence[Any]             # per dimension: None, an axis name or a tuple of them
+Spec = Sequence[Any]  # per dimension: None, an axis name or a tuple of them
 Rule = tuple[str, Spec]
 _Compiled = tuple[re.Pattern, tuple, Rule]
 
@@ -59,9 +60,10 @@ def _compile(rules: Sequence[Rule]) -> list[_Compiled]:
       compiled.append((re.compile(regex), spec, rule))
     except (TypeError, ValueError, re.error) as e:
       raise ConfigError(
-          f"config.sharding.rules: rule {rule!r} must be (regex, spec), the spec a tuple with one "
-          f"mesh axis name or None per dimension, e.g. (r'Dense_\\d+/kernel$', "
-          f"(None, 'model')) ({e})") from e
+        f"config.sharding.rules: rule {rule!r} must be (regex, spec), the spec a tuple with one "
+        f"mesh axis name or None per dimension, e.g. (r'Dense_\\d+/kernel$', "
+        f"(None, 'model')) ({e})"
+      ) from e
   return compiled
 
 
@@ -75,33 +77,44 @@ def _fsdp_spec(shape: tuple[int, ...], data: int, min_size: int) -> tuple:
   return tuple("data" if i == best else None for i in range(len(shape)))
 
 
-def _check_rule(path: str, shape: tuple[int, ...], rule: Rule, spec: tuple,
-                axis_sizes: dict[str, int]) -> None:
+def _check_rule(
+  path: str, shape: tuple[int, ...], rule: Rule, spec: tuple, axis_sizes: dict[str, int]
+) -> None:
   where = f"config.sharding.rules: rule {rule!r} matches {path} of shape {shape}"
   if len(spec) != len(shape):
     raise ConfigError(
-        f"{where}, but the spec has {len(spec)} entries for its {len(shape)} "
-        "dimensions: give one mesh axis name or None per dimension, or narrow the "
-        "regex (rules apply first match first) so that it skips this leaf.")
+      f"{where}, but the spec has {len(spec)} entries for its {len(shape)} "
+      "dimensions: give one mesh axis name or None per dimension, or narrow the "
+      "regex (rules apply first match first) so that it skips this leaf."
+    )
   used = [a for entry in spec for a in _axes(entry)]
   for axis in used:
     if axis not in axis_sizes:
-      raise ConfigError(f"{where}, but names the axis {axis!r}; the mesh has the "
-                        f"axes {tuple(axis_sizes)}.")
+      raise ConfigError(
+        f"{where}, but names the axis {axis!r}; the mesh has the axes {tuple(axis_sizes)}."
+      )
   if len(set(used)) != len(used):
-    raise ConfigError(f"{where}, but uses a mesh axis twice; each axis can split "
-                      "one dimension only.")
+    raise ConfigError(
+      f"{where}, but uses a mesh axis twice; each axis can split one dimension only."
+    )
   for dim, (n, entry) in enumerate(zip(shape, spec)):
     ways = math.prod(axis_sizes[a] for a in _axes(entry))
     if n % ways:
       raise ConfigError(
-          f"{where}, but dimension {dim} (size {n}) does not divide into the "
-          f"{ways} parts of {entry!r}: shard a dimension it divides, choose another "
-          "model_axis, or put None there.")
+        f"{where}, but dimension {dim} (size {n}) does not divide into the "
+        f"{ways} parts of {entry!r}: shard a dimension it divides, choose another "
+        "model_axis, or put None there."
+      )
 
 
-def leaf_spec(path: str, shape: tuple[int, ...], axis_sizes: dict[str, int],
-              mode: str, rules: Sequence[_Compiled] = (), min_size: int = 2**14) -> P:
+def leaf_spec(
+  path: str,
+  shape: tuple[int, ...],
+  axis_sizes: dict[str, int],
+  mode: str,
+  rules: Sequence[_Compiled] = (),
+  min_size: int = 2**14,
+) -> P:
   """The PartitionSpec of one leaf; needs only the mesh's axis sizes."""
   if not shape or path.split("/")[0] in ALWAYS_REPLICATED:
     return P()
@@ -114,16 +127,25 @@ def leaf_spec(path: str, shape: tuple[int, ...], axis_sizes: dict[str, int],
   return P()
 
 
-def state_shardings(abstract_state: Any, mesh, *, mode: str = "replicated",
-                    rules: Sequence[Rule] = (), min_size: int = 2**14) -> Any:
+def state_shardings(
+  abstract_state: Any,
+  mesh,
+  *,
+  mode: str = "replicated",
+  rules: Sequence[Rule] = (),
+  min_size: int = 2**14,
+) -> Any:
   """A NamedSharding per leaf of the state (from `jax.eval_shape`), for jit's
   in/out_shardings. `mesh` may be a Mesh or an AbstractMesh."""
   if mode not in MODES:
-    raise ConfigError(f"config.sharding.params={mode!r} is not a sharding mode; "
-                      f"valid: {', '.join(MODES)}")
+    raise ConfigError(
+      f"config.sharding.params={mode!r} is not a sharding mode; valid: {', '.join(MODES)}"
+    )
   if bool(rules) != (mode == "rules"):
-    raise ConfigError(f"config.sharding.params={mode!r} with {len(rules)} rule(s): rules are "
-                      "used by mode 'rules' only, and that mode needs at least one.")
+    raise ConfigError(
+      f"config.sharding.params={mode!r} with {len(rules)} rule(s): rules are "
+      "used by mode 'rules' only, and that mode needs at least one."
+    )
   axis_sizes = dict(mesh.shape)
   compiled = _compile(rules)
   flat, treedef = jax.tree_util.tree_flatten_with_path(abstract_state)
@@ -132,14 +154,16 @@ def state_shardings(abstract_state: Any, mesh, *, mode: str = "replicated",
     # a typo in a regex would otherwise replicate its parameters silently
     if not any(regex.search(p) for p in paths):
       examples = [p for p in paths if p.startswith("params/")][:6] or paths[:6]
-      raise ConfigError(f"config.sharding.rules: rule {rule!r} matches no leaf of the state; its "
-                        f"paths look like {', '.join(examples)}")
+      raise ConfigError(
+        f"config.sharding.rules: rule {rule!r} matches no leaf of the state; its "
+        f"paths look like {', '.join(examples)}"
+      )
   specs: list[Any] = [None] * len(flat)
   # parameters first, so that a bad rule's error names the parameter, not a moment
   for i in sorted(range(len(flat)), key=lambda i: not paths[i].startswith("params/")):
     spec = leaf_spec(paths[i], tuple(flat[i][1].shape), axis_sizes, mode, compiled, min_size)
     specs[i] = NamedSharding(mesh, spec)
-  return treedef.unflatten(specs)
+  return jax.tree_util.tree_unflatten(treedef, specs)
 
 
 def _held(sharding: NamedSharding) -> float:
@@ -156,10 +180,13 @@ def describe(shardings: Any, abstract_state: Any) -> str:
   """The sharded parameters (path, shape, spec) and the share of the parameter and
   state bytes that each device holds, for the training log."""
   flat, treedef = jax.tree_util.tree_flatten_with_path(abstract_state)
-  leaves = [(leaf_path(p), x, s) for (p, x), s in zip(flat, treedef.flatten_up_to(shardings))]
+  # jaxlib's PyTreeDef has no type stubs (mypy sees an unresolved "PyTreeDef?")
+  by_leaf = treedef.flatten_up_to(shardings)  # type: ignore[attr-defined]
+  leaves = [(leaf_path(p), x, s) for (p, x), s in zip(flat, by_leaf)]
   params = [leaf for leaf in leaves if leaf[0].startswith("params/")] or leaves
-  lines = [f"  {path:<40} {str(tuple(x.shape)):<16} {s.spec}"
-           for path, x, s in params if _held(s) < 1]
+  lines = [
+    f"  {path:<40} {str(tuple(x.shape)):<16} {s.spec}" for path, x, s in params if _held(s) < 1
+  ]
   others = sum(_held(s) < 1 for _, _, s in leaves) - len(lines)
   if others:
     lines.append(f"  (and {others} more sharded leaves: optimizer state, EMA)")
@@ -171,9 +198,14 @@ def describe(shardings: Any, abstract_state: Any) -> str:
   (p_frac, p_total), (s_frac, _) = share(params), share(leaves)
   mesh = dict(leaves[0][2].mesh.shape) if leaves else {}
   head = f"sharded leaves on the mesh {mesh}:" if lines else "every leaf replicated"
-  return "\n".join([head, *lines,
-                    f"each device holds {p_frac:.1%} of the {p_total / 2**20:.2f} MiB "
-                    f"of parameters and {s_frac:.1%} of the train state"])
+  return "\n".join(
+    [
+      head,
+      *lines,
+      f"each device holds {p_frac:.1%} of the {p_total / 2**20:.2f} MiB "
+      f"of parameters and {s_frac:.1%} of the train state",
+    ]
+  )
 
 
 def per_device_fraction(params: Any) -> float:

@@ -6,6 +6,7 @@ Every trainer and study holds `exclusive` and goes through `prepare` and
 `finish`, so each workdir has the same files in the same shape, written once,
 atomically, by process 0.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -44,17 +45,22 @@ def make_workdir(workdir: str | Path) -> Path:
   try:
     workdir.mkdir(parents=True, exist_ok=True)
   except FileExistsError as e:
-    raise WorkdirError(f"workdir {workdir} exists and is a file, not a directory; "
-                       "choose another --workdir.") from e
+    raise WorkdirError(
+      f"workdir {workdir} exists and is a file, not a directory; choose another --workdir."
+    ) from e
   except NotADirectoryError as e:
-    raise WorkdirError(f"workdir {workdir} cannot be created: a part of its path is a "
-                       "file, not a directory; choose another --workdir.") from e
+    raise WorkdirError(
+      f"workdir {workdir} cannot be created: a part of its path is a "
+      "file, not a directory; choose another --workdir."
+    ) from e
   except OSError as e:
-    raise WorkdirError(f"workdir {workdir} cannot be created ({e.strerror}); choose "
-                       "another --workdir.") from e
+    raise WorkdirError(
+      f"workdir {workdir} cannot be created ({e.strerror}); choose another --workdir."
+    ) from e
   if not os.access(workdir, os.W_OK | os.X_OK):
-    raise WorkdirError(f"workdir {workdir} is not writable; fix its permissions or "
-                       "choose another --workdir.")
+    raise WorkdirError(
+      f"workdir {workdir} is not writable; fix its permissions or choose another --workdir."
+    )
   return workdir
 
 
@@ -86,12 +92,16 @@ def exclusive(workdir: str | Path) -> Iterator[Path]:
     lock_file.seek(0)
     holder = lock_file.read().strip() or "another process"
     lock_file.close()
-    raise WorkdirError(f"workdir {workdir} is in use by {holder}. Wait for that run to "
-                       "end (or stop it), or choose another --workdir.") from None
+    raise WorkdirError(
+      f"workdir {workdir} is in use by {holder}. Wait for that run to "
+      "end (or stop it), or choose another --workdir."
+    ) from None
   lock_file.seek(0)
   lock_file.truncate()
-  lock_file.write(f"pid {os.getpid()} on {socket.gethostname()} (since "
-                  f"{time.strftime('%Y-%m-%d %H:%M:%S')}: {' '.join(sys.argv)[:200]})\n")
+  lock_file.write(
+    f"pid {os.getpid()} on {socket.gethostname()} (since "
+    f"{time.strftime('%Y-%m-%d %H:%M:%S')}: {' '.join(sys.argv)[:200]})\n"
+  )
   lock_file.flush()
   _HELD[key] = [lock_file, 1]
   try:
@@ -100,15 +110,17 @@ def exclusive(workdir: str | Path) -> Iterator[Path]:
     _HELD[key][1] -= 1
     if _HELD[key][1] == 0:
       del _HELD[key]
-      lock_file.close()     # closing releases the flock
+      lock_file.close()  # closing releases the flock
 
 
 def exclusive_workdir(trainer: Callable[..., Result]) -> Callable[..., Result]:
   """Decorates `trainer(cfg, workdir, ...)` to run holding `exclusive(workdir)`."""
+
   @functools.wraps(trainer)
   def run(cfg: Any, workdir: str | Path, *args, **kwargs) -> Result:
     with exclusive(workdir) as path:
       return trainer(cfg, path, *args, **kwargs)
+
   return run
 
 
@@ -125,8 +137,7 @@ def prepare(cfg: Any, workdir: str | Path) -> Path:
   return workdir
 
 
-def finish(result: Result, t0: float,
-           plot_fns: Mapping[str, plots.PlotFn] | None = None) -> Result:
+def finish(result: Result, t0: float, plot_fns: Mapping[str, plots.PlotFn] | None = None) -> Result:
   """Draws the config's plots (adding what they measure to `result.final`), then
   writes summary.json and plots/curves.png. `t0`: when the run started."""
   for plot in (plot_fns or {}).values():

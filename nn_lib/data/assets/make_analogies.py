@@ -13,6 +13,7 @@ questions-words format (": category" lines, then "a b c d" lines).
     python nn_lib/data/assets/make_analogies.py            # rewrites analogies.txt
     python nn_lib/data/assets/make_analogies.py -o OUT.txt  # elsewhere
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,25 +27,25 @@ MIN_COUNT = 30
 HERE = Path(__file__).parent
 
 PAIRS = {
-    "gender": """he:she him:her himself:herself his:her mr:mrs sir:madam
+  "gender": """he:she him:her himself:herself his:her mr:mrs sir:madam
         brother:sister brothers:sisters father:mother son:daughter sons:daughters
         husband:wife man:woman men:women gentleman:lady gentlemen:ladies uncle:aunt
         nephew:niece boy:girl boys:girls master:mistress papa:mama king:queen""",
-    "past_tense": """is:was are:were have:had do:did say:said go:went come:came
+  "past_tense": """is:was are:were have:had do:did say:said go:went come:came
         know:knew think:thought see:saw take:took give:gave make:made get:got
         find:found feel:felt speak:spoke tell:told write:wrote leave:left hear:heard
         bring:brought sit:sat stand:stood run:ran walk:walked look:looked
         seem:seemed wish:wished hope:hoped talk:talked want:wanted call:called
         ask:asked turn:turned love:loved""",
-    "plural": """day:days week:weeks year:years hour:hours letter:letters
+  "plural": """day:days week:weeks year:years hour:hours letter:letters
         house:houses friend:friends child:children thing:things eye:eyes hand:hands
         time:times room:rooms place:places word:words family:families
         sister:sisters daughter:daughters girl:girls lady:ladies man:men
         woman:women gentleman:gentlemen""",
-    "comparative": """good:better bad:worse great:greater little:less much:more
+  "comparative": """good:better bad:worse great:greater little:less much:more
         young:younger old:older happy:happier long:longer high:higher near:nearer
         soon:sooner early:earlier late:later strong:stronger""",
-    "superlative": """good:best bad:worst great:greatest little:least much:most""",
+  "superlative": """good:best bad:worst great:greatest little:least much:most""",
 }
 
 
@@ -74,8 +75,10 @@ def main() -> None:
   pairs = kept_pairs(counts)
   for cat, text_pairs in PAIRS.items():
     dropped = set(text_pairs.split()) - {f"{a}:{b}" for a, b in pairs[cat]}
-    print(f"{cat}: {len(pairs[cat])} pairs, {len(pairs[cat]) * (len(pairs[cat]) - 1)} "
-          f"questions; dropped (a word under {MIN_COUNT}): {sorted(dropped)}")
+    print(
+      f"{cat}: {len(pairs[cat])} pairs, {len(pairs[cat]) * (len(pairs[cat]) - 1)} "
+      f"questions; dropped (a word under {MIN_COUNT}): {sorted(dropped)}"
+    )
   lines = questions(pairs)
   args.output.write_text("\n".join(lines) + "\n")
   print(f"wrote {sum(not l.startswith(':') for l in lines)} questions to {args.output}")

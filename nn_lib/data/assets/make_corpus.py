@@ -29,6 +29,7 @@ Northanger Abbey (about a modern edition, not Austen's words).
 
 Requires Python >= 3.9 only (the standard library).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,9 +41,16 @@ import struct
 import tarfile
 import zlib
 from pathlib import Path
+from typing import Any
 
-NOVELS = ("sensesensibility", "prideprejudice", "mansfieldpark", "emma",
-          "northangerabbey", "persuasion")  # R object names, publication order
+NOVELS = (
+  "sensesensibility",
+  "prideprejudice",
+  "mansfieldpark",
+  "emma",
+  "northangerabbey",
+  "persuasion",
+)  # R object names, publication order
 SEPARATOR = "\n" * 5
 EDITORIAL_NOTE = "\n\n\n\n\nA NOTE ON THE TEXT\n"
 DATA_DIR = "usr/lib/R/site-library/janeaustenr/data"
@@ -55,7 +63,8 @@ class _RReader:
   integer, double and generic vectors. Attributes come back as dicts."""
 
   def __init__(self, data: bytes):
-    self.data, self.pos, self.refs = data, 0, []
+    self.data, self.pos = data, 0
+    self.refs: list[tuple[str, Any]] = []  # the symbols read so far, for REFSXP
 
   def _int(self) -> int:
     (value,) = struct.unpack_from(">i", self.data, self.pos)
@@ -76,7 +85,7 @@ class _RReader:
     self._int(), self._int()  # writer's and minimal R versions
     if version == 3:
       n = self._int()  # (not `pos += _int()`: that would add to the old pos)
-      self.pos += n    # skip the native encoding's name
+      self.pos += n  # skip the native encoding's name
     return self._item()
 
   def _item(self):
@@ -103,7 +112,7 @@ class _RReader:
       n = self._int()
       if n == -1:
         return None  # NA_character_
-      raw = self.data[self.pos:self.pos + n]
+      raw = self.data[self.pos : self.pos + n]
       self.pos += n
       return raw.decode("latin-1" if flags & (1 << 14) else "utf-8")
     n = self._length()
@@ -127,12 +136,19 @@ def _read_ar_member(deb: bytes, name: str) -> bytes:
     raise ValueError("not a .deb (ar) archive")
   pos = 8
   while pos < len(deb):
-    header = deb[pos:pos + 60]
+    header = deb[pos : pos + 60]
     member, size = header[:16].decode().strip().rstrip("/"), int(header[48:58])
     if member == name:
-      return deb[pos + 60:pos + 60 + size]
+      return deb[pos + 60 : pos + 60 + size]
     pos += 60 + size + (size % 2)
   raise ValueError(f".deb has no member {name}")
+
+
+def _tar_member(tar: tarfile.TarFile, name: str) -> bytes:
+  member = tar.extractfile(name)  # None: not a regular file
+  if member is None:
+    raise ValueError(f"{name} in the package is not a regular file")
+  return member.read()
 
 
 def _data_files(src: Path) -> tuple[bytes, bytes]:
@@ -140,8 +156,8 @@ def _data_files(src: Path) -> tuple[bytes, bytes]:
   if src.is_file():
     payload = _read_ar_member(src.read_bytes(), "data.tar.xz")
     with tarfile.open(fileobj=io.BytesIO(payload), mode="r:xz") as tar:
-      return tuple(tar.extractfile(f"./{DATA_DIR}/Rdata.{ext}").read()  # type: ignore
-                   for ext in ("rdx", "rdb"))
+      rdx, rdb = (_tar_member(tar, f"./{DATA_DIR}/Rdata.{ext}") for ext in ("rdx", "rdb"))
+      return rdx, rdb
   for root in (src / DATA_DIR, src / "data", src):
     if (root / "Rdata.rdb").is_file():
       return (root / "Rdata.rdx").read_bytes(), (root / "Rdata.rdb").read_bytes()
@@ -157,7 +173,7 @@ def novels(src: Path) -> dict[str, list[str]]:
     raise ValueError(f"expected zlib-compressed objects, the index says {compressed}")
   out = {}
   for name, (offset, length) in zip(names["names"], offsets):
-    blob = rdb[offset:offset + length]
+    blob = rdb[offset : offset + length]
     (size,) = struct.unpack(">I", blob[:4])
     data = zlib.decompress(blob[4:])
     if len(data) != size:
@@ -186,17 +202,27 @@ def build(src: Path) -> str:
 
 def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-  parser.add_argument("source", type=Path, help="r-cran-janeaustenr_1.0.0-1_all.deb, "
-                      "the unpacked package, or an installed janeaustenr directory")
-  parser.add_argument("-o", "--output", type=Path, default=DEFAULT_OUT,
-                      help=f"output .txt.xz (default: {DEFAULT_OUT.name} beside this script)")
+  parser.add_argument(
+    "source",
+    type=Path,
+    help="r-cran-janeaustenr_1.0.0-1_all.deb, "
+    "the unpacked package, or an installed janeaustenr directory",
+  )
+  parser.add_argument(
+    "-o",
+    "--output",
+    type=Path,
+    default=DEFAULT_OUT,
+    help=f"output .txt.xz (default: {DEFAULT_OUT.name} beside this script)",
+  )
   args = parser.parse_args()
   text = build(args.source)
   raw = text.encode("utf-8")
   args.output.write_bytes(lzma.compress(raw, preset=9 | lzma.PRESET_EXTREME))
   print(f"wrote {args.output} ({args.output.stat().st_size} bytes)")
-  print(f"text: {len(text)} characters, {len(raw)} bytes UTF-8, "
-        f"{len(set(text))} distinct characters")
+  print(
+    f"text: {len(text)} characters, {len(raw)} bytes UTF-8, {len(set(text))} distinct characters"
+  )
   print("content sha256 (UTF-8 text):", hashlib.sha256(raw).hexdigest())
 
 
