@@ -20,6 +20,7 @@ from nn_lib.registry import ConfigError
 from nn_lib.training import predict, sanity
 from nn_lib.training.checkpoint import read_latest
 from tests.conftest import run_train
+from tests.training.test_multidevice import RUN as EIGHT_DEVICE_RUN, run_on_eight_devices
 
 
 @pytest.mark.parametrize("hidden, message", [
@@ -77,14 +78,20 @@ def test_every_eval_batch_is_padded_to_the_device_multiple():
                                 np.arange(504, 1001))
 
 
+@pytest.fixture(scope="session")
+def eight_device_run(tmp_path_factory) -> dict:
+  return run_on_eight_devices(tmp_path_factory)
+
+
 @pytest.mark.slow
-def test_eight_devices_evaluate_with_an_indivisible_eval_batch_size(tmp_path):
-  proc = run_train("--experiment=digits_mlp:smoke", "--config.num_steps=2",
-                   "--config.eval_every=2", "--config.checkpoint_every=2",
-                   "--config.eval_batch_size=100", f"--workdir={tmp_path}", devices=8)
-  assert "8 device(s)" in proc.stderr
-  assert read_latest(tmp_path)[0] == 2
-  rows = writers.read_metrics(tmp_path / "metrics.jsonl")
+def test_eight_devices_evaluate_with_an_indivisible_eval_batch_size(eight_device_run):
+  # train.py on 8 devices with --config.eval_batch_size=100 (10 steps, evaluated
+  # once, at the end): the run tests/training/test_multidevice.py compares with 1 device
+  assert {"--config.eval_batch_size=100", "--config.eval_every=10"} <= set(EIGHT_DEVICE_RUN)
+  assert "8 device(s)" in eight_device_run["stderr"]
+  workdir = eight_device_run["workdir"]
+  assert read_latest(workdir)[0] == 10
+  rows = writers.read_metrics(workdir / "metrics.jsonl")
   accuracy = [r["value"] for r in rows if r["split"] == "test" and r["name"] == "accuracy"]
   assert len(accuracy) == 1 and 0.0 <= accuracy[0] <= 1.0
 

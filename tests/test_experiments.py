@@ -5,15 +5,12 @@ from __future__ import annotations
 import json
 import math
 
-import jax
 import ml_collections
 import numpy as np
-import optax
 import pytest
 
 import experiments
 from nn_lib.training import evaluate, objective
-from nn_lib.training import step as step_lib
 from tests.conftest import run_experiment, run_train
 
 # How much the smoke variant's 6 steps lower the training loss, as a fraction of the
@@ -50,9 +47,7 @@ def loss_before_and_after(result, n: int = 256) -> tuple[float, float]:
   cfg, train = result.cfg, result.splits["train"]
   x, t = train["inputs"][:n], train["targets"][:n]
   loss_fn = objective.loss_from_config(cfg.loss)
-  # jitted: eagerly, each of init's ops would compile on its own (~1.5 s a model)
-  initial = jax.jit(lambda x1: step_lib.init_state(result.model, optax.identity(), cfg.seed,
-                                                   x1))(x[:1])
+  initial = result.initial_state()  # the run's own compiled init: nothing to compile
   return (evaluate(result.predict(x, state=initial), t, loss_fn)["loss"],
           evaluate(result.predict(x), t, loss_fn)["loss"])
 

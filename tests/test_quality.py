@@ -1,7 +1,7 @@
 """The code-quality gates (issue 15), configured in pyproject.toml and run from the
 repository root exactly as a developer runs them: `ruff check` (defect rules),
-`ruff format --check` and `mypy`, each over losses/, nn_lib/, train.py, launch/ and
-bench/. tests/ and experiments/ are not gated yet (pyproject.toml says so).
+`ruff format --check` and `mypy` over losses/, nn_lib/, train.py, launch/ and bench/;
+`ruff check` over tests/ and experiments/ too.
 """
 from __future__ import annotations
 
@@ -38,6 +38,10 @@ def _run(tool: str, *args: str, timeout: float = 120) -> subprocess.CompletedPro
 def test_ruff_finds_no_defects():
   proc = _run("ruff", "check", "--no-cache", "--output-format", "concise")
   assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-2000:]
+  # over every Python file of the repository, tests and experiments included
+  listed = _run("ruff", "check", "--show-files").stdout
+  for name in (*GATED, "tests", "experiments"):
+    assert f"{REPO / name}" in listed, name
 
 
 def test_the_gated_code_is_in_the_formatters_layout():

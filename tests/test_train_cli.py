@@ -25,26 +25,34 @@ def test_linreg_seed_reaches_the_notes_optimum(tmp_path):
   np.testing.assert_allclose(np.ravel(dense["bias"]), [2.0], atol=1e-3)
 
 
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+  """One train.py run of digits_mlp:smoke with two --config overrides (the smoke
+  variant's 6 steps -> 4), for the two tests below."""
+  workdir = tmp_path_factory.mktemp("smoke")
+  run_train("--experiment=digits_mlp:smoke", f"--workdir={workdir}",
+            "--config.optimizer.learning_rate=0.0123", "--config.num_steps=4")
+  return workdir
+
+
 @pytest.mark.slow
-def test_digits_mlp_smoke_writes_every_output(tmp_path):
-  run_train("--experiment=digits_mlp:smoke", f"--workdir={tmp_path}")
-  config = json.loads((tmp_path / "config.json").read_text())
-  assert config["num_steps"] == 6 and config["model"]["name"] == "mlp"
-  rows = [json.loads(l) for l in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+def test_digits_mlp_smoke_writes_every_output(smoke_run):
+  config = json.loads((smoke_run / "config.json").read_text())
+  assert config["num_steps"] == 4 and config["model"]["name"] == "mlp"
+  rows = [json.loads(l) for l in (smoke_run / "metrics.jsonl").read_text().splitlines()]
   assert {r["split"] for r in rows} == {"train", "test"}
   assert {"step", "split", "name", "value", "wall_time", "steps_per_sec"} <= set(rows[0])
-  assert max(r["step"] for r in rows) == 6
-  assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
-  assert (tmp_path / "plots" / "curves.png").stat().st_size > 1000
-  assert read_latest(tmp_path)[0] == 6
+  assert max(r["step"] for r in rows) == 4
+  assert list((smoke_run / "tensorboard").glob("events.out.tfevents.*"))
+  assert (smoke_run / "plots" / "curves.png").stat().st_size > 1000
+  assert read_latest(smoke_run)[0] == 4
 
 
-def test_config_override_takes_effect(tmp_path):
-  run_train("--experiment=digits_mlp:smoke", f"--workdir={tmp_path}",
-            "--config.optimizer.learning_rate=0.0123", "--config.num_steps=2")
-  config = json.loads((tmp_path / "config.json").read_text())
+@pytest.mark.slow
+def test_config_override_takes_effect(smoke_run):
+  config = json.loads((smoke_run / "config.json").read_text())
   assert config["optimizer"]["learning_rate"] == 0.0123
-  assert read_latest(tmp_path)[0] == 2
+  assert read_latest(smoke_run)[0] == 4   # not the smoke variant's 6
 
 
 def test_list_describes_every_experiment():

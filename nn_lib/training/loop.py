@@ -136,7 +136,8 @@ def train_and_evaluate(
   )
   if cfg_sharding.get("params", "replicated") != "replicated":
     logging.info("parameter sharding:\n%s", sharding_lib.describe(state_sharding, abstract_state))
-  state = jax.jit(init, out_shardings=state_sharding)(sample["inputs"][:1])
+  init_jitted = jax.jit(init, out_shardings=state_sharding)
+  state = init_jitted(sample["inputs"][:1])
   sanity.check_outputs_fit_labels(model, state, sample, splits)
   sanity.check_loss_fits(model, state, sample, loss_fn, cfg.loss)
   metrics_lib.check_metrics_fit(
@@ -302,5 +303,6 @@ def train_and_evaluate(
     stop_reason=decision.reason if decision else "",
     best_step=decision.best_step if decision else None,
     best_state=best_state,
+    initial_state=lambda: init_jitted(sample["inputs"][:1]),
   )
   return workdir_lib.finish(result, t0, plot_fns)

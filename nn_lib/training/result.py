@@ -28,6 +28,8 @@ class Result:
   A run that stopped before num_steps says where (`stopped_at`) and why
   (`stop_reason`); with early stopping, `best_step` and `best_state` are the
   evaluation it kept (best_checkpoint/) and `final` holds its values as "best/...".
+  `initial_state()` recomputes the state the run started from (its seed's
+  initialization) with the run's own compiled init: how far training moved.
   """
 
   cfg: Any
@@ -47,6 +49,7 @@ class Result:
   stop_reason: str = ""
   best_step: int | None = None
   best_state: dict | None = None
+  initial_state: Callable[[], dict] | None = None
 
   @property
   def end_step(self) -> int | None:

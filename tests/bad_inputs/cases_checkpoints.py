@@ -9,7 +9,6 @@ import unittest.mock
 from pathlib import Path
 from typing import Callable
 
-import jax
 import jax.numpy as jnp
 import orbax.checkpoint as ocp
 

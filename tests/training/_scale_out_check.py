@@ -1,6 +1,7 @@
 """Runs digits_mlp:smoke several ways on this process's devices (8 forced CPU
 devices, from tests/training/test_scale_out.py) and prints, as JSON, how far each
-run's parameters are from the default run's."""
+run's parameters are from the default run's; and, under "sharding",
+_sharding_check.py's measurements (for tests/training/test_sharding.py)."""
 from __future__ import annotations
 
 import json
@@ -12,10 +13,11 @@ import numpy as np
 import optax
 
 import experiments
-from nn_lib import models, studies
+from nn_lib import models, plots, studies
 from nn_lib.training import mesh as mesh_lib
 from nn_lib.training import sharding, step
 from nn_lib.training.checkpoint import Checkpointer
+from tests.training import _sharding_check
 
 VARIANTS = {
     "jit": {},
@@ -33,6 +35,8 @@ VARIANTS = {
 
 
 def main(workdir: str) -> None:
+  # Nothing here looks at the runs' plots/curves.png (about 0.4 s of CPU each).
+  plots.training_curves = lambda rows, path: None
   out = {"devices": jax.device_count()}
   params = {}
   for name, overrides in VARIANTS.items():
@@ -57,6 +61,9 @@ def main(workdir: str) -> None:
         "train_loss": result.history.curve("train", "loss")[1][-1],
     }
   out["restored_from_one_device"] = _restores_a_one_device_checkpoint(f"{workdir}/one_device")
+  # tests/training/test_sharding.py's measurements, in this process: one 8-device
+  # process (its imports and start-up) for both files
+  out["sharding"] = _sharding_check.check(f"{workdir}/sharding")
   print(json.dumps(out))
 
 

@@ -1,7 +1,8 @@
-"""Run by tests/training/test_sharding.py with 8 forced CPU devices: 5 Adam steps of
-an MLP with the state replicated, FSDP-sharded and rule-sharded; then a checkpoint
-of the FSDP state restored onto one device. Prints one JSON line of measurements
-(the test asserts on them).
+"""With 8 forced CPU devices: 5 Adam steps of an MLP with the state replicated,
+FSDP-sharded and rule-sharded; then a checkpoint of the FSDP state restored onto
+one device. Prints one JSON line of measurements, which
+tests/training/test_sharding.py asserts on (it gets them from
+_scale_out_check.py, which runs `check` in its 8-device process).
 
 Usage: python tests/training/_sharding_check.py WORKDIR
 """
@@ -45,7 +46,9 @@ def expected_fraction(name: str, params: dict, data: int, model: int) -> float:
   return held / total
 
 
-def main(workdir: str) -> None:
+def check(workdir: str) -> dict:
+  """The measurements (test_sharding.py asserts on them); also run by
+  _scale_out_check.py, in its process."""
   assert jax.device_count() == 8, jax.devices()
   t0 = time.time()
   model = models.get("mlp", num_outputs=10, hidden=(256, 256))
@@ -124,7 +127,11 @@ def main(workdir: str) -> None:
       "devices": sorted({d.id for x in jax.tree.leaves(restored) for d in x.devices()}),
       "seconds": round(time.time() - t, 2)}
   out["seconds"] = round(time.time() - t0, 2)
-  print(json.dumps(out))
+  return out
+
+
+def main(workdir: str) -> None:
+  print(json.dumps(check(workdir)))
 
 
 if __name__ == "__main__":

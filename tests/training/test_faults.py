@@ -7,6 +7,7 @@ The long randomized SIGKILL trials are marked `fault_trials` and run by
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import random
@@ -14,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -53,35 +55,68 @@ def _wait_for_step(proc: subprocess.Popen, workdir, step: int, timeout: float = 
   raise AssertionError(f"the run ended or stalled before step {step}")
 
 
-@pytest.fixture(scope="module")
+def _once(tmp_path_factory, name: str, make) -> Path:
+  """Runs `make(workdir)` once per test session, in a workdir every xdist worker
+  shares: the first worker to get here runs it, the others wait for it."""
+  workdir = tmp_path_factory.getbasetemp().parent / name
+  workdir.mkdir(exist_ok=True)
+  with open(workdir.parent / f"{name}.lock", "w", encoding="utf-8") as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    if not (workdir.parent / f"{name}.done").exists():
+      make(workdir)
+      (workdir.parent / f"{name}.done").write_text("")
+  return workdir
+
+
+@pytest.fixture(scope="session")
 def straight(tmp_path_factory):
   """The uninterrupted run every interrupted one must end identical to."""
-  workdir = tmp_path_factory.mktemp("straight")
-  run_train(*RUN, f"--workdir={workdir}", optimized=True)
-  return read_latest(workdir)
+  return read_latest(_once(tmp_path_factory, "faults_straight", lambda workdir: run_train(
+      *RUN, f"--workdir={workdir}", optimized=True)))
+
+
+def _stop(workdir: Path, sig: signal.Signals, after_step: int) -> dict:
+  """Starts (or resumes) RUN and sends it `sig` once it has logged `after_step`."""
+  proc = _start(workdir)
+  _wait_for_step(proc, workdir, after_step)
+  proc.send_signal(sig)
+  _, stderr = proc.communicate(timeout=60)
+  return {"after_step": after_step, "returncode": proc.returncode, "stderr": stderr,
+          "stopped_at": read_latest(workdir)[0]}
+
+
+@pytest.fixture(scope="session")
+def signalled(tmp_path_factory) -> dict:
+  """One run stopped twice: by SIGINT after step 300; resumed, by SIGTERM 100 steps
+  later; then resumed to its end. For each signal: what the stopped process left,
+  and the stderr of the process that resumed after it (one process serves both)."""
+  def make(workdir):
+    first = _stop(workdir, signal.SIGINT, 300)
+    second = _stop(workdir, signal.SIGTERM, first["stopped_at"] + 100)
+    last = run_train(*RUN, f"--workdir={workdir}", optimized=True)
+    (workdir.parent / "faults_signalled.json").write_text(json.dumps({
+        "SIGINT": {**first, "resumed_stderr": second["stderr"]},
+        "SIGTERM": {**second, "resumed_stderr": last.stderr}}))
+  workdir = _once(tmp_path_factory, "faults_signalled", make)
+  return {**json.loads((workdir.parent / "faults_signalled.json").read_text()),
+          "workdir": workdir}
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_signal_saves_the_current_step_and_resume_is_bit_identical(tmp_path, straight, sig):
-  proc = _start(tmp_path)
-  _wait_for_step(proc, tmp_path, 300)
-  proc.send_signal(sig)
-  _, stderr = proc.communicate(timeout=60)
-  assert proc.returncode == 128 + sig, stderr[-2000:]
-  stopped_at = read_latest(tmp_path)[0]
-  assert 300 <= stopped_at < 1500
+def test_signal_saves_the_current_step_and_resume_is_bit_identical(signalled, straight, sig):
   name = signal.Signals(sig).name
+  run, workdir = signalled[name], signalled["workdir"]
+  stderr, stopped_at = run["stderr"], run["stopped_at"]
+  assert run["returncode"] == 128 + sig, stderr[-2000:]
+  assert run["after_step"] <= stopped_at < 1500
   assert (f"stopped by {name} after step {stopped_at}; its checkpoint is saved in "
-          f"{tmp_path}/checkpoints/{stopped_at}. Re-run the same command to resume."
+          f"{workdir}/checkpoints/{stopped_at}. Re-run the same command to resume."
           in stderr)
   assert "Traceback" not in stderr
-  if sig != signal.SIGTERM:
-    return  # resuming is the same after either signal: checked once, for SIGTERM
-
-  resumed = run_train(*RUN, f"--workdir={tmp_path}", optimized=True)
-  assert f"resumed from checkpoint at step {stopped_at}" in resumed.stderr
-  step, state = read_latest(tmp_path)
+  assert f"resumed from checkpoint at step {stopped_at}" in run["resumed_stderr"]
+  # the run, stopped by both signals, ends where the uninterrupted one does
+  step, state = read_latest(workdir)
   assert step == straight[0] == 1500
   assert_trees_equal(state, straight[1])
 

@@ -2,6 +2,7 @@
 loopback (gloo collectives) train what 1 process with 4 devices trains."""
 from __future__ import annotations
 
+import fcntl
 import json
 import socket
 import subprocess
@@ -61,21 +62,59 @@ def _saved_steps(workdir: Path) -> list[int]:
                 if p.is_dir() and not p.name.endswith(".orbax-checkpoint-tmp"))
 
 
-@pytest.mark.slow
-def test_two_processes_match_one_process_and_resume_after_kill_9(tmp_path):
-  run_train(*RUN, f"--workdir={tmp_path / 'one'}", devices=4)
-
-  workdir = tmp_path / "two"
-  procs = _launch(workdir)
+def _kill_one_after_the_first_checkpoint(workdir: Path, dies: int, *args: str) -> dict:
+  """Launches a run of two processes (heartbeat timeout 3 s), kills process `dies`
+  with SIGKILL once a checkpoint is saved, and waits for the other one to exit: its
+  exit code, the seconds it took, its log and the checkpoints left."""
+  procs = _launch(workdir, *args, heartbeat_timeout=3)
   deadline = time.time() + 240
   while not _saved_steps(workdir) and time.time() < deadline:
     if any(p.poll() is not None for p in procs):
       break
     time.sleep(0.05)
-  for p in procs:       # kill -9 both, mid-run
-    p.kill()
-  killed_at = _saved_steps(workdir)
-  assert killed_at and killed_at[-1] < 30, (killed_at, _log(workdir, 0)[-3000:])
+  saved = bool(_saved_steps(workdir))
+  procs[dies].kill()
+  killed = time.time()
+  survivor = 1 - dies
+  try:
+    code = procs[survivor].wait(timeout=120)
+  except subprocess.TimeoutExpired:
+    code = None
+  finally:
+    seconds = time.time() - killed
+    for p in procs:
+      p.kill()
+      p.wait()
+  return {"saved": saved, "code": code, "seconds": seconds,
+          "log": _log(workdir, survivor), "log_0": _log(workdir, 0),
+          "steps": _saved_steps(workdir)}
+
+
+@pytest.fixture(scope="session")
+def worker_killed(tmp_path_factory) -> dict:
+  """RUN in two processes, the worker (process 1) killed with SIGKILL mid-run: the
+  coordinator must exit with an error (test_a_dead_process...), and the kill -9 test
+  resumes the run from the checkpoints left. Run once per test session: the first
+  xdist worker to get here runs it, the others wait for its result."""
+  shared = tmp_path_factory.getbasetemp().parent / "multiprocess_worker_killed"
+  shared.mkdir(exist_ok=True)
+  with open(shared / ".lock", "w", encoding="utf-8") as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    result = shared / "result.json"
+    if not result.exists():
+      result.write_text(json.dumps(_kill_one_after_the_first_checkpoint(shared / "two", 1)))
+  return {**json.loads(result.read_text()), "workdir": str(shared / "two")}
+
+
+@pytest.mark.slow
+def test_two_processes_match_one_process_and_resume_after_kill_9(tmp_path, worker_killed):
+  run_train(*RUN, f"--workdir={tmp_path / 'one'}", devices=4)
+
+  # The worker was killed with kill -9 mid-run and the coordinator then aborted
+  # (worker_killed): the run resumes from the checkpoints they left.
+  workdir = Path(worker_killed["workdir"])
+  killed_at = worker_killed["steps"]
+  assert killed_at and killed_at[-1] < 30, (killed_at, worker_killed["log_0"][-3000:])
   assert _wait(_launch(workdir), timeout=240) == [0, 0], _log(workdir, 0)[-3000:]
   assert f"starting at step {killed_at[-1]}" in _log(workdir, 0).split("Starting JAX")[-1]
   assert "4 device(s)" in _log(workdir, 0)
@@ -103,23 +142,15 @@ def test_two_processes_match_one_process_and_resume_after_kill_9(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("dies", [0, 1], ids=["coordinator_dies", "worker_dies"])
-def test_a_dead_process_makes_the_other_exit_with_an_error(tmp_path, dies):
-  workdir = tmp_path / "run"
-  procs = _launch(workdir, "--config.num_steps=100000", "--config.checkpoint_every=5",
-                  heartbeat_timeout=3)
-  deadline = time.time() + 240
-  while not _saved_steps(workdir) and time.time() < deadline:
-    time.sleep(0.05)
-  assert _saved_steps(workdir), _log(workdir, 0)[-3000:]
-  procs[dies].kill()
-  killed = time.time()
-  survivor = 1 - dies
-  try:
-    code = procs[survivor].wait(timeout=120)
-  finally:
-    procs[survivor].kill()
+def test_a_dead_process_makes_the_other_exit_with_an_error(tmp_path, dies, request):
+  if dies == 1:   # the run the kill -9 test resumes
+    run = request.getfixturevalue("worker_killed")
+  else:
+    run = _kill_one_after_the_first_checkpoint(
+        tmp_path / "run", dies, "--config.num_steps=100000", "--config.checkpoint_every=5")
+  assert run["saved"], run["log_0"][-3000:]
   # JAX's coordination service notices the missing heartbeats and aborts the
   # survivor (it never waits in a collective for a peer that is gone).
-  assert code != 0
-  assert time.time() - killed < 30
-  assert "another task died" in _log(workdir, survivor)
+  assert run["code"] is not None and run["code"] != 0
+  assert run["seconds"] < 30
+  assert "another task died" in run["log"]

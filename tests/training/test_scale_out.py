@@ -27,12 +27,12 @@ from nn_lib.training import step as step_lib
 from tests.conftest import REPO, run_experiment, subprocess_env
 
 
-@pytest.fixture(scope="session")
-def eight_device_runs(tmp_path_factory) -> dict:
+def run_scale_out_check(tmp_path_factory) -> dict:
   """tests/training/_scale_out_check.py on 8 forced CPU devices: digits_mlp:smoke
   (8 steps, batch 32, no dropout) trained each way, and each run's largest
-  parameter difference from the default jit run. Run once per test session: the
-  first xdist worker to get here runs it, the others wait for its result."""
+  parameter difference from the default jit run (and, under "sharding",
+  test_sharding.py's measurements). Run once per test session: the first xdist
+  worker to get here runs it, the others wait for its result."""
   shared = tmp_path_factory.getbasetemp().parent / "scale_out"
   shared.mkdir(exist_ok=True)
   with open(shared / ".lock", "w", encoding="utf-8") as lock:
@@ -46,6 +46,11 @@ def eight_device_runs(tmp_path_factory) -> dict:
       assert proc.returncode == 0, proc.stderr[-4000:]
       result.write_text(proc.stdout.strip().splitlines()[-1])
   return {**json.loads(result.read_text()), "workdir": str(shared)}
+
+
+@pytest.fixture(scope="session")
+def eight_device_runs(tmp_path_factory) -> dict:
+  return run_scale_out_check(tmp_path_factory)
 
 
 @pytest.mark.slow

@@ -5,9 +5,6 @@ expected share of the parameters."""
 from __future__ import annotations
 
 import functools
-import json
-import subprocess
-import sys
 
 import jax
 import numpy as np
@@ -20,7 +17,7 @@ from nn_lib.registry import ConfigError
 from nn_lib.training import mesh as mesh_lib
 from nn_lib.training import sharding
 from nn_lib.training import step as step_lib
-from tests.conftest import REPO, subprocess_env
+from tests.training.test_scale_out import run_scale_out_check
 
 
 def _mesh(data: int, model: int) -> AbstractMesh:
@@ -143,14 +140,17 @@ def test_describe_lists_sharded_parameters_and_the_share_each_device_holds():
   assert text.startswith("every leaf replicated") and "holds 100.0%" in text
 
 
-def test_eight_devices_sharded_training_matches_replicated(tmp_path):
+@pytest.fixture(scope="session")
+def eight_device_runs(tmp_path_factory) -> dict:
+  return run_scale_out_check(tmp_path_factory)
+
+
+def test_eight_devices_sharded_training_matches_replicated(eight_device_runs):
   """5 Adam steps with the state replicated (mesh 8x1), FSDP-sharded (8x1) and
-  rule-sharded over `model` (4x2); see _sharding_check.py."""
-  proc = subprocess.run(
-      [sys.executable, str(REPO / "tests/training/_sharding_check.py"), str(tmp_path)],
-      cwd=REPO, env=subprocess_env(devices=8), capture_output=True, text=True, timeout=300)
-  assert proc.returncode == 0, proc.stderr[-4000:]
-  out = json.loads(proc.stdout.strip().splitlines()[-1])
+  rule-sharded over `model` (4x2); see _sharding_check.py (run in the 8-device
+  process of test_scale_out.py's _scale_out_check.py)."""
+  assert eight_device_runs["devices"] == 8
+  out = eight_device_runs["sharding"]
   runs = out["runs"]
   assert out["moved"] > 1e-3                           # the steps changed the parameters
   for name, run in runs.items():
