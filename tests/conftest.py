@@ -58,10 +58,18 @@ def _float32_matmuls():
   yield
 
 
+def session_dir(tmp_path_factory) -> Path:
+  """A folder of this test session that all its xdist workers share: the session's
+  base temp folder (a worker's own is a subfolder of it). Not its parent, which
+  outlives the session: work shared there would be reused, stale, by the next."""
+  base = tmp_path_factory.getbasetemp()
+  return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
 @pytest.fixture(scope="session")
 def embedded_dir(tmp_path_factory) -> Path:
-  """Embedded datasets prepared once per test session (and worker), never in ~/.cache."""
-  return tmp_path_factory.getbasetemp().parent / "nn_lib_embedded"
+  """Embedded datasets prepared once per test session, never in ~/.cache."""
+  return session_dir(tmp_path_factory) / "nn_lib_embedded"
 
 
 @pytest.fixture(autouse=True)
@@ -75,7 +83,7 @@ def _compilation_cache(tmp_path_factory):
   subprocesses: many tests train the same small configs, and on 2 CPU cores
   compiling is most of what a smoke run costs."""
   import jax  # pylint: disable=g-import-not-at-top
-  cache = str(tmp_path_factory.getbasetemp().parent / "jax_cache")
+  cache = str(session_dir(tmp_path_factory) / "jax_cache")
   os.environ["JAX_COMPILATION_CACHE_DIR"] = cache
   os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0.2"
   jax.config.update("jax_compilation_cache_dir", cache)

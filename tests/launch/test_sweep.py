@@ -25,7 +25,7 @@ if str(REPO) not in sys.path:
 from launch import _sweep_space as space  # noqa: E402  pylint: disable=wrong-import-position
 from launch import sweep  # noqa: E402  pylint: disable=wrong-import-position
 from launch._sweep_space import Param  # noqa: E402  pylint: disable=wrong-import-position
-from tests.conftest import subprocess_env  # noqa: E402  pylint: disable=wrong-import-position
+from tests.conftest import session_dir, subprocess_env  # noqa: E402  pylint: disable=wrong-import-position
 
 LR = "--param=optimizer.learning_rate:log:1e-4:1"
 
@@ -342,7 +342,7 @@ def test_slots_follow_the_gpus(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_end_to_end(tmp_path, tmp_path_factory):
   """Two real smoke trials, at the same time; then the same command trains nothing."""
-  cache = tmp_path_factory.getbasetemp().parent / "jax_cache"
+  cache = session_dir(tmp_path_factory) / "jax_cache"
   env = subprocess_env(JAX_COMPILATION_CACHE_DIR=str(cache),
                        JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0.2")
   sweep_dir = tmp_path / "sweep"

@@ -28,7 +28,7 @@ from nn_lib.training import NonFiniteLossError, WorkdirError, train_and_evaluate
 from nn_lib.training import workdir as workdir_lib
 from nn_lib.training.checkpoint import (Checkpointer, CheckpointWriteError,
                                         read_latest, verify)
-from tests.conftest import REPO, run_train, subprocess_env
+from tests.conftest import REPO, run_train, session_dir, subprocess_env
 from tests.training.test_resume import assert_trees_equal
 
 # Long enough that a signal lands mid-run (so they run with optimized XLA code);
@@ -58,7 +58,7 @@ def _wait_for_step(proc: subprocess.Popen, workdir, step: int, timeout: float = 
 def _once(tmp_path_factory, name: str, make) -> Path:
   """Runs `make(workdir)` once per test session, in a workdir every xdist worker
   shares: the first worker to get here runs it, the others wait for it."""
-  workdir = tmp_path_factory.getbasetemp().parent / name
+  workdir = session_dir(tmp_path_factory) / name
   workdir.mkdir(exist_ok=True)
   with open(workdir.parent / f"{name}.lock", "w", encoding="utf-8") as lock:
     fcntl.flock(lock, fcntl.LOCK_EX)

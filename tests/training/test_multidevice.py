@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from nn_lib.training.checkpoint import read_latest
-from tests.conftest import run_train
+from tests.conftest import run_train, session_dir
 
 # Dropout stays on: with partitionable threefry the masks do not depend on sharding.
 # The eval batch (100) does not divide the 8 devices: test_cli_usability.py checks
@@ -23,7 +23,7 @@ def run_on_eight_devices(tmp_path_factory) -> dict:
   """train.py RUN on 8 forced CPU devices: its workdir and stderr. Run once per
   test session (test_cli_usability.py uses it too): the first xdist worker to get
   here runs it, the others wait for its result."""
-  shared = tmp_path_factory.getbasetemp().parent / "eight_device_run"
+  shared = session_dir(tmp_path_factory) / "eight_device_run"
   shared.mkdir(exist_ok=True)
   with open(shared / ".lock", "w", encoding="utf-8") as lock:
     fcntl.flock(lock, fcntl.LOCK_EX)

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from nn_lib.training.checkpoint import read_latest
-from tests.conftest import REPO, run_train, subprocess_env
+from tests.conftest import REPO, run_train, session_dir, subprocess_env
 
 RUN = ["--experiment=digits_mlp:smoke", "--config.num_steps=30", "--config.batch_size=16",
        "--config.eval_batch_size=64", "--config.checkpoint_every=5",
@@ -96,7 +96,7 @@ def worker_killed(tmp_path_factory) -> dict:
   coordinator must exit with an error (test_a_dead_process...), and the kill -9 test
   resumes the run from the checkpoints left. Run once per test session: the first
   xdist worker to get here runs it, the others wait for its result."""
-  shared = tmp_path_factory.getbasetemp().parent / "multiprocess_worker_killed"
+  shared = session_dir(tmp_path_factory) / "multiprocess_worker_killed"
   shared.mkdir(exist_ok=True)
   with open(shared / ".lock", "w", encoding="utf-8") as lock:
     fcntl.flock(lock, fcntl.LOCK_EX)

@@ -24,7 +24,7 @@ from nn_lib.training import mesh as mesh_lib
 from nn_lib.training.checkpoint import Checkpointer, read_latest
 from nn_lib.training import objective
 from nn_lib.training import step as step_lib
-from tests.conftest import REPO, run_experiment, subprocess_env
+from tests.conftest import REPO, run_experiment, session_dir, subprocess_env
 
 
 def run_scale_out_check(tmp_path_factory) -> dict:
@@ -33,7 +33,7 @@ def run_scale_out_check(tmp_path_factory) -> dict:
   parameter difference from the default jit run (and, under "sharding",
   test_sharding.py's measurements). Run once per test session: the first xdist
   worker to get here runs it, the others wait for its result."""
-  shared = tmp_path_factory.getbasetemp().parent / "scale_out"
+  shared = session_dir(tmp_path_factory) / "scale_out"
   shared.mkdir(exist_ok=True)
   with open(shared / ".lock", "w", encoding="utf-8") as lock:
     fcntl.flock(lock, fcntl.LOCK_EX)
