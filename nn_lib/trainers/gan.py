@@ -62,9 +62,8 @@ import losses
 from nn_lib import config as config_lib
 from nn_lib import models, plots, writers
 from nn_lib.models import layers
-from nn_lib.plots import samples as samples_plot
 from nn_lib.registry import ConfigError
-from nn_lib.trainers import chunks, gan_data
+from nn_lib.trainers import chunks, gan_data, gan_plots
 from nn_lib.training import optim
 from nn_lib.training import workdir as workdir_lib
 from nn_lib.training.checkpoint import Checkpointer
@@ -74,7 +73,6 @@ GENERATOR_LOSSES: dict[str, Callable[..., jax.Array]] = {
   "nonsaturating": losses.gan_generator_nonsaturating,  # -log D(G(z))
   "minimax": losses.gan_generator_minimax,  # log(1 - D(G(z)))
 }
-_SHOWN = 64  # generated images kept per evaluation for plots
 _GAN_INT_KEYS = ("latent_dim", "d_steps", "eval_samples", "plot_snapshots")
 
 
@@ -309,14 +307,6 @@ def make_train_chunk(cfg: Any, G, D, g_tx, d_tx, real: gan_data.RealData):
   return jax.jit(chunk, static_argnums=2, donate_argnums=0)
 
 
-def _load_snapshots(directory: Path, up_to: int) -> dict[int, np.ndarray]:
-  return {
-    int(p.stem): np.load(p)
-    for p in directory.glob("*.npy")
-    if p.stem.isdigit() and int(p.stem) <= up_to
-  }
-
-
 @workdir_lib.exclusive_workdir
 def train_and_evaluate(cfg: Any, workdir: str | Path) -> Result:
   """Trains the GAN of `cfg` in `workdir` (resuming its latest checkpoint)."""
@@ -388,16 +378,7 @@ def train_and_evaluate(cfg: Any, workdir: str | Path) -> Result:
       ]
     )
     if jax.process_index() == 0:
-      snapshots_dir.mkdir(parents=True, exist_ok=True)
-      # points: all (the density plot shows them); images: a plot's worth
-      np.save(snapshots_dir / f"{step}.npy", fake_NxD[:_SHOWN] if real.is_image else fake_NxD)
-      grid = cfg.gan.get("grid_samples", 0)
-      if real.is_image and grid:
-        samples_plot.image_sample_grid(
-          gan_data.to_unit(fake_NxD[:grid]),
-          workdir / "plots" / f"samples_{step}.png",
-          title=f"{cfg.data.name}: G(z) at step {step} (fixed z)",
-        )
+      gan_plots.save_snapshot(cfg, real, fake_NxD, step, snapshots_dir, workdir / "plots")
     return judge(fake_NxD)
 
   state, history, steps_per_sec = chunks.run(
@@ -412,9 +393,11 @@ def train_and_evaluate(cfg: Any, workdir: str | Path) -> Result:
   )
 
   final = history.final()
-  snapshots = _load_snapshots(snapshots_dir, cfg.num_steps)
+  snapshots = gan_plots.load_snapshots(snapshots_dir, cfg.num_steps)
   if snapshots and jax.process_index() == 0:
-    _plot_snapshots(cfg, real, snapshots, real_eval, history, workdir / "plots" / "samples.png")
+    gan_plots.plot_snapshots(
+      cfg, real, snapshots, real_eval, history, workdir / "plots" / "samples.png"
+    )
 
   params, g_state = sampler(state)
 
@@ -436,51 +419,3 @@ def train_and_evaluate(cfg: Any, workdir: str | Path) -> Result:
     steps_per_sec=steps_per_sec,
   )
   return workdir_lib.finish(result, t0, plot_fns)
-
-
-def _plot_snapshots(
-  cfg: Any,
-  real: gan_data.RealData,
-  snapshots: dict[int, np.ndarray],
-  real_eval: np.ndarray,
-  history: writers.History,
-  path: Path,
-) -> None:
-  """plots/samples.png: G's samples at gan.plot_snapshots evaluation steps."""
-  steps = sorted(snapshots)
-  idx = np.unique(np.linspace(0, len(steps) - 1, cfg.gan.plot_snapshots).round().astype(int))
-  shown = {steps[i]: snapshots[steps[i]] for i in idx}
-  titles = {s: f"step {s}: {_quality_title(history, s)}" for s in shown}
-  if real.is_image:
-    samples_plot.image_samples_over_steps(
-      {s: gan_data.to_unit(x) for s, x in shown.items()},
-      gan_data.to_unit(real_eval),
-      path,
-      titles=titles,
-      suptitle=f"{cfg.data.name}: real (top) and G(z), fixed z",
-    )
-  else:
-    samples_plot.samples_over_steps(
-      shown,
-      real_eval,
-      path,
-      titles=titles,
-      suptitle=f"{cfg.data.name}: generated (red) over real (grey)",
-    )
-
-
-def _quality_title(history: writers.History, step: int) -> str:
-  """'k/M modes, q% within' (or the digit classifier's confidence and classes) of
-  the first eval split at `step`, for a plot title."""
-  values = {
-    r["name"]: r["value"] for r in history.rows if r["step"] == step and r["split"] != "train"
-  }
-  if "sample_confidence" in values:
-    return (
-      f"confidence {values['sample_confidence']:.2f}, "
-      f"{values['classes_present']:.0f} classes, "
-      f"largest {100 * values['max_class_fraction']:.0f}%"
-    )
-  if "modes_covered" not in values:
-    return ""
-  return f"{values['modes_covered']:.0f} modes, {100 * values['high_quality_fraction']:.0f}% within"
