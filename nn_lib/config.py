@@ -7,9 +7,7 @@ Errors are `ConfigError`s whose message names the offending key and what to do.
 from __future__ import annotations
 
 import copy
-import json
 import math
-from pathlib import Path
 from typing import Any
 
 import jax
@@ -20,57 +18,13 @@ from nn_lib.registry import ConfigError
 __all__ = [
   "ConfigError",
   "KEY_HELP",
-  "check_resumable",
   "derive",
   "describe",
+  "flatten_keys",
   "validate_common",
   "validate_training",
 ]
 
-# Keys that may change between a run and its resumption without changing what the
-# checkpoint means (cadence, where data lives, how long to train, what is plotted).
-RESUMABLE_CHANGES = (
-  "num_steps",
-  "log_every",
-  "eval_every",
-  "checkpoint_every",
-  "keep_checkpoints",
-  "eval_batch_size",
-  "data.data_dir",
-  "data.embedded_dir",
-  "plots",
-  "check_initial_loss",
-  "steps_per_call",
-  "prefetch",
-  "data_on_device",
-  # where arrays live, not what they hold (restores reshard)
-  "sharding.model_axis",
-  "sharding.params",
-  "sharding.rules",
-)
-# Keys a config may lack, with the value their absence means (added after workdirs
-# were first written, or set only when given): a config without one resumes a run
-# whose config holds that value, and the other way round.
-ADDED_KEYS = {
-  "steps_per_call": 1,
-  "prefetch": 2,
-  "data_on_device": False,
-  "parallel": "jit",
-  "accumulate_steps": 1,
-  "ema_decay": 0.0,
-  "sharding.model_axis": 1,
-  "sharding.params": "replicated",
-  "sharding.rules": [],
-  "regularizer.l2_lambda": 0.0,
-  "augment": [],
-  "early_stopping.metric": "",
-  "early_stopping.mode": "max",
-  "early_stopping.patience": 5,
-  "early_stopping.min_delta": 0.0,
-  # model hyperparameters train.py adds when set on the command line
-  "model.dtype": "float32",
-  "model.param_dtype": "float32",
-}
 PARALLEL_MODES = ("jit", "explicit")
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 TRAINING_KEYS = (
@@ -226,9 +180,20 @@ KEY_HELP: dict[str, str] = {
 }
 
 
+def flatten_keys(d: Any, prefix: str = "") -> dict[str, Any]:
+  """{"a": {"b": 1}} -> {"a.b": 1}: a nested config as its dotted keys."""
+  out = {}
+  for k, v in d.items():
+    if isinstance(v, dict):
+      out.update(flatten_keys(v, f"{prefix}{k}."))
+    else:
+      out[f"{prefix}{k}"] = v
+  return out
+
+
 def describe(cfg: Any) -> str:
   """Every key of `cfg`, one per line: `key = value` and its meaning (KEY_HELP)."""
-  flat = _flatten(cfg.to_dict() if hasattr(cfg, "to_dict") else dict(cfg))
+  flat = flatten_keys(cfg.to_dict() if hasattr(cfg, "to_dict") else dict(cfg))
   lines = [(f"{key} = {value!r}", KEY_HELP.get(key, "")) for key, value in flat.items()]
   width = min(48, max(len(text) for text, _ in lines))
   return "\n".join(f"{text:<{width}}  # {meaning}" if meaning else text for text, meaning in lines)
@@ -434,32 +399,3 @@ def derive(cfg: Any, **updates: Any) -> Any:
     with node.unlocked():
       node[leaf] = value
   return sub
-
-
-def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
-  out = {}
-  for k, v in d.items():
-    if isinstance(v, dict):
-      out.update(_flatten(v, f"{prefix}{k}."))
-    else:
-      out[f"{prefix}{k}"] = v
-  return out
-
-
-def check_resumable(saved_json: str, cfg_json: str, workdir: str | Path) -> None:
-  """Refuses to resume a workdir whose run had a different config."""
-  saved, now = _flatten(json.loads(saved_json)), _flatten(json.loads(cfg_json))
-  for key, default in ADDED_KEYS.items():
-    saved.setdefault(key, default)
-    now.setdefault(key, default)
-  diffs = [
-    f"{k}: {saved.get(k, '<absent>')!r} -> {now.get(k, '<absent>')!r}"
-    for k in sorted(set(saved) | set(now))
-    if saved.get(k) != now.get(k) and k not in RESUMABLE_CHANGES
-  ]
-  if diffs:
-    raise ConfigError(
-      f"workdir {workdir} holds a run with a different config, so its checkpoints "
-      f"cannot be resumed:\n  " + "\n  ".join(diffs) + "\nUse a new --workdir, or "
-      "move that directory away to start over (nothing is deleted automatically)."
-    )

@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterator, Mapping
 import jax
 from absl import logging
 
-from nn_lib import config as config_lib
+from nn_lib import config_resume
 from nn_lib import plots
 from nn_lib.training.result import Result
 
@@ -131,7 +131,7 @@ def prepare(cfg: Any, workdir: str | Path) -> Path:
   saved = workdir / "config.json"
   has_checkpoints = any((workdir / "checkpoints").glob("[0-9]*"))
   if saved.exists() and has_checkpoints:
-    config_lib.check_resumable(saved.read_text(), cfg_json, workdir)
+    config_resume.check_resumable(saved.read_text(), cfg_json, workdir)
   if jax.process_index() == 0:
     write_json_atomic(saved, cfg_json)
   return workdir

@@ -17,7 +17,7 @@ import optax
 import pytest
 
 import experiments
-from nn_lib import config as config_lib
+from nn_lib import config_resume
 from nn_lib import models
 from nn_lib.registry import ConfigError
 from nn_lib.training import mesh as mesh_lib
@@ -164,7 +164,7 @@ def test_workdirs_written_before_the_scale_out_keys_still_resume():
   old = json.loads(cfg.to_json_best_effort())
   for key in ("parallel", "accumulate_steps", "ema_decay", "sharding"):
     del old[key]
-  config_lib.check_resumable(json.dumps(old), cfg.to_json_best_effort(), "w")
+  config_resume.check_resumable(json.dumps(old), cfg.to_json_best_effort(), "w")
   cfg.ema_decay = 0.99
   with pytest.raises(ConfigError, match=r"ema_decay: 0.0 -> 0.99"):
-    config_lib.check_resumable(json.dumps(old), cfg.to_json_best_effort(), "w")
+    config_resume.check_resumable(json.dumps(old), cfg.to_json_best_effort(), "w")

@@ -1,0 +1,133 @@
+"""The charlm trainer's configuration: every key it reads checked before training,
+with an error naming the key (nn_lib/trainers/charlm.py has the trainer)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from nn_lib.data import text_corpus
+from nn_lib.registry import ConfigError
+from nn_lib.trainers import charlm_data, chunks
+
+RECURRENT = ("rnn", "gru", "lstm")
+MODELS = (*RECURRENT, "transformer_lm")
+V = charlm_data.VOCAB_SIZE
+
+
+def _need(ok: bool, key: str, value: Any, rule: str) -> None:
+  if not ok:
+    raise ConfigError(f"config.{key}={value!r}: {rule}")
+
+
+def validate(cfg: Any) -> None:
+  """Every key the charlm trainer reads, with an error naming the key."""
+  chunks.check_loop_keys(
+    cfg, "charlm", ("seed", "data", "eval_splits", "model", "optimizer", "schedule", "lm")
+  )
+  _need(
+    isinstance(cfg.seed, int) and not isinstance(cfg.seed, bool),
+    "seed",
+    cfg.seed,
+    "must be an integer",
+  )
+  _need(
+    bool(cfg.eval_splits) and set(cfg.eval_splits) <= {"train", "dev", "test"},
+    "eval_splits",
+    cfg.eval_splits,
+    "must name one or more of train, dev, test (the "
+    "corpus's own contiguous splits: data.dev_split is not carved from train)",
+  )
+  name = cfg.model.get("name")
+  _need(name in MODELS, "model.name", name, f"the charlm trainer trains one of {MODELS}")
+  for key, want in (("vocab_size", V), ("num_outputs", V)):
+    _need(
+      cfg.model.get(key, V) == want,
+      f"model.{key}",
+      cfg.model.get(key),
+      f"the corpus has {V} characters (text_corpus.BYTES_USED); leave it unset",
+    )
+  _need(
+    not cfg.model.get("bidirectional", False),
+    "model.bidirectional",
+    True,
+    "a language model must not see the characters it predicts; set it False",
+  )
+  for part in ("optimizer", "schedule"):
+    _need(bool(cfg[part].get("name")), f"{part}.name", cfg[part].get("name"), "is not set")
+  lr = cfg.optimizer.get("learning_rate")
+  _need(
+    isinstance(lr, (int, float)) and not isinstance(lr, bool) and lr > 0,
+    "optimizer.learning_rate",
+    lr,
+    "must be a positive number",
+  )
+  clip = cfg.optimizer.get("clip_norm", 0.0)
+  _need(
+    isinstance(clip, (int, float)) and not isinstance(clip, bool) and clip >= 0,
+    "optimizer.clip_norm",
+    clip,
+    "must be a number >= 0 (0: no gradient clipping)",
+  )
+  bptt = cfg.lm.get("bptt")
+  _need(
+    chunks.positive_int(bptt),
+    "lm.bptt",
+    bptt,
+    "must be a positive integer (characters backpropagated through per window)",
+  )
+  s = cfg.lm.get("sample", {})
+  for key in ("num_chars", "prompt_chars"):
+    _need(
+      chunks.positive_int(s.get(key)), f"lm.sample.{key}", s.get(key), "must be a positive integer"
+    )
+  _need(
+    isinstance(s.get("prompt_start"), int) and s.prompt_start >= 0,
+    "lm.sample.prompt_start",
+    s.get("prompt_start"),
+    "must be an integer >= 0",
+  )
+  _need(isinstance(s.get("seed"), int), "lm.sample.seed", s.get("seed"), "must be an integer")
+  t = s.get("temperature")
+  _need(
+    isinstance(t, (int, float)) and not isinstance(t, bool) and t >= 0,
+    "lm.sample.temperature",
+    t,
+    "must be a number >= 0 (0: greedy)",
+  )
+  k = s.get("top_k")
+  _need(
+    k is None or (chunks.positive_int(k) and k <= V),
+    "lm.sample.top_k",
+    k,
+    f"must be None or an integer in 1..{V}",
+  )
+  if name == "transformer_lm":
+    _need(
+      s.prompt_chars < bptt,
+      "lm.sample.prompt_chars",
+      s.prompt_chars,
+      f"the transformer's context is a window of lm.bptt={bptt} characters; "
+      "its prompt must be shorter",
+    )
+
+
+def check_lengths(cfg: Any, ids: dict[str, np.ndarray]) -> None:
+  """A training window (bptt + 1 characters) must fit in a stream; the prompt in dev."""
+  bptt, n = cfg.lm.bptt, len(ids["train"])
+  stream_len = n // cfg.batch_size
+  if bptt + 1 > stream_len:
+    raise ConfigError(
+      f"config.lm.bptt={bptt} is longer than a stream: data.train_split="
+      f"{cfg.data.train_split!r} has {n} characters ({n // text_corpus.BLOCK} rows of "
+      f"{text_corpus.BLOCK}), cut into batch_size={cfg.batch_size} streams of "
+      f"{stream_len}; a window needs bptt + 1. Lower lm.bptt or batch_size."
+    )
+  s = cfg.lm.sample
+  if s.prompt_start + s.prompt_chars > len(ids["dev"]):
+    raise ConfigError(
+      f"config.lm.sample: prompt_start + prompt_chars = "
+      f"{s.prompt_start + s.prompt_chars} is past the end of the dev text "
+      f"({len(ids['dev'])} characters)"
+    )
