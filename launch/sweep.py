@@ -32,7 +32,6 @@ import ctypes
 import json
 import math
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -48,6 +47,7 @@ from launch import _sweep_report as report  # noqa: E402
 from launch import _sweep_space as space  # noqa: E402
 from launch import _sweep_spec as spec_lib  # noqa: E402
 from launch._sweep_report import Trial  # noqa: E402
+from launch._sweep_slots import slot_envs  # noqa: E402
 from launch._sweep_space import SweepError  # noqa: E402
 
 TRAIN = REPO / "train.py"
@@ -111,40 +111,6 @@ def make_spec(args: argparse.Namespace, config_flags: list[str]) -> spec_lib.Spe
   base = spec_lib.load_file(args.spec) if args.spec else {}
   flags = {k: getattr(args, k) for k in spec_lib.KEYS if k not in ("params", "overrides")}
   return spec_lib.build(base, flags, args.param, config_flags)
-
-
-def visible_gpus() -> list[str]:
-  """The GPU ids this process may use: CUDA_VISIBLE_DEVICES, else nvidia-smi -L."""
-  env = os.environ.get("CUDA_VISIBLE_DEVICES")
-  if env is not None:
-    ids = [g.strip() for g in env.split(",") if g.strip()]
-    return [] if not ids or ids[0] == "-1" else ids
-  if shutil.which("nvidia-smi") is None:
-    return []
-  try:
-    out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20)
-  except (OSError, subprocess.SubprocessError):
-    return []
-  if out.returncode != 0:
-    return []
-  count = sum(line.startswith("GPU") for line in out.stdout.splitlines())
-  return [str(i) for i in range(count)]
-
-
-def slot_envs(parallel: int | None) -> list[dict[str, str]]:
-  """The extra environment of each parallel slot: its GPU, if there are GPUs."""
-  gpus = visible_gpus()
-  count = parallel or len(gpus) or 1
-  if not gpus:
-    return [{} for _ in range(count)]
-  shared = count > len(gpus)  # trials share a GPU: none may take most of its memory
-  return [
-    {
-      "CUDA_VISIBLE_DEVICES": gpus[i % len(gpus)],
-      **({"XLA_PYTHON_CLIENT_PREALLOCATE": "false"} if shared else {}),
-    }
-    for i in range(count)
-  ]
 
 
 def trial_argv(spec: spec_lib.Spec, trial: Trial) -> list[str]:

@@ -58,6 +58,25 @@ def _float32_matmuls():
   yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_training_curves():
+  """Every run draws plots/curves.png at its end (0.4-0.6 s of matplotlib each);
+  the suite's in-process runs, about a hundred, look at other outputs. The
+  `training_curves` fixture puts the real plot back for a test that checks it;
+  train.py subprocesses always draw it (tests/test_train_cli.py checks it)."""
+  from nn_lib import plots  # pylint: disable=g-import-not-at-top
+  with pytest.MonkeyPatch.context() as patch:
+    patch.setattr(plots, "training_curves", lambda rows, path: None)
+    yield
+
+
+@pytest.fixture
+def training_curves(monkeypatch):
+  """For a test that checks an in-process run's plots/curves.png."""
+  from nn_lib.plots import curves  # pylint: disable=g-import-not-at-top
+  monkeypatch.setattr("nn_lib.plots.training_curves", curves.training_curves)
+
+
 def session_dir(tmp_path_factory) -> Path:
   """A folder of this test session that all its xdist workers share: the session's
   base temp folder (a worker's own is a subfolder of it). Not its parent, which

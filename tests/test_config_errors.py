@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import jax
+import ml_collections
 import numpy as np
 import pytest
 
@@ -171,3 +172,20 @@ def test_boundary_values_and_every_experiment_still_validate():
     cfg = experiments.get_config(name)
     if cfg.get("trainer", "supervised") == "supervised" and "model" in cfg:
       config_lib.validate_training(cfg)
+
+
+@pytest.mark.parametrize("spec", ["charlm_rnn:smoke", "dates_attention:smoke",
+                                  "word2vec_sgns:smoke", "gan_ring:smoke", "nerf_tiny:smoke",
+                                  "ctc_digits:smoke"])
+def test_every_trainer_refuses_a_seed_that_is_not_an_integer(spec):
+  from nn_lib.trainers import (  # pylint: disable=g-import-not-at-top
+      charlm_config, ctc, gan_config, nerf, seq2seq, word_vectors_config)
+  validate = {"charlm": charlm_config.validate, "seq2seq": seq2seq.validate,
+              "word_vectors": word_vectors_config.validate, "gan": gan_config.validate,
+              "nerf": nerf.validate, "ctc": ctc.validate}
+  cfg = experiments.get_config(spec)
+  validate[cfg.trainer](cfg)  # the experiment's own config passes
+  # (a ConfigDict keeps a field's type: a user's config built from a dict need not)
+  cfg = ml_collections.ConfigDict({**cfg.to_dict(), "seed": 1.5})
+  with pytest.raises(ConfigError, match=r"config\.seed.*(must be an integer|1\.5)"):
+    validate[cfg.trainer](cfg)

@@ -173,7 +173,7 @@ def test_every_catalogue_experiment_reports_a_metric_it_computes():
 # --- real-data configurations on TFDS mock data ---------------------------------------
 
 @pytest.mark.parametrize("name", ["mnist_lenet", "cifar10_linear_svm"])
-def test_real_data_config_trains_on_tfds_mock_data(name, tmp_path):
+def test_real_data_config_trains_on_tfds_mock_data(name, tmp_path, training_curves):
   cfg = experiments.get_config(name)   # the full config, but 2 tiny steps
   assert cfg.data.source == "tfds" and cfg.data.name in ("mnist", "cifar10")
   result = run_experiment(name, tmp_path, batch_size=8, eval_batch_size=16, num_steps=2,

@@ -69,7 +69,7 @@ def test_a_class_absent_from_targets_and_predictions_is_left_out():
   # a 4th class that is never labelled nor predicted: IoU and Dice 0/0 -> NaN,
   # and the means stay over the 3 present classes
   logits, labels = _logits(PREDS, 4), jnp.asarray(LABELS)
-  iou, dice = seg.per_class_iou_and_dice(logits, labels)
+  iou, dice = map(np.asarray, seg.per_class_iou_and_dice(logits, labels))
   np.testing.assert_allclose(iou[:3], IOU, rtol=1e-6)
   assert np.isnan(iou[3]) and np.isnan(dice[3])
   assert float(seg.mean_iou(logits, labels)) == pytest.approx(0.626984, abs=1e-6)
@@ -96,7 +96,7 @@ def test_matches_sklearn_per_pixel_on_random_maps():
   logits = _logits(preds, c)
   keep = labels.reshape(-1) >= 0
   y_true, y_pred = labels.reshape(-1)[keep], preds.reshape(-1)[keep]
-  iou, dice = seg.per_class_iou_and_dice(logits, jnp.asarray(labels))
+  iou, dice = map(np.asarray, seg.per_class_iou_and_dice(logits, jnp.asarray(labels)))
   present = np.union1d(y_true, y_pred)
   np.testing.assert_allclose(
       iou[present], jaccard_score(y_true, y_pred, labels=present, average=None),

@@ -80,3 +80,21 @@ def test_the_installed_copy_holds_the_experiments_under_the_projects_name(tmp_pa
   assert proc.stdout.split() == [
       str(tmp_path / "site" / "nn_lib_experiments" / "__init__.py"), "6"]
   assert (user / "runs" / "digits_mlp_smoke" / "summary.json").exists()
+
+
+def test_a_training_submodule_imports_without_the_loop_and_its_heavy_imports():
+  """train.py checks `--config.optimizer.*` keys with nn_lib.training.optim and joins
+  a cluster with nn_lib.training.distributed before anything else: importing them
+  must not pull in the loop with orbax, matplotlib and TFDS (about 2 s that a
+  command-line error would wait for). The package's names still resolve."""
+  code = ("import sys; import nn_lib.training.optim, nn_lib.training.distributed; "
+          "heavy = [m for m in ('orbax.checkpoint', 'matplotlib', 'tensorflow_datasets', "
+          "'nn_lib.training.loop') if m in sys.modules]; print(heavy); "
+          "import nn_lib.training as t; from nn_lib.training import Result; "
+          "print(sorted(t.__all__) == sorted(t._HOME), Result.__module__)")
+  out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                       env={**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO),
+                                                                         *other_pythonpath()])},
+                       check=True).stdout.split("\n")
+  assert out[0] == "[]", out
+  assert out[1] == "True nn_lib.training.result", out

@@ -16,23 +16,12 @@ MODELS = (*RECURRENT, "transformer_lm")
 V = charlm_data.VOCAB_SIZE
 
 
-def _need(ok: bool, key: str, value: Any, rule: str) -> None:
-  if not ok:
-    raise ConfigError(f"config.{key}={value!r}: {rule}")
-
-
 def validate(cfg: Any) -> None:
   """Every key the charlm trainer reads, with an error naming the key."""
   chunks.check_loop_keys(
     cfg, "charlm", ("seed", "data", "eval_splits", "model", "optimizer", "schedule", "lm")
   )
-  _need(
-    isinstance(cfg.seed, int) and not isinstance(cfg.seed, bool),
-    "seed",
-    cfg.seed,
-    "must be an integer",
-  )
-  _need(
+  chunks.need(
     bool(cfg.eval_splits) and set(cfg.eval_splits) <= {"train", "dev", "test"},
     "eval_splits",
     cfg.eval_splits,
@@ -40,38 +29,38 @@ def validate(cfg: Any) -> None:
     "corpus's own contiguous splits: data.dev_split is not carved from train)",
   )
   name = cfg.model.get("name")
-  _need(name in MODELS, "model.name", name, f"the charlm trainer trains one of {MODELS}")
+  chunks.need(name in MODELS, "model.name", name, f"the charlm trainer trains one of {MODELS}")
   for key, want in (("vocab_size", V), ("num_outputs", V)):
-    _need(
+    chunks.need(
       cfg.model.get(key, V) == want,
       f"model.{key}",
       cfg.model.get(key),
       f"the corpus has {V} characters (text_corpus.BYTES_USED); leave it unset",
     )
-  _need(
+  chunks.need(
     not cfg.model.get("bidirectional", False),
     "model.bidirectional",
     True,
     "a language model must not see the characters it predicts; set it False",
   )
   for part in ("optimizer", "schedule"):
-    _need(bool(cfg[part].get("name")), f"{part}.name", cfg[part].get("name"), "is not set")
+    chunks.need(bool(cfg[part].get("name")), f"{part}.name", cfg[part].get("name"), "is not set")
   lr = cfg.optimizer.get("learning_rate")
-  _need(
+  chunks.need(
     isinstance(lr, (int, float)) and not isinstance(lr, bool) and lr > 0,
     "optimizer.learning_rate",
     lr,
     "must be a positive number",
   )
   clip = cfg.optimizer.get("clip_norm", 0.0)
-  _need(
+  chunks.need(
     isinstance(clip, (int, float)) and not isinstance(clip, bool) and clip >= 0,
     "optimizer.clip_norm",
     clip,
     "must be a number >= 0 (0: no gradient clipping)",
   )
   bptt = cfg.lm.get("bptt")
-  _need(
+  chunks.need(
     chunks.positive_int(bptt),
     "lm.bptt",
     bptt,
@@ -79,32 +68,32 @@ def validate(cfg: Any) -> None:
   )
   s = cfg.lm.get("sample", {})
   for key in ("num_chars", "prompt_chars"):
-    _need(
+    chunks.need(
       chunks.positive_int(s.get(key)), f"lm.sample.{key}", s.get(key), "must be a positive integer"
     )
-  _need(
+  chunks.need(
     isinstance(s.get("prompt_start"), int) and s.prompt_start >= 0,
     "lm.sample.prompt_start",
     s.get("prompt_start"),
     "must be an integer >= 0",
   )
-  _need(isinstance(s.get("seed"), int), "lm.sample.seed", s.get("seed"), "must be an integer")
+  chunks.need(isinstance(s.get("seed"), int), "lm.sample.seed", s.get("seed"), "must be an integer")
   t = s.get("temperature")
-  _need(
+  chunks.need(
     isinstance(t, (int, float)) and not isinstance(t, bool) and t >= 0,
     "lm.sample.temperature",
     t,
     "must be a number >= 0 (0: greedy)",
   )
   k = s.get("top_k")
-  _need(
+  chunks.need(
     k is None or (chunks.positive_int(k) and k <= V),
     "lm.sample.top_k",
     k,
     f"must be None or an integer in 1..{V}",
   )
   if name == "transformer_lm":
-    _need(
+    chunks.need(
       s.prompt_chars < bptt,
       "lm.sample.prompt_chars",
       s.prompt_chars,

@@ -49,15 +49,34 @@ def positive_int(v: Any) -> bool:
   return isinstance(v, numbers.Integral) and not isinstance(v, bool) and int(v) > 0
 
 
+def is_number(v: Any) -> bool:
+  """A real number, not a bool (which Python counts as an int)."""
+  return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+
+def need(ok: bool, key: str, value: Any, rule: str) -> None:
+  """The trainers' config checks: a ConfigError naming `config.key`, its value and
+  the rule it breaks, unless `ok`."""
+  if not ok:
+    raise ConfigError(f"config.{key}={value!r}: {rule}")
+
+
 def check_loop_keys(cfg: Any, trainer: str, required: Sequence[str]) -> None:
-  """`required` and LOOP_KEYS are in cfg, and the loop's counts are positive
-  integers; else a ConfigError naming the key."""
+  """`required` and LOOP_KEYS are in cfg, the loop's counts are positive integers
+  and the seed (if required) an integer; else a ConfigError naming the key."""
   missing = [k for k in (*required, *LOOP_KEYS) if k not in cfg]
   if missing:
     raise ConfigError(f"the {trainer} trainer needs config key(s) {missing}")
   for key in LOOP_KEYS:
     if not positive_int(cfg[key]):
       raise ConfigError(f"config.{key} must be a positive integer, got {cfg[key]!r}")
+  if "seed" in required:
+    need(
+      isinstance(cfg.seed, int) and not isinstance(cfg.seed, bool),
+      "seed",
+      cfg.seed,
+      "must be an integer",
+    )
 
 
 class Trained(NamedTuple):

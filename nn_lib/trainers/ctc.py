@@ -71,11 +71,6 @@ BLANK = digit_strips.PAD  # 10: the strips' padding label is never a digit
 V = BLANK + 1  # digits 0..9 and the blank
 
 
-def _need(ok: bool, key: str, value: Any, rule: str) -> None:
-  if not ok:
-    raise ConfigError(f"config.{key}={value!r}: {rule}")
-
-
 SEQUENCE_SAFE_AUGMENTATIONS = ("translate", "random_crop", "gaussian_noise")
 
 
@@ -83,20 +78,20 @@ def validate(cfg: Any) -> None:
   """Every key the ctc trainer reads, with an error naming the key."""
   config_lib.validate_common(cfg)
   chunks.check_loop_keys(cfg, "ctc", ("model", "optimizer", "schedule", "ctc"))
-  _need(bool(cfg.model.get("name")), "model.name", cfg.model.get("name"), "is not set")
-  _need(
+  chunks.need(bool(cfg.model.get("name")), "model.name", cfg.model.get("name"), "is not set")
+  chunks.need(
     cfg.model.get("num_outputs", V) == V,
     "model.num_outputs",
     cfg.model.get("num_outputs"),
     f"the ctc trainer reads {V} outputs per frame (digits 0..9, blank {BLANK}); leave it unset",
   )
   for part in ("optimizer", "schedule"):
-    _need(bool(cfg[part].get("name")), f"{part}.name", cfg[part].get("name"), "is not set")
+    chunks.need(bool(cfg[part].get("name")), f"{part}.name", cfg[part].get("name"), "is not set")
   # A strip's label sequence survives small shifts and noise; a flip reverses its
   # reading order and mixup blends two sequences.
   for entry in cfg.get("augment", ()):
     name = dict(entry).get("name")
-    _need(
+    chunks.need(
       name in SEQUENCE_SAFE_AUGMENTATIONS,
       "augment",
       cfg.augment,
@@ -104,21 +99,21 @@ def validate(cfg: Any) -> None:
     )
   augment_lib.from_config(cfg.get("augment", ()))  # checks every entry's arguments
   lr = cfg.optimizer.get("learning_rate")
-  _need(
+  chunks.need(
     isinstance(lr, (int, float)) and not isinstance(lr, bool) and lr > 0,
     "optimizer.learning_rate",
     lr,
     "must be a positive number",
   )
   c = cfg.ctc
-  _need(
+  chunks.need(
     chunks.positive_int(c.get("beam_width")),
     "ctc.beam_width",
     c.get("beam_width"),
     "must be a positive integer (prefixes kept by the beam search)",
   )
   beam_splits = c.get("beam_splits")
-  _need(
+  chunks.need(
     isinstance(beam_splits, (tuple, list)) and set(beam_splits) <= set(cfg.eval_splits),
     "ctc.beam_splits",
     beam_splits,
@@ -126,7 +121,7 @@ def validate(cfg: Any) -> None:
   )
   for key in ("beam_strips", "plot_strips"):
     v = c.get(key)
-    _need(
+    chunks.need(
       isinstance(v, int) and not isinstance(v, bool) and v >= 0,
       f"ctc.{key}",
       v,

@@ -63,74 +63,61 @@ MODELS = ("seq2seq_rnn", "seq2seq_transformer")
 V = sd.VOCAB_SIZE
 
 
-def _need(ok: bool, key: str, value: Any, rule: str) -> None:
-  if not ok:
-    raise ConfigError(f"config.{key}={value!r}: {rule}")
-
-
-def _number(v: Any) -> bool:
-  return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
 def validate(cfg: Any) -> None:
   """Every key the seq2seq trainer reads, with an error naming the key."""
   chunks.check_loop_keys(
     cfg, "seq2seq", ("seed", "data", "eval_splits", "model", "optimizer", "schedule", "seq2seq")
   )
-  _need(
-    isinstance(cfg.seed, int) and not isinstance(cfg.seed, bool),
-    "seed",
-    cfg.seed,
-    "must be an integer",
-  )
-  _need(
+  chunks.need(
     bool(cfg.eval_splits) and set(cfg.eval_splits) <= {"train", "dev", "test"},
     "eval_splits",
     cfg.eval_splits,
     "must name one or more of train, dev, test",
   )
   name = cfg.model.get("name")
-  _need(name in MODELS, "model.name", name, f"the seq2seq trainer trains one of {MODELS}")
+  chunks.need(name in MODELS, "model.name", name, f"the seq2seq trainer trains one of {MODELS}")
   for key in ("vocab_size", "src_vocab_size"):
-    _need(
+    chunks.need(
       cfg.model.get(key) in (None, V),
       f"model.{key}",
       cfg.model.get(key),
       f"the data's vocabulary has {V} tokens (nn_lib.data.dates.VOCAB); leave it unset",
     )
-  _need(
+  chunks.need(
     cfg.model.get("pad_id", sd.PAD) == sd.PAD,
     "model.pad_id",
     cfg.model.get("pad_id"),
     f"the data pads with token {sd.PAD}; leave it unset",
   )
   for part in ("optimizer", "schedule"):
-    _need(bool(cfg[part].get("name")), f"{part}.name", cfg[part].get("name"), "is not set")
+    chunks.need(bool(cfg[part].get("name")), f"{part}.name", cfg[part].get("name"), "is not set")
   lr = cfg.optimizer.get("learning_rate")
-  _need(_number(lr) and lr > 0, "optimizer.learning_rate", lr, "must be a positive number")
+  chunks.need(
+    chunks.is_number(lr) and lr > 0, "optimizer.learning_rate", lr, "must be a positive number"
+  )
   clip = cfg.optimizer.get("clip_norm", 0.0)
-  _need(
-    _number(clip) and clip >= 0,
+  chunks.need(
+    chunks.is_number(clip) and clip >= 0,
     "optimizer.clip_norm",
     clip,
     "must be a number >= 0 (0: no gradient clipping)",
   )
   s = cfg.seq2seq
-  _need(
+  chunks.need(
     chunks.positive_int(s.get("beam_width")),
     "seq2seq.beam_width",
     s.get("beam_width"),
     "must be a positive integer (1: beam search is greedy decoding)",
   )
-  _need(
-    _number(s.get("alpha")) and s.alpha >= 0,
+  chunks.need(
+    chunks.is_number(s.get("alpha")) and s.alpha >= 0,
     "seq2seq.alpha",
     s.get("alpha"),
     "must be a number >= 0 (the length normalisation 1/T_y^alpha; 0: none)",
   )
   for key in ("num_examples", "plot_examples"):
     v = s.get(key)
-    _need(
+    chunks.need(
       isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= cfg.eval_batch_size,
       f"seq2seq.{key}",
       v,

@@ -41,7 +41,6 @@ checkpoint_every, keep_checkpoints.
 from __future__ import annotations
 
 import dataclasses
-import numbers
 import time
 from pathlib import Path
 from typing import Any
@@ -60,87 +59,11 @@ from nn_lib.metrics import word_vectors as wv_metrics
 from nn_lib.plots import word_vectors as wv_plots
 from nn_lib.registry import ConfigError
 from nn_lib.trainers import chunks
+from nn_lib.trainers.word_vectors_config import validate
 from nn_lib.training import optim
 from nn_lib.training import workdir as workdir_lib
 from nn_lib.training.checkpoint import Checkpointer
 from nn_lib.training.result import Result
-
-METHODS = ("sgns", "glove")
-
-
-def _need(ok: bool, key: str, value: Any, rule: str) -> None:
-  if not ok:
-    raise ConfigError(f"config.{key}={value!r}: {rule}")
-
-
-def _number(v: Any) -> bool:
-  return isinstance(v, numbers.Real) and not isinstance(v, bool)
-
-
-def validate(cfg: Any) -> None:
-  """Every key the word_vectors trainer reads, with an error naming the key."""
-  chunks.check_loop_keys(
-    cfg, "word_vectors", ("seed", "data", "eval_splits", "embeddings", "optimizer", "schedule")
-  )
-  _need(
-    isinstance(cfg.seed, int) and not isinstance(cfg.seed, bool),
-    "seed",
-    cfg.seed,
-    "must be an integer",
-  )
-  _need(
-    tuple(cfg.eval_splits) == ("analogy",),
-    "eval_splits",
-    cfg.eval_splits,
-    "the word_vectors trainer evaluates the analogy questions: set ('analogy',)",
-  )
-  e = cfg.embeddings
-  _need(
-    e.get("method") in METHODS, "embeddings.method", e.get("method"), f"must be one of {METHODS}"
-  )
-  for key in ("vocab_size", "min_count", "dim", "window", "num_neighbours"):
-    _need(
-      chunks.positive_int(e.get(key)), f"embeddings.{key}", e.get(key), "must be a positive integer"
-    )
-  if e.method == "sgns":
-    _need(
-      chunks.positive_int(e.get("num_negatives")),
-      "embeddings.num_negatives",
-      e.get("num_negatives"),
-      "must be a positive integer (negatives per pair)",
-    )
-    for key in ("subsample", "neg_power"):
-      _need(
-        _number(e.get(key)) and e.get(key) >= 0,
-        f"embeddings.{key}",
-        e.get(key),
-        "must be a number >= 0 (subsample 0: keep every word)",
-      )
-  else:
-    _need(
-      _number(e.get("x_max")) and e.get("x_max") > 0,
-      "embeddings.x_max",
-      e.get("x_max"),
-      "must be a number > 0 (GloVe's f(x) = min(1, (x/x_max)^alpha))",
-    )
-    _need(
-      _number(e.get("alpha")) and e.get("alpha") >= 0,
-      "embeddings.alpha",
-      e.get("alpha"),
-      "must be a number >= 0",
-    )
-  _need(
-    isinstance(e.get("analogies"), str) and bool(e.get("analogies")),
-    "embeddings.analogies",
-    e.get("analogies"),
-    "must name the question file (an asset such as 'analogies.txt', or a path)",
-  )
-  for key in ("neighbours", "pca_pairs"):
-    _need(key in e, f"embeddings.{key}", None, "is not set (it may be empty)")
-  for part in ("optimizer", "schedule"):
-    _need(bool(cfg[part].get("name")), f"{part}.name", cfg[part].get("name"), "is not set")
-  lr = cfg.optimizer.get("learning_rate")
-  _need(_number(lr) and lr > 0, "optimizer.learning_rate", lr, "must be a positive number")
 
 
 def load_tokens(cfg_data: Any) -> list[str]:

@@ -44,13 +44,22 @@ STEP = _table_step(_tables())
 STATE = {"table": jnp.array([0, 1]), "steps": jnp.zeros(2, jnp.int32)}
 STARTS = jnp.full(2, BOS)
 # alpha is traced: both alphas share one compilation.
-_beam2 = jax.jit(lambda alpha: beam_search(STEP, STATE, STARTS, beam_width=2, max_len=L,
-                                           eos_id=EOS, alpha=alpha, pad_id=-1))
+_beam2_jit = jax.jit(lambda alpha: beam_search(STEP, STATE, STARTS, beam_width=2, max_len=L,
+                                               eos_id=EOS, alpha=alpha, pad_id=-1))
+
+
+def _numpy(tree):
+  """Results as numpy arrays: the tests index them without eager XLA ops."""
+  return jax.tree_util.tree_map(np.asarray, tree)
+
+
+def _beam2(alpha):
+  return _numpy(_beam2_jit(alpha))
 
 
 def test_beam_finds_the_better_sequence_greedy_misses():
-  greedy = jax.jit(lambda: greedy_decode(STEP, STATE, STARTS, max_len=L, eos_id=EOS,
-                                         pad_id=-1))()
+  greedy = _numpy(jax.jit(lambda: greedy_decode(STEP, STATE, STARTS, max_len=L, eos_id=EOS,
+                                                pad_id=-1))())
   np.testing.assert_array_equal(greedy.tokens_BxL[0], [A, EOS, -1, -1])
   assert greedy.lengths_B[0] == 2
   assert float(greedy.log_probs_B[0]) == pytest.approx(math.log(0.2), rel=1e-6)
@@ -110,7 +119,7 @@ def test_width_1_equals_greedy_and_log_probs_rescore():
                                   beam.lengths_BxK[:, 0])
     return greedy, beam, rescored
 
-  greedy, beam, rescored = run(h0)
+  greedy, beam, rescored = _numpy(run(h0))
   lengths = np.asarray(greedy.lengths_B)
   assert 1 < len(set(lengths.tolist())) and (lengths < max_len).any()  # varied ends
   np.testing.assert_array_equal(beam.tokens_BxKxL[:, 0], greedy.tokens_BxL)
@@ -128,9 +137,9 @@ def test_the_search_goes_on_while_a_live_hypothesis_can_still_win():
   uniform = [0, 1 / 3, 1 / 3, 1 / 3]
   table = np.array([[[0, .3, .6, .1], uniform, [0, .1, 0, .9], [0, .9, .05, .05]]])
   state = {"table": jnp.zeros(1, jnp.int32), "steps": jnp.zeros(1, jnp.int32)}
-  out = jax.jit(lambda: beam_search(_table_step(table), state, jnp.array([BOS]),
-                                    beam_width=2, max_len=L, eos_id=EOS, alpha=0.0,
-                                    pad_id=-1))()
+  out = _numpy(jax.jit(lambda: beam_search(_table_step(table), state, jnp.array([BOS]),
+                                           beam_width=2, max_len=L, eos_id=EOS, alpha=0.0,
+                                           pad_id=-1))())
   np.testing.assert_array_equal(out.tokens_BxKxL[0], [[A, B, EOS, -1], [EOS, -1, -1, -1]])
   np.testing.assert_allclose(out.log_probs_BxK[0], np.log([0.486, 0.3]), rtol=1e-6)
   # it stopped after step 3 (every live extension then is below 0.3), not at L
@@ -144,8 +153,8 @@ def test_a_beam_wider_than_the_tree_is_exhaustive_search():
   p = rng.dirichlet(np.ones(3), size=(1, 3))  # P(next | previous), previous in 0..2
   step, k, max_len, alpha = _table_step(p), 16, 3, 0.7
   state = {"table": jnp.zeros(1, jnp.int32), "steps": jnp.zeros(1, jnp.int32)}
-  out = jax.jit(lambda: beam_search(step, state, jnp.array([2]), beam_width=k,
-                                    max_len=max_len, eos_id=0, alpha=alpha))()
+  out = _numpy(jax.jit(lambda: beam_search(step, state, jnp.array([2]), beam_width=k,
+                                           max_len=max_len, eos_id=0, alpha=alpha))())
 
   def log_prob(seq):
     return sum(math.log(p[0, prev, cur]) for prev, cur in zip((2,) + seq, seq))

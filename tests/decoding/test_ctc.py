@@ -32,8 +32,8 @@ def _best_path_1x3x3(log_probs_TxV) -> tuple[int, ...]:
   padded = np.full((1, 3, 3), -np.inf)
   padded[0, :t, :v] = log_probs_TxV
   padded[0, t:] = 0.0
-  labels, lengths = _best_path(padded, frame_lengths_B=np.array([t]))
-  return tuple(np.asarray(labels[0, :lengths[0]]).tolist())
+  labels, lengths = map(np.asarray, _best_path(padded, frame_lengths_B=np.array([t])))
+  return tuple(labels[0, :lengths[0]].tolist())
 
 
 def _text(labels) -> str:
@@ -47,8 +47,8 @@ def test_best_path_collapses_repeats_and_drops_blanks():
   frames_B = np.array([len(r) for r in rows])
   frames_B[-1] = 8  # only "ga_ag__a" counts: g, a, (blank) a, g, (blanks) a
   logits = np.stack([_one_hot_frames(r, 14) for r in rows])
-  labels, lengths = _best_path(logits, frame_lengths_B=frames_B)
-  texts = [_text(np.asarray(labels[b, :lengths[b]])) for b in range(len(rows))]
+  labels, lengths = map(np.asarray, _best_path(logits, frame_lengths_B=frames_B))
+  texts = [_text(labels[b, :lengths[b]]) for b in range(len(rows))]
   assert texts == ["thelg", "aa", "a", "", "gaaga"]
   # Padding is the blank, never part of a labelling.
   assert (np.asarray(labels[0, 5:]) == 0).all() and lengths.tolist() == [5, 2, 1, 0, 5]

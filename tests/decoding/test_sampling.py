@@ -42,7 +42,8 @@ def test_top_k_samples_the_renormalised_top_k_only():
   assert np.mean(tokens == 3) == pytest.approx(p3, abs=0.01)
 
   # Random logits per row, including ties at the k-th place: never outside the top k.
-  logits = jax.random.randint(jax.random.key(1), (N, V), 0, 4).astype(jnp.float32)
+  logits = jax.jit(lambda key: jax.random.randint(key, (N, V), 0, 4).astype(jnp.float32))(
+      jax.random.key(1))  # one program, not three eager ops
   tokens = np.asarray(_sample(jax.random.key(2), logits, temperature=3.0, top_k=2))
   order = np.argsort(-np.asarray(logits), axis=1, kind="stable")[:, :2]
   assert (tokens[:, None] == order).any(axis=1).all()
@@ -50,8 +51,8 @@ def test_top_k_samples_the_renormalised_top_k_only():
 
 def test_greedy_limits_equal_argmax():
   # Each row a permutation of 0..V-1: logits 1 apart, a unique argmax per row.
-  logits = jnp.argsort(jax.random.uniform(jax.random.key(3), (N, V)), axis=1)
-  logits = logits.astype(jnp.float32)
+  logits = jax.jit(lambda key: jnp.argsort(jax.random.uniform(key, (N, V)), axis=1).astype(
+      jnp.float32))(jax.random.key(3))  # one program, not three eager ops
   argmax = np.argmax(np.asarray(logits), axis=1)
   np.testing.assert_array_equal(sample_logits(KEY, logits, temperature=0.0), argmax)
   np.testing.assert_array_equal(sample_logits(KEY, logits, top_k=1), argmax)

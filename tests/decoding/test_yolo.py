@@ -120,7 +120,7 @@ def test_rectangular_grid_rows_follow_y():
   pred = np.zeros((2, 4, 5 * B + C), np.float32)
   pred[0, 2, :5] = [0.2, 0.6, np.sqrt(0.2), np.sqrt(0.1), 1.0]
   pred[0, 2, 10:] = [0, 1, 0]
-  out_boxes, scores, classes = _decode(pred, num_boxes=B, num_classes=C)
+  out_boxes, scores, classes = map(np.asarray, _decode(pred, num_boxes=B, num_classes=C))
   i = (0 * 4 + 2) * B
   np.testing.assert_allclose(out_boxes[i], boxes[0], atol=1e-6)
   assert scores[i] == 1 and classes[i] == 1 and np.count_nonzero(scores) == 1
@@ -134,7 +134,7 @@ def test_activate_grid_outputs():
   act = np.asarray(activate(raw, num_boxes=B, num_classes=C))
   np.testing.assert_allclose(act[0, 0], [0.5, 0.5, 0.5, 0.3, 0.5, 0.5, 0.5, 1, 1, 0.5,
                                          1 / 8, 2 / 8, 5 / 8], rtol=1e-6)
-  boxes, _, _ = _decode(act, num_boxes=B, num_classes=C)
+  boxes = np.asarray(_decode(act, num_boxes=B, num_classes=C)[0])
   np.testing.assert_allclose(boxes[0], [0.125, 0.125, 0.25, 0.09], rtol=1e-6)
 
 

@@ -110,8 +110,8 @@ def test_matches_optax(name):
 
 
 def test_weston_watkins_vs_crammer_singer_documented_difference():
-  ww = losses.multiclass_hinge(Z, L)
-  cs = optax.losses.multiclass_hinge_loss(Z, L)
+  ww = np.asarray(losses.multiclass_hinge(Z, L))
+  cs = np.asarray(lc.jit(optax.losses.multiclass_hinge_loss)(Z, L))
   # WW sums every violating class, CS keeps the worst: WW >= CS, equal when
   # at most one class violates the margin.
   assert np.all(ww >= cs - 1e-12)
@@ -191,12 +191,13 @@ TORCH_NAMES = ["multiclass_hinge", "smooth_l1", "huber", "binary_cross_entropy",
 def test_matches_torch(name):
   torch = pytest.importorskip("torch")
   ours, theirs, x = _torch_cases(torch)[name]
-  v1, g1 = jax.value_and_grad(lambda a: jnp.sum(ours(a)))(jnp.asarray(x))
+  v, (v1, g1) = lc.jit(lambda a: (   # one program
+      ours(a), jax.value_and_grad(lambda a: jnp.sum(ours(a)))(a)))(jnp.asarray(x))
   xt = torch.tensor(np.asarray(x), requires_grad=True)
   out = theirs(xt)
   out.sum().backward()
   tol = 1e-5 if "triplet" in name else 1e-9
-  np.testing.assert_allclose(ours(jnp.asarray(x)), out.detach().numpy(),
+  np.testing.assert_allclose(v, out.detach().numpy(),
                              rtol=1e-7, atol=tol)
   np.testing.assert_allclose(g1, xt.grad.numpy(), rtol=1e-6, atol=tol)
 
@@ -212,14 +213,14 @@ def test_a_tuple_axis_is_one_flattened_class_axis_as_in_optax(axis):
       tuple(z.shape[i] for i in batch) + tuple(z.shape[i] for i in classes))
   t = np.transpose(t, np.argsort(batch + tuple(classes)))
   labels = R.integers(0, flat.shape[-1], size=flat.shape[:-1])
-  pairs = [
+  pairs = lc.jit(lambda z, t: [   # ours and optax's, in one program
       (losses.softmax_cross_entropy(z, t, axis=axis),
        optax.losses.softmax_cross_entropy(z, t, axis=axis)),
       (losses.kl_divergence(z, t, axis=axis),
        optax.losses.kl_divergence(jax.nn.log_softmax(z, axis=axis), t, axis=axis)),
       (losses.softmax_cross_entropy_with_integer_labels(z, labels, axis=axis),
        optax.losses.softmax_cross_entropy_with_integer_labels(z, labels, axis=axis)),
-  ]
+  ])(z, t)
   for ours, theirs in pairs:
     np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)
   with pytest.raises(ValueError, match="names an axis twice"):

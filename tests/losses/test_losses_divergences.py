@@ -130,20 +130,22 @@ def test_generalized_kl_matches_optax(shape, axis):
   _assert_same(_values_and_grads(ours, theirs, (lq, t)))
   # zero targets: the same value (0 log 0 = 0 in both)
   t0 = np.where(R.uniform(size=shape) < 0.3, 0.0, t)
-  np.testing.assert_allclose(ours(lq, t0), theirs(lq, t0), rtol=1e-12, atol=1e-13)
+  np.testing.assert_allclose(*lc.jit(lambda lq, t: (ours(lq, t), theirs(lq, t)))(
+      lq, t0), rtol=1e-12, atol=1e-13)
 
 
 @x64
 @pytest.mark.parametrize("shape,axis", SHAPES_AXES)
 def test_smooth_labels_matches_optax(shape, axis):
   y = (R.uniform(size=shape) < 0.3).astype(float)
+  theirs = lc.jit(lambda y, alpha: optax.smooth_labels(y, alpha, axis=axis))
   for alpha in (0.0, 0.1, 0.35, 1.0):
     np.testing.assert_allclose(losses.smooth_labels(y, alpha, axis=axis),
-                               optax.smooth_labels(y, alpha, axis=axis),
-                               rtol=1e-15, atol=1e-16)
+                               theirs(y, alpha), rtol=1e-15, atol=1e-16)
   # differentiable in the labels and, as in optax, in alpha: d/da = 1/K - y
   k = math.prod(shape[a] for a in np.atleast_1d(axis))
-  g = jax.grad(lambda a: jnp.sum(losses.smooth_labels(y, a, axis=axis)))(0.3)
+  g = lc.jit(jax.grad(lambda a: jnp.sum(losses.smooth_labels(y, a, axis=axis))))(
+      0.3)
   np.testing.assert_allclose(g, y.size / k - y.sum(), rtol=1e-12, atol=1e-12)
 
 
@@ -162,16 +164,17 @@ def test_poly_loss_with_epsilon_zero_is_softmax_cross_entropy():
   hess = lambda fn: lc.jit(jax.hessian(lambda z: jnp.sum(fn(z))))  # noqa: E731
   np.testing.assert_allclose(hess(poly)(zf), hess(ce)(zf), rtol=1e-12, atol=1e-15)
   # and epsilon adds exactly epsilon * (1 - p.t)
-  p = jax.nn.softmax(jnp.asarray(zf))
+  p = lc._softmax(zf)   # pylint: disable=protected-access
   np.testing.assert_allclose(
-      losses.poly_loss_cross_entropy(zf, t, epsilon=3.0) - ce(zf),
-      3.0 * jnp.sum(t * (1.0 - p), -1), rtol=1e-12)   # row 0: sum(t) < 1
+      np.asarray(losses.poly_loss_cross_entropy(zf, t, epsilon=3.0))
+      - np.asarray(ce(zf)),
+      3.0 * np.sum(t * (1.0 - p), -1), rtol=1e-12)   # row 0: sum(t) < 1
 
 
 @x64
 def test_generalized_kl_equals_kl_divergence_for_normalized_measures():
   z, t = _inputs((5, 7), -1)
-  lq = jax.nn.log_softmax(z)
+  lq = jnp.asarray(np.log(lc._softmax(z)))   # pylint: disable=protected-access
   t_pos = t.copy()
   t[1, 3] = 0.0
   t /= t.sum(-1, keepdims=True)
@@ -179,16 +182,18 @@ def test_generalized_kl_equals_kl_divergence_for_normalized_measures():
   np.testing.assert_allclose(gkl(lq, t), losses.kl_divergence(lq, t),
                              rtol=1e-12, atol=1e-15)
   # log q gradient q - t == softmax(log q) sum(t) - t
-  g = jax.grad(lambda a: jnp.sum(gkl(a, t)))(lq)
-  g_kl = jax.grad(lambda a: jnp.sum(losses.kl_divergence(a, t)))(lq)
+  g, g_kl = lc.jit(lambda lq: (   # both in one program
+      jax.grad(lambda a: jnp.sum(gkl(a, t)))(lq),
+      jax.grad(lambda a: jnp.sum(losses.kl_divergence(a, t)))(lq)))(lq)
   np.testing.assert_allclose(g, g_kl, rtol=1e-12, atol=1e-15)
   # target gradients differ by the constant 1 (the -t term), so they agree on
   # tangents that keep t normalized (sum 0 over the classes); t > 0 here, as
   # at t = 0 both take the whole target gradient as 0, constant included
   v = R.normal(size=t.shape)
   v -= v.mean(-1, keepdims=True)
-  _, d = jax.jvp(lambda t: gkl(lq, t), (t_pos,), (v,))
-  _, d_kl = jax.jvp(lambda t: losses.kl_divergence(lq, t), (t_pos,), (v,))
+  d, d_kl = lc.jit(lambda t_pos, v: (   # both in one program
+      jax.jvp(lambda t: gkl(lq, t), (t_pos,), (v,))[1],
+      jax.jvp(lambda t: losses.kl_divergence(lq, t), (t_pos,), (v,))[1]))(t_pos, v)
   np.testing.assert_allclose(d, d_kl, rtol=1e-10, atol=1e-13)
   # q = e^c p unnormalized: KL(t || p) - c + (e^c - 1), the extra
   # sum(q) - sum(t) being what kl_divergence lacks

@@ -54,6 +54,24 @@ def _value_and_grads(fn, h, w, b, y, cot):
                             argnums)(h, w, b)
 
 
+# The dense reference, compiled once per input structure and dtype (its
+# hyperparameters are traced) instead of op by op.
+@lc.jit
+def _dense_jit(h, w, b, y, label_smoothing, z_loss):
+  return dense(h, w, b, y, label_smoothing=label_smoothing, z_loss=z_loss)
+
+
+@lc.jit
+def _dense_value_and_grads_jit(h, w, b, y, cot, label_smoothing, z_loss):
+  return _value_and_grads(
+      lambda h, w, b, y: dense(h, w, b, y, label_smoothing=label_smoothing,
+                               z_loss=z_loss), h, w, b, y, cot)
+
+
+def _hyper(kw):
+  return kw.get("label_smoothing", 0.0), kw.get("z_loss", 0.0)
+
+
 def _close(got, want, tol):
   """Within ``tol`` of the largest entry of ``want`` (float rounding of the
   matmuls' sums differs between one dot and a dot per chunk)."""
@@ -84,7 +102,7 @@ def test_matches_dense_float32(chunk_kind, variant, with_bias):
   _fused_equals_dense(h, w, b, y, cot, chunk, kw, 1e-5, jnp.float32)
   per_token = fused(h, w, y, bias=b, chunk_size=chunk, **kw)
   assert per_token.shape == LEAD and per_token.dtype == jnp.float32
-  _close(per_token, dense(h, w, b, y, **kw), 1e-5)
+  _close(per_token, _dense_jit(h, w, b, y, *_hyper(kw)), 1e-5)
   assert np.all(per_token[y < 0] == 0.0)
 
 
@@ -93,8 +111,7 @@ def _fused_equals_dense(h, w, b, y, cot, chunk, kw, tol, dtype) -> None:
   ours = _value_and_grads(
       lambda h, w, b, y: fused(h, w, y, bias=b, chunk_size=chunk, **kw),
       h, w, b, y, cot)
-  ref = _value_and_grads(lambda h, w, b, y: dense(h, w, b, y, **kw),
-                         h, w, b, y, cot)
+  ref = _dense_value_and_grads_jit(h, w, b, y, cot, *_hyper(kw))
   _close(ours[0], ref[0], tol)
   for g, g_ref in zip(ours[1], ref[1]):
     assert g.dtype == dtype
@@ -103,7 +120,8 @@ def _fused_equals_dense(h, w, b, y, cot, chunk, kw, tol, dtype) -> None:
 
 def test_matches_optax_on_the_logits():
   h, w, b, y, _ = _inputs(ignore=False)
-  want = optax.softmax_cross_entropy_with_integer_labels(h @ w + b, y)
+  want = lc.jit(lambda h, w, b, y: optax.softmax_cross_entropy_with_integer_labels(
+      h @ w + b, y))(h, w, b, y)
   _close(fused(h, w, y, bias=b, chunk_size=16), want, 1e-5)
 
 
@@ -142,8 +160,10 @@ def test_forward_over_reverse_hessian_vector_products():
   ours = grad_of(lambda h, w: fused(h, w, y, bias=b, chunk_size=7, **kw))
   ref = grad_of(lambda h, w: dense(h, w, b, y, **kw))
   tangents = (jnp.ones_like(h), jnp.full_like(w, 0.5))
-  for a, c in zip(jax.jvp(ours, (h, w), tangents)[1],
-                  jax.jvp(ref, (h, w), tangents)[1]):
+  # ours and the reference in one program
+  both = lc.jit(lambda h, w, tangents: (jax.jvp(ours, (h, w), tangents)[1],
+                                        jax.jvp(ref, (h, w), tangents)[1]))
+  for a, c in zip(*both(h, w, tangents)):
     _close(a, c, 1e-10)
 
 
@@ -155,19 +175,23 @@ def test_forward_mode_raises_clearly():
 
 def test_all_ignored_is_zero_with_zero_gradients_even_over_nan():
   h, w, b, _, _ = _inputs()
-  h = h.at[0, 0].set(jnp.nan)        # padding garbage in an ignored token
+  h = np.array(h)
+  h[0, 0] = np.nan                   # padding garbage in an ignored token
+  h = jnp.asarray(h)
   y = -jnp.ones(LEAD, jnp.int32)
   v = fused(h, w, y, bias=b, chunk_size=7)
   assert np.all(v == 0.0)
-  val, grads = jax.value_and_grad(
-      lambda h, w, b: jnp.sum(fused(h, w, y, bias=b, chunk_size=7)),
-      (0, 1, 2))(h, w, b)
+  # both derivatives in one program
+  (val, grads), g = lc.jit(lambda h, w, b: (
+      jax.value_and_grad(
+          lambda h, w, b: jnp.sum(fused(h, w, y, bias=b, chunk_size=7)),
+          (0, 1, 2))(h, w, b),
+      # the mean over kept tokens (losses.reduce) is 0 with zero gradient too
+      jax.grad(lambda h: losses.reduce(fused(h, w, y, bias=b),
+                                       where=y >= 0))(h)))(h, w, b)
   assert val == 0.0
-  for g in grads:
-    assert np.all(g == 0.0)
-  # the mean over kept tokens (losses.reduce) is 0 with zero gradient too
-  g = jax.grad(lambda h: losses.reduce(fused(h, w, y, bias=b),
-                                       where=y >= 0))(h)
+  for g_ in grads:
+    assert np.all(g_ == 0.0)
   assert np.all(g == 0.0)
 
 
@@ -186,8 +210,8 @@ def test_where_and_weights_follow_the_package_convention():
     return jnp.sum(losses.softmax_cross_entropy_with_integer_labels(
         z, y, where=where, weights=weights, label_smoothing=0.1))
 
-  (v, g), (v_ref, g_ref) = [jax.value_and_grad(f, (0, 1, 2))(h, w, b)
-                            for f in (ours, ref)]
+  (v, g), (v_ref, g_ref) = lc.jit(lambda h, w, b: [   # in one program
+      jax.value_and_grad(f, (0, 1, 2))(h, w, b) for f in (ours, ref)])(h, w, b)
   _close(v, v_ref, 1e-5)
   for a, c in zip(g, g_ref):
     assert np.all(np.isfinite(a))
@@ -213,11 +237,11 @@ def test_half_precision_computes_in_float32():
   bf = [x.astype(jnp.bfloat16) for x in (h, w, b)]
   v = fused(bf[0], bf[1], y, bias=bf[2], chunk_size=7)
   assert v.dtype == jnp.bfloat16
-  want = dense(*[x.astype(jnp.float32) for x in bf], y)
+  want = _dense_jit(*[x.astype(jnp.float32) for x in bf], y, 0.0, 0.0)
   np.testing.assert_allclose(np.asarray(v, np.float32), want, rtol=2e-2,
                              atol=2e-2)
-  grads = jax.grad(lambda h, w, b: jnp.sum(fused(h, w, y, bias=b)),
-                   (0, 1, 2))(*bf)
+  grads = lc.jit(jax.grad(lambda h, w, b: jnp.sum(fused(h, w, y, bias=b)),
+                          (0, 1, 2)))(*bf)
   assert all(g.dtype == jnp.bfloat16 for g in grads)
 
 
@@ -289,8 +313,9 @@ def test_reduced_equals_reduce_of_the_dense_loss(how, rows):
     return losses.reduce(dense(h, w, b, y, **kw), where=mask, weights=weights,
                          how=how)
 
-  got_v, got_g = jax.value_and_grad(ours, (0, 1, 2, 3))(h, w, b, cot)
-  want_v, want_g = jax.value_and_grad(want, (0, 1, 2, 3))(h, w, b, cot)
+  (got_v, got_g), (want_v, want_g) = lc.jit(lambda *args: [  # one program
+      jax.value_and_grad(f, (0, 1, 2, 3))(*args) for f in (ours, want)])(
+          h, w, b, cot)
   _close(got_v, want_v, 1e-10)
   for g, g_ref in zip(got_g, want_g):
     _close(g, g_ref, 1e-10)
@@ -318,8 +343,11 @@ def test_reduced_second_derivatives_match_dense():
   def grad_of_grad(fn):
     return jax.grad(lambda w: jnp.sum(jax.grad(fn)(h, w) ** 2))(w)
 
-  _close(hvp(ours), hvp(want), 1e-9)
-  _close(grad_of_grad(ours), grad_of_grad(want), 1e-9)
+  # ours and the reference, in one program
+  hvps, grads_of_grads = lc.jit(lambda: (
+      (hvp(ours), hvp(want)), (grad_of_grad(ours), grad_of_grad(want))))()
+  _close(*hvps, 1e-9)
+  _close(*grads_of_grads, 1e-9)
 
 
 def test_reduced_bounds_memory_by_the_row_block():

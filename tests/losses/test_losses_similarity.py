@@ -40,10 +40,11 @@ def test_cosine_worked_values_and_gradient():
   # d cos/db = (a_hat - cos b_hat)/||b|| = (0, 0.8)
   a, b = jnp.array([3.0, 4.0]), jnp.array([1.0, 0.0])
   assert losses.cosine_similarity(a, b) == pytest.approx(0.6, abs=1e-15)
-  ga, gb = _grads(losses.cosine_similarity, a, b)
+  (ga, gb), (ga_d, _) = lc.jit(lambda a, b: (   # both in one program
+      _grads(losses.cosine_similarity, a, b),
+      _grads(losses.cosine_distance, a, b)))(a, b)
   np.testing.assert_allclose(ga, [0.128, -0.096], atol=1e-15)
   np.testing.assert_allclose(gb, [0.0, 0.8], atol=1e-15)
-  ga_d, _ = _grads(losses.cosine_distance, a, b)
   np.testing.assert_allclose(ga_d, [-0.128, 0.096], atol=1e-15)
 
 
@@ -54,8 +55,10 @@ def test_cosine_epsilon_clamps_the_squared_norm_like_optax():
   a, b = jnp.array([0.1, 0.0]), jnp.array([3.0, 4.0])
   assert losses.cosine_similarity(a, b, epsilon=0.04) == pytest.approx(0.3)
   assert losses.cosine_similarity(a, b) == pytest.approx(0.6)
-  assert optax.losses.cosine_similarity(a, b, epsilon=0.04) == pytest.approx(0.3)
-  ga, gb = _grads(lambda a, b: losses.cosine_similarity(a, b, epsilon=0.04), a, b)
+  assert lc.jit(lambda a, b: optax.losses.cosine_similarity(a, b, epsilon=0.04))(
+      a, b) == pytest.approx(0.3)
+  ga, gb = lc.jit(lambda a, b: _grads(
+      lambda a, b: losses.cosine_similarity(a, b, epsilon=0.04), a, b))(a, b)
   np.testing.assert_allclose(ga, [3.0, 4.0], rtol=1e-14)
   # b is unclamped: (a_hat - cos b_hat) / ||b|| = ((0.5, 0) - 0.3 (0.6, 0.8)) / 5
   np.testing.assert_allclose(gb, [(0.5 - 0.18) / 5, -0.24 / 5], rtol=1e-14)
@@ -71,10 +74,12 @@ def test_cosine_equals_optax(epsilon, axis):
                        (losses.cosine_distance, optax.losses.cosine_distance)):
     f = lambda a, b, fn=ours: fn(a, b, epsilon=epsilon, axis=axis)  # noqa: E731
     g = lambda a, b, fn=theirs: fn(a, b, epsilon=epsilon, axis=axis)  # noqa: E731
-    v, v_ref = f(a, b), g(a, b)
+    # ours and optax's values and gradients, in one program
+    (v, v_ref), (grads, grads_ref) = lc.jit(lambda a, b, f=f, g=g: (
+        (f(a, b), g(a, b)), (_grads(f, a, b), _grads(g, a, b))))(a, b)
     assert v.shape == v_ref.shape
     np.testing.assert_allclose(v, v_ref, rtol=1e-13, atol=1e-14)
-    for x, y in zip(_grads(f, a, b), _grads(g, a, b)):
+    for x, y in zip(grads, grads_ref):
       np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-14)
       worst = max(worst, float(np.abs(x - y).max()))
   assert worst < 1e-13
@@ -83,23 +88,25 @@ def test_cosine_equals_optax(epsilon, axis):
 def test_cosine_zero_vectors_are_finite_and_documented():
   zero, b = jnp.zeros(3), jnp.array([1.0, 2.0, 2.0])
   # epsilon = 0 (optax: NaN): similarity 0, distance 1, zero gradient
-  assert np.isnan(optax.losses.cosine_similarity(zero, b))
+  assert np.isnan(lc.jit(optax.losses.cosine_similarity)(zero, b))
   assert losses.cosine_similarity(zero, b) == 0.0
   assert losses.cosine_distance(zero, b) == 1.0
   assert losses.cosine_distance(zero, zero) == 1.0
   for fn in (losses.cosine_similarity, losses.cosine_distance):
+    # gradient and Hessian in one program (one compile for the three pairs)
+    derivatives = lc.jit(lambda a, c, fn=fn: (
+        _grads(fn, a, c), jax.hessian(lambda a, c: fn(a, c), (0, 1))(a, c)))
     for args in ((zero, b), (b, zero), (zero, zero)):
-      g = _grads(fn, *args)
+      g, h = derivatives(*args)
       assert all(np.all(x == 0.0) for x in g), (fn, args)
-      h = jax.hessian(lambda a, c: fn(a, c), (0, 1))(*args)
       assert all(np.all(np.isfinite(x)) for x in jax.tree.leaves(h))
   # epsilon > 0: the clamp makes it 0 with the finite gradient
   # b / (sqrt(eps) ||b||) = (1, 2, 2) / (0.1 * 3), as optax's
   f = lambda a, c: losses.cosine_similarity(a, c, epsilon=0.01)  # noqa: E731
-  ga, gb = _grads(f, zero, b)
-  np.testing.assert_allclose(ga, b / 0.3, rtol=1e-14)
+  (ga, gb), g_ref = lc.jit(lambda zero: (_grads(f, zero, b), jax.grad(
+      lambda a: optax.losses.cosine_similarity(a, b, epsilon=0.01))(zero)))(zero)
+  np.testing.assert_allclose(ga, np.asarray(b) / 0.3, rtol=1e-14)
   np.testing.assert_array_equal(gb, 0.0)
-  g_ref = jax.grad(lambda a: optax.losses.cosine_similarity(a, b, epsilon=0.01))(zero)
   np.testing.assert_allclose(ga, g_ref, rtol=1e-14)
 
 
@@ -110,7 +117,8 @@ def test_cosine_where_masks_examples_over_nan():
   v = losses.cosine_distance(a, b, where=where, weights=jnp.array([2.0, 5.0, 1.0]))
   np.testing.assert_allclose(v, [2 * (1 - 1 / math.sqrt(2)), 0.0, 1 - 24 / 25],
                              rtol=1e-14)
-  ga, gb = _grads(lambda a, b: losses.cosine_distance(a, b, where=where), a, b)
+  ga, gb = lc.jit(lambda a, b: _grads(
+      lambda a, b: losses.cosine_distance(a, b, where=where), a, b))(a, b)
   assert np.all(ga[1] == 0) and np.all(gb[1] == 0)
   assert np.all(np.isfinite(ga)) and np.all(np.isfinite(gb))
 
@@ -119,9 +127,12 @@ def test_cosine_epsilon_derivative_of_the_rule():
   """The rule's epsilon term (the public functions stop it: hyperparameters
   get zero gradient) against autodiff of the reference."""
   a, b = jnp.array([0.1, 0.2]), jnp.array([0.3, -0.1])
+  # the rule's and the reference's derivatives, in one program
+  both = lc.jit(lambda eps: (
+      jax.grad(lambda e: _similarity._cosine(a, b, e))(eps),
+      jax.grad(lambda e: reference.cosine_similarity(a, b, e))(eps)))
   for eps in (0.01, 0.07, 0.2):  # none, one, both clamped
-    g = jax.grad(lambda e: _similarity._cosine(a, b, e))(eps)
-    g_ref = jax.grad(lambda e: reference.cosine_similarity(a, b, e))(eps)
+    g, g_ref = both(eps)
     np.testing.assert_allclose(g, g_ref, rtol=1e-12, atol=1e-15)
   assert jax.grad(lambda e: losses.cosine_similarity(a, b, epsilon=e))(0.07) == 0
 
@@ -144,7 +155,8 @@ def test_ntxent_worked_example_by_hand():
   np.testing.assert_allclose(v, expected, rtol=1e-14)
   np.testing.assert_allclose(v, [0.40760596, 0.40760596, 1.09861229, 0.55144471],
                              rtol=1e-7)
-  np.testing.assert_allclose(jnp.mean(v), optax.losses.ntxent(E4, labels, 1.0),
+  np.testing.assert_allclose(np.mean(np.asarray(v)),
+                             lc.jit(optax.losses.ntxent)(E4, labels, 1.0),
                              rtol=1e-14)
   # T = 0.5 doubles every s: anchor 2 is still log 3 (all its cosines are 0)
   v = losses.ntxent(E4, labels, temperature=0.5)
@@ -164,7 +176,7 @@ def test_ntxent_unequal_groups_average_over_pairs_like_optax():
                                       + math.log(1 + math.exp(-1))), rel=1e-14)
   np.testing.assert_allclose(
       losses.reduce(v, where=jnp.array([True, True, True, False])),
-      optax.losses.ntxent(E4, labels, 1.0), rtol=1e-14)
+      lc.jit(optax.losses.ntxent)(E4, labels, 1.0), rtol=1e-14)
 
 
 @pytest.mark.parametrize("groups, temperature", [
@@ -197,36 +209,53 @@ def test_ntxent_equals_optax(groups, temperature):
 
 
 def test_ntxent_zero_and_identical_embeddings_are_finite():
-  e = jnp.asarray(R.normal(size=(5, 3)))
-  e = e.at[1].set(0.0).at[3].set(e[2])           # a zero vector; a duplicate
+  e = R.normal(size=(5, 3))
+  e[1], e[3] = 0.0, e[2]                         # a zero vector; a duplicate
+  e = jnp.asarray(e)
   labels = jnp.array([0, 0, 1, 1, 2])
-  v, g = jax.value_and_grad(lambda e: jnp.sum(losses.ntxent(e, labels)))(e)
+  has = jnp.array([True, True, True, True, False])
+
+  @lc.jit
+  def run(e):   # everything below in one program
+    return (jax.value_and_grad(lambda e: jnp.sum(losses.ntxent(e, labels)))(e),
+            (losses.reduce(losses.ntxent(e, labels), where=has),
+             optax.losses.ntxent(e, labels)),
+            jax.hessian(lambda e: jnp.sum(losses.ntxent(e, labels,
+                                                        temperature=0.5)))(e))
+
+  (v, g), (ours, theirs), h = run(e)
   assert np.isfinite(v) and np.all(np.isfinite(g))
   # the zero vector has cosine 0 with everything (clamped norm), like optax
-  has = jnp.array([True, True, True, True, False])
-  np.testing.assert_allclose(losses.reduce(losses.ntxent(e, labels), where=has),
-                             optax.losses.ntxent(e, labels), rtol=1e-13)
-  h = jax.hessian(lambda e: jnp.sum(losses.ntxent(e, labels, temperature=0.5)))(e)
+  np.testing.assert_allclose(ours, theirs, rtol=1e-13)
   assert np.all(np.isfinite(h))
 
 
 def test_ntxent_where_drops_items_like_a_smaller_batch():
-  e = jnp.asarray(R.normal(size=(2, 6, 3)))
-  labels = jnp.array([[0, 0, 1, 1, 2, 2], [3, 1, 3, 1, 1, 2]])
-  keep = jnp.array([[True, True, False, True, True, True],
-                    [True] * 6])
-  poisoned = e.at[0, 2].set(jnp.nan)
-  v = losses.ntxent(poisoned, labels, where=keep, temperature=0.3)
-  sub = losses.ntxent(e[0, keep[0]], labels[0, keep[0]], temperature=0.3)
+  # numpy for the test's own indexing (no tiny eager programs)
+  e = R.normal(size=(2, 6, 3))
+  labels = np.array([[0, 0, 1, 1, 2, 2], [3, 1, 3, 1, 1, 2]])
+  keep = np.array([[True, True, False, True, True, True],
+                   [True] * 6])
+  poisoned = e.copy()
+  poisoned[0, 2] = np.nan
+  v = np.asarray(losses.ntxent(jnp.asarray(poisoned), jnp.asarray(labels),
+                               where=jnp.asarray(keep), temperature=0.3))
+  sub = losses.ntxent(jnp.asarray(e[0, keep[0]]), jnp.asarray(labels[0, keep[0]]),
+                      temperature=0.3)
   np.testing.assert_allclose(v[0, keep[0]], sub, rtol=1e-14)
   assert v[0, 2] == 0.0
-  np.testing.assert_allclose(v[1], losses.ntxent(e[1], labels[1], temperature=0.3),
+  np.testing.assert_allclose(v[1], losses.ntxent(jnp.asarray(e[1]),
+                                                 jnp.asarray(labels[1]),
+                                                 temperature=0.3),
                              rtol=1e-14)
   # a negative label drops the item the same way
-  dropped = labels.at[0, 2].set(-1)
-  np.testing.assert_allclose(losses.ntxent(e, dropped, temperature=0.3)[0], v[0],
-                             rtol=1e-14)
-  g = jax.grad(lambda x: jnp.sum(losses.ntxent(x, labels, where=keep)))(poisoned)
+  dropped = labels.copy()
+  dropped[0, 2] = -1
+  np.testing.assert_allclose(
+      np.asarray(losses.ntxent(jnp.asarray(e), jnp.asarray(dropped),
+                               temperature=0.3))[0], v[0], rtol=1e-14)
+  g = lc.jit(jax.grad(lambda x: jnp.sum(losses.ntxent(
+      x, jnp.asarray(labels), where=jnp.asarray(keep)))))(jnp.asarray(poisoned))
   assert np.all(g[0, 2] == 0.0) and np.all(np.isfinite(g))
 
 
@@ -235,9 +264,10 @@ def test_ntxent_temperature_derivative_of_the_rule_and_no_recompile():
   labels = jnp.array([0, 0, 0, 1, 1, 2])
   eps = jnp.finfo(e.dtype).eps
   valid = jnp.ones(6, bool)
-  g = jax.grad(lambda t: jnp.sum(
-      _similarity._ntxent(e, labels, valid, t, eps)))(0.3)
-  g_ref = jax.grad(lambda t: jnp.sum(reference.ntxent(e, labels, t)))(0.3)
+  g, g_ref = lc.jit(lambda t0: (   # the rule's and the reference's, one program
+      jax.grad(lambda t: jnp.sum(
+          _similarity._ntxent(e, labels, valid, t, eps)))(t0),
+      jax.grad(lambda t: jnp.sum(reference.ntxent(e, labels, t)))(t0)))(0.3)
   np.testing.assert_allclose(g, g_ref, rtol=1e-12)
   losses.ntxent(e, labels, temperature=0.3)
   jitted = _similarity._ntxent_jit  # pylint: disable=protected-access

@@ -36,9 +36,10 @@ REL_TOL = 3e-2
 _MATMULS = ("dot_general", "conv_general_dilated")
 
 
-def _matmul_operand_dtypes(fn: Callable, *args) -> collections.Counter:
+def _matmul_operand_dtypes(fn: Callable, *args):
   """(primitive, lhs dtype, rhs dtype) -> count over `fn`'s jaxpr, nested ones
-  (jit, scan, custom_jvp, cond) included."""
+  (jit, scan, custom_jvp, cond) included; and `fn`'s output shapes and dtypes
+  (the same single trace)."""
   counts: collections.Counter = collections.Counter()
 
   def walk(jaxpr) -> None:
@@ -52,8 +53,9 @@ def _matmul_operand_dtypes(fn: Callable, *args) -> collections.Counter:
           elif hasattr(getattr(sub, "jaxpr", None), "eqns"):  # a ClosedJaxpr
             walk(sub.jaxpr)
 
-  walk(jax.make_jaxpr(fn)(*args).jaxpr)
-  return counts
+  closed, out_shapes = jax.make_jaxpr(fn, return_shape=True)(*args)
+  walk(closed.jaxpr)
+  return counts, out_shapes
 
 
 def _dtypes(tree) -> set[jnp.dtype]:
@@ -89,16 +91,17 @@ def test_bfloat16_forward_is_bf16_and_close_to_float32(name, make_variables):
   def forward_16(v, x):
     return model_16.apply(v, x, train=False)
 
+  # One trace of the bf16 forward pass (capturing the intermediates adds no
+  # matrix products) gives both the jaxpr checked here and the outputs below.
+  counts, (_, captured) = _matmul_operand_dtypes(
+      lambda v, x: model_16.apply(v, x, train=False, capture_intermediates=True,
+                                  mutable=["intermediates"]), variables, x)
   # Every matrix product and convolution takes bfloat16 operands: the activations
   # entering them are bf16, none is left in float32 by a stray promotion.
-  counts = _matmul_operand_dtypes(forward_16, variables, x)
   assert counts, f"{name}: no matrix products found"
   assert all(lhs == rhs == "bfloat16" for _, lhs, rhs in counts), (name, dict(counts))
   # And every submodule's output is bf16, except the recurrent layers' hidden
   # states, which are carried in float32 on purpose (recurrent.F32CarrySimpleCell).
-  _, captured = jax.eval_shape(
-      lambda v, x: model_16.apply(v, x, train=False, capture_intermediates=True,
-                                  mutable=["intermediates"]), variables, x)
   outputs = jax.tree_util.tree_flatten_with_path(captured["intermediates"])[0]
   not_bf16 = [jax.tree_util.keystr(path) for path, y in outputs
               if y.dtype != BF16 and not str(path[0].key).startswith(("rnn", "birnn"))]
@@ -152,7 +155,7 @@ def test_float64_needs_x64_mode(key):
     models.get("mlp", num_outputs=3, **{key: "float64"})
   with jax.enable_x64(True):
     model = models.get("mlp", num_outputs=3, **{key: "float64"})
-    variables = model.init(jax.random.PRNGKey(0), jnp.ones((2, 4), jnp.float64))
+    variables = jax.jit(model.init)(jax.random.PRNGKey(0), jnp.ones((2, 4), jnp.float64))
     assert variables["params"]["Dense_0"]["kernel"].dtype == (
         jnp.float64 if key == "param_dtype" else jnp.float32)
 
@@ -182,9 +185,9 @@ def test_volume_render_accumulates_bf16_model_outputs_in_float32():
   sigma = rng.uniform(0, 5, (3, 16)).astype(np.float32)
   rgb = rng.uniform(0, 1, (3, 16, 3)).astype(np.float32)
   t = np.broadcast_to(np.linspace(2.0, 6.0, 16, dtype=np.float32), (3, 16))
-  exact = models.volume_render(sigma, rgb, t)
-  mixed = models.volume_render(jnp.asarray(sigma, jnp.bfloat16),
-                               jnp.asarray(rgb, jnp.bfloat16), t)
+  render = jax.jit(models.volume_render)  # one program per dtype, not op by op
+  exact = render(sigma, rgb, t)
+  mixed = render(jnp.asarray(sigma, jnp.bfloat16), jnp.asarray(rgb, jnp.bfloat16), t)
   assert all(a.dtype == jnp.float32 for a in mixed)
   # Only the inputs' rounding to bf16 (2^-9 relative) differs.
   np.testing.assert_allclose(mixed.rgb, exact.rgb, atol=1e-2)
