@@ -43,15 +43,7 @@ def validate(cfg: Any) -> None:
     True,
     "a language model must not see the characters it predicts; set it False",
   )
-  for part in ("optimizer", "schedule"):
-    chunks.need(bool(cfg[part].get("name")), f"{part}.name", cfg[part].get("name"), "is not set")
-  lr = cfg.optimizer.get("learning_rate")
-  chunks.need(
-    isinstance(lr, (int, float)) and not isinstance(lr, bool) and lr > 0,
-    "optimizer.learning_rate",
-    lr,
-    "must be a positive number",
-  )
+  chunks.check_optimizer(cfg)
   clip = cfg.optimizer.get("clip_norm", 0.0)
   chunks.need(
     isinstance(clip, (int, float)) and not isinstance(clip, bool) and clip >= 0,

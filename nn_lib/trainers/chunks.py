@@ -79,6 +79,15 @@ def check_loop_keys(cfg: Any, trainer: str, required: Sequence[str]) -> None:
     )
 
 
+def check_optimizer(cfg: Any) -> None:
+  """config.optimizer and config.schedule name their function, and the learning
+  rate is a positive number; else a ConfigError naming the key."""
+  for part in ("optimizer", "schedule"):
+    need(bool(cfg[part].get("name")), f"{part}.name", cfg[part].get("name"), "is not set")
+  lr = cfg.optimizer.get("learning_rate")
+  need(is_number(lr) and lr > 0, "optimizer.learning_rate", lr, "must be a positive number")
+
+
 class Trained(NamedTuple):
   state: Any
   history: writers.History

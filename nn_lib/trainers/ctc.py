@@ -85,8 +85,7 @@ def validate(cfg: Any) -> None:
     cfg.model.get("num_outputs"),
     f"the ctc trainer reads {V} outputs per frame (digits 0..9, blank {BLANK}); leave it unset",
   )
-  for part in ("optimizer", "schedule"):
-    chunks.need(bool(cfg[part].get("name")), f"{part}.name", cfg[part].get("name"), "is not set")
+  chunks.check_optimizer(cfg)
   # A strip's label sequence survives small shifts and noise; a flip reverses its
   # reading order and mixup blends two sequences.
   for entry in cfg.get("augment", ()):
@@ -98,13 +97,6 @@ def validate(cfg: Any) -> None:
       f"{name!r} changes what a strip reads; use {', '.join(SEQUENCE_SAFE_AUGMENTATIONS)}",
     )
   augment_lib.from_config(cfg.get("augment", ()))  # checks every entry's arguments
-  lr = cfg.optimizer.get("learning_rate")
-  chunks.need(
-    isinstance(lr, (int, float)) and not isinstance(lr, bool) and lr > 0,
-    "optimizer.learning_rate",
-    lr,
-    "must be a positive number",
-  )
   c = cfg.ctc
   chunks.need(
     chunks.positive_int(c.get("beam_width")),

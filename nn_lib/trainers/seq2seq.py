@@ -89,12 +89,7 @@ def validate(cfg: Any) -> None:
     cfg.model.get("pad_id"),
     f"the data pads with token {sd.PAD}; leave it unset",
   )
-  for part in ("optimizer", "schedule"):
-    chunks.need(bool(cfg[part].get("name")), f"{part}.name", cfg[part].get("name"), "is not set")
-  lr = cfg.optimizer.get("learning_rate")
-  chunks.need(
-    chunks.is_number(lr) and lr > 0, "optimizer.learning_rate", lr, "must be a positive number"
-  )
+  chunks.check_optimizer(cfg)
   clip = cfg.optimizer.get("clip_norm", 0.0)
   chunks.need(
     chunks.is_number(clip) and clip >= 0,

@@ -65,9 +65,4 @@ def validate(cfg: Any) -> None:
   )
   for key in ("neighbours", "pca_pairs"):
     chunks.need(key in e, f"embeddings.{key}", None, "is not set (it may be empty)")
-  for part in ("optimizer", "schedule"):
-    chunks.need(bool(cfg[part].get("name")), f"{part}.name", cfg[part].get("name"), "is not set")
-  lr = cfg.optimizer.get("learning_rate")
-  chunks.need(
-    chunks.is_number(lr) and lr > 0, "optimizer.learning_rate", lr, "must be a positive number"
-  )
+  chunks.check_optimizer(cfg)
