@@ -9,6 +9,7 @@ python train.py --experiment=mnist10k_lenet --show_config   # every key, explain
 
 from __future__ import annotations
 
+import gc
 import sys
 
 from absl import app, flags, logging
@@ -200,6 +201,10 @@ def main(argv, config_flag) -> None:
   from nn_lib.registry import ConfigError
   from nn_lib.training import CheckpointWriteError, Interrupted, NonFiniteLossError, WorkdirError
 
+  # The start-up imports are done (see __main__): the collector resumes, and never
+  # walks the objects they made (frozen: they live as long as the process).
+  gc.freeze()
+  gc.enable()
   workdir = FLAGS.workdir or f"runs/{FLAGS.experiment.replace(':', '_').replace(',', '_')}"
   logging.info("experiment %s -> %s", FLAGS.experiment, workdir)
   try:
@@ -218,5 +223,9 @@ def main(argv, config_flag) -> None:
 
 
 if __name__ == "__main__":
+  # JAX, Flax, Optax, Orbax and TFDS's imports make millions of objects that live
+  # for the whole run: the cyclic collector, left on, walks them again and again
+  # (0.4 s of a 4 s start on a CPU). Off until main() has imported them.
+  gc.disable()
   _argv, _config_flag = define_config_flag(sys.argv)
   app.run(lambda argv: main(argv, _config_flag), argv=_argv)
