@@ -65,7 +65,7 @@ def pytest_collection_finish(session):
   """The collector resumes, never walking what collection made (frozen) and running
   less often: tracing and compiling make many short-lived objects, nearly all
   freed by reference counting, and its default (every 700 allocations) spent
-  about 4% of a smoke run's CPU (measured; 1% with these settings)."""
+  4-6% of a smoke run's CPU (measured; 1% with these settings)."""
   if _runs_tests(session.config):
     gc.freeze()
     gc.set_threshold(10_000, 20, 10)
