@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from nn_lib.config import flatten_keys
+from nn_lib.config_help import flatten_keys
 from nn_lib.registry import ConfigError
 
 # Keys that may change between a run and its resumption without changing what the

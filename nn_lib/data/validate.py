@@ -2,7 +2,7 @@
 `DataError` naming the file (or dataset), the split, the array and the fix,
 instead of a NaN loss, a silently ignored label or a traceback.
 
-Decisions (`data.ignore_label` is also described in `config.KEY_HELP`):
+Decisions (`data.ignore_label` is also described in `config_help.KEY_HELP`):
 - Inputs must be numeric and finite in float32 (NaN, Inf, or a value too large
   for float32, which becomes Inf when scaled).
 - Targets must be numeric and finite in float32. Integer 1-D targets are class
