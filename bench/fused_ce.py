@@ -23,7 +23,8 @@ executable's ``memory_analysis()``: ``temp`` is the working memory XLA
 allocates besides the arguments (h, W, b, y) and the outputs (loss, dh, dW,
 db), which are the same for both; ``peak`` = arguments + outputs + temp -
 aliased. Ratios are fused / dense. Goals (issue 11): temp <= 1/8 of dense,
-time <= 1.3x dense.
+time <= 1.3x dense. ``--profile`` adds each computation's time per GPU (or CPU)
+kernel from a ``jax.profiler`` trace, matrix products apart.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 import losses  # noqa: E402
+from bench import _profile  # noqa: E402
 
 VARIANTS = {"plain": (0.0, 0.0), "smooth+z": (0.1, 1e-4)}
 MIB = 2.0**20
@@ -118,7 +120,7 @@ def _check(got, want, name):
       raise AssertionError(f"{name}: {what} differs from dense by {err:.2e}")
 
 
-def run_size(n, d, v, chunks, row_blocks, variant, repeats):
+def run_size(n, d, v, chunks, row_blocks, variant, repeats, profile=False):
   smoothing, z_loss = VARIANTS[variant]
   args = _inputs(n, d, v)
   fns = {"dense": _compile(dense_loss, args, smoothing, z_loss)}
@@ -147,11 +149,14 @@ def run_size(n, d, v, chunks, row_blocks, variant, repeats):
     if name != "dense" and temp / temp_ref > 1 / 8:
       flags.append("temp > 1/8")
     print(
-      f"{size:24s} {name:20s} {1e3 * t:10.1f} {t / t_ref:6.3f} "
+      f"{size:24s} {name:22s} {1e3 * t:10.1f} {t / t_ref:6.3f} "
       f"{temp / MIB:9.1f} {temp / temp_ref:6.3f} {peak / MIB:9.1f} "
       f"{peak / peak_ref:6.3f}  {', '.join(flags)}",
       flush=True,
     )
+  if profile:
+    for name, (f, _, _) in fns.items():
+      print(_profile.summary(f"{size} {name}", _profile.op_times(f, *args)), flush=True)
 
 
 def main(argv=None):
@@ -161,7 +166,7 @@ def main(argv=None):
     default="2048x1024x16384,8192x1024x65536",
     help="NxDxV,... (tokens x hidden x vocabulary)",
   )
-  ap.add_argument("--chunks", default="2048", help="chunk sizes, comma-separated")
+  ap.add_argument("--chunks", default="2048", help="chunk sizes, comma-separated ('' for none)")
   ap.add_argument(
     "--row_blocks",
     default="512",
@@ -169,8 +174,13 @@ def main(argv=None):
   )
   ap.add_argument("--variants", default="plain", help=f"comma-separated, of {sorted(VARIANTS)}")
   ap.add_argument("--repeats", type=int, default=3)
+  ap.add_argument(
+    "--profile",
+    action="store_true",
+    help="also trace one call of each computation (jax.profiler) and print its time per kernel",
+  )
   args = ap.parse_args(argv)
-  chunks = [int(c) for c in args.chunks.split(",")]
+  chunks = [int(c) for c in args.chunks.split(",") if c]
   row_blocks = [int(r) for r in args.row_blocks.split(",") if r]
   dev = jax.devices()[0]
   print(
@@ -179,13 +189,13 @@ def main(argv=None):
     "rounds of jit(value_and_grad(mean loss)) w.r.t. h, W, b"
   )
   print(
-    f"{'N x D x V':24s} {'computation':20s} {'ms':>10s} {'ratio':>6s} "
+    f"{'N x D x V':24s} {'computation':22s} {'ms':>10s} {'ratio':>6s} "
     f"{'temp MiB':>9s} {'ratio':>6s} {'peak MiB':>9s} {'ratio':>6s}"
   )
   for spec in args.sizes.split(","):
     n, d, v = (int(x) for x in spec.split("x"))
     for variant in args.variants.split(","):
-      run_size(n, d, v, chunks, row_blocks, variant, args.repeats)
+      run_size(n, d, v, chunks, row_blocks, variant, args.repeats, args.profile)
 
 
 if __name__ == "__main__":

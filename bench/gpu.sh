@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The GPU check: on a machine with one NVIDIA GPU and no internet, runs the GPU
-# benchmarks (bfloat16 ResNet-20 throughput, transformer MFU,
-# the loop against its bare step for ResNet-20, the fused cross-entropy, the step
-# against PyTorch) and then the test suite, each under its own time limit, and
-# prints one summary. Output: $OUT (default gpu_check/), one file per part.
+# benchmarks (bfloat16 ResNet-20 throughput, transformer MFU, the loop against its
+# bare step for ResNet-20, the fused cross-entropy; the step against PyTorch on
+# request) and then the test suite, each under its own time limit, and prints one
+# summary. Output: $OUT (default gpu_check/), one file per part.
 #   bench/gpu.sh [WHEELS_DIR]
 # It installs nothing from the network. The machine needs Python with jax[cuda],
 # flax, optax, orbax-checkpoint, chex, numpy, scikit-learn, matplotlib, pillow, tqdm,
@@ -37,11 +37,15 @@ nvidia-smi -L || { echo "gpu.sh: no NVIDIA GPU visible" >&2; exit 1; }
 "$py" -c "import jax, flax, optax, orbax.checkpoint as o, torch; print('jax', jax.__version__, \
 jax.devices(), 'flax', flax.__version__, 'optax', optax.__version__, 'torch', torch.__version__)"
 
-# PARTS (default: all) names the parts to run, e.g. PARTS="train_loop tests".
-parts=${PARTS:-throughput train_loop fused_ce step_vs_torch tests}
-run() {  # run NAME SECONDS COMMAND...: output to $out/NAME.txt, never longer than SECONDS
+# PARTS names the parts to run (default: the four the issue asks for; add
+# step_vs_torch for the PyTorch rows), e.g. PARTS="train_loop tests".
+parts=${PARTS:-throughput train_loop fused_ce tests}
+run() {  # run NAME SECONDS COMMAND...: output to $out/NAME.txt, never longer than
+  # SECONDS (or $<NAME>_LIMIT, e.g. TESTS_LIMIT=320)
   local name=$1 limit=$2; shift 2
   [[ " $parts " == *" $name "* ]] || return 0
+  local override="${name^^}_LIMIT"
+  limit=${!override:-$limit}
   local start=$SECONDS status
   # SIGINT first: pytest and the benchmarks stop cleanly and still report (pytest
   # its summary and junit file); SIGKILL 10 s later if not
@@ -50,25 +54,30 @@ run() {  # run NAME SECONDS COMMAND...: output to $out/NAME.txt, never longer th
   echo "$name: $status in $((SECONDS - start)) s" | tee -a "$out/summary.txt"
 }
 : > "$out/summary.txt"
-# The limits add up to 5 minutes 40 s; each part prints as it goes, so a part cut
-# short still reports its finished rows. On a fresh machine the benchmarks compile
-# for most of their time and the suite needs about 250 s with 16 workers (an H200,
-# 2026-11-27): for every row and every test, run the parts apart, e.g.
-#   PARTS=tests TESTS_LIMIT=320 bench/gpu.sh WHEELS_DIR
-run throughput 95 "$py" bench/throughput.py --resnet_steps 300
-run train_loop 50 "$py" bench/train_loop.py --experiment cifar10_resnet20 --batch 128 \
-  --steps 1000 --rounds 1 --k 10
-run fused_ce 45 "$py" bench/fused_ce.py --sizes 8192x1024x65536 --chunks 2048,8192 \
-  --row_blocks 256,512 --repeats 3
-run step_vs_torch 35 "$py" bench/step_vs_torch.py --models mlp lenet5 resnet20 \
+# On a fresh machine every benchmark compiles for most of its time, so the default
+# check measures each goal once: bfloat16 ResNet-20 images/s and GPT-2-small MFU
+# with jax.nn.dot_product_attention, the loop against its bare step, the fused
+# cross-entropy's memory and time. The limits add up to 5 minutes 50 s. Measured
+# on a fresh H200 (2026-11-27): the throughput part needs more than 100 s there
+# (its compiles; 33 s with a warm compilation cache), the loop 49 s, the fused
+# cross-entropy 16 s, the suite 209 s, of which one test took 127 s (see
+# docs/benchmarks_gpu.md): so a fresh machine may cut the last part short. The
+# benchmarks' other rows: run them with their own flags (docs/benchmarks_gpu.md).
+run throughput 105 "$py" bench/throughput.py --resnet_runs bfloat16:1024:1 --resnet_steps 300 \
+  --attention fused
+run train_loop 55 "$py" bench/train_loop.py --experiment cifar10_resnet20 --batch 128 \
+  --steps 1000 --rounds 1 --no-k_rows
+run fused_ce 30 "$py" bench/fused_ce.py --sizes 8192x1024x65536 --chunks 2048,8192 \
+  --row_blocks 512,1024 --repeats 3
+run step_vs_torch 60 "$py" bench/step_vs_torch.py --models mlp lenet5 resnet20 \
   --batches 128 --steps 200
 # Many workers share one GPU: each takes memory as it needs it, not 75% up front.
-# The tests that simulate several devices or processes force the CPU (make test
-# runs them); here they would only take the time of the ones that use the GPU.
-run tests "${TESTS_LIMIT:-115}" env XLA_PYTHON_CLIENT_PREALLOCATE=false "$py" -m pytest -q -rf -n 16 \
+# The tests that simulate several devices or processes force the CPU, and the lint
+# gates need ruff and mypy, which GPU images lack: make test runs them all.
+run tests 160 env XLA_PYTHON_CLIENT_PREALLOCATE=false "$py" -m pytest -q -rf -n 16 \
   -p no:cacheprovider --junitxml="$out/tests.xml" tests \
   --ignore=tests/training/test_multiprocess.py --ignore=tests/training/test_scale_out.py \
-  --ignore=tests/training/test_multidevice.py ${PYTEST_ARGS:-}
+  --ignore=tests/training/test_multidevice.py --ignore=tests/test_quality.py ${PYTEST_ARGS:-}
 
 echo "== GPU check, $(date -u +%Y-%m-%dT%H:%MZ), $(nvidia-smi -L | head -1)"
 cat "$out/summary.txt"

@@ -141,6 +141,17 @@ def main() -> None:
     default=None,
     help="steps of each ResNet-20 run (default 600; 50 with --small)",
   )
+  parser.add_argument(
+    "--resnet_runs",
+    default=None,
+    help="ResNet-20 runs as DTYPE:BATCH:STEPS_PER_CALL,... (default: float32:1024:1,"
+    "bfloat16:1024:1,bfloat16:2048:1; with --small float32:16:1,bfloat16:16:5)",
+  )
+  parser.add_argument(
+    "--attention",
+    default="fused,explicit",
+    help="transformer_lm attention implementations to measure, comma-separated",
+  )
   args = parser.parse_args()
   small = args.small or jax.default_backend() == "cpu"
   peak = matmul_rate(1024 if small else 8192, jnp.bfloat16)
@@ -154,13 +165,18 @@ def main() -> None:
   print(f"{'what':<50}{'value':>14}", flush=True)
   # (dtype, batch, steps per call); the loop's own float32 batch-128 ratio to its
   # bare step is bench/train_loop.py's
-  resnet_runs = (
-    ((("float32", 16, 1), ("bfloat16", 16, 5)), 50, 512)
+  runs: tuple[tuple[str, int, int], ...] = (
+    (("float32", 16, 1), ("bfloat16", 16, 5))
     if small
-    else ((("float32", 1024, 1), ("bfloat16", 1024, 1), ("bfloat16", 2048, 1)), 600, 10000)
+    else (("float32", 1024, 1), ("bfloat16", 1024, 1), ("bfloat16", 2048, 1))
   )
+  steps, rows = (50, 512) if small else (600, 10000)
   with tempfile.TemporaryDirectory() as tmp:
-    runs, steps, rows = resnet_runs
+    if args.resnet_runs:
+      runs = tuple(
+        (dtype, int(batch), int(k))
+        for dtype, batch, k in (run.split(":") for run in args.resnet_runs.split(","))
+      )
     steps = args.resnet_steps or steps
     for dtype, batch, k in runs:
       rate = resnet_images_per_sec(Path(tmp), steps, batch, dtype, k, rows)
@@ -170,7 +186,7 @@ def main() -> None:
     if small
     else dict(layers=12, d=768, heads=12, context=1024, vocab=50304, batch=16, steps=20)
   )
-  for attention in ("fused", "explicit"):
+  for attention in args.attention.split(","):
     tokens, mfu = transformer_mfu(**sizes, peak=peak, attention=attention)
     label = (
       f"transformer_lm {sizes['layers']}x{sizes['d']}, T={sizes['context']}, "

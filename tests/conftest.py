@@ -24,7 +24,10 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 FAST_COMPILE_XLA_FLAGS = ("--xla_backend_optimization_level=0",
-                          "--xla_llvm_disable_expensive_passes=true")
+                          "--xla_llvm_disable_expensive_passes=true",
+                          # a GPU's GEMM and convolution autotuning compiles and
+                          # times candidate kernels for every new shape
+                          "--xla_gpu_autotune_level=0")
 # XLA aborts the process on a flag it does not know, and jaxlib 0.11 dropped this
 # one (its CPU backend always uses the fusion emitters).
 if tuple(int(p) for p in importlib.metadata.version("jaxlib").split(".")[:2]) < (0, 11):
