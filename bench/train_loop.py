@@ -40,7 +40,7 @@ def bare_loop(cfg, steps: int) -> tuple[float, float, dict[str, float]]:
   """(steps/s fed batches already on the device (the ceiling), steps/s fed
   batches cut on the host each step from the same `TrainBatches` the loop reads
   (what a hand-written loop would do), cost analysis) of the config's own step,
-  compiled once for both."""
+  compiled once for both; `steps` should hold several `cfg.log_every` windows."""
   batches = data.TrainBatches(data.load(cfg.data)["train"], cfg.batch_size, cfg.seed)
   model = models.get(**cfg.model)
   tx, schedule = make_optimizer(cfg, steps_per_epoch=batches.steps_per_epoch)
@@ -60,9 +60,13 @@ def bare_loop(cfg, steps: int) -> tuple[float, float, dict[str, float]]:
   cost = cost[0] if isinstance(cost, list) else cost
   state, metrics = step(state, resident[0])
   jax.block_until_ready(metrics["loss"])
+  # Timed as the loop times itself: the median over windows of log_every steps,
+  # each ended by waiting for its last step's loss (the loop fetches the window's
+  # metrics there).
+  window = max(1, cfg.log_every)
   rates = []
   for on_device in (True, False):
-    start = time.perf_counter()
+    windows, start = [], time.perf_counter()
     for s in range(steps):
       batch = (
         resident[s % len(resident)]
@@ -70,8 +74,12 @@ def bare_loop(cfg, steps: int) -> tuple[float, float, dict[str, float]]:
         else {k: mesh_lib.host_dtype(v) for k, v in batches(s).items()}
       )
       state, metrics = step(state, batch)
-    jax.block_until_ready(metrics["loss"])
-    rates.append(steps / (time.perf_counter() - start))
+      if (s + 1) % window == 0:
+        jax.block_until_ready(metrics["loss"])
+        now = time.perf_counter()
+        windows.append(window / (now - start))
+        start = now
+    rates.append(float(np.median(windows)))
   return rates[0], rates[1], cost
 
 

@@ -62,7 +62,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.keep_checkpoints = 3
   # Feeding the device (none of these changes the result, only the speed):
   c.steps_per_call = 1        # K steps per jitted call (lax.scan): one dispatch, not K
-  c.prefetch = 2              # calls' batches built and placed ahead by a thread
+  c.prefetch = 2              # calls' batches placed ahead by a thread (accelerators)
   c.data_on_device = False    # the training split on the devices; batches gathered there
   # Scale-out (README "Many devices"): "jit" lets XLA place the collectives of a step
   # written for the whole batch; "explicit" writes it per device (shard_map + pmean).

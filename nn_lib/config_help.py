@@ -85,7 +85,8 @@ KEY_HELP: dict[str, str] = {
   "steps_per_call": "training steps per jitted call (lax.scan over stacked batches); "
   "cadences stay exact, results identical; for small dense models "
   "(conv nets run slower inside the scan on the CPU)",
-  "prefetch": "calls whose batches a background thread prepares ahead (0 = none)",
+  "prefetch": "calls whose batches a background thread prepares and places ahead on "
+  "accelerators (0 = none; a CPU needs none)",
   "data_on_device": "keep the training split on the devices and gather each batch "
   "there (for data that fits)",
   "parallel": "jit (XLA places the collectives) or explicit (the step per device: "

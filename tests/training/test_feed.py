@@ -6,7 +6,9 @@ import jax
 import numpy as np
 import pytest
 
+from nn_lib import data
 from nn_lib.training import feed
+from nn_lib.training import mesh as mesh_lib
 from tests.conftest import run_experiment
 
 # A constant learning rate: the resume test first trains to step 10 with
@@ -57,3 +59,29 @@ def test_a_run_resumed_with_k_steps_per_call_ends_bit_identical(reference, tmp_p
   assert resumed.start_step == 10
   for a, b in zip(_params(reference), _params(resumed)):
     np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("steps_per_call", [1, 3])
+def test_the_prefetch_thread_yields_the_calls_in_order(steps_per_call):
+  """On a CPU in one process the batches go to the step as numpy arrays without
+  the thread; where they are transferred (forced here), the thread prepares
+  `prefetch` calls ahead and yields the same calls, in order, placed."""
+  rng = np.random.default_rng(0)
+  split = {"inputs": rng.normal(size=(40, 3)).astype(np.float32),
+           "targets": rng.integers(0, 4, 40)}
+  batches = data.TrainBatches(split, 8, seed=1)
+  mesh = mesh_lib.make_mesh(1)
+
+  def calls(transfers):
+    f = feed.Feed(batches, mesh, (5,), steps_per_call, prefetch=2)
+    assert f.transfers is (jax.default_backend() != "cpu")  # one process
+    f.transfers = transfers
+    return list(f(0, 11))
+
+  direct, threaded = calls(False), calls(True)
+  assert [(first, n) for first, n, _ in threaded] == [(first, n) for first, n, _ in direct]
+  assert [(first, n) for first, n, _ in direct] == feed.plan(0, 11, steps_per_call, (5,))
+  for (_, _, a), (_, _, b) in zip(direct, threaded):
+    assert isinstance(a["inputs"], np.ndarray) and isinstance(b["inputs"], jax.Array)
+    for k in a:
+      np.testing.assert_array_equal(a[k], np.asarray(b[k]))
