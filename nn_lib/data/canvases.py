@@ -42,13 +42,26 @@ def mnist10k_splits() -> dict[str, tuple[np.ndarray, np.ndarray]]:
 # ---------------------------------------------------------------------------
 
 
-def _ink_crop(image_28x28: np.ndarray) -> np.ndarray:
-  """The digit cut to its ink bounding box (rows/columns with any non-zero pixel);
-  MNIST normalises every digit to fit a 20x20 box, so the crop is at most 20x20."""
-  rows, cols = np.flatnonzero(image_28x28.any(1)), np.flatnonzero(image_28x28.any(0))
-  if not rows.size:
+def ink_boxes(images_Nx28x28: np.ndarray) -> np.ndarray:
+  """Each image's ink bounding box (top, left, bottom, right), exclusive ends, as
+  int64 N x 4: the rows and columns holding any non-zero pixel. MNIST normalises
+  every digit to fit a 20x20 box, so an ink box is at most 20x20."""
+  rows_NxH, cols_NxW = np.any(images_Nx28x28, axis=2), np.any(images_Nx28x28, axis=1)
+  if not rows_NxH.any(axis=1).all():
     raise ValueError("cannot place a blank image (no non-zero pixel) on a canvas")
-  return image_28x28[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+  h, w = rows_NxH.shape[1], cols_NxW.shape[1]
+  top, left = rows_NxH.argmax(axis=1), cols_NxW.argmax(axis=1)
+  bottom = h - rows_NxH[:, ::-1].argmax(axis=1)
+  right = w - cols_NxW[:, ::-1].argmax(axis=1)
+  return np.stack([top, left, bottom, right], axis=1).astype(np.int64)
+
+
+def ink_crops(images_Nx28x28: np.ndarray) -> list[np.ndarray]:
+  """Each digit cut to its ink box (views): computed for all digits at once, since
+  the canvas generators draw tens of thousands of digits one at a time."""
+  return [
+    image[t:b, lf:r] for image, (t, lf, b, r) in zip(images_Nx28x28, ink_boxes(images_Nx28x28))
+  ]
 
 
 def multilabel_canvases(
@@ -61,7 +74,7 @@ def multilabel_canvases(
 ) -> tuple[np.ndarray, np.ndarray]:
   """`n` canvases of 2 cell x 2 cell pixels (a 2x2 grid of cells); k ~ U{1..max_digits}
   of the cells each hold one digit, of k distinct classes, cut to its ink (at most
-  20x20, see `_ink_crop`) and placed at a uniformly random position inside its cell,
+  20x20, see `ink_boxes`) and placed at a uniformly random position inside its cell,
   so digits never overlap.
 
   Returns canvases_NxSxS (uint8, S = 2 cell) and presence_Nx10 (float32, 1 where a
@@ -76,6 +89,7 @@ def multilabel_canvases(
   missing = [c for c in range(NUM_CLASSES) if not by_class[c].size]
   if missing:
     raise ValueError(f"multilabel_canvases needs digits of every class; none of {missing}")
+  crops = ink_crops(images_Nx28x28)
   canvases = np.zeros((n, 2 * cell, 2 * cell), np.uint8)
   presence = np.zeros((n, NUM_CLASSES), np.float32)
   for i in range(n):
@@ -83,7 +97,7 @@ def multilabel_canvases(
     classes = rng.choice(NUM_CLASSES, size=k, replace=False)
     cells = rng.choice(4, size=k, replace=False)
     for c, where in zip(classes, cells):
-      digit = _ink_crop(images_Nx28x28[rng.choice(by_class[c])])
+      digit = crops[rng.choice(by_class[c])]
       h, w = digit.shape
       row, col = divmod(int(where), 2)
       top = row * cell + rng.integers(0, cell - h + 1)
@@ -152,10 +166,11 @@ def detection_canvases(
     raise ValueError(f"empty_fraction={empty_fraction} must be in [0, 1)")
   rng = np.random.default_rng(seed)
   empty = rng.permutation(n) < int(round(empty_fraction * n))
+  crops = ink_crops(images_Nx28x28)
   canvases = np.zeros((n, size, size), np.uint8)
   boxes = np.zeros((n, 5), np.float32)
   for i in np.flatnonzero(~empty):
-    crop = _ink_crop(images_Nx28x28[rng.integers(len(images_Nx28x28))])
+    crop = crops[rng.integers(len(images_Nx28x28))]
     side = rng.integers(min_side, max_side + 1)
     scale = side / max(crop.shape)
     h, w = (max(1, int(round(d * scale))) for d in crop.shape)

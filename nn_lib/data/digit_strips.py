@@ -34,7 +34,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from nn_lib.data import builders
-from nn_lib.data.canvases import mnist10k_splits
+from nn_lib.data.canvases import ink_boxes, mnist10k_splits
 
 HEIGHT, WIDTH = 28, 168
 MIN_DIGITS, MAX_DIGITS = 3, 6
@@ -43,19 +43,6 @@ JITTER = 4
 PAD = 10
 MAX_INK = 20  # MNIST fits every digit's ink into 20 x 20
 assert MAX_DIGITS * MAX_INK + (MAX_DIGITS - 1) * MAX_GAP <= WIDTH  # every draw fits
-
-
-def ink_boxes(images_Nx28x28: np.ndarray) -> np.ndarray:
-  """Each image's ink bounding box (top, left, bottom, right), exclusive ends, as
-  int64 N x 4: `canvases._ink_crop` for all images at once."""
-  rows_NxH, cols_NxW = np.any(images_Nx28x28, axis=2), np.any(images_Nx28x28, axis=1)
-  if not rows_NxH.any(axis=1).all():
-    raise ValueError("cannot paste a blank image (no non-zero pixel) into a strip")
-  h, w = rows_NxH.shape[1], cols_NxW.shape[1]
-  top, left = rows_NxH.argmax(axis=1), cols_NxW.argmax(axis=1)
-  bottom = h - rows_NxH[:, ::-1].argmax(axis=1)
-  right = w - cols_NxW[:, ::-1].argmax(axis=1)
-  return np.stack([top, left, bottom, right], axis=1).astype(np.int64)
 
 
 def digit_strips(

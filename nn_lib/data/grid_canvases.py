@@ -30,7 +30,7 @@ from PIL import Image
 
 from nn_lib import decoding
 from nn_lib.data import builders
-from nn_lib.data.canvases import _ink_crop, mnist10k_splits
+from nn_lib.data.canvases import ink_crops, mnist10k_splits
 
 DIGITS = (0, 2, 4)  # class k of the detector is the digit DIGITS[k]
 SIZE = 64  # canvas side, pixels
@@ -77,6 +77,7 @@ def grid_detection_canvases(
   if missing:
     raise ValueError(f"grid_detection_canvases needs images of every digit; none of {missing}")
   rng = np.random.default_rng(seed)
+  crops = ink_crops(images_Nx28x28)
   canvases = np.zeros((n, size, size), np.uint8)
   boxes = np.zeros((n, max_objects, 4), np.float32)
   classes = np.full((n, max_objects), -1, np.int32)
@@ -86,7 +87,7 @@ def grid_detection_canvases(
     occupied_G = np.zeros(grid_size * grid_size, bool)  # cells holding a centre
     for _ in range(rng.integers(1, max_objects + 1)):
       c = int(rng.integers(len(digits)))
-      crop = _ink_crop(images_Nx28x28[rng.choice(by_class[c])])
+      crop = crops[rng.choice(by_class[c])]
       scale = rng.integers(min_side, max_side + 1) / max(crop.shape)
       h, w = (max(1, round(d * scale)) for d in crop.shape)
       # All the tries at once (a Python loop of draws costs more than the canvas).

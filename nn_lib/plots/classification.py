@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from nn_lib.plots import smoothing
-from nn_lib.plots.figure import save
+from nn_lib.plots.figure import row_of_panels, save
 
 # (x values, y values) of one line.
 Series = tuple[Sequence[float], Sequence[float]]
@@ -181,8 +181,8 @@ def curve_comparison(
   raw values drawn faint."""
   if not panels:
     raise ValueError("curve_comparison needs at least one panel")
-  fig, axes = plt.subplots(1, len(panels), figsize=(4.8 * len(panels), 3.8), squeeze=False)
-  for ax, (title, lines) in zip(axes[0], panels.items()):
+  fig, axes = row_of_panels(len(panels), (4.8, 3.8), suptitle=suptitle)
+  for ax, (title, lines) in zip(axes, panels.items()):
     for label, (xs, ys) in lines.items():
       if len(xs) != len(ys):
         raise ValueError(
@@ -200,9 +200,7 @@ def curve_comparison(
     ax.set_xlabel(xlabel)
     ax.grid(alpha=0.3)
     ax.legend()
-  if suptitle:
-    fig.suptitle(suptitle)
-  return save(fig, path)
+  return save(fig, path, tight=False)
 
 
 def polyfit(

@@ -11,12 +11,16 @@ matplotlib.use("Agg")  # no display needed
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 
-def row_of_panels(num_panels: int, panel_size: tuple[float, float] = (4.5, 3.5)):
+def row_of_panels(
+  num_panels: int, panel_size: tuple[float, float] = (4.5, 3.5), *, suptitle: str = ""
+):
   """(fig, axes) of one row of `num_panels` axes with fixed margins in inches, wide
-  enough for tick labels, a title and an x label: `save(..., tight=False)` then
-  skips the layout pass, half of such a figure's time (every run plots its curves)."""
-  width, height = panel_size[0] * num_panels, panel_size[1]
-  left, right, gap, bottom, top = 0.75, 0.2, 0.75, 0.5, 0.35  # inches
+  enough for tick labels, a title and an x label (and `suptitle` above them):
+  `save(..., tight=False)` then skips the layout pass, half of such a figure's time
+  (every run plots its curves; every study its comparison)."""
+  width, height = panel_size[0] * num_panels, panel_size[1] + (0.3 if suptitle else 0.0)
+  left, right, gap, bottom = 0.75, 0.2, 0.75, 0.5  # inches
+  top = 0.65 if suptitle else 0.35
   panel_width = (width - left - right - gap * (num_panels - 1)) / num_panels
   fig, axes = plt.subplots(
     1,
@@ -31,6 +35,8 @@ def row_of_panels(num_panels: int, panel_size: tuple[float, float] = (4.5, 3.5))
       wspace=gap / panel_width,
     ),
   )
+  if suptitle:
+    fig.suptitle(suptitle)
   return fig, axes[0]
 
 

@@ -9,10 +9,9 @@ previous one. orbax itself neither verifies contents nor falls back.
 
 from __future__ import annotations
 
-import contextlib
 import logging as py_logging
-import os
 import shutil
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -30,21 +29,22 @@ class CheckpointWriteError(OSError):
   """A checkpoint could not be written (disk full, permissions, ...)."""
 
 
-@contextlib.contextmanager
-def _stderr_silenced(silenced: bool):
-  """After a failed write, closing orbax makes tensorstore's callbacks print a
-  traceback each from C++ ("Event loop is closed"), past Python's logging."""
-  if not silenced:
-    yield
-    return
-  saved = os.dup(2)
-  with open(os.devnull, "w", encoding="utf-8") as devnull:
-    os.dup2(devnull.fileno(), 2)
-    try:
-      yield
-    finally:
-      os.dup2(saved, 2)
-      os.close(saved)
+def _drop_closed_loop_callbacks(previous: Any) -> Any:
+  """After one of orbax's writes fails, its event loop closes while tensorstore
+  still completes the other writes; each completion then reaches Python as an
+  unraisable "Event loop is closed" error, printed as a traceback from another
+  thread, which can land in the middle of the run's own error message. Those
+  (and only those) are dropped; the failure itself is raised by `wait`."""
+
+  def hook(unraisable: Any) -> None:
+    if not (
+      isinstance(unraisable.exc_value, RuntimeError)
+      and str(unraisable.exc_value) == "Event loop is closed"
+    ):
+      previous(unraisable)
+
+  hook.nn_lib_filter = True  # type: ignore[attr-defined]
+  return hook
 
 
 class DamagedCheckpointError(ValueError):
@@ -66,9 +66,10 @@ class Checkpointer:
     self.quarantine = Path(workdir).absolute() / f"{name}_damaged"
     self.keep = keep
     self.best_mode = best_mode
+    if not getattr(sys.unraisablehook, "nn_lib_filter", False):
+      sys.unraisablehook = _drop_closed_loop_callbacks(sys.unraisablehook)
     self._manager = self._new_manager()
     self.last_saved: int | None = None
-    self._failed = False
 
   def _new_manager(self) -> ocp.CheckpointManager:
     best = (
@@ -97,7 +98,6 @@ class Checkpointer:
     # orbax's other write tasks fail the same way and would each log a traceback
     # ("exception was never retrieved"): the one error below says it all
     py_logging.getLogger("asyncio").setLevel(py_logging.CRITICAL)
-    self._failed = True
     cause = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
     return CheckpointWriteError(
       f"could not write the checkpoint of step {step} to {self.directory} "
@@ -158,8 +158,7 @@ class Checkpointer:
     try:
       self.wait()
     finally:
-      with _stderr_silenced(self._failed):
-        self._manager.close()
+      self._manager.close()
 
   def _set_aside(self, step: int) -> Path:
     self.quarantine.mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
 import jax
@@ -233,6 +234,19 @@ def test_a_non_finite_checkpoint_is_set_aside(tmp_path):
   assert resumed.start_step == step == 6
   assert list((tmp_path / "checkpoints_damaged").glob("9-*"))
   assert all(np.isfinite(x).all() for x in jax.tree.leaves(read_latest(tmp_path)[1]))
+
+
+def test_only_the_callbacks_of_a_closed_write_loop_are_silenced(tmp_path, monkeypatch):
+  # tensorstore completing the writes of a failed save (test below) reaches Python
+  # as these unraisable errors, printed from other threads into train.py's message
+  seen = []
+  monkeypatch.setattr(sys, "unraisablehook", seen.append)
+  Checkpointer(tmp_path, keep=1).close()
+  for message in ("Event loop is closed", "something else"):
+    sys.unraisablehook(types.SimpleNamespace(exc_value=RuntimeError(message)))
+  sys.unraisablehook(types.SimpleNamespace(exc_value=ValueError("Event loop is closed")))
+  assert [(type(u.exc_value), str(u.exc_value)) for u in seen] == [
+      (RuntimeError, "something else"), (ValueError, "Event loop is closed")]
 
 
 def test_a_full_disk_is_a_clear_error_and_keeps_earlier_checkpoints(tmp_path):
