@@ -220,6 +220,14 @@ def train_and_evaluate(
   # a run that stopped early and is re-run stays stopped (its history says so)
   decision = stopper.decide(writer.history) if stopper else None
   end = start if decision and decision.stop else cfg.num_steps
+  # read once: a ConfigDict lookup costs 2 us; four a step were 0.7% of a 1.1 ms
+  # MLP step on a CPU
+  num_steps, log_every, eval_every, checkpoint_every = (
+    cfg.num_steps,
+    cfg.log_every,
+    cfg.eval_every,
+    cfg.checkpoint_every,
+  )
   try:
     with StopRequests() as stop:
       for first, n, batch in feed(start, end):
@@ -228,10 +236,10 @@ def train_and_evaluate(
           jax.block_until_ready(metrics)
         done = first + n
         pending.append((done, n if feed.stacked else 0, metrics))
-        is_last = done == cfg.num_steps
-        evaluate_now = done % cfg.eval_every == 0 or is_last
-        save_now = done % cfg.checkpoint_every == 0 or is_last
-        if done % cfg.log_every == 0 or evaluate_now or save_now:
+        is_last = done == num_steps
+        evaluate_now = done % eval_every == 0 or is_last
+        save_now = done % checkpoint_every == 0 or is_last
+        if done % log_every == 0 or evaluate_now or save_now:
           window = _flush(pending, feed, writer, window)
         if evaluate_now:
           for split in cfg.eval_splits:
