@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from nn_lib.plots import smoothing
-from nn_lib.plots.figure import row_of_panels, save
+from nn_lib.plots.figure import mosaic, row_of_panels, save, tile_origin
 
 # (x values, y values) of one line.
 Series = tuple[Sequence[float], Sequence[float]]
@@ -116,14 +116,18 @@ def weight_templates(
   titles = list(titles) if titles is not None else [str(i) for i in range(k)]
   cols = min(k, 5)
   rows = -(-k // cols)
-  fig, axes = plt.subplots(rows, cols, figsize=(1.8 * cols, 1.9 * rows + 0.4), squeeze=False)
-  for i, ax in enumerate(axes.ravel()):
-    ax.axis("off")
-    if i < k:
-      # Symmetric colour range per template, so 0 is always white.
-      bound = float(np.abs(templates_KxHxW[i]).max()) or 1.0
-      ax.imshow(templates_KxHxW[i], cmap="bwr", vmin=-bound, vmax=bound)
-      ax.set_title(titles[i], fontsize=9)
+  # Each template over its own symmetric range, so 0 is always white: scaled to
+  # [-1, 1] and drawn as one mosaic (white between them).
+  bounds_K = np.abs(templates_KxHxW).reshape(k, -1).max(axis=1)
+  scaled = templates_KxHxW / np.where(bounds_K > 0, bounds_K, 1.0)[:, None, None]
+  side = templates_KxHxW.shape[1:]
+  gap = max(3, side[0] // 4)
+  fig, ax = plt.subplots(figsize=(1.8 * cols, 1.9 * rows + 0.4))
+  ax.imshow(mosaic(scaled, cols, gap=gap, fill=0.0), cmap="bwr", vmin=-1.0, vmax=1.0)
+  ax.axis("off")
+  for i, title in enumerate(titles):
+    top, left = tile_origin(i, cols, side, gap)
+    ax.text(left + side[1] / 2, top - 1, title, ha="center", va="bottom", fontsize=9)
   if suptitle:
     fig.suptitle(suptitle)
   return save(fig, path)

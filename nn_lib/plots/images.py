@@ -16,18 +16,48 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib import patches
 
-from nn_lib.plots.figure import save
+from nn_lib.plots.figure import mosaic, save, tile_origin
 
 
 def _show(ax, image: np.ndarray) -> None:
-  image = np.asarray(image, np.float32)
-  if image.ndim == 3 and image.shape[-1] == 1:
-    image = image[..., 0]
-  if image.ndim not in (2, 3):
-    raise ValueError(f"an image must be H x W or H x W x C; got shape {image.shape}")
-  ax.imshow(np.clip(image, 0.0, 1.0), cmap="gray" if image.ndim == 2 else None, vmin=0.0, vmax=1.0)
+  """One image on its own axes (for figures that draw much else on each one)."""
+  image = _images(np.asarray(image)[None], "an image")[0]
+  ax.imshow(image, cmap="gray" if image.ndim == 2 else None, vmin=0.0, vmax=1.0)
   ax.set_xticks([])
   ax.set_yticks([])
+
+
+def _images(images_NxHxW: np.ndarray, what: str) -> np.ndarray:
+  """N greyscale (H x W, H x W x 1) or RGB (H x W x 3) images, clipped to [0, 1]."""
+  images = np.asarray(images_NxHxW, np.float32)
+  if images.ndim == 4 and images.shape[-1] == 1:
+    images = images[..., 0]
+  if not (images.ndim == 3 or (images.ndim == 4 and images.shape[-1] == 3)):
+    raise ValueError(f"{what}: images must be N x H x W (x 1 or x 3); got shape {images.shape}")
+  return np.clip(images, 0.0, 1.0)
+
+
+def _show_grid(ax, images: np.ndarray, ncols: int, gap: int) -> None:
+  """`images` as one `mosaic` (white between them) on `ax`, without ticks or frame."""
+  ax.imshow(
+    mosaic(images, ncols, gap=gap, fill=1.0),
+    cmap="gray" if images.ndim == 3 else None,
+    vmin=0.0,
+    vmax=1.0,
+    interpolation="nearest",
+  )
+  ax.axis("off")
+
+
+def _title_gap(side: int) -> int:
+  """Pixels between rows of tiles: room for a 7-point title above each image."""
+  return max(3, side // 5)
+
+
+def _tile_titles(ax, titles: Sequence[str], ncols: int, side_hw: tuple[int, int], gap: int):
+  for k, title in enumerate(titles):
+    top, left = tile_origin(k, ncols, side_hw, gap)
+    ax.text(left + side_hw[1] / 2, top - 1, title, ha="center", va="bottom", fontsize=7)
 
 
 def image_grid(
@@ -44,16 +74,15 @@ def image_grid(
     raise ValueError("image_grid: no images to plot")
   if titles is not None and len(titles) != n:
     raise ValueError(f"image_grid: {n} images but {len(titles)} titles")
+  images = _images(images_NxHxW, "image_grid")
   ncols = min(ncols, n)
   nrows = -(-n // ncols)
-  fig, axes = plt.subplots(nrows, ncols, figsize=(1.6 * ncols, 1.8 * nrows), squeeze=False)
-  for k, ax in enumerate(axes.flat):
-    if k < n:
-      _show(ax, images_NxHxW[k])
-      if titles is not None:
-        ax.set_title(titles[k], fontsize=7)
-    else:
-      ax.axis("off")
+  side = images.shape[1:3]
+  gap = _title_gap(side[0]) if titles is not None else 2
+  fig, ax = plt.subplots(figsize=(1.6 * ncols, 1.8 * nrows))
+  _show_grid(ax, images, ncols, gap)
+  if titles is not None:
+    _tile_titles(ax, titles, ncols, side, gap)
   if suptitle:
     fig.suptitle(suptitle)
   return save(fig, path)
@@ -73,21 +102,25 @@ def reconstruction_grid(
       f"reconstruction_grid: originals {np.shape(originals_NxHxW)} and "
       f"reconstructions {np.shape(reconstructions_NxHxW)} differ in shape"
     )
-  n = len(originals_NxHxW)
+  originals = _images(originals_NxHxW, "reconstruction_grid")
+  recon = _images(reconstructions_NxHxW, "reconstruction_grid")
+  n = len(originals)
   ncols = min(ncols, n)
   pairs = -(-n // ncols)
-  fig, axes = plt.subplots(2 * pairs, ncols, figsize=(1.3 * ncols, 2.7 * pairs), squeeze=False)
-  for k in range(pairs * ncols):
-    top, bottom = axes[2 * (k // ncols), k % ncols], axes[2 * (k // ncols) + 1, k % ncols]
-    if k < n:
-      _show(top, originals_NxHxW[k])
-      _show(bottom, reconstructions_NxHxW[k])
-    else:
-      top.axis("off")
-      bottom.axis("off")
-  for r in range(pairs):
-    axes[2 * r, 0].set_ylabel("input", fontsize=8)
-    axes[2 * r + 1, 0].set_ylabel("output", fontsize=8)
+  # Rows of originals and of their reconstructions, alternating; blank tiles pad
+  # the last pair of rows.
+  blank = np.ones((pairs * ncols - n, *originals.shape[1:]), np.float32)
+  rows_in, rows_out = (
+    np.concatenate([x, blank]).reshape(pairs, ncols, *x.shape[1:]) for x in (originals, recon)
+  )
+  tiles = np.stack([rows_in, rows_out], axis=1).reshape(-1, *originals.shape[1:])
+  fig, ax = plt.subplots(figsize=(1.3 * ncols, 2.7 * pairs))
+  gap = 2
+  _show_grid(ax, tiles, ncols, gap)
+  side = originals.shape[1:3]
+  for row, label in enumerate(["input", "output"] * pairs):
+    top, _ = tile_origin(row * ncols, ncols, side, gap)
+    ax.text(-2, top + side[0] / 2, label, ha="right", va="center", rotation=90, fontsize=8)
   if title:
     fig.suptitle(title)
   return save(fig, path)
@@ -116,14 +149,20 @@ def latent_scatter(
 
 
 def _draw_box(
-  ax, box_xywh: np.ndarray, side_hw: tuple[int, int], color: str, style: str = "-"
+  ax,
+  box_xywh: np.ndarray,
+  side_hw: tuple[int, int],
+  color: str,
+  style: str = "-",
+  origin: tuple[int, int] = (0, 0),
 ) -> None:
+  """The box on an image whose top-left pixel is at `origin` (top, left) of `ax`."""
   x, y, w, h = (float(v) for v in box_xywh)
   height, width = side_hw
   # imshow puts pixel centres at integers: the image spans [-0.5, side - 0.5].
   ax.add_patch(
     patches.Rectangle(
-      ((x - w / 2) * width - 0.5, (y - h / 2) * height - 0.5),
+      (origin[1] + (x - w / 2) * width - 0.5, origin[0] + (y - h / 2) * height - 0.5),
       w * width,
       h * height,
       fill=False,
@@ -155,21 +194,21 @@ def boxes_grid(
     )
   true_present_N = np.ones(n, bool) if true_present_N is None else np.asarray(true_present_N)
   pred_present_N = np.ones(n, bool) if pred_present_N is None else np.asarray(pred_present_N)
+  images = _images(images_NxHxW, "boxes_grid")
   ncols = min(ncols, n)
   nrows = -(-n // ncols)
-  fig, axes = plt.subplots(nrows, ncols, figsize=(2.0 * ncols, 2.2 * nrows), squeeze=False)
-  for k, ax in enumerate(axes.flat):
-    if k >= n:
-      ax.axis("off")
-      continue
-    _show(ax, images_NxHxW[k])
-    side = np.shape(images_NxHxW[k])[:2]
+  side = images.shape[1:3]
+  gap = _title_gap(side[0])
+  fig, ax = plt.subplots(figsize=(2.0 * ncols, 2.2 * nrows))
+  _show_grid(ax, images, ncols, gap)
+  for k in range(n):
+    origin = tile_origin(k, ncols, side, gap)
     if true_present_N[k]:
-      _draw_box(ax, true_boxes_Nx4[k], side, "lime")
+      _draw_box(ax, true_boxes_Nx4[k], side, "lime", origin=origin)
     if pred_present_N[k]:
-      _draw_box(ax, pred_boxes_Nx4[k], side, "red", "--")
-    if titles is not None:
-      ax.set_title(titles[k], fontsize=7)
+      _draw_box(ax, pred_boxes_Nx4[k], side, "red", "--", origin=origin)
+  if titles is not None:
+    _tile_titles(ax, titles, ncols, side, gap)
   fig.suptitle("true box (green) vs predicted box (red, dashed)", fontsize=9)
   return save(fig, path)
 

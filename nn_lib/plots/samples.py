@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nn_lib.plots.figure import plt, save
+from nn_lib.plots.figure import mosaic, plt, save
 
 
 def samples_over_steps(
@@ -41,24 +41,16 @@ def samples_over_steps(
   return save(fig, path)
 
 
-def _mosaic(images_NxHxW: np.ndarray, ncols: int, gap: int = 2) -> np.ndarray:
-  """Images in rows of `ncols`, `gap` pixels of mid-grey between them, as one
-  image: one imshow draws in a fraction of the time of one axes per image."""
+def _grey_mosaic(images_NxHxW: np.ndarray, ncols: int) -> np.ndarray:
+  """Greyscale images (RGB ones averaged) in [0, 1], as one `mosaic`."""
   images = np.clip(np.asarray(images_NxHxW, np.float32), 0.0, 1.0)
-  if images.ndim == 4:
-    images = images[..., 0] if images.shape[-1] == 1 else images.mean(-1)
-  n, h, w = images.shape
-  ncols = min(ncols, n)
-  nrows = -(-n // ncols)
-  out = np.full((nrows * (h + gap) - gap, ncols * (w + gap) - gap), 0.5, np.float32)
-  for i, image in enumerate(images):
-    r, c = divmod(i, ncols)
-    out[r * (h + gap) : r * (h + gap) + h, c * (w + gap) : c * (w + gap) + w] = image
-  return out
+  if images.ndim == 4 and images.shape[-1] == 3:
+    images = images.mean(-1)
+  return mosaic(images, ncols)
 
 
-def _show_mosaic(ax, mosaic: np.ndarray, title: str) -> None:
-  ax.imshow(mosaic, cmap="gray", vmin=0.0, vmax=1.0)
+def _show_mosaic(ax, grid: np.ndarray, title: str) -> None:
+  ax.imshow(grid, cmap="gray", vmin=0.0, vmax=1.0)
   ax.set_title(title, fontsize=8)
   ax.set_xticks([])
   ax.set_yticks([])
@@ -70,9 +62,9 @@ def image_sample_grid(
   """N greyscale images in [0, 1] in rows of `ncols`, drawn as one image."""
   if len(images_NxHxW) == 0:
     raise ValueError("image_sample_grid: no images to plot")
-  mosaic = _mosaic(images_NxHxW, ncols)
-  fig, ax = plt.subplots(figsize=(0.6 + mosaic.shape[1] / 40, 0.9 + mosaic.shape[0] / 40))
-  _show_mosaic(ax, mosaic, title)
+  grid = _grey_mosaic(images_NxHxW, ncols)
+  fig, ax = plt.subplots(figsize=(0.6 + grid.shape[1] / 40, 0.9 + grid.shape[0] / 40))
+  _show_mosaic(ax, grid, title)
   return save(fig, path)
 
 
@@ -98,7 +90,7 @@ def image_samples_over_steps(
     len(rows), 1, figsize=(1.0 * per_row, 0.4 + 1.45 * len(rows)), squeeze=False
   )
   for ax, (title, images) in zip(axes[:, 0], rows):
-    _show_mosaic(ax, _mosaic(images[:per_row], per_row), title)
+    _show_mosaic(ax, _grey_mosaic(images[:per_row], per_row), title)
   if suptitle:
     fig.suptitle(suptitle, fontsize=9)
   return save(fig, path)
