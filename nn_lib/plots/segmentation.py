@@ -11,7 +11,7 @@ import numpy as np
 from matplotlib import colors as mcolors
 
 from nn_lib.metrics import segmentation as seg_metrics
-from nn_lib.plots.figure import save
+from nn_lib.plots.figure import mosaic, save, tile_origin
 from nn_lib.plots.named import PLOTS, _labels
 from nn_lib.registry import ConfigError
 
@@ -47,23 +47,36 @@ def masks_grid(
 ) -> Path:
   """One row per image: the image, the true class map over it, the predicted one."""
   n, c = len(images_NxHxWx3), len(class_names)
-  fig, axes = plt.subplots(n, 3, figsize=(6.0, 2.0 * n), squeeze=False)
-  for k in range(n):
-    panels = (
+  panels = [
+    panel
+    for k in range(n)
+    for panel in (
       np.clip(images_NxHxWx3[k], 0, 1),
       overlay(images_NxHxWx3[k], true_NxHxW[k], c),
       overlay(images_NxHxWx3[k], pred_NxHxW[k], c),
     )
-    for ax, panel, name in zip(axes[k], panels, ("image", "true mask", "predicted mask")):
-      ax.imshow(np.clip(panel, 0, 1), interpolation="nearest")
-      ax.set_xticks([])
-      ax.set_yticks([])
-      if k == 0:
-        ax.set_title(name, fontsize=9)
+  ]
+  side = np.shape(images_NxHxWx3)[1:3]
+  gap = max(2, side[0] // 16)
+  fig, ax = plt.subplots(figsize=(6.0, 2.0 * n))
+  # One image for all the panels: a third of the time of an axes per panel.
+  ax.imshow(np.clip(mosaic(np.stack(panels), 3, gap=gap, fill=1.0), 0, 1), interpolation="nearest")
+  ax.axis("off")
+  for j, name in enumerate(("image", "true mask", "predicted mask")):
+    ax.text(
+      tile_origin(j, 3, side, gap)[1] + side[1] / 2, -2, name, ha="center", va="bottom", fontsize=9
+    )
   handles = [plt.Rectangle((0, 0), 1, 1, color=class_colours(c)[j, :3]) for j in range(1, c)]
-  fig.legend(handles, list(class_names[1:]), loc="lower center", ncol=c - 1, fontsize=8)
+  ax.legend(
+    handles,
+    list(class_names[1:]),
+    loc="upper center",
+    bbox_to_anchor=(0.5, 0.0),
+    ncol=c - 1,
+    fontsize=8,
+  )
   if title:
-    fig.suptitle(title, fontsize=9)
+    ax.set_title(title, fontsize=9, pad=22)  # above the panel names
   return save(fig, path)
 
 
