@@ -47,6 +47,31 @@ def _drop_closed_loop_callbacks(previous: Any) -> Any:
   return hook
 
 
+class _OrbaxErrorsWithoutTracebacks(py_logging.Filter):
+  """A failed background write makes orbax log four errors, each with a full
+  traceback (about 330 lines for one full disk), before `wait` re-raises the
+  failure and train.py reports it in one line that names the cause. They keep
+  their one-line messages; their tracebacks are shown at --verbosity=1 (debug)."""
+
+  def filter(self, record: py_logging.LogRecord) -> bool:
+    if (
+      record.levelno >= py_logging.ERROR
+      and "orbax" in record.pathname
+      and logging.get_verbosity() < logging.DEBUG
+    ):
+      record.exc_info, record.exc_text = None, None
+    return True
+
+
+def _install_error_filters() -> None:
+  """Once per process, however many Checkpointers there are."""
+  if not getattr(sys.unraisablehook, "nn_lib_filter", False):
+    sys.unraisablehook = _drop_closed_loop_callbacks(sys.unraisablehook)
+  absl_logger = logging.get_absl_logger()
+  if not any(isinstance(f, _OrbaxErrorsWithoutTracebacks) for f in absl_logger.filters):
+    absl_logger.addFilter(_OrbaxErrorsWithoutTracebacks())
+
+
 class DamagedCheckpointError(ValueError):
   """A checkpoint restored but failed verification."""
 
@@ -66,8 +91,7 @@ class Checkpointer:
     self.quarantine = Path(workdir).absolute() / f"{name}_damaged"
     self.keep = keep
     self.best_mode = best_mode
-    if not getattr(sys.unraisablehook, "nn_lib_filter", False):
-      sys.unraisablehook = _drop_closed_loop_callbacks(sys.unraisablehook)
+    _install_error_filters()
     self._manager = self._new_manager()
     self.last_saved: int | None = None
 

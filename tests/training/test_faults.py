@@ -249,6 +249,32 @@ def test_only_the_callbacks_of_a_closed_write_loop_are_silenced(tmp_path, monkey
       (RuntimeError, "something else"), (ValueError, "Event loop is closed")]
 
 
+def test_orbax_errors_lose_their_tracebacks_below_debug_verbosity(tmp_path, monkeypatch):
+  # A failed write makes orbax log four errors with ~330 lines of tracebacks before
+  # train.py's own one-line error; the one-line messages stay.
+  import logging  # pylint: disable=g-import-not-at-top
+  from absl import logging as absl_logging  # pylint: disable=g-import-not-at-top
+  monkeypatch.setattr(absl_logging.get_absl_logger(), "filters", [])
+  Checkpointer(tmp_path, keep=1).close()
+  try:
+    raise ValueError("OUT_OF_RANGE: Error writing")
+  except ValueError:
+    exc_info = sys.exc_info()
+
+  def filtered(pathname: str, level: int = logging.ERROR):
+    record = absl_logging.get_absl_logger().makeRecord(
+        "absl", level, pathname, 1, "save failed", (), exc_info)
+    assert absl_logging.get_absl_logger().filter(record)
+    return record.exc_info
+
+  orbax_file = "/site-packages/orbax/checkpoint/_src/futures/future.py"
+  assert filtered(orbax_file) is None
+  assert filtered("/site-packages/jax/_src/compiler.py") == exc_info
+  assert filtered(orbax_file, logging.WARNING) == exc_info
+  monkeypatch.setattr(absl_logging, "get_verbosity", lambda: absl_logging.DEBUG)
+  assert filtered(orbax_file) == exc_info
+
+
 def test_a_full_disk_is_a_clear_error_and_keeps_earlier_checkpoints(tmp_path):
   # Only the run on the full disk needs its own process (the file-size limit
   # applies to a whole process); the runs before and after it run in this one.
@@ -267,6 +293,7 @@ def test_a_full_disk_is_a_clear_error_and_keeps_earlier_checkpoints(tmp_path):
   last = errors[-1]
   assert last.startswith("error: could not write the checkpoint of step 6 to "), last
   assert "File too large" in last and "The earlier checkpoints [3] are intact." in last
+  assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
   assert read_latest(tmp_path)[0] == 3
 
   _, resumed = _smoke(tmp_path, num_steps=6)
