@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from nn_lib.plots import smoothing
-from nn_lib.plots.figure import mosaic, row_of_panels, save, tile_origin
+from nn_lib.plots.figure import mosaic, row_of_panels, save, tile_titles
 
 # (x values, y values) of one line.
 Series = tuple[Sequence[float], Sequence[float]]
@@ -125,9 +125,7 @@ def weight_templates(
   fig, ax = plt.subplots(figsize=(1.8 * cols, 1.9 * rows + 0.4))
   ax.imshow(mosaic(scaled, cols, gap=gap, fill=0.0), cmap="bwr", vmin=-1.0, vmax=1.0)
   ax.axis("off")
-  for i, title in enumerate(titles):
-    top, left = tile_origin(i, cols, side, gap)
-    ax.text(left + side[1] / 2, top - 1, title, ha="center", va="bottom", fontsize=9)
+  tile_titles(ax, titles, cols, side, gap, fontsize=9)
   if suptitle:
     fig.suptitle(suptitle)
   return save(fig, path)

@@ -69,6 +69,16 @@ def tile_origin(k: int, ncols: int, side_hw: tuple[int, int], gap: int = 2) -> t
   return r * (side_hw[0] + gap), c * (side_hw[1] + gap)
 
 
+def tile_titles(
+  ax, titles: list[str], ncols: int, side_hw: tuple[int, int], gap: int = 2, fontsize: int = 7
+) -> None:
+  """Title k centred just above image k of a `mosaic` drawn on `ax` (the gap
+  between rows must be tall enough for them)."""
+  for k, title in enumerate(titles):
+    top, left = tile_origin(k, ncols, side_hw, gap)
+    ax.text(left + side_hw[1] / 2, top - 1, title, ha="center", va="bottom", fontsize=fontsize)
+
+
 def save(fig, path: str | Path, *, tight: bool = True) -> Path:
   """Lays out (`tight`: matplotlib's tight layout; otherwise as built), writes
   (process 0 only: the others computed the same figure) and closes `fig`;

@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib import patches
 
-from nn_lib.plots.figure import mosaic, save, tile_origin
+from nn_lib.plots.figure import mosaic, save, tile_origin, tile_titles
 
 
 def _show(ax, image: np.ndarray) -> None:
@@ -54,12 +54,6 @@ def _title_gap(side: int) -> int:
   return max(3, side // 5)
 
 
-def _tile_titles(ax, titles: Sequence[str], ncols: int, side_hw: tuple[int, int], gap: int):
-  for k, title in enumerate(titles):
-    top, left = tile_origin(k, ncols, side_hw, gap)
-    ax.text(left + side_hw[1] / 2, top - 1, title, ha="center", va="bottom", fontsize=7)
-
-
 def image_grid(
   images_NxHxW: np.ndarray,
   path: str | Path,
@@ -82,7 +76,7 @@ def image_grid(
   fig, ax = plt.subplots(figsize=(1.6 * ncols, 1.8 * nrows))
   _show_grid(ax, images, ncols, gap)
   if titles is not None:
-    _tile_titles(ax, titles, ncols, side, gap)
+    tile_titles(ax, list(titles), ncols, side, gap)
   if suptitle:
     fig.suptitle(suptitle)
   return save(fig, path)
@@ -208,7 +202,7 @@ def boxes_grid(
     if pred_present_N[k]:
       _draw_box(ax, pred_boxes_Nx4[k], side, "red", "--", origin=origin)
   if titles is not None:
-    _tile_titles(ax, titles, ncols, side, gap)
+    tile_titles(ax, list(titles), ncols, side, gap)
   fig.suptitle("true box (green) vs predicted box (red, dashed)", fontsize=9)
   return save(fig, path)
 

@@ -11,7 +11,7 @@ import numpy as np
 from matplotlib import colors as mcolors
 
 from nn_lib.metrics import segmentation as seg_metrics
-from nn_lib.plots.figure import mosaic, save, tile_origin
+from nn_lib.plots.figure import mosaic, save, tile_titles
 from nn_lib.plots.named import PLOTS, _labels
 from nn_lib.registry import ConfigError
 
@@ -62,10 +62,7 @@ def masks_grid(
   # One image for all the panels: a third of the time of an axes per panel.
   ax.imshow(np.clip(mosaic(np.stack(panels), 3, gap=gap, fill=1.0), 0, 1), interpolation="nearest")
   ax.axis("off")
-  for j, name in enumerate(("image", "true mask", "predicted mask")):
-    ax.text(
-      tile_origin(j, 3, side, gap)[1] + side[1] / 2, -2, name, ha="center", va="bottom", fontsize=9
-    )
+  tile_titles(ax, ["image", "true mask", "predicted mask"], 3, side, gap, fontsize=9)
   handles = [plt.Rectangle((0, 0), 1, 1, color=class_colours(c)[j, :3]) for j in range(1, c)]
   ax.legend(
     handles,
