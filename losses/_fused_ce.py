@@ -313,9 +313,11 @@ def linear_softmax_cross_entropy_with_integer_labels(
   by another kernel (``_fused_ce_rows``): with one scalar output the backward
   pass needs no per-token cotangent, so the gradients are computed in the
   forward pass, over blocks of ``row_block`` tokens with logits of the whole
-  vocabulary (memory O(row_block x V)), in the dense computation's three
-  matmuls instead of four. Use it for a training loss; the per-token form
-  where each token's loss is wanted.
+  vocabulary (one row_block x V buffer: dz is written over the logits), in
+  the dense computation's three matmuls instead of four. Use it for a training
+  loss; the per-token form where each token's loss is wanted. On a GPU,
+  row_block=1024 halves the passes over dW: 1.19-1.22x dense's time in 0.090 of
+  its working memory at N 8192, D 1024, V 65536 (H200; 1.36x, 0.059 at 512).
   """
   _validate(hidden, weight, labels, bias, where, weights, chunk_size, reduction, row_block)
   C.check_label_values(labels, jnp.shape(weight)[1], _FN)
