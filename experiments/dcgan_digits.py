@@ -1,7 +1,7 @@
 """DCGAN on mnist10k: do G's samples read as clear digits of every class? (notes 000 GANs).
 
 Radford et al. 2015's generator and discriminator with batch norm, judged by a LeNet-5
-trained once on mnist10k (nn_lib.metrics.sample_quality): mean max-softmax confidence
+trained once on mnist10k (nn_lib.models.pretrained): mean max-softmax confidence
 over 1,000 samples of fixed z, classes present, largest class share.
 
 Measured on this 2-core CPU (`launch/run_all.py`, 2026-11-27, idle, 379 s):
@@ -96,7 +96,7 @@ def get_config():
       # 0.888 at step 3,000; 0.999: 0.893 at 3,000, 0.897 at 4,000; 0.9995: 0.903 at
       # 5,000. (Without its own statistics, 0.999 measured 0.825 at 2,000.)
       "g_ema_decay": 0.9995,
-      # judged by a LeNet-5 trained once on mnist10k (nn_lib.metrics.sample_quality)
+      # judged by a LeNet-5 trained once on mnist10k (nn_lib.models.pretrained)
       "sample_quality": "mnist_lenet",
       "eval_samples": 1000,              # G(z) draws (fixed z) per evaluation
       "plot_snapshots": 6,               # rows of plots/samples.png

@@ -1,4 +1,4 @@
-"""Trains the LeNet-5 that judges generated digits (nn_lib.metrics.sample_quality)
+"""Trains the LeNet-5 that judges generated digits (nn_lib.models.pretrained)
 and writes its parameters to nn_lib/data/assets/mnist_lenet.msgpack.
 
 It is the `mnist10k_lenet` experiment unchanged (8,000 mnist10k training digits,

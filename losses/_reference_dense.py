@@ -7,7 +7,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from losses.reference import _bce_logits, log_softmax, sigmoid
+from losses._reference_common import _bce_logits, log_softmax, sigmoid
 
 
 # --- dense (004) --------------------------------------------------------------------

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from losses.reference import _onehot, log_softmax, _flat, _overlaps  # noqa: F401
+from losses._reference_common import _onehot, log_softmax
+from losses._reference_dense import _flat, _overlaps
 
 
 # --- similarity (optax parity) -----------------------------------------------------

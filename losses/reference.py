@@ -15,16 +15,30 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-sigmoid = jax.nn.sigmoid
-log_softmax = jax.nn.log_softmax
+from losses._reference_common import _bce_logits, _onehot, log_softmax, sigmoid
 
-
-def _onehot(labels, n):
-  return jax.nn.one_hot(labels, n)
-
-
-def _bce_logits(z, t):  # -t log sigma(z) - (1 - t) log(1 - sigma(z))
-  return -t * jax.nn.log_sigmoid(z) - (1.0 - t) * jax.nn.log_sigmoid(-z)
+# The dense-prediction (segmentation) formulas, and those of the losses added for
+# optax parity, live in their own files; this module is the one to import.
+from losses._reference_dense import (  # noqa: F401
+  dice,
+  dice_cross_entropy,
+  jaccard,
+  sigmoid_focal,
+  softmax_focal,
+  tversky,
+)
+from losses._reference_parity import (  # noqa: F401
+  cosine_distance,
+  cosine_similarity,
+  generalized_dice,
+  generalized_kl_divergence,
+  multiclass_sparsemax_loss,
+  ntxent,
+  poly_loss_cross_entropy,
+  smooth_labels,
+  sparsemax,
+  sparsemax_loss,
+)
 
 
 # --- regression (000, 001) ----------------------------------------------------
@@ -291,29 +305,3 @@ def max_norm_project(params, c):
     return w * jnp.minimum(1.0, c / norm)
 
   return jax.tree_util.tree_map(proj, params)
-
-
-# the dense-prediction (segmentation) formulas, and those of the losses added for
-# optax parity, in their own files
-from losses._reference_dense import (  # noqa: E402,F401  pylint: disable=wrong-import-position
-  _flat,
-  _overlaps,
-  dice,
-  dice_cross_entropy,
-  jaccard,
-  sigmoid_focal,
-  softmax_focal,
-  tversky,
-)
-from losses._reference_parity import (  # noqa: E402,F401  pylint: disable=wrong-import-position
-  cosine_distance,
-  cosine_similarity,
-  generalized_dice,
-  generalized_kl_divergence,
-  multiclass_sparsemax_loss,
-  ntxent,
-  poly_loss_cross_entropy,
-  smooth_labels,
-  sparsemax,
-  sparsemax_loss,
-)

@@ -1,5 +1,6 @@
-"""The shipped digit classifier (nn_lib/data/assets/mnist_lenet.msgpack) and the
-sample-quality numbers computed from it (nn_lib/metrics/sample_quality.py)."""
+"""The shipped digit classifier (nn_lib/models/pretrained.py, weights in
+nn_lib/data/assets/mnist_lenet.msgpack) and the sample-quality numbers computed
+from its probabilities (nn_lib/metrics/sample_quality.py)."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,6 +9,11 @@ import pytest
 import experiments
 from nn_lib import data as data_lib
 from nn_lib.metrics import sample_quality
+from nn_lib.models import pretrained
+
+
+def digit_sample_quality(images):
+  return sample_quality.quality_from_probabilities(pretrained.mnist_classifier()(images))
 
 
 @pytest.fixture(scope="module")
@@ -18,9 +24,9 @@ def mnist_test():
 
 
 def test_shipped_classifier_is_small_and_accurate(mnist_test):
-  assert sample_quality.MNIST_LENET.stat().st_size < 300_000
+  assert pretrained.MNIST_LENET.stat().st_size < 300_000
   images, labels = mnist_test
-  probs = sample_quality.mnist_classifier()(images)
+  probs = pretrained.mnist_classifier()(images)
   assert probs.shape == (2000, 10)
   np.testing.assert_allclose(probs.sum(-1), 1.0, rtol=1e-5)
   assert np.mean(probs.argmax(-1) == labels) >= 0.97
@@ -28,16 +34,16 @@ def test_shipped_classifier_is_small_and_accurate(mnist_test):
 
 def test_real_digits_of_one_class_are_one_confident_class(mnist_test):
   images, labels = mnist_test
-  threes = sample_quality.digit_sample_quality(images[labels == 3][:, :, :, 0])  # N x H x W
+  threes = digit_sample_quality(images[labels == 3][:, :, :, 0])  # N x H x W
   assert threes["max_class_fraction"] >= 0.95  # the classifier is ~98% accurate
   assert threes["classes_present"] <= 2.0 and threes["confidence"] >= 0.9
   # one image 100 times (a collapsed generator): one class, its own confidence
-  p_10 = sample_quality.mnist_classifier()(images[:1])[0]
-  same = sample_quality.digit_sample_quality(np.repeat(images[:1], 100, axis=0))
+  p_10 = pretrained.mnist_classifier()(images[:1])[0]
+  same = digit_sample_quality(np.repeat(images[:1], 100, axis=0))
   assert same == pytest.approx({"confidence": p_10.max(), "classes_present": 1.0,
                                 "max_class_fraction": 1.0}, rel=1e-6)
   # a balanced real sample: what a perfect generator would score
-  real = sample_quality.digit_sample_quality(images[:1000])
+  real = digit_sample_quality(images[:1000])
   assert real["classes_present"] == 10.0 and real["max_class_fraction"] < 0.15
   assert real["confidence"] >= 0.9
 
@@ -60,4 +66,4 @@ def test_quality_from_hand_computed_probabilities():
 
 def test_wrong_image_shape_is_an_error():
   with pytest.raises(ValueError, match=r"28x28 greyscale images; got shape \(2, 8, 8\)"):
-    sample_quality.digit_sample_quality(np.zeros((2, 8, 8)))
+    pretrained.mnist_classifier()(np.zeros((2, 8, 8)))

@@ -15,7 +15,7 @@ Real samples come from a known density sampled on the device each update
 [-1, 1] (e.g. mnist10k; nn_lib.trainers.gan_data), z ~ N(0, I) of size gan.latent_dim.
 Evaluation judges G's samples of fixed z by gan.sample_quality: "modes" (the
 density's modes covered) or "mnist_lenet" (a fixed digit classifier's confidence and
-class spread, nn_lib.metrics.sample_quality).
+class spread: nn_lib.models.pretrained, nn_lib.metrics.sample_quality).
 
 The state is one pytree {step, d_updates, rng, g_params, d_params, g_state, d_state,
 g_opt_state, d_opt_state} (+ g_ema): g_state/d_state are the players' batch-norm

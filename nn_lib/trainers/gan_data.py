@@ -9,7 +9,7 @@ Real samples come from either
     run draws the same batches. Pixels in [0, 1] are mapped to x' = 2x - 1 in
     [-1, 1], the range of the DCGAN generator's tanh. `gan.sample_quality=
     "mnist_lenet"` judges 28x28 digits with a fixed classifier
-    (nn_lib.metrics.sample_quality).
+    (nn_lib.models.pretrained, nn_lib.metrics.sample_quality).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import numpy as np
 from nn_lib import data as data_lib
 from nn_lib.data import mixtures
 from nn_lib.metrics import sample_quality
+from nn_lib.models import pretrained
 from nn_lib.registry import ConfigError
 
 SAMPLE_QUALITIES = ("modes", "mnist_lenet")
@@ -133,8 +134,10 @@ def make_evaluator(cfg: Any, real: RealData) -> Callable[[np.ndarray], dict[str,
       f"the data ({real.name}) are {real.shape}"
     )
 
+  classify = pretrained.mnist_classifier()
+
   def mnist_lenet(fake_NxHxWxC: np.ndarray) -> dict[str, float]:
-    q = sample_quality.digit_sample_quality(to_unit(fake_NxHxWxC))
+    q = sample_quality.quality_from_probabilities(classify(to_unit(fake_NxHxWxC)))
     return {
       "sample_confidence": q["confidence"],
       "classes_present": q["classes_present"],
