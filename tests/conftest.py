@@ -141,17 +141,29 @@ def _embedded_env(embedded_dir, monkeypatch):
   monkeypatch.setenv("NN_LIB_DATA_DIR", str(embedded_dir))
 
 
+# Least recently used programs are evicted beyond this (one session writes ~26 MB).
+XLA_CACHE_MAX_BYTES = 256 * 2**20
+
+
 @pytest.fixture(scope="session", autouse=True)
-def _compilation_cache(tmp_path_factory):
-  """One XLA compilation cache for the whole session, its workers and the train.py
+def _compilation_cache(request, tmp_path_factory):
+  """One XLA compilation cache for the session, its workers and the train.py
   subprocesses: many tests train the same small configs, and on 2 CPU cores
-  compiling is most of what a smoke run costs."""
+  compiling is most of what a smoke run costs. It is kept between sessions in
+  pytest's cache folder (.pytest_cache/d/xla, git-ignored; `pytest --cache-clear`
+  empties it), so a second `make test` compiles only what changed: an entry's key
+  is the program, the compile options and the jaxlib version, so a stale entry is
+  never used. Under `-p no:cacheprovider` the cache lives for the session only."""
   import jax  # pylint: disable=g-import-not-at-top
-  cache = str(session_dir(tmp_path_factory) / "jax_cache")
-  os.environ["JAX_COMPILATION_CACHE_DIR"] = cache
-  os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0.2"
-  jax.config.update("jax_compilation_cache_dir", cache)
-  jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
+  cache_provider = getattr(request.config, "cache", None)
+  cache = str(cache_provider.mkdir("xla") if cache_provider is not None
+              else session_dir(tmp_path_factory) / "jax_cache")
+  settings = {"jax_compilation_cache_dir": cache,
+              "jax_persistent_cache_min_compile_time_secs": 0.2,
+              "jax_compilation_cache_max_size": XLA_CACHE_MAX_BYTES}
+  for name, value in settings.items():
+    os.environ[name.upper()] = str(value)
+    jax.config.update(name, value)
 
 
 def run_experiment(spec: str, workdir: Path, **overrides):
