@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import importlib.metadata
+import importlib.util
 import os
 import subprocess
 import sys
@@ -159,8 +160,9 @@ def _compilation_cache(request, tmp_path_factory):
   cache = str(cache_provider.mkdir("xla") if cache_provider is not None
               else session_dir(tmp_path_factory) / "jax_cache")
   settings = {"jax_compilation_cache_dir": cache,
-              "jax_persistent_cache_min_compile_time_secs": 0.2,
-              "jax_compilation_cache_max_size": XLA_CACHE_MAX_BYTES}
+              "jax_persistent_cache_min_compile_time_secs": 0.2}
+  if importlib.util.find_spec("filelock"):  # JAX's eviction needs it (torch brings it)
+    settings["jax_compilation_cache_max_size"] = XLA_CACHE_MAX_BYTES
   for name, value in settings.items():
     os.environ[name.upper()] = str(value)
     jax.config.update(name, value)
