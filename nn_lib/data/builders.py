@@ -51,6 +51,20 @@ def _as_bytes(feature):
   return feature
 
 
+class _EmbeddedInfo(tfds.core.DatasetInfo):
+  """DatasetInfo without TFDS's look-up of precomputed metadata on GCS.
+
+  TFDS calls `initialize_from_bucket` for every builder whose data is not prepared
+  yet; it makes a `tempfile.mkdtemp("tfds")` folder first and never removes it, even
+  when GCS is disabled (as offline): every first preparation left an empty folder in
+  /tmp (thousands on a machine that runs the test suite). Embedded datasets have no
+  metadata on GCS: there is nothing to look up.
+  """
+
+  def initialize_from_bucket(self) -> None:
+    pass
+
+
 # tfds is untyped (Any); mypy then checks a class keyword against object's
 # __init_subclass__, not tfds's (which takes skip_registration): hence the ignore
 # codes on these class lines.
@@ -81,7 +95,7 @@ class _ArrayBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):  #
     raise NotImplementedError
 
   def _info(self) -> tfds.core.DatasetInfo:
-    return tfds.core.DatasetInfo(
+    return _EmbeddedInfo(
       builder=self,
       description=self.DESCRIPTION,
       features=tfds.features.FeaturesDict({k: _as_bytes(f) for k, f in self._features().items()}),

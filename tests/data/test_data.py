@@ -2,6 +2,8 @@
 deterministic batching."""
 from __future__ import annotations
 
+import tempfile
+
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
@@ -58,6 +60,17 @@ def test_embedded_datasets_are_identical_on_every_preparation(tmp_path):
   for split in ("train", "test"):
     for key in ("inputs", "targets"):
       np.testing.assert_array_equal(a[split][key], b[split][key])
+
+
+def test_preparing_leaves_nothing_in_the_temp_folder(tmp_path, monkeypatch):
+  # TFDS's own DatasetInfo leaves an empty mkdtemp("tfds") folder behind for a
+  # builder whose data is not prepared yet
+  scratch = tmp_path / "tmp"
+  scratch.mkdir()
+  monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+  builders.prepare("moons", tmp_path / "data")
+  assert (tmp_path / "data" / "moons" / "1.1.0" / "dataset_info.json").exists()
+  assert list(scratch.iterdir()) == []
 
 
 def test_train_batches_are_a_pure_function_of_seed_and_step():

@@ -342,7 +342,11 @@ def test_slots_follow_the_gpus(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_end_to_end(tmp_path, tmp_path_factory):
   """Two real smoke trials, at the same time; then the same command trains nothing."""
-  cache = session_dir(tmp_path_factory) / "jax_cache"
+  # A folder of its own. Under -p no:cacheprovider the suite's cache is
+  # session/jax_cache, size-capped (tests/conftest.py); these trials, started
+  # without the cap, wrote entries without access-time files, on which JAX's
+  # eviction scan then failed: every later cache write of the session was lost.
+  cache = session_dir(tmp_path_factory) / "sweep_jax_cache"
   env = subprocess_env(JAX_COMPILATION_CACHE_DIR=str(cache),
                        JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0.2")
   sweep_dir = tmp_path / "sweep"
