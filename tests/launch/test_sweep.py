@@ -343,9 +343,10 @@ def test_slots_follow_the_gpus(tmp_path, monkeypatch):
 def test_end_to_end(tmp_path, tmp_path_factory):
   """Two real smoke trials, at the same time; then the same command trains nothing."""
   # A folder of its own. Under -p no:cacheprovider the suite's cache is
-  # session/jax_cache, size-capped (tests/conftest.py); these trials, started
-  # without the cap, wrote entries without access-time files, on which JAX's
-  # eviction scan then failed: every later cache write of the session was lost.
+  # session/jax_cache, size-capped (tests/conftest.py); tests/launch skip the
+  # fixture that sets the cap, so trials started before it ran wrote entries
+  # without access-time files, on which JAX's eviction scan then failed: every
+  # later cache write of the session was lost.
   cache = session_dir(tmp_path_factory) / "sweep_jax_cache"
   env = subprocess_env(JAX_COMPILATION_CACHE_DIR=str(cache),
                        JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0.2")
