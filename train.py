@@ -16,6 +16,7 @@ from absl import app, flags, logging
 from ml_collections import config_flags
 
 import experiments
+from nn_lib.config_help import RENAMED_KEYS
 
 DEFAULT_EXPERIMENT = "digits_mlp"
 
@@ -78,6 +79,8 @@ def _config_key(config, path: str, names: dict[str, str]) -> str:
   naming a mistyped `--config.a.b` key instead of a flag-parser traceback."""
   if path in _ALIASES and not _has_key(config, path) and _has_key(config, _ALIASES[path]):
     return _ALIASES[path]
+  if path in RENAMED_KEYS and not _has_key(config, path):
+    sys.exit(f"error: --config.{path}: {RENAMED_KEYS[path]}.")
   section = path.split(".", 1)[0]
   if section in _NAMED_SECTIONS and "." in path and not _has_key(config, path):
     _add_default(

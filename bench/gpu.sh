@@ -61,10 +61,10 @@ run() {  # run NAME SECONDS COMMAND...: output to $out/NAME.txt, never longer th
 # check measures each goal once: bfloat16 ResNet-20 images/s and GPT-2-small MFU
 # with jax.nn.dot_product_attention, the loop against its bare step, the fused
 # cross-entropy's memory and time. The limits add up to 5 minutes 48 s. Measured
-# on a fresh H200 (2026-11-27, the Threefry kernel on): throughput 65 s, the loop
-# 54 s, the fused cross-entropy 21 s (with two more rows than now), and the suite
-# more than 200 s: 1,604 of its 1,610 tests had ended at 200 s. So the check's
-# suite part may be cut short on a fresh machine (docs/benchmarks_gpu.md). The
+# on fresh H200s (2026-11-28, docs/benchmarks_gpu.md): throughput 64 s, the loop
+# 45 s, the fused cross-entropy 13 s, the whole check 326 s with the suite stopped
+# at its limit (3 of 1,621 tests not done: they waited behind a 148 s test); with
+# work stealing and that test started first, the suite alone took 182 s. The
 # benchmarks' other rows: run them with their own flags (docs/benchmarks_gpu.md).
 run throughput 75 "$py" bench/throughput.py --resnet_runs bfloat16:1024:1 --resnet_steps 300 \
   --attention fused
@@ -75,12 +75,13 @@ run fused_ce 25 "$py" bench/fused_ce.py --sizes 8192x1024x65536 --chunks 2048 \
 run step_vs_torch 60 "$py" bench/step_vs_torch.py --models mlp lenet5 resnet20 \
   --batches 128 --steps 200
 # Many workers share one GPU: each takes memory as it needs it, not 75% up front.
+# Work stealing: an idle worker takes queued tests from a busy one (as `make test`).
 # Left to `make test` on the CPU: the tests that simulate several devices or
 # processes (they force the CPU), the lint gates (GPU images lack ruff and mypy),
 # and the losses wheel's packaging test, which builds it with this machine's
 # setuptools and resolves jax's installed requirements (it failed on the H200
 # image; the time limit cut the report that would have said why).
-run tests 190 env XLA_PYTHON_CLIENT_PREALLOCATE=false "$py" -m pytest -q -rf -n 16 \
+run tests 190 env XLA_PYTHON_CLIENT_PREALLOCATE=false "$py" -m pytest -q -rf -n 16 --dist worksteal \
   -p no:cacheprovider --junitxml="$out/tests.xml" tests \
   --ignore=tests/training/test_multiprocess.py --ignore=tests/training/test_scale_out.py \
   --ignore=tests/training/test_multidevice.py --ignore=tests/test_quality.py \

@@ -79,7 +79,7 @@ def resnet_images_per_sec(
   cfg.log_every = steps // 5
   cfg.eval_every = cfg.checkpoint_every = steps
   cfg.metrics = ("accuracy",)
-  cfg.steps_per_call, cfg.data_on_device = steps_per_call, True
+  cfg.steps_per_call, cfg.data_placement = steps_per_call, "device"
   cfg.model.dtype = dtype
   run = workdir / f"resnet_{dtype}_{batch}_{steps_per_call}"
   rate = train_and_evaluate(cfg, run).steps_per_sec

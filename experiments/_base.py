@@ -63,7 +63,10 @@ def base_config() -> ml_collections.ConfigDict:
   # Feeding the device (none of these changes the result, only the speed):
   c.steps_per_call = 1        # K steps per jitted call (lax.scan): one dispatch, not K
   c.prefetch = 2              # calls' batches placed ahead by a thread (accelerators)
-  c.data_on_device = False    # the training split on the devices; batches gathered there
+  # "device": the training split placed on the devices once, batches gathered there;
+  # "host": each batch cut and transferred; "auto": "device" on accelerators for a
+  # split that fits in an eighth of each device's memory
+  c.data_placement = "auto"
   # Scale-out (README "Many devices"): "jit" lets XLA place the collectives of a step
   # written for the whole batch; "explicit" writes it per device (shard_map + pmean).
   c.parallel = "jit"

@@ -14,7 +14,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from nn_lib.config_help import KEY_HELP, describe, flatten_keys
+from nn_lib.config_help import KEY_HELP, RENAMED_KEYS, describe, flatten_keys
 from nn_lib.registry import ConfigError
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
 ]
 
 PARALLEL_MODES = ("jit", "explicit")
+DATA_PLACEMENTS = ("auto", "device", "host")  # nn_lib.training.feed.split_on_device
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 TRAINING_KEYS = (
   "model",
@@ -143,6 +144,15 @@ def validate_training(cfg: Any) -> None:
 
 
 def _check_scale_out(cfg: Any) -> None:
+  for old in RENAMED_KEYS:
+    if old in cfg:
+      raise ConfigError(f"{RENAMED_KEYS[old]}.")
+  placement = cfg.get("data_placement", "auto")
+  if placement not in DATA_PLACEMENTS:
+    raise ConfigError(
+      f"config.data_placement={placement!r} is not a placement; valid: "
+      f"{', '.join(DATA_PLACEMENTS)} (auto: on the devices where the split fits)."
+    )
   parallel = cfg.get("parallel", "jit")
   if parallel not in PARALLEL_MODES:
     raise ConfigError(

@@ -5,6 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+# Keys that were renamed, with what replaced them: the error a config or a
+# `--config.KEY` flag that still uses one gets.
+RENAMED_KEYS: dict[str, str] = {
+  "data_on_device": "config.data_on_device is now config.data_placement: 'device' "
+  "(was True), 'host' (was False) or 'auto' (the default: on the devices where the "
+  "split fits)",
+}
+
 # What each config key means, for `train.py --show_config` (one place; a key not
 # listed is shown with its value only). Model, loss and optimizer keys other than
 # these are the keyword arguments of the named model, loss or optax optimizer.
@@ -87,8 +95,9 @@ KEY_HELP: dict[str, str] = {
   "(conv nets run slower inside the scan on the CPU)",
   "prefetch": "calls whose batches a background thread prepares and places ahead on "
   "accelerators (0 = none; a CPU needs none)",
-  "data_on_device": "keep the training split on the devices and gather each batch "
-  "there (for data that fits)",
+  "data_placement": "device (the training split kept on the devices, each batch "
+  "gathered there), host (each batch cut and transferred) or auto (device on "
+  "accelerators when the split fits in 1/8 of a device's memory)",
   "parallel": "jit (XLA places the collectives) or explicit (the step per device: "
   "shard_map + pmean of the gradients)",
   "accumulate_steps": "micro-batches per update, gradients averaged (batch_size is their total)",

@@ -24,7 +24,8 @@ RESUMABLE_CHANGES = (
   "check_initial_loss",
   "steps_per_call",
   "prefetch",
-  "data_on_device",
+  "data_placement",
+  "data_on_device",  # data_placement's boolean predecessor, in older workdirs
   # where arrays live, not what they hold (restores reshard)
   "sharding.model_axis",
   "sharding.params",
@@ -36,7 +37,7 @@ RESUMABLE_CHANGES = (
 ADDED_KEYS = {
   "steps_per_call": 1,
   "prefetch": 2,
-  "data_on_device": False,
+  "data_placement": "auto",
   "parallel": "jit",
   "accumulate_steps": 1,
   "ema_decay": 0.0,

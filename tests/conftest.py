@@ -87,9 +87,11 @@ def pytest_collection_finish(session):
 
 
 def pytest_collection_modifyitems(items):
-  """The train.py subprocess runs (marked slow, up to 45 s each) go first: a long
-  test that starts last keeps its worker busy while the other one idles."""
-  items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+  """Tests marked long (tens of seconds on some backend), then the train.py
+  subprocess runs (marked slow, up to 45 s each) go first: a long test that
+  starts last keeps its worker busy while the others idle."""
+  items.sort(key=lambda item: (item.get_closest_marker("long") is None,
+                               item.get_closest_marker("slow") is None))
 
 
 @pytest.fixture(scope="session", autouse=True)

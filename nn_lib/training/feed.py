@@ -1,5 +1,6 @@
 """Feeding the device: training batches cut into calls of up to K steps, built and
-placed ahead of time by a background thread, optionally gathered on the device.
+placed ahead of time by a background thread, or gathered on the device from a
+training split placed there once (`config.data_placement`).
 
 Batches stay a pure function of (seed, step) (`TrainBatches`), so prefetching,
 the call size K and on-device gathering change nothing a run computes, and resume
@@ -18,6 +19,34 @@ import numpy as np
 
 from nn_lib.data import TrainBatches
 from nn_lib.training import mesh as mesh_lib
+
+# config.data_placement "auto" keeps the split on the devices if it fits in this
+# much of each one's memory. The split is replicated (every device holds all of
+# it); an eighth leaves the rest to the model, its optimizer state and activations.
+AUTO_MEMORY_FRACTION = 1 / 8
+
+
+def split_on_device(
+  placement: str, split_bytes: int, transfers: bool, device_bytes: int | None
+) -> bool:
+  """Whether the training split lives on the devices. "auto" chooses it only where
+  batches would cross to the device (an accelerator, or several processes) and the
+  device's memory is known: there it saves each step's host-side cut and copy
+  (ResNet-20 at batch 128 on an H200: 1.12 of the bare step against 0.91 fed from
+  the host, docs/benchmarks_gpu.md); a single-process CPU has nothing to save."""
+  if placement != "auto":
+    return placement == "device"
+  return (
+    transfers and device_bytes is not None and split_bytes <= device_bytes * AUTO_MEMORY_FRACTION
+  )
+
+
+def device_memory_bytes() -> int | None:
+  """The smallest memory limit of this process's devices (None if one reports none,
+  as CPU devices do)."""
+  limits = [(d.memory_stats() or {}).get("bytes_limit") for d in jax.local_devices()]
+  known = [int(limit) for limit in limits if limit is not None]
+  return min(known) if len(known) == len(limits) else None
 
 
 def plan(
@@ -38,9 +67,9 @@ def plan(
 class Feed:
   """`for first, n, batch in feed(start, stop)`: the input of each call, placed on
   the mesh. With steps_per_call K = 1 a batch is {inputs, targets} of B rows; with
-  K > 1 every array has a leading axis of n steps. With `on_device`, the training
-  split lives on the devices (replicated, placed once) and a batch is only the rows'
-  indices, {"rows": n x B int32}; the step gathers them there.
+  K > 1 every array has a leading axis of n steps. Where `placement` puts the
+  training split on the devices (`on_device`: replicated, placed once), a batch is
+  only the rows' indices, {"rows": n x B int32}, and the step gathers them there.
 
   `prefetch` calls are prepared ahead in a background thread (host slicing,
   stacking and the transfer overlap the running step) where batches are
@@ -57,18 +86,23 @@ class Feed:
     cadences: Sequence[int],
     steps_per_call: int = 1,
     prefetch: int = 2,
-    on_device: bool = False,
+    placement: str = "auto",
   ):
     self.batches, self.mesh, self.cadences = batches, mesh, tuple(cadences)
-    self.steps_per_call, self.prefetch, self.on_device = steps_per_call, prefetch, on_device
+    self.steps_per_call, self.prefetch = steps_per_call, prefetch
     self.dataset: dict[str, jax.Array] | None = None
     self.metric_names: list[str] = []  # the order of `packed`'s vector, set when traced
     self.transfers = not (jax.default_backend() == "cpu" and jax.process_count() == 1)
-    if on_device:
+    split = {k: batches.split[k] for k in ("inputs", "targets")}
+    # as placed: 64-bit arrays narrow to 32 bits (host_dtype) without x64
+    split_bytes = sum(v.size * mesh_lib.host_dtype(v[:0]).itemsize for v in split.values())
+    self.on_device = split_on_device(
+      placement, split_bytes, self.transfers, device_memory_bytes() if placement == "auto" else None
+    )
+    if self.on_device:
       replicated = mesh_lib.replicated(mesh)
       self.dataset = {
-        k: jax.device_put(mesh_lib.host_dtype(batches.split[k]), replicated)
-        for k in ("inputs", "targets")
+        k: jax.device_put(mesh_lib.host_dtype(v), replicated) for k, v in split.items()
       }
 
   @property

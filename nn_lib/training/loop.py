@@ -190,7 +190,12 @@ def train_and_evaluate(
     (cfg.log_every, cfg.eval_every, cfg.checkpoint_every),
     cfg.get("steps_per_call", 1),
     cfg.get("prefetch", 2),
-    cfg.get("data_on_device", False),
+    cfg.get("data_placement", "auto"),
+  )
+  logging.info(
+    "training split on the %s (data_placement=%s)",
+    "devices, batches gathered there" if feed.on_device else "host, batches cut each step",
+    cfg.get("data_placement", "auto"),
   )
   train_call = feed.jit(step_fn, state_sharding)
   predictor = Predictor(

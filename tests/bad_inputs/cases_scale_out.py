@@ -32,6 +32,15 @@ def _validate(updates: dict[str, Any], devices: int = 1) -> Callable[[], None]:
   return provoke
 
 
+def _old_config_key(key: str, value: Any) -> Callable[[], None]:
+  def provoke():
+    cfg = experiments.get_config("digits_mlp:smoke")
+    with cfg.unlocked():
+      cfg[key] = value
+    config_lib.validate_training(cfg)
+  return provoke
+
+
 def _shard(rules) -> Callable[[], Any]:
   model = models.get("mlp", num_outputs=10, hidden=(256, 256))
   def provoke():
@@ -65,6 +74,19 @@ CASES: list[Case] = [
          "process 0, e.g. 10.0.0.1:1234."),
     Case(SCALE, "`parallel=pmap`", _validate({"parallel": "pmap"}), ConfigError,
          "config.parallel='pmap' is not a parallel mode; valid: jit, explicit."),
+    Case(SCALE, "`data_placement=disk`", _validate({"data_placement": "disk"}), ConfigError,
+         "config.data_placement='disk' is not a placement; valid: auto, device, host "
+         "(auto: on the devices where the split fits)."),
+    Case(SCALE, "`--config.data_on_device=True` (renamed)",
+         lambda: _train("--config.data_on_device=True"), "exit status 1",
+         "error: --config.data_on_device: config.data_on_device is now "
+         "config.data_placement: 'device' (was True), 'host' (was False) or 'auto' (the "
+         "default: on the devices where the split fits)."),
+    Case(SCALE, "`data_on_device=True` in an experiment written before its rename",
+         _old_config_key("data_on_device", True), ConfigError,
+         "config.data_on_device is now config.data_placement: 'device' (was True), "
+         "'host' (was False) or 'auto' (the default: on the devices where the split "
+         "fits)."),
     Case(SCALE, "`accumulate_steps=3` with `batch_size=16` on 8 devices",
          _validate({"accumulate_steps": 3}, devices=8), ConfigError,
          "config.accumulate_steps=3 must divide the 2 rows each device gets "

@@ -26,7 +26,7 @@ VARIANTS = {
     "explicit_accumulate_2": {"parallel": "explicit", "accumulate_steps": 2},
     "bfloat16": {"model.dtype": "bfloat16"},
     "steps_per_call_4": {"steps_per_call": 4},
-    "data_on_device": {"data_on_device": True},
+    "data_on_device": {"data_placement": "device"},
     "fsdp": {"sharding.params": "fsdp"},
     "rules": {"sharding.model_axis": 2, "sharding.params": "rules",
               "sharding.rules": ((r"Dense_0/kernel$", (None, "model")),

@@ -39,8 +39,8 @@ def reference(tmp_path_factory):
 
 @pytest.mark.parametrize("options", [
     dict(steps_per_call=4),
-    dict(steps_per_call=3, data_on_device=True),
-    dict(data_on_device=True, prefetch=4),
+    dict(steps_per_call=3, data_placement="device"),
+    dict(data_placement="device", prefetch=4),
 ], ids=["k4", "k3_on_device", "on_device_prefetch4"])
 def test_every_way_of_feeding_trains_bit_identical_parameters(reference, tmp_path, options):
   result = run_experiment("digits_mlp:smoke", tmp_path, **STEPS, **options)
@@ -73,7 +73,7 @@ def test_the_prefetch_thread_yields_the_calls_in_order(steps_per_call):
   mesh = mesh_lib.make_mesh(1)
 
   def calls(transfers):
-    f = feed.Feed(batches, mesh, (5,), steps_per_call, prefetch=2)
+    f = feed.Feed(batches, mesh, (5,), steps_per_call, prefetch=2, placement="host")
     assert f.transfers is (jax.default_backend() != "cpu")  # one process
     f.transfers = transfers
     return list(f(0, 11))
@@ -85,3 +85,43 @@ def test_the_prefetch_thread_yields_the_calls_in_order(steps_per_call):
     assert isinstance(a["inputs"], np.ndarray) and isinstance(b["inputs"], jax.Array)
     for k in a:
       np.testing.assert_array_equal(a[k], np.asarray(b[k]))
+
+
+GB = 2**30
+
+
+@pytest.mark.parametrize("placement, split_bytes, transfers, device_bytes, on_device", [
+    ("device", 100 * GB, False, None, True),    # as asked, even where it saves nothing
+    ("host", 1, True, 80 * GB, False),
+    ("auto", 10 * GB, True, 80 * GB, True),     # exactly an eighth of the memory
+    ("auto", 10 * GB + 1, True, 80 * GB, False),
+    ("auto", 1, False, 80 * GB, False),         # one CPU process: no copy to save
+    ("auto", 1, True, None, False),             # the device reports no memory limit
+])
+def test_auto_placement_keeps_a_split_that_fits_on_an_accelerator(
+    placement, split_bytes, transfers, device_bytes, on_device):
+  assert feed.split_on_device(placement, split_bytes, transfers, device_bytes) is on_device
+
+
+def test_auto_placement_gathers_on_a_device_that_reports_its_memory(monkeypatch):
+  """The wiring: on an accelerator (simulated: a backend other than the CPU and
+  a memory limit) "auto" places the split and feeds row indices; the split's size
+  counts 64-bit arrays as the 32 bits they are placed as."""
+  split = {"inputs": np.zeros((40, 3), np.float64), "targets": np.zeros(40, np.int64)}
+  batches = data.TrainBatches(split, 8, seed=1)
+  mesh = mesh_lib.make_mesh(1)
+  monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
+  placed = 40 * 3 * 4 + 40 * 4  # bytes as float32 and int32
+  for limit, on_device in ((8 * placed, True), (8 * placed - 1, False)):
+    monkeypatch.setattr(feed, "device_memory_bytes", lambda limit=limit: limit)
+    f = feed.Feed(batches, mesh, (5,), prefetch=0)
+    assert f.on_device is on_device
+    (_, _, batch), = list(f(0, 1))
+    assert sorted(batch) == (["rows"] if on_device else ["inputs", "targets"])
+  assert f.dataset is None
+
+
+def test_device_memory_is_unknown_on_the_cpu():
+  if jax.default_backend() != "cpu":
+    pytest.skip("a CPU-only fact")
+  assert feed.device_memory_bytes() is None
