@@ -20,7 +20,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 from absl import logging
 
-from nn_lib.data import builders
+from nn_lib.data import builders, split_cache
 from nn_lib.data.validate import DataError, Split, check_splits, require_numeric
 from nn_lib.registry import Registry
 
@@ -67,6 +67,11 @@ def _data_source(name: str, split: str, data_dir: str, alias: str, origin: str):
     ) from None
 
 
+# Splits already decoded in this process (nn_lib.data.split_cache: a study's every
+# variation, and every test of a session, reads the same splits).
+DECODED_SPLITS = split_cache.SplitCache()
+
+
 def _read_tfds(
   name: str,
   split: str,
@@ -80,6 +85,7 @@ def _read_tfds(
 ) -> Split:
   source = _data_source(name, split, data_dir, alias, origin or f"dataset {name!r}")
   keys = list(range(len(source)))
+  cache_key: tuple | None = None
   if isinstance(getattr(source, "data_source", None), unittest.mock.Mock):
     # Tests (and smoke runs under tfds.testing.mock_data) must not pass for real data.
     logging.warning(
@@ -89,6 +95,19 @@ def _read_tfds(
       split,
       len(keys),
     )
+  elif files := split_cache.prepared_files(data_dir, name):
+    cache_key = (
+      name,
+      split,
+      str(Path(data_dir).resolve()),
+      input_key,
+      target_key,
+      input_max,
+      files,
+    )
+    cached = DECODED_SPLITS.get(cache_key)
+    if cached is not None:
+      return cached
   try:
     rows = source.__getitems__(keys)  # one batched read: about 2x faster
   except TypeError:  # tfds.testing.mock_data's sources only read one at a time
@@ -102,7 +121,10 @@ def _read_tfds(
     )
   inputs = np.stack([r[input_key] for r in rows])
   targets = np.stack([np.asarray(r[target_key]) for r in rows])
-  return {"inputs": _scale_inputs(inputs, input_max), "targets": targets}
+  decoded = {"inputs": _scale_inputs(inputs, input_max), "targets": targets}
+  if cache_key is not None:
+    DECODED_SPLITS.put(cache_key, decoded)
+  return decoded
 
 
 @SOURCES.register("embedded")
