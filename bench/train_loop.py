@@ -8,8 +8,8 @@ each step (what a hand-written loop does). The loop runs `train_and_evaluate` wi
 same config (checkpoint and evaluation only at the end). Prints steps/s and the
 ratio for the loop fed from the host and gathering from a split on the device
 (`data_placement`; the default, "auto", is the latter on an accelerator), one and
-several steps per call, and XLA's cost analysis of the step (FLOPs and bytes per step, and the
-rates the bare step reaches).
+several steps per call, and XLA's cost analysis of the step (FLOPs and bytes per
+step, and the rates the bare step reaches).
 
   python bench/train_loop.py [--steps 1500] [--k 10]                # digits_mlp
   python bench/train_loop.py --experiment cifar10_resnet20 --batch 128
