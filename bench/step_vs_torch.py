@@ -87,8 +87,8 @@ def ours(name: str, batch: int, steps: int, k: int) -> float:
 
 def _torch_model(name: str):
   import torch  # pylint: disable=g-import-not-at-top
+  from torch import nn  # pylint: disable=g-import-not-at-top
 
-  nn = torch.nn
   if name == "mlp":
     return nn.Sequential(
       nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, CLASSES)

@@ -60,10 +60,15 @@ def test_mypy_is_configured_for_the_gated_paths():
   assert tuple(config["files"]) == GATED
   # no category of errors switched off for the gated code
   assert not config.get("ignore_errors") and not config.get("disable_error_code"), config
+  # per-module overrides only skip other packages, never the gated code
+  own = {Path(name).stem for name in GATED}
+  for override in config.get("overrides", []):
+    modules = override["module"] if isinstance(override["module"], list) else [override["module"]]
+    assert not own & {m.split(".")[0] for m in modules}, override
 
 
 def test_mypy_finds_no_type_errors():
-  # The cache lives in the repository's .mypy_cache (git-ignored): about 30 s cold
+  # The cache lives in the repository's .mypy_cache (git-ignored): about 14 s cold
   # on 2 cores, 2 s once it is warm.
   proc = _run("mypy", timeout=300)
   assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-2000:]
